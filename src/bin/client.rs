@@ -1,0 +1,50 @@
+//! `client HELLO <server_ip> <server_port> <connection_id>`: asks a server for a connection ID.
+//!
+//! Exit codes: 0 connection established, 1 connection failure, 2 bad arguments.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use connid::cli::{parse_peer_port, parse_seconds};
+use connid::{run_client, ClientConfig, ConnId, StdConsole, SystemClock, TokioNet, Transport};
+
+/// Ask a connid server for a connection ID, retrying with new IDs typed at the prompt.
+#[derive(Debug, Parser)]
+#[command(name = "client", version)]
+struct Args {
+    /// The request verb; must be HELLO.
+    #[arg(value_name = "HELLO", value_parser = ["HELLO"])]
+    verb: String,
+    /// The server's IP address (IPv4 or IPv6).
+    server_ip: IpAddr,
+    /// The server's port.
+    #[arg(value_parser = parse_peer_port)]
+    server_port: u16,
+    /// The connection ID to ask for: 1 to 64 visible ASCII characters.
+    connection_id: ConnId,
+    /// Transport to use.
+    #[arg(long, value_enum, default_value_t = Transport::Udp)]
+    transport: Transport,
+    /// Seconds to wait for a reply on each try (fractions allowed).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "15")]
+    timeout: Duration,
+    /// Tries before giving up.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    tries: u32,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let cfg = ClientConfig {
+        server: SocketAddr::new(args.server_ip, args.server_port),
+        id: args.connection_id,
+        transport: args.transport,
+        timeout: args.timeout,
+        tries: args.tries,
+    };
+    let outcome = run_client(&TokioNet, &SystemClock, &mut StdConsole::new(), &cfg).await;
+    ExitCode::from(outcome.exit_code())
+}

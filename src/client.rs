@@ -1,0 +1,254 @@
+//! The client: asks the server for a connection ID, retrying with new IDs typed by the user.
+//!
+//! Each try opens a new socket, sends `HELLO <id>` and waits at most the timeout for the matching `OK`
+//! or `RESET`. Replies for another ID, or malformed ones, are ignored. A failed try prints
+//! `Connection Error <id> on <timestamp>` and, while tries remain, asks for a new ID.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::clock::{format_timestamp, Clock};
+use crate::console::Console;
+use crate::net::{unspecified_for, Net, Transport, UdpSocket};
+use crate::protocol::{self, ConnId, Frame, Framer, Message};
+
+/// The prompt shown before reading a new connection ID.
+pub const PROMPT: &str = "Enter a new connection ID: ";
+
+/// What the client is asked to do.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub server: SocketAddr,
+    pub id: ConnId,
+    pub transport: Transport,
+    /// How long one try waits for the reply (for TCP, connecting included).
+    pub timeout: Duration,
+    /// How many tries before giving up (at least 1).
+    pub tries: u32,
+}
+
+impl ClientConfig {
+    /// The defaults of the assignment: UDP, 15 s, 3 tries.
+    pub fn new(server: SocketAddr, id: ConnId) -> Self {
+        Self {
+            server,
+            id,
+            transport: Transport::Udp,
+            timeout: Duration::from_secs(15),
+            tries: 3,
+        }
+    }
+}
+
+/// How the client ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientOutcome {
+    /// The server granted `id` and saw the request come from `addr`.
+    Established { id: ConnId, addr: SocketAddr },
+    /// Every try failed, or input ended before the tries ran out.
+    Failed,
+}
+
+impl ClientOutcome {
+    /// The process exit code: 0 established, 1 failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientOutcome::Established { .. } => 0,
+            ClientOutcome::Failed => 1,
+        }
+    }
+}
+
+/// Why one try failed.
+#[derive(Debug)]
+pub enum TryError {
+    /// The server answered `RESET`: the ID is in use.
+    Reset,
+    /// No matching reply within the timeout.
+    TimedOut(Duration),
+    /// The server closed the TCP connection without a matching reply.
+    Closed,
+    /// The network refused (connection refused, unreachable, ...).
+    Network(io::Error),
+}
+
+impl fmt::Display for TryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryError::Reset => write!(f, "the server answered RESET: the ID is in use"),
+            TryError::TimedOut(t) => write!(f, "no reply within {} s", t.as_secs_f64()),
+            TryError::Closed => write!(f, "the server closed the connection without a reply"),
+            TryError::Network(e) => write!(f, "network error: {e}"),
+        }
+    }
+}
+
+impl From<io::Error> for TryError {
+    fn from(e: io::Error) -> Self {
+        TryError::Network(e)
+    }
+}
+
+/// Runs the client to its end: established, or failure after the last try or at end of input.
+pub async fn run_client<N, C, K>(
+    net: &N,
+    clock: &C,
+    console: &mut K,
+    cfg: &ClientConfig,
+) -> ClientOutcome
+where
+    N: Net,
+    C: Clock,
+    K: Console,
+{
+    let mut id = cfg.id.clone();
+    for attempt in 1..=cfg.tries.max(1) {
+        match try_once(net, console, cfg, &id).await {
+            Ok(addr) => {
+                let ts = format_timestamp(clock.now());
+                console.out(&format!(
+                    "Connection established {id} {} {} on {ts}",
+                    addr.ip(),
+                    addr.port()
+                ));
+                return ClientOutcome::Established { id, addr };
+            }
+            Err(why) => {
+                let ts = format_timestamp(clock.now());
+                console.out(&format!("Connection Error {id} on {ts}"));
+                console.err(&format!("try {attempt} of {}: {why}", cfg.tries));
+            }
+        }
+        if attempt == cfg.tries {
+            break;
+        }
+        match ask_for_id(console).await {
+            Some(next) => id = next,
+            None => break,
+        }
+    }
+    let ts = format_timestamp(clock.now());
+    console.out(&format!("Connection Failure on {ts}"));
+    ClientOutcome::Failed
+}
+
+/// Prompts until a valid ID is typed; `None` at end of input (or when input cannot be read).
+async fn ask_for_id<K: Console>(console: &mut K) -> Option<ConnId> {
+    loop {
+        let line = match console.prompt(PROMPT).await {
+            Ok(Some(line)) => line,
+            Ok(None) => return None,
+            Err(e) => {
+                console.err(&format!("cannot read input: {e}"));
+                return None;
+            }
+        };
+        match ConnId::new(line.trim()) {
+            Ok(id) => return Some(id),
+            Err(e) => console.out(&format!("Invalid connection ID: {e}")),
+        }
+    }
+}
+
+/// One try on a new socket, bounded by the timeout.
+async fn try_once<N: Net, K: Console>(
+    net: &N,
+    console: &mut K,
+    cfg: &ClientConfig,
+    id: &ConnId,
+) -> Result<SocketAddr, TryError> {
+    let attempt = async {
+        match cfg.transport {
+            Transport::Udp => try_udp(net, console, cfg.server, id).await,
+            Transport::Tcp => try_tcp(net, console, cfg.server, id).await,
+        }
+    };
+    match tokio::time::timeout(cfg.timeout, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(TryError::TimedOut(cfg.timeout)),
+    }
+}
+
+/// Classifies one received message: `Some` ends the try, `None` means keep waiting.
+fn take_reply<K: Console>(
+    console: &mut K,
+    bytes: &[u8],
+    id: &ConnId,
+) -> Option<Result<SocketAddr, TryError>> {
+    match protocol::parse(bytes) {
+        Ok(Message::Ok(got, addr)) if got == *id => Some(Ok(addr)),
+        Ok(Message::Reset(got)) if got == *id => Some(Err(TryError::Reset)),
+        Ok(other) => {
+            console.err(&format!("ignored a reply for another request: {other}"));
+            None
+        }
+        Err(e) => {
+            console.err(&format!(
+                "ignored a malformed reply ({e}): {}",
+                protocol::printable(bytes, 80)
+            ));
+            None
+        }
+    }
+}
+
+async fn try_udp<N: Net, K: Console>(
+    net: &N,
+    console: &mut K,
+    server: SocketAddr,
+    id: &ConnId,
+) -> Result<SocketAddr, TryError> {
+    let socket = net.bind_udp(unspecified_for(server)).await?;
+    socket
+        .send_to(&Message::Hello(id.clone()).to_bytes(), server)
+        .await?;
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let (n, _from) = socket.recv_from(&mut buf).await?;
+        if let Some(result) = take_reply(console, &buf[..n], id) {
+            return result;
+        }
+    }
+}
+
+async fn try_tcp<N: Net, K: Console>(
+    net: &N,
+    console: &mut K,
+    server: SocketAddr,
+    id: &ConnId,
+) -> Result<SocketAddr, TryError> {
+    let mut stream = net.connect_tcp(server).await?;
+    stream
+        .write_all(&Message::Hello(id.clone()).to_bytes())
+        .await?;
+    let mut framer = Framer::new();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        match framer.next_frame() {
+            Frame::Message(bytes) => {
+                if let Some(result) = take_reply(console, &bytes, id) {
+                    return result;
+                }
+                continue;
+            }
+            Frame::TooLong(bytes) => {
+                console.err(&format!(
+                    "ignored a reply over {} bytes: {}",
+                    protocol::MAX_MESSAGE_LEN,
+                    protocol::printable(&bytes, 80)
+                ));
+                continue;
+            }
+            Frame::Incomplete => {}
+        }
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Err(TryError::Closed);
+        }
+        framer.extend(&buf[..n]);
+    }
+}

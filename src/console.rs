@@ -1,0 +1,65 @@
+//! The console seam: lines a program prints, and the line a user types at a prompt.
+
+use std::future::Future;
+use std::io::{self, IsTerminal, Write};
+
+use tokio::io::{AsyncBufReadExt, BufReader, Stdin};
+
+/// Where a program's output goes and where typed input comes from.
+pub trait Console: Send {
+    /// Prints one line of the program's output (standard output).
+    fn out(&mut self, line: &str);
+    /// Prints one diagnostic line (standard error).
+    fn err(&mut self, line: &str);
+    /// Shows `prompt` and reads one line; `None` at end of input. The line ending is removed.
+    fn prompt(&mut self, prompt: &str) -> impl Future<Output = io::Result<Option<String>>> + Send;
+}
+
+/// The process's standard output, error and input.
+pub struct StdConsole {
+    stdin: BufReader<Stdin>,
+    /// Input that is not a terminal is not echoed by one, so the console echoes it itself.
+    echo: bool,
+}
+
+impl StdConsole {
+    pub fn new() -> Self {
+        Self {
+            stdin: BufReader::new(tokio::io::stdin()),
+            echo: !io::stdin().is_terminal(),
+        }
+    }
+}
+
+impl Default for StdConsole {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Console for StdConsole {
+    fn out(&mut self, line: &str) {
+        let mut out = io::stdout().lock();
+        // A closed stdout must not kill the program (the protocol still runs), so errors are ignored.
+        let _ = writeln!(out, "{line}").and_then(|_| out.flush());
+    }
+
+    fn err(&mut self, line: &str) {
+        let _ = writeln!(io::stderr().lock(), "{line}");
+    }
+
+    async fn prompt(&mut self, prompt: &str) -> io::Result<Option<String>> {
+        {
+            let mut out = io::stdout().lock();
+            let _ = write!(out, "{prompt}").and_then(|_| out.flush());
+        }
+        let mut line = String::new();
+        let n = self.stdin.read_line(&mut line).await?;
+        let typed = line.trim_end_matches(['\n', '\r']).to_string();
+        if self.echo || n == 0 {
+            // Keep every later line at the start of a line, as a terminal's echo would.
+            self.out(&typed);
+        }
+        Ok((n > 0).then_some(typed))
+    }
+}

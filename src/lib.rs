@@ -1,0 +1,22 @@
+//! connid: a connection-ID handshake (`HELLO` / `OK` / `RESET`) over UDP and TCP.
+//!
+//! The client and server are written once, against three small seams: the network ([`net::Net`]), the
+//! wall clock used for printed timestamps ([`clock::Clock`]) and the console ([`console::Console`]).
+//! The binaries in `src/bin` plug in the real ones; the simulator in `sim/` plugs in turmoil's network,
+//! simulated time and a scripted console, and runs exactly this code.
+
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod console;
+pub mod net;
+pub mod protocol;
+pub mod registry;
+pub mod server;
+
+pub use client::{run_client, ClientConfig, ClientOutcome};
+pub use clock::{Clock, SystemClock};
+pub use console::{Console, StdConsole};
+pub use net::{Net, TokioNet, Transport};
+pub use protocol::{ConnId, Message};
+pub use server::{Server, ServerConfig};

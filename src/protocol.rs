@@ -1,0 +1,458 @@
+//! The wire format: connection IDs, the three messages (`HELLO`, `OK`, `RESET`), and TCP framing.
+//!
+//! Everything here is pure and synchronous. Messages are sent without a line ending (as the classic
+//! Python implementations do); a received message may end in `\n` or `\r\n`, which is stripped.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use thiserror::Error;
+
+/// Longest message accepted, in bytes, not counting a trailing line ending.
+pub const MAX_MESSAGE_LEN: usize = 512;
+
+/// Longest connection ID, in characters.
+pub const MAX_ID_LEN: usize = 64;
+
+/// A connection ID: one token of 1 to 64 visible ASCII characters, compared as an exact string.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(Box<str>);
+
+/// Why a string is not a valid connection ID.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum IdError {
+    #[error("a connection ID cannot be empty")]
+    Empty,
+    #[error("a connection ID is at most {MAX_ID_LEN} characters (got {0})")]
+    TooLong(usize),
+    #[error("a connection ID may only hold visible ASCII characters without spaces (found {0:?})")]
+    BadChar(char),
+}
+
+impl ConnId {
+    /// Validates `s` as a connection ID.
+    pub fn new(s: &str) -> Result<Self, IdError> {
+        if s.is_empty() {
+            return Err(IdError::Empty);
+        }
+        if let Some(c) = s.chars().find(|c| !c.is_ascii_graphic()) {
+            return Err(IdError::BadChar(c));
+        }
+        if s.len() > MAX_ID_LEN {
+            return Err(IdError::TooLong(s.len()));
+        }
+        Ok(ConnId(s.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for ConnId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ConnId::new(s)
+    }
+}
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConnId({:?})", &*self.0)
+    }
+}
+
+/// One protocol message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// `HELLO <id>`: the client asks for `id`.
+    Hello(ConnId),
+    /// `OK <id> <client_ip> <client_port>`: granted; `addr` is the request's source as the server saw it.
+    Ok(ConnId, SocketAddr),
+    /// `RESET <id>`: `id` is in use.
+    Reset(ConnId),
+}
+
+impl Message {
+    /// The connection ID the message is about.
+    pub fn id(&self) -> &ConnId {
+        match self {
+            Message::Hello(id) | Message::Ok(id, _) | Message::Reset(id) => id,
+        }
+    }
+
+    /// The bytes sent on the wire (no line ending).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_string().into_bytes()
+    }
+}
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Message::Hello(id) => write!(f, "HELLO {id}"),
+            Message::Ok(id, addr) => write!(f, "OK {id} {} {}", addr.ip(), addr.port()),
+            Message::Reset(id) => write!(f, "RESET {id}"),
+        }
+    }
+}
+
+/// Why received bytes are not a message.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParseError {
+    #[error("empty message")]
+    Empty,
+    #[error("message over {MAX_MESSAGE_LEN} bytes ({0} bytes)")]
+    TooLong(usize),
+    #[error("message is not UTF-8")]
+    NotUtf8,
+    #[error("unknown verb {0:?}")]
+    UnknownVerb(String),
+    #[error("{verb} takes {expected} field(s) after the verb, got {got}")]
+    FieldCount {
+        verb: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    #[error("bad connection ID: {0}")]
+    BadId(#[from] IdError),
+    #[error("bad IP address {0:?}")]
+    BadIp(String),
+    #[error("bad port {0:?}")]
+    BadPort(String),
+    #[error("expected a HELLO request, got {0}")]
+    NotARequest(&'static str),
+}
+
+/// Parses one received message (any verb). A trailing `\n` or `\r\n` is accepted.
+pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
+    let body = match bytes.strip_suffix(b"\n") {
+        Some(rest) => rest.strip_suffix(b"\r").unwrap_or(rest),
+        None => bytes,
+    };
+    if body.len() > MAX_MESSAGE_LEN {
+        return Err(ParseError::TooLong(body.len()));
+    }
+    if body.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
+    let mut fields = text.split(' ');
+    let verb = fields.next().unwrap_or_default();
+    let rest: Vec<&str> = fields.collect();
+    let expect = |verb: &'static str, expected: usize| {
+        if rest.len() == expected {
+            Ok(())
+        } else {
+            Err(ParseError::FieldCount {
+                verb,
+                expected,
+                got: rest.len(),
+            })
+        }
+    };
+    match verb {
+        "HELLO" => {
+            expect("HELLO", 1)?;
+            Ok(Message::Hello(ConnId::new(rest[0])?))
+        }
+        "RESET" => {
+            expect("RESET", 1)?;
+            Ok(Message::Reset(ConnId::new(rest[0])?))
+        }
+        "OK" => {
+            expect("OK", 3)?;
+            let id = ConnId::new(rest[0])?;
+            let ip: IpAddr = rest[1]
+                .parse()
+                .map_err(|_| ParseError::BadIp(rest[1].to_string()))?;
+            let port: u16 = rest[2]
+                .parse()
+                .map_err(|_| ParseError::BadPort(rest[2].to_string()))?;
+            Ok(Message::Ok(id, SocketAddr::new(ip, port)))
+        }
+        other => Err(ParseError::UnknownVerb(truncate(other, 16))),
+    }
+}
+
+/// Parses a request as the server sees it: only `HELLO` is a request.
+pub fn parse_request(bytes: &[u8]) -> Result<ConnId, ParseError> {
+    match parse(bytes)? {
+        Message::Hello(id) => Ok(id),
+        Message::Ok(..) => Err(ParseError::NotARequest("OK")),
+        Message::Reset(..) => Err(ParseError::NotARequest("RESET")),
+    }
+}
+
+/// Shows received bytes on one line for a log: lossy UTF-8, escaped, cut to `max` characters.
+pub fn printable(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let escaped: String = text.escape_debug().collect();
+    truncate(&escaped, max)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}...", &s[..cut]),
+        None => s.to_string(),
+    }
+}
+
+/// Splits a TCP byte stream into messages.
+///
+/// A message ends at the first `\n`, or as soon as the bytes received so far, without one, parse as a
+/// complete message (peers that send `HELLO 9876` in one write and then wait for the answer). A line
+/// that grows past [`MAX_MESSAGE_LEN`] is reported once and then skipped up to its `\n`, so memory stays
+/// bounded whatever the peer sends.
+#[derive(Debug, Default)]
+pub struct Framer {
+    buf: Vec<u8>,
+    skipping: bool,
+}
+
+/// What the framer holds after new bytes arrived.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// One complete message (with any line ending), to be parsed by the caller.
+    Message(Vec<u8>),
+    /// More bytes are needed.
+    Incomplete,
+    /// Over [`MAX_MESSAGE_LEN`] bytes without a line ending; these are the bytes dropped.
+    TooLong(Vec<u8>),
+}
+
+impl Framer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends received bytes.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The bytes held that do not form a message yet.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Takes the next message, if one is complete.
+    pub fn next_frame(&mut self) -> Frame {
+        let newline = self.buf.iter().position(|&b| b == b'\n');
+        if self.skipping {
+            match newline {
+                Some(pos) => {
+                    self.buf.drain(..=pos);
+                    self.skipping = false;
+                    return self.next_frame();
+                }
+                None => {
+                    self.buf.clear();
+                    return Frame::Incomplete;
+                }
+            }
+        }
+        if let Some(pos) = newline {
+            let rest = self.buf.split_off(pos + 1);
+            return Frame::Message(std::mem::replace(&mut self.buf, rest));
+        }
+        // 512 bytes plus a `\r` may still be a message waiting for its `\n`.
+        if self.buf.len() > MAX_MESSAGE_LEN + 1 {
+            self.skipping = true;
+            return Frame::TooLong(std::mem::take(&mut self.buf));
+        }
+        if !self.buf.is_empty() && parse(&self.buf).is_ok() {
+            return Frame::Message(std::mem::take(&mut self.buf));
+        }
+        Frame::Incomplete
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> ConnId {
+        ConnId::new(s).unwrap()
+    }
+
+    #[test]
+    fn ids_are_visible_ascii_tokens_of_1_to_64() {
+        assert_eq!(id("9876").as_str(), "9876");
+        assert!(ConnId::new("a-Z_~!").is_ok());
+        assert!(ConnId::new(&"x".repeat(64)).is_ok());
+        assert_eq!(ConnId::new(&"x".repeat(65)), Err(IdError::TooLong(65)));
+        assert_eq!(ConnId::new(""), Err(IdError::Empty));
+        assert_eq!(ConnId::new("98 76"), Err(IdError::BadChar(' ')));
+        assert_eq!(ConnId::new("98\t"), Err(IdError::BadChar('\t')));
+        assert_eq!(ConnId::new("é"), Err(IdError::BadChar('é')));
+        assert_eq!(ConnId::new("a\u{7f}"), Err(IdError::BadChar('\u{7f}')));
+    }
+
+    #[test]
+    fn formats_the_three_messages() {
+        let v4: SocketAddr = "192.168.0.10:12345".parse().unwrap();
+        let v6: SocketAddr = "[::1]:40000".parse().unwrap();
+        assert_eq!(Message::Hello(id("9876")).to_string(), "HELLO 9876");
+        assert_eq!(
+            Message::Ok(id("9876"), v4).to_string(),
+            "OK 9876 192.168.0.10 12345"
+        );
+        assert_eq!(Message::Ok(id("a"), v6).to_string(), "OK a ::1 40000");
+        assert_eq!(Message::Reset(id("9876")).to_bytes(), b"RESET 9876");
+    }
+
+    #[test]
+    fn parses_what_it_formats_with_any_line_ending() {
+        let v6: SocketAddr = "[2001:db8::7]:1".parse().unwrap();
+        for msg in [
+            Message::Hello(id("9876")),
+            Message::Ok(id("x"), "10.0.0.1:65535".parse().unwrap()),
+            Message::Ok(id("x"), v6),
+            Message::Reset(id("~")),
+        ] {
+            let wire = msg.to_bytes();
+            assert_eq!(parse(&wire), Ok(msg.clone()));
+            assert_eq!(parse(&[&wire[..], b"\n"].concat()), Ok(msg.clone()));
+            assert_eq!(parse(&[&wire[..], b"\r\n"].concat()), Ok(msg.clone()));
+        }
+    }
+
+    #[test]
+    fn rejects_each_malformed_form_with_its_reason() {
+        use ParseError::*;
+        assert_eq!(parse(b""), Err(Empty));
+        assert_eq!(parse(b"\n"), Err(Empty));
+        assert_eq!(parse(b"\r\n"), Err(Empty));
+        assert_eq!(
+            parse(b"HELLO"),
+            Err(FieldCount {
+                verb: "HELLO",
+                expected: 1,
+                got: 0
+            })
+        );
+        assert_eq!(
+            parse(b"HELLO 1 2"),
+            Err(FieldCount {
+                verb: "HELLO",
+                expected: 1,
+                got: 2
+            })
+        );
+        assert_eq!(
+            parse(b"HELLO  1"),
+            Err(FieldCount {
+                verb: "HELLO",
+                expected: 1,
+                got: 2
+            })
+        );
+        assert_eq!(parse(b"HELLO "), Err(BadId(IdError::Empty)));
+        assert_eq!(parse(b"HELLO 1\r"), Err(BadId(IdError::BadChar('\r'))));
+        assert_eq!(parse(b"HELLO 1\n\n"), Err(BadId(IdError::BadChar('\n'))));
+        assert_eq!(parse(b"hello 1"), Err(UnknownVerb("hello".into())));
+        assert_eq!(parse(b" HELLO 1"), Err(UnknownVerb("".into())));
+        assert_eq!(parse(b"HELLO\t1"), Err(UnknownVerb("HELLO\t1".into())));
+        assert_eq!(parse(b"HELLO \xff"), Err(NotUtf8));
+        let long = format!("HELLO {}", "1".repeat(65));
+        assert_eq!(parse(long.as_bytes()), Err(BadId(IdError::TooLong(65))));
+        let huge = vec![b'A'; 513];
+        assert_eq!(parse(&huge), Err(TooLong(513)));
+        assert!(matches!(parse(&[b'A'; 512]), Err(UnknownVerb(_))));
+        assert_eq!(
+            parse(b"RESET"),
+            Err(FieldCount {
+                verb: "RESET",
+                expected: 1,
+                got: 0
+            })
+        );
+        assert_eq!(
+            parse(b"OK 1 1.2.3.4"),
+            Err(FieldCount {
+                verb: "OK",
+                expected: 3,
+                got: 2
+            })
+        );
+        assert_eq!(parse(b"OK 1 1.2.3 80"), Err(BadIp("1.2.3".into())));
+        assert_eq!(parse(b"OK 1 [::1] 80"), Err(BadIp("[::1]".into())));
+        assert_eq!(parse(b"OK 1 1.2.3.4 65536"), Err(BadPort("65536".into())));
+        assert_eq!(parse(b"OK 1 1.2.3.4 -1"), Err(BadPort("-1".into())));
+    }
+
+    #[test]
+    fn only_hello_is_a_request() {
+        assert_eq!(parse_request(b"HELLO 42\r\n"), Ok(id("42")));
+        assert_eq!(
+            parse_request(b"RESET 42"),
+            Err(ParseError::NotARequest("RESET"))
+        );
+        assert_eq!(
+            parse_request(b"OK 42 1.2.3.4 5"),
+            Err(ParseError::NotARequest("OK"))
+        );
+    }
+
+    #[test]
+    fn unknown_verbs_are_cut_short_in_errors() {
+        let err = parse(&[b'A'; 400]).unwrap_err().to_string();
+        assert!(err.len() < 40, "{err}");
+    }
+
+    #[test]
+    fn printable_escapes_and_truncates() {
+        assert_eq!(printable(b"HELLO 1\r\n", 80), "HELLO 1\\r\\n");
+        assert_eq!(printable(b"\xff\x00", 80), "\u{fffd}\\0");
+        assert_eq!(printable(b"abcdef", 3), "abc...");
+    }
+
+    #[test]
+    fn framer_takes_a_message_at_the_newline() {
+        let mut f = Framer::new();
+        f.extend(b"HEL");
+        assert_eq!(f.next_frame(), Frame::Incomplete);
+        f.extend(b"LO\n");
+        assert_eq!(f.next_frame(), Frame::Message(b"HELLO\n".to_vec()));
+        assert_eq!(f.next_frame(), Frame::Incomplete);
+        f.extend(b"RESET 1\r\nOK 1 ::1 5\n");
+        assert_eq!(f.next_frame(), Frame::Message(b"RESET 1\r\n".to_vec()));
+        assert_eq!(f.next_frame(), Frame::Message(b"OK 1 ::1 5\n".to_vec()));
+    }
+
+    #[test]
+    fn framer_takes_a_complete_message_without_a_newline() {
+        let mut f = Framer::new();
+        f.extend(b"HELLO");
+        assert_eq!(f.next_frame(), Frame::Incomplete);
+        f.extend(b" 9876");
+        assert_eq!(f.next_frame(), Frame::Message(b"HELLO 9876".to_vec()));
+        f.extend(b"HELLO 9876\r");
+        assert_eq!(f.next_frame(), Frame::Incomplete);
+        f.extend(b"\n");
+        assert_eq!(f.next_frame(), Frame::Message(b"HELLO 9876\r\n".to_vec()));
+    }
+
+    #[test]
+    fn framer_gives_up_on_an_endless_line() {
+        let mut f = Framer::new();
+        f.extend(&[b'x'; 513]);
+        assert_eq!(f.next_frame(), Frame::Incomplete);
+        f.extend(b"x");
+        assert_eq!(f.next_frame(), Frame::TooLong(vec![b'x'; 514]));
+        // The rest of that line is skipped without being held.
+        f.extend(&[b'y'; 10_000]);
+        assert_eq!(f.next_frame(), Frame::Incomplete);
+        assert!(f.pending().is_empty());
+        f.extend(b"yyy\nRESET 1");
+        assert_eq!(f.next_frame(), Frame::Message(b"RESET 1".to_vec()));
+    }
+}

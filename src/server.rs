@@ -1,0 +1,414 @@
+//! The server: answers `HELLO <id>` with `OK` (recording the ID) or `RESET`, over UDP or TCP.
+//!
+//! The decision for one request is the pure function [`handle_request`]; the rest is the loop that
+//! receives requests, logs one line each, and exits after the idle timeout. The server is handed its
+//! bound socket ([`Server::bind`]) so the caller learns the address (port 0 works) before it runs.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+use crate::clock::{format_timestamp, Clock};
+use crate::console::Console;
+use crate::net::{Net, TcpListener, Transport, UdpSocket};
+use crate::protocol::{self, Frame, Framer, Message, ParseError};
+use crate::registry::{Decision, Registry};
+
+/// How many bytes of a dropped request a log line shows.
+const LOG_PREVIEW: usize = 60;
+
+/// The server's settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub transport: Transport,
+    /// How long a granted ID stays in use.
+    pub id_ttl: Duration,
+    /// The server exits after this long without requests.
+    pub idle_timeout: Duration,
+    /// A TCP peer must complete its request within this time.
+    pub line_timeout: Duration,
+    /// Most TCP connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            transport: Transport::Udp,
+            id_ttl: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
+            line_timeout: Duration::from_secs(15),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// Why a request got no reply.
+#[derive(Debug)]
+pub enum Dropped {
+    /// The bytes are not a `HELLO` request.
+    Malformed(ParseError),
+    /// A TCP peer did not complete its request in time.
+    Incomplete(Duration),
+    /// A TCP peer closed the connection before its request was complete.
+    Closed,
+    /// Reading the request failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dropped::Malformed(e) => write!(f, "{e}"),
+            Dropped::Incomplete(t) => {
+                write!(f, "request not complete within {} s", t.as_secs_f64())
+            }
+            Dropped::Closed => write!(f, "connection closed before the request was complete"),
+            Dropped::Io(e) => write!(f, "read error: {e}"),
+        }
+    }
+}
+
+/// Decides the reply to one received request at `now`; pure, so it is tested without a network.
+pub fn handle_request(
+    registry: &mut Registry,
+    bytes: &[u8],
+    peer: SocketAddr,
+    now: std::time::Instant,
+) -> Result<Message, ParseError> {
+    let id = protocol::parse_request(bytes)?;
+    Ok(match registry.request(&id, now) {
+        Decision::Granted => Message::Ok(id, peer),
+        Decision::InUse => Message::Reset(id),
+    })
+}
+
+/// The log line for one request: timestamp, peer, what arrived, and the reply or why there is none.
+pub fn log_line(
+    ts: &str,
+    peer: SocketAddr,
+    bytes: &[u8],
+    outcome: Result<&Message, &Dropped>,
+) -> String {
+    let request = protocol::printable(bytes, LOG_PREVIEW);
+    match outcome {
+        Ok(reply) => format!("{ts} {peer} \"{request}\" -> {reply}"),
+        Err(why) => format!("{ts} {peer} \"{request}\" dropped: {why}"),
+    }
+}
+
+/// A bound socket of either transport.
+enum Bound<N: Net> {
+    Udp(N::Udp),
+    Tcp(N::Listener),
+}
+
+/// A server with its socket bound, ready to run.
+pub struct Server<N: Net> {
+    socket: Bound<N>,
+    cfg: ServerConfig,
+}
+
+impl<N: Net> Server<N> {
+    /// Binds the socket for `cfg.transport` at `addr`.
+    pub async fn bind(net: &N, addr: SocketAddr, cfg: ServerConfig) -> io::Result<Self> {
+        let socket = match cfg.transport {
+            Transport::Udp => Bound::Udp(net.bind_udp(addr).await?),
+            Transport::Tcp => Bound::Tcp(net.bind_tcp(addr).await?),
+        };
+        Ok(Self { socket, cfg })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match &self.socket {
+            Bound::Udp(s) => s.local_addr(),
+            Bound::Tcp(l) => l.local_addr(),
+        }
+    }
+
+    /// Serves requests until the idle timeout, then prints its line and closes the socket.
+    pub async fn run<C: Clock, K: Console>(self, clock: &C, console: &mut K) {
+        let mut state = State {
+            registry: Registry::new(self.cfg.id_ttl),
+            clock,
+            console,
+            idle: self.cfg.idle_timeout,
+            idle_deadline: Instant::now() + self.cfg.idle_timeout,
+        };
+        let addr = self
+            .local_addr()
+            .map_or_else(|e| format!("(unknown address: {e})"), |a| a.to_string());
+        let ts = state.timestamp();
+        state.console.out(&format!(
+            "{ts} listening on {} {addr} (IDs kept {} s, idle timeout {} s)",
+            self.cfg.transport,
+            self.cfg.id_ttl.as_secs_f64(),
+            self.cfg.idle_timeout.as_secs_f64()
+        ));
+        match self.socket {
+            Bound::Udp(socket) => serve_udp(&socket, &mut state).await,
+            Bound::Tcp(listener) => serve_tcp(&listener, &self.cfg, &mut state).await,
+        }
+        let ts = state.timestamp();
+        state.console.out(&format!(
+            "Server timed out after {} s without requests on {ts}",
+            self.cfg.idle_timeout.as_secs_f64()
+        ));
+    }
+}
+
+/// What the serving loops share.
+struct State<'a, C, K> {
+    registry: Registry,
+    clock: &'a C,
+    console: &'a mut K,
+    idle: Duration,
+    idle_deadline: Instant,
+}
+
+impl<C: Clock, K: Console> State<'_, C, K> {
+    fn timestamp(&self) -> String {
+        format_timestamp(self.clock.now())
+    }
+
+    /// Restarts the idle timer: a request (or the start of one) arrived.
+    fn activity(&mut self) {
+        self.idle_deadline = Instant::now() + self.idle;
+    }
+
+    /// Decides and logs one received request; returns the reply to send, if any.
+    fn request(&mut self, bytes: &[u8], peer: SocketAddr) -> Option<Message> {
+        let result = handle_request(&mut self.registry, bytes, peer, Instant::now().into_std())
+            .map_err(Dropped::Malformed);
+        self.log(peer, bytes, result)
+    }
+
+    /// Logs a request's outcome and passes on the reply.
+    fn log(
+        &mut self,
+        peer: SocketAddr,
+        bytes: &[u8],
+        result: Result<Message, Dropped>,
+    ) -> Option<Message> {
+        let ts = self.timestamp();
+        self.console
+            .out(&log_line(&ts, peer, bytes, result.as_ref()));
+        result.ok()
+    }
+}
+
+async fn serve_udp<S: UdpSocket, C: Clock, K: Console>(socket: &S, state: &mut State<'_, C, K>) {
+    // Larger than any valid message, so an oversize datagram is seen as oversize.
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let received = tokio::select! {
+            biased;
+            _ = tokio::time::sleep_until(state.idle_deadline) => return,
+            received = socket.recv_from(&mut buf) => received,
+        };
+        let (n, peer) = match received {
+            Ok(r) => r,
+            Err(e) => {
+                // Some systems report an earlier ICMP error here; the socket itself is fine.
+                let ts = state.timestamp();
+                state.console.err(&format!("{ts} receive error: {e}"));
+                continue;
+            }
+        };
+        state.activity();
+        if let Some(reply) = state.request(&buf[..n], peer) {
+            if let Err(e) = socket.send_to(&reply.to_bytes(), peer).await {
+                let ts = state.timestamp();
+                state
+                    .console
+                    .out(&format!("{ts} {peer} reply not sent: {e}"));
+            }
+        }
+    }
+}
+
+/// A TCP request as read: the stream (to answer on), the peer, the bytes and whether they form a message.
+type ReadRequest<S> = (S, SocketAddr, Vec<u8>, Result<(), Dropped>);
+
+/// Reads one request from a new connection, within `limit`.
+async fn read_request<S>(mut stream: S, peer: SocketAddr, limit: Duration) -> ReadRequest<S>
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
+    let mut framer = Framer::new();
+    let mut buf = [0u8; 1024];
+    let read = async {
+        loop {
+            match framer.next_frame() {
+                Frame::Message(bytes) => return (bytes, Ok(())),
+                Frame::TooLong(bytes) => {
+                    let len = bytes.len();
+                    return (bytes, Err(Dropped::Malformed(ParseError::TooLong(len))));
+                }
+                Frame::Incomplete => {}
+            }
+            match stream.read(&mut buf).await {
+                Ok(0) => return (framer.pending().to_vec(), Err(Dropped::Closed)),
+                Ok(n) => framer.extend(&buf[..n]),
+                Err(e) => return (framer.pending().to_vec(), Err(Dropped::Io(e))),
+            }
+        }
+    };
+    let (bytes, result) = match tokio::time::timeout(limit, read).await {
+        Ok(done) => done,
+        Err(_) => (framer.pending().to_vec(), Err(Dropped::Incomplete(limit))),
+    };
+    (stream, peer, bytes, result)
+}
+
+/// Sends the reply and closes the connection, within `limit`.
+async fn write_reply<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    reply: Message,
+    limit: Duration,
+) -> (SocketAddr, io::Result<()>)
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
+    let write = async {
+        stream.write_all(&reply.to_bytes()).await?;
+        stream.shutdown().await
+    };
+    let result = match tokio::time::timeout(limit, write).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "reply not sent in time",
+        )),
+    };
+    (peer, result)
+}
+
+async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
+    listener: &L,
+    cfg: &ServerConfig,
+    state: &mut State<'_, C, K>,
+) {
+    // Connections are served concurrently inside this one task, so nothing outlives the server and a
+    // panic anywhere fails the server itself.
+    let mut reads = FuturesUnordered::new();
+    let mut writes = FuturesUnordered::new();
+    loop {
+        let open = reads.len() + writes.len();
+        tokio::select! {
+            biased;
+            _ = tokio::time::sleep_until(state.idle_deadline) => return,
+            Some(done) = reads.next(), if !reads.is_empty() => {
+                let (stream, peer, bytes, result): ReadRequest<L::Stream> = done;
+                state.activity();
+                let reply = match result {
+                    Ok(()) => state.request(&bytes, peer),
+                    Err(why) => state.log(peer, &bytes, Err(why)),
+                };
+                if let Some(reply) = reply {
+                    writes.push(write_reply(stream, peer, reply, cfg.line_timeout));
+                }
+            }
+            Some(done) = writes.next(), if !writes.is_empty() => {
+                let (peer, result): (SocketAddr, io::Result<()>) = done;
+                if let Err(e) = result {
+                    let ts = state.timestamp();
+                    state.console.out(&format!("{ts} {peer} reply not sent: {e}"));
+                }
+            }
+            accepted = listener.accept(), if open < cfg.max_connections => match accepted {
+                Ok((stream, peer)) => {
+                    state.activity();
+                    reads.push(read_request(stream, peer, cfg.line_timeout));
+                }
+                Err(e) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    let ts = state.timestamp();
+                    state.console.err(&format!("{ts} accept error: {e}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ConnId;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn grants_then_resets_and_reports_the_source_address() {
+        let mut reg = Registry::new(Duration::from_secs(30));
+        let now = std::time::Instant::now();
+        let a = addr("192.168.0.10:12345");
+        let b = addr("[::1]:40000");
+        let id = ConnId::new("9876").unwrap();
+        assert_eq!(
+            handle_request(&mut reg, b"HELLO 9876", a, now),
+            Ok(Message::Ok(id.clone(), a))
+        );
+        assert_eq!(
+            handle_request(&mut reg, b"HELLO 9876\r\n", b, now),
+            Ok(Message::Reset(id))
+        );
+        assert_eq!(
+            handle_request(&mut reg, b"HELLO 1\n", b, now),
+            Ok(Message::Ok(ConnId::new("1").unwrap(), b))
+        );
+    }
+
+    #[test]
+    fn malformed_requests_record_nothing() {
+        let mut reg = Registry::new(Duration::from_secs(30));
+        let now = std::time::Instant::now();
+        let a = addr("10.0.0.1:1");
+        for bad in [
+            &b"HELO 1"[..],
+            b"HELLO",
+            b"HELLO 1 2",
+            b"\xff",
+            b"",
+            b"RESET 1",
+            b"OK 1 1.2.3.4 5",
+        ] {
+            assert!(handle_request(&mut reg, bad, a, now).is_err(), "{bad:?}");
+        }
+        assert!(reg.is_empty());
+    }
+
+    #[test]
+    fn log_lines_show_request_and_reply_or_reason() {
+        let a = addr("10.0.0.1:7");
+        let ok = Message::Reset(ConnId::new("5").unwrap());
+        assert_eq!(
+            log_line("T", a, b"HELLO 5\n", Ok(&ok)),
+            "T 10.0.0.1:7 \"HELLO 5\\n\" -> RESET 5"
+        );
+        let why = Dropped::Malformed(ParseError::UnknownVerb("HI".into()));
+        assert_eq!(
+            log_line("T", a, b"HI 5", Err(&why)),
+            "T 10.0.0.1:7 \"HI 5\" dropped: unknown verb \"HI\""
+        );
+        assert_eq!(
+            log_line(
+                "T",
+                a,
+                b"HEL",
+                Err(&Dropped::Incomplete(Duration::from_secs(15)))
+            ),
+            "T 10.0.0.1:7 \"HEL\" dropped: request not complete within 15 s"
+        );
+    }
+}
