@@ -82,7 +82,16 @@ impl fmt::Display for TryError {
             TryError::Reset => write!(f, "the server answered RESET: the ID is in use"),
             TryError::TimedOut(t) => write!(f, "no reply within {} s", t.as_secs_f64()),
             TryError::Closed => write!(f, "the server closed the connection without a reply"),
-            TryError::Network(e) => write!(f, "network error: {e}"),
+            TryError::Network(e) => {
+                // Some networks' errors say only the address; the kind says what happened.
+                let text = e.to_string();
+                let kind = e.kind().to_string();
+                if text.to_lowercase().contains(&kind.to_lowercase()) {
+                    write!(f, "network error: {text}")
+                } else {
+                    write!(f, "network error: {kind} ({text})")
+                }
+            }
         }
     }
 }

@@ -191,11 +191,17 @@ pub fn parse_request(bytes: &[u8]) -> Result<ConnId, ParseError> {
     }
 }
 
-/// Shows received bytes on one line for a log: lossy UTF-8, escaped, cut to `max` characters.
+/// Shows received bytes on one line for a log: text escaped, bytes that are not UTF-8 as `\xNN`, cut
+/// to `max` characters.
 pub fn printable(bytes: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let escaped: String = text.escape_debug().collect();
-    truncate(&escaped, max)
+    let mut shown = String::new();
+    for chunk in bytes.utf8_chunks() {
+        shown.extend(chunk.valid().escape_debug());
+        for b in chunk.invalid() {
+            shown.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    truncate(&shown, max)
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -411,7 +417,8 @@ mod tests {
     #[test]
     fn printable_escapes_and_truncates() {
         assert_eq!(printable(b"HELLO 1\r\n", 80), "HELLO 1\\r\\n");
-        assert_eq!(printable(b"\xff\x00", 80), "\u{fffd}\\0");
+        assert_eq!(printable(b"\xff\x00", 80), "\\xff\\0");
+        assert_eq!(printable(b"a\xe2\x82b", 80), "a\\xe2\\x82b");
         assert_eq!(printable(b"abcdef", 3), "abc...");
     }
 

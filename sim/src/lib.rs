@@ -1,0 +1,14 @@
+//! connid-sim: the real connid client and server inside turmoil's simulated network and virtual clock.
+//!
+//! A [`scenario::Scenario`] (a TOML file) names the hosts, the network and a timeline of faults;
+//! [`runner::run`] plays it with the unchanged client and server code behind simulated seams
+//! ([`net`], [`clock`], [`console`]), recording every event ([`events`]); [`transcript`] tells the
+//! story as text or as a Mermaid sequence diagram.
+
+pub mod clock;
+pub mod console;
+pub mod events;
+pub mod net;
+pub mod runner;
+pub mod scenario;
+pub mod transcript;

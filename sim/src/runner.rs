@@ -1,0 +1,288 @@
+//! Runs one scenario on one transport: builds the turmoil simulation, starts the real server and
+//! clients (and raw peers) as simulated hosts, applies the fault timeline between steps, and returns
+//! the recorded events.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, SystemTime};
+
+use connid::{run_client, ClientConfig, ConnId, Console, Server, ServerConfig, Transport};
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::clock::{epoch, SimClock};
+use crate::console::ScriptedConsole;
+use crate::events::{Event, EventKind, Recorder};
+use crate::net::{now, SimNet};
+use crate::scenario::{
+    decode_payload, Action, ClientSpec, Fault, PeerSpec, Scenario, TransportName, SERVER,
+};
+
+/// What one run produced.
+#[derive(Debug)]
+pub struct Run {
+    pub transport: TransportName,
+    /// Every host with its simulated address, server first.
+    pub hosts: Vec<(String, IpAddr)>,
+    pub events: Vec<Event>,
+    /// Virtual time when the run ended.
+    pub simulated: Duration,
+    /// Whether the run was cut off at the scenario's limit with hosts still running.
+    pub hit_limit: bool,
+}
+
+/// The run could not complete: a host failed or panicked.
+#[derive(Debug, Error)]
+#[error("simulation failed at {at:?}: {message}")]
+pub struct RunError {
+    pub at: Duration,
+    pub message: String,
+}
+
+/// Runs `scenario` on `transport` to its end: every client and peer done, every fault applied, and
+/// the server stopped; or the scenario's limit.
+pub fn run(scenario: &Scenario, transport: TransportName) -> Result<Run, RunError> {
+    let net = &scenario.network;
+    let limit = scenario.limit.0;
+    let mut builder = turmoil::Builder::new();
+    builder
+        .tick_duration(net.tick.0)
+        .simulation_duration(limit + net.tick.0 * 4)
+        .epoch(sim_epoch())
+        .rng_seed(net.seed)
+        .min_message_latency(net.latency.0)
+        .max_message_latency(net.latency.0 + net.jitter.0)
+        .fail_rate(net.loss)
+        .repair_rate(net.repair);
+    let mut sim = builder.build();
+    let rec = Recorder::new();
+
+    // Addresses are handed out in the order names are first looked up: server first, then file order.
+    let ips: Vec<IpAddr> = scenario.hosts().iter().map(|h| sim.lookup(*h)).collect();
+    let server_addr = SocketAddr::new(ips[0], scenario.server.port);
+    let transport_kind: Transport = transport.into();
+
+    let server_cfg = ServerConfig {
+        transport: transport_kind,
+        id_ttl: scenario.server.id_ttl.0,
+        idle_timeout: scenario.server.idle_timeout.0,
+        line_timeout: scenario.server.line_timeout.0,
+        max_connections: scenario.server.max_connections,
+    };
+    let server_rec = rec.clone();
+    sim.host(SERVER, move || {
+        server_host(server_rec.clone(), server_addr, server_cfg.clone())
+    });
+    for (spec, ip) in scenario.clients.iter().zip(&ips[1..]) {
+        let cfg = ClientConfig {
+            server: server_addr,
+            id: ConnId::new(&spec.id).expect("checked when the scenario was read"),
+            transport: transport_kind,
+            timeout: spec.timeout.0,
+            tries: spec.tries,
+        };
+        sim.client(
+            spec.name.as_str(),
+            client_host(rec.clone(), *ip, spec.clone(), cfg),
+        );
+    }
+    let peer_ips = &ips[1 + scenario.clients.len()..];
+    for (spec, ip) in scenario.peers.iter().zip(peer_ips) {
+        let peer = peer_host(rec.clone(), *ip, spec.clone(), transport_kind, server_addr);
+        sim.client(spec.name.as_str(), peer);
+    }
+
+    let mut faults: Vec<&Fault> = scenario.faults.iter().collect();
+    faults.sort_by_key(|f| f.at);
+    let mut next_fault = 0;
+    let mut hit_limit = false;
+    loop {
+        while let Some(fault) = faults.get(next_fault).filter(|f| f.at.0 <= sim.elapsed()) {
+            apply(&mut sim, fault, &rec);
+            next_fault += 1;
+        }
+        let clients_done = sim.step().map_err(|e| RunError {
+            at: sim.elapsed(),
+            message: e.to_string(),
+        })?;
+        if clients_done && next_fault == faults.len() && !sim.is_host_running(SERVER) {
+            break;
+        }
+        if sim.elapsed() >= limit {
+            hit_limit = true;
+            break;
+        }
+    }
+    let simulated = sim.elapsed();
+    // Dropping the simulation closes what is still open; none of that belongs to the story.
+    drop(sim);
+    let hosts = scenario
+        .hosts()
+        .iter()
+        .map(|h| h.to_string())
+        .zip(ips)
+        .collect();
+    Ok(Run {
+        transport,
+        hosts,
+        events: rec.take().into_events(),
+        simulated,
+        hit_limit,
+    })
+}
+
+/// turmoil's own epoch, set so nothing depends on the real clock.
+fn sim_epoch() -> SystemTime {
+    let secs = epoch().and_utc().timestamp();
+    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or_default())
+}
+
+fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, rec: &Recorder) {
+    let [a, b] = fault.between.clone().unwrap_or_default();
+    let (a, b) = (a.as_str(), b.as_str());
+    let (what, whom) = if fault.oneway {
+        ("from", "to")
+    } else {
+        ("between", "and")
+    };
+    let text = match fault.action {
+        Action::Hold => format!("hold: messages between {a} and {b} wait"),
+        Action::Release => format!("release: held messages between {a} and {b} go on"),
+        Action::Partition => format!("partition: messages {what} {a} {whom} {b} are dropped"),
+        Action::Repair => format!("repair: messages {what} {a} {whom} {b} get through again"),
+        Action::Loss => format!(
+            "loss: each message between {a} and {b} breaks the link with probability {}",
+            fault.rate.unwrap_or_default()
+        ),
+        Action::Crash => "crash: the server's software stops; its table of IDs is lost".into(),
+        Action::Restart => "restart: the server's software starts again".into(),
+    };
+    rec.record(sim.elapsed(), "sim", EventKind::Fault(text));
+    match fault.action {
+        Action::Hold => sim.hold(a, b),
+        Action::Release => sim.release(a, b),
+        Action::Partition if fault.oneway => sim.partition_oneway(a, b),
+        Action::Partition => sim.partition(a, b),
+        Action::Repair if fault.oneway => sim.repair_oneway(a, b),
+        Action::Repair => sim.repair(a, b),
+        Action::Loss => sim.set_link_fail_rate(a, b, fault.rate.unwrap_or_default()),
+        Action::Crash => {
+            if sim.is_host_running(SERVER) {
+                sim.crash(SERVER);
+                rec.record(sim.elapsed(), SERVER, EventKind::Crash);
+            }
+        }
+        Action::Restart => sim.bounce(SERVER),
+    }
+}
+
+async fn server_host(rec: Recorder, addr: SocketAddr, cfg: ServerConfig) -> turmoil::Result {
+    let net = SimNet::new(SERVER, addr.ip(), rec.clone());
+    let mut console = ScriptedConsole::new(SERVER, rec.clone(), &[], Duration::ZERO);
+    let command = format!(
+        "server 0.0.0.0 {} --transport {} --id-ttl {} --idle-timeout {}",
+        addr.port(),
+        cfg.transport,
+        cfg.id_ttl.as_secs_f64(),
+        cfg.idle_timeout.as_secs_f64(),
+    );
+    rec.record(now(), SERVER, EventKind::Start(command));
+    let bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port());
+    let transport = cfg.transport;
+    match Server::bind(&net, bind, cfg).await {
+        Ok(server) => {
+            server.run(&SimClock, &mut console).await;
+            rec.record(now(), SERVER, EventKind::Exit(0));
+        }
+        Err(e) => {
+            console.err(&format!("server: cannot listen on {transport} {bind}: {e}"));
+            rec.record(now(), SERVER, EventKind::Exit(2));
+        }
+    }
+    Ok(())
+}
+
+async fn client_host(
+    rec: Recorder,
+    ip: IpAddr,
+    spec: ClientSpec,
+    cfg: ClientConfig,
+) -> turmoil::Result {
+    tokio::time::sleep(spec.start.0).await;
+    let name = spec.name.as_str();
+    let command = format!(
+        "client HELLO {} {} {} --transport {} --timeout {} --tries {}",
+        cfg.server.ip(),
+        cfg.server.port(),
+        cfg.id,
+        cfg.transport,
+        cfg.timeout.as_secs_f64(),
+        cfg.tries
+    );
+    rec.record(now(), name, EventKind::Start(command));
+    let net = SimNet::new(name, ip, rec.clone());
+    let mut console = ScriptedConsole::new(name, rec.clone(), &spec.typed, spec.typing.0);
+    let outcome = run_client(&net, &SimClock, &mut console, &cfg).await;
+    rec.record(now(), name, EventKind::Exit(outcome.exit_code()));
+    Ok(())
+}
+
+async fn peer_host(
+    rec: Recorder,
+    ip: IpAddr,
+    spec: PeerSpec,
+    transport: Transport,
+    server: SocketAddr,
+) -> turmoil::Result {
+    use connid::net::{Net, UdpSocket};
+    tokio::time::sleep(spec.start.0).await;
+    let name = spec.name.as_str();
+    rec.record(
+        now(),
+        name,
+        EventKind::Start(format!(
+            "raw peer: {} sends over {transport}",
+            spec.sends.len()
+        )),
+    );
+    let net = SimNet::new(name, ip, rec.clone());
+    let payloads: Vec<Vec<u8>> = spec
+        .sends
+        .iter()
+        .map(|s| decode_payload(s).expect("checked when the scenario was read"))
+        .collect();
+    let mut buf = vec![0u8; 2048];
+    match transport {
+        Transport::Udp => {
+            let socket = net
+                .bind_udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
+                .await?;
+            for (i, payload) in payloads.iter().enumerate() {
+                if i > 0 {
+                    tokio::time::sleep(spec.gap.0).await;
+                }
+                socket.send_to(payload, server).await?;
+            }
+            // Whatever arrives is recorded as delivered by the socket itself.
+            let _ = tokio::time::timeout(spec.wait.0, async {
+                while socket.recv_from(&mut buf).await.is_ok() {}
+            })
+            .await;
+        }
+        Transport::Tcp => {
+            if let Ok(mut stream) = net.connect_tcp(server).await {
+                for (i, payload) in payloads.iter().enumerate() {
+                    if i > 0 {
+                        tokio::time::sleep(spec.gap.0).await;
+                    }
+                    stream.write_all(payload).await?;
+                }
+                let _ = tokio::time::timeout(spec.wait.0, async {
+                    while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+                })
+                .await;
+            }
+        }
+    }
+    rec.record(now(), name, EventKind::Exit(0));
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Tells a run's story: as text (one line per event, in virtual-time order), or as a Mermaid
+//! `sequenceDiagram` that renders on GitHub.
+
+use std::fmt::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use connid::protocol::printable;
+
+use crate::events::EventKind;
+use crate::runner::Run;
+use crate::scenario::SERVER;
+
+/// Longest payload shown, in characters.
+const PAYLOAD_PREVIEW: usize = 72;
+
+/// `12.345678`: seconds with microseconds, the precision every program prints.
+pub fn secs(d: Duration) -> String {
+    format!("{}.{:06}", d.as_secs(), d.subsec_micros())
+}
+
+fn payload(bytes: &[u8]) -> String {
+    format!("\"{}\"", printable(bytes, PAYLOAD_PREVIEW))
+}
+
+fn fate(delivered: Option<Duration>) -> String {
+    match delivered {
+        Some(at) => format!("delivered at {}", secs(at)),
+        None => "LOST (never received)".to_string(),
+    }
+}
+
+/// What one event says, without its time and host.
+fn describe(kind: &EventKind) -> (&'static str, String) {
+    match kind {
+        EventKind::Start(command) => ("start", command.clone()),
+        EventKind::Out(line) => ("out", line.clone()),
+        EventKind::Err(line) => ("err", line.clone()),
+        EventKind::Prompt {
+            prompt,
+            typed,
+            after,
+        } => {
+            let answer = match typed {
+                Some(line) => line.clone(),
+                None => "(end of input)".to_string(),
+            };
+            let when = if after.is_zero() {
+                String::new()
+            } else {
+                format!("   (typed {} s later)", after.as_secs_f64())
+            };
+            ("prompt", format!("{prompt}{answer}{when}"))
+        }
+        EventKind::Send {
+            transport,
+            from,
+            to,
+            payload: bytes,
+            delivered,
+            ..
+        } => (
+            "send",
+            format!(
+                "{transport} {from} -> {to} {} {}",
+                payload(bytes),
+                fate(*delivered)
+            ),
+        ),
+        EventKind::Connect { to } => ("connect", format!("tcp -> {to}")),
+        EventKind::Connected { from, to } => ("connected", format!("tcp {from} -> {to}")),
+        EventKind::ConnectFailed { to, why } => ("refused", format!("tcp -> {to}: {why}")),
+        EventKind::Close { local, peer } => ("close", format!("tcp {local} -> {peer}")),
+        EventKind::Fault(text) => ("fault", text.clone()),
+        EventKind::Exit(code) => ("exit", code.to_string()),
+        EventKind::Crash => ("crash", "the software was stopped".to_string()),
+    }
+}
+
+/// The transcript as text: a header, then one line per event.
+pub fn text(name: &str, description: &str, run: &Run) -> String {
+    let width = run.events.iter().map(|e| e.host.len()).max().unwrap_or(0);
+    let time_width = secs(run.simulated).len();
+    let mut out = String::new();
+    let _ = writeln!(out, "# scenario {name} over {:?}", run.transport);
+    let _ = writeln!(out, "# hosts: {}", host_list(&run.hosts));
+    for line in description.lines().filter(|l| !l.trim().is_empty()) {
+        let _ = writeln!(out, "# {}", line.trim());
+    }
+    for event in &run.events {
+        let (what, detail) = describe(&event.kind);
+        let _ = writeln!(
+            out,
+            "{:>time_width$}  {:<width$}  {what:<9}  {detail}",
+            secs(event.at),
+            event.host,
+        );
+    }
+    let end = if run.hit_limit {
+        "stopped at the scenario's limit with hosts still running"
+    } else {
+        "every host is done"
+    };
+    let _ = writeln!(out, "# end at {}: {end}", secs(run.simulated));
+    out
+}
+
+/// Escapes text for a Mermaid message or note.
+fn mermaid_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            ';' => out.push_str("#59;"),
+            '<' => out.push_str("#60;"),
+            '>' => out.push_str("#62;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The same story as a Mermaid sequence diagram: participants are hosts, arrows are messages (a
+/// cross marks a lost one), notes carry printed lines, prompts, faults and exits.
+pub fn mermaid(name: &str, run: &Run) -> String {
+    let hosts = &run.hosts;
+    let host_of = |addr: &SocketAddr| -> String {
+        hosts
+            .iter()
+            .find(|(_, ip)| *ip == addr.ip())
+            .map_or_else(|| addr.ip().to_string(), |(h, _)| h.clone())
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "sequenceDiagram");
+    for (host, ip) in hosts {
+        let _ = writeln!(out, "    participant {host} as {host} ({ip})");
+    }
+    let span = match (hosts.first(), hosts.last()) {
+        (Some((first, _)), Some((last, _))) if first != last => format!("{first},{last}"),
+        (Some((first, _)), _) => first.clone(),
+        _ => SERVER.to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "    Note over {span}: scenario {} over {:?}",
+        mermaid_text(name),
+        run.transport
+    );
+    for event in &run.events {
+        let t = secs(event.at);
+        match &event.kind {
+            EventKind::Send {
+                transport,
+                to,
+                payload: bytes,
+                delivered,
+                ..
+            } => {
+                let (arrow, end) = match delivered {
+                    Some(at) => ("->>", format!(" (arrives {})", secs(*at))),
+                    None => ("-x", " (LOST)".to_string()),
+                };
+                let _ = writeln!(
+                    out,
+                    "    {}{arrow}{}: {t} {transport} {}{end}",
+                    event.host,
+                    host_of(to),
+                    mermaid_text(&payload(bytes)),
+                );
+            }
+            EventKind::Fault(text) => {
+                let _ = writeln!(out, "    Note over {span}: {t} {}", mermaid_text(text));
+            }
+            kind => {
+                let (what, detail) = describe(kind);
+                let _ = writeln!(
+                    out,
+                    "    Note over {}: {t} {what}: {}",
+                    event.host,
+                    mermaid_text(&detail)
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Host names with their addresses: `server=192.168.0.1 alice=192.168.0.2`.
+pub fn host_list(hosts: &[(String, IpAddr)]) -> String {
+    hosts
+        .iter()
+        .map(|(h, ip)| format!("{h}={ip}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_with_microseconds() {
+        assert_eq!(secs(Duration::from_micros(15_000_001)), "15.000001");
+        assert_eq!(secs(Duration::ZERO), "0.000000");
+    }
+
+    #[test]
+    fn mermaid_text_escapes_what_breaks_a_diagram() {
+        assert_eq!(mermaid_text("a;b#c -> d"), "a#59;b#35;c -#62; d");
+    }
+}

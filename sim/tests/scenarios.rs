@@ -1,0 +1,99 @@
+//! The scenario suite: every file in `sim/scenarios/` runs on each transport it names, twice; the two
+//! transcripts must be byte-identical (determinism) and must match the reviewed snapshot in the
+//! top-level `snapshots/` directory. Adding a scenario is adding one file.
+
+use std::path::{Path, PathBuf};
+
+use connid_sim::runner;
+use connid_sim::scenario::{Scenario, TransportName};
+use connid_sim::transcript;
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("sim/scenarios exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem().unwrap().to_string_lossy().into_owned()
+}
+
+fn snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings
+}
+
+/// Runs one file on each of its transports, twice: (snapshot name, transcript).
+fn transcripts(path: &Path) -> Vec<(String, String)> {
+    let scenario = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
+    let name = stem(path);
+    scenario
+        .transports
+        .iter()
+        .map(|&t| {
+            let tell = |run: &runner::Run| transcript::text(&name, &scenario.description, run);
+            let first = runner::run(&scenario, t).unwrap_or_else(|e| panic!("{name} {t:?}: {e}"));
+            let again = runner::run(&scenario, t).unwrap_or_else(|e| panic!("{name} {t:?}: {e}"));
+            assert!(!first.hit_limit, "{name} over {t:?} ran into its limit");
+            let text = tell(&first);
+            assert_eq!(text, tell(&again), "{name} over {t:?} is not deterministic");
+            let transport = match t {
+                TransportName::Udp => "udp",
+                TransportName::Tcp => "tcp",
+            };
+            (format!("{name}@{transport}"), text)
+        })
+        .collect()
+}
+
+#[test]
+fn every_scenario_matches_its_snapshot_and_replays_identically() {
+    let files = scenario_files();
+    assert!(files.len() >= 15, "only {} scenario files", files.len());
+    // Scenarios are independent simulations: run them on every core, then compare in file order.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let chunks: Vec<Vec<PathBuf>> = (0..workers)
+        .map(|w| files.iter().skip(w).step_by(workers).cloned().collect())
+        .collect();
+    let mut results: Vec<(String, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .flat_map(|f| transcripts(f))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a scenario panicked"))
+            .collect()
+    });
+    results.sort();
+    snapshot_settings().bind(|| {
+        for (name, text) in &results {
+            insta::assert_snapshot!(name.as_str(), text);
+        }
+    });
+}
+
+#[test]
+fn a_mermaid_diagram_tells_the_same_story() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/02-reset-then-new-id.toml");
+    let scenario = Scenario::load(&path).unwrap();
+    let run = runner::run(&scenario, TransportName::Udp).unwrap();
+    let diagram = transcript::mermaid(&stem(&path), &run);
+    assert!(diagram.starts_with("sequenceDiagram\n"));
+    snapshot_settings()
+        .bind(|| insta::assert_snapshot!("02-reset-then-new-id@udp.mermaid", diagram));
+}
