@@ -46,6 +46,8 @@ pub enum EventKind {
     Connect { to: SocketAddr },
     /// The attempt succeeded, from this local address.
     Connected { from: SocketAddr, to: SocketAddr },
+    /// The server accepted a connection from `from`.
+    Accepted { from: SocketAddr, to: SocketAddr },
     /// The attempt failed at once (a hung attempt that is given up has no such event).
     ConnectFailed { to: SocketAddr, why: String },
     /// A TCP connection was closed by this side.

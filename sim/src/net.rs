@@ -149,7 +149,13 @@ impl TcpListener for SimListener {
 
     async fn accept(&self) -> io::Result<(SimStream, SocketAddr)> {
         let (inner, peer) = self.inner.accept().await?;
-        Ok((self.net.stream(inner)?, peer))
+        let stream = self.net.stream(inner)?;
+        let kind = EventKind::Accepted {
+            from: peer,
+            to: stream.local,
+        };
+        self.net.rec.record(now(), &self.net.host, kind);
+        Ok((stream, peer))
     }
 }
 

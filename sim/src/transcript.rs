@@ -69,6 +69,7 @@ fn describe(kind: &EventKind) -> (&'static str, String) {
         ),
         EventKind::Connect { to } => ("connect", format!("tcp -> {to}")),
         EventKind::Connected { from, to } => ("connected", format!("tcp {from} -> {to}")),
+        EventKind::Accepted { from, to } => ("accepted", format!("tcp {from} -> {to}")),
         EventKind::ConnectFailed { to, why } => ("refused", format!("tcp -> {to}: {why}")),
         EventKind::Close { local, peer } => ("close", format!("tcp {local} -> {peer}")),
         EventKind::Fault(text) => ("fault", text.clone()),
