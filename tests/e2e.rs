@@ -274,3 +274,46 @@ fn a_server_that_cannot_bind_exits_2() {
         out.stderr
     );
 }
+
+#[test]
+fn replies_for_other_ids_or_malformed_are_ignored_over_udp() {
+    let fake = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = fake.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        let (n, from) = fake.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"HELLO 1");
+        for reply in ["OK 2 1.2.3.4 5", "garbage \u{1}", "RESET 2"] {
+            fake.send_to(reply.as_bytes(), from).unwrap();
+        }
+        fake.send_to(b"OK 1 10.9.8.7 4321\n", from).unwrap();
+    });
+    let out = client(addr, "udp", "1", &[], "");
+    server.join().unwrap();
+    assert_eq!(out.code, 0, "{out:?}");
+    out.assert_lines(&[r"Connection established 1 10\.9\.8\.7 4321 on {TS}"]);
+    assert_eq!(out.stderr.matches("ignored").count(), 3, "{}", out.stderr);
+}
+
+#[test]
+fn a_tcp_reply_is_taken_without_waiting_for_the_close() {
+    let fake = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = fake.local_addr().unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = fake.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"HELLO 1");
+        s.write_all(b"OK 2 1.2.3.4 5\njunk\r\nOK 1 10.9.8.7 4321")
+            .unwrap();
+        // Keep the connection open until the client has finished.
+        let _ = done_rx.recv_timeout(common::PATIENCE);
+    });
+    let out = client(addr, "tcp", "1", &[], "");
+    done_tx.send(()).unwrap();
+    server.join().unwrap();
+    assert_eq!(out.code, 0, "{out:?}");
+    out.assert_lines(&[r"Connection established 1 10\.9\.8\.7 4321 on {TS}"]);
+    assert_eq!(out.stderr.matches("ignored").count(), 2, "{}", out.stderr);
+}
