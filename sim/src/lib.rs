@@ -8,7 +8,10 @@
 pub mod clock;
 pub mod console;
 pub mod events;
+pub mod explore;
+pub mod generate;
 pub mod net;
+pub mod oracle;
 pub mod runner;
 pub mod scenario;
 pub mod transcript;

@@ -1,17 +1,20 @@
 //! `sim`: plays scenario files with the real connid client and server in a simulated network.
 //!
-//! `sim run <file>` prints a transcript; `sim bench` measures replay speed.
-//! Exit codes: 0 the scenario ran, 1 the simulation failed (a host failed or panicked), 2 bad arguments
-//! or a bad scenario file.
+//! `sim run <file>` prints a transcript; `sim explore` runs generated scenarios against the oracle;
+//! `sim bench` measures replay speed.
+//! Exit codes: 0 the scenario ran (explore: every seed passed), 1 the simulation failed (explore: a seed
+//! failed), 2 bad arguments or a bad scenario file.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use connid_sim::runner;
 use connid_sim::scenario::{Scenario, TransportName};
 use connid_sim::transcript;
+use connid_sim::{explore, runner};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,6 +38,26 @@ enum Command {
         #[arg(long, value_enum)]
         transport: Option<Only>,
     },
+    /// Run generated scenarios from many seeds against the oracle; shrink and save any failure.
+    Explore {
+        /// How many seeds.
+        #[arg(long, default_value_t = 1000)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[arg(long, value_enum, default_value_t = Which::Both)]
+        transport: Which,
+        /// Worker threads (default: every core).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        jobs: Option<u64>,
+        /// I/N: only every N-th seed, from the I-th (1-based), for splitting work over machines.
+        #[arg(long, value_parser = parse_shard, default_value = "1/1")]
+        shard: (u64, u64),
+        /// Where shrunk failures are written as scenario files.
+        #[arg(long, default_value = "target/explore-failures")]
+        save: PathBuf,
+    },
     /// Measure how fast scenarios replay: simulated seconds per wall second, per scenario and in all.
     Bench {
         /// Scenario files or directories of them.
@@ -53,6 +76,23 @@ enum Format {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum Which {
+    Udp,
+    Tcp,
+    Both,
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("{s:?} is not I/N with 1 <= I <= N");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum Only {
     Udp,
     Tcp,
@@ -66,6 +106,66 @@ fn main() -> ExitCode {
             transport,
         } => run(&scenario, format, transport),
         Command::Bench { paths, repeat } => bench(&paths, repeat),
+        Command::Explore {
+            seeds,
+            from,
+            transport,
+            jobs,
+            shard,
+            save,
+        } => {
+            let transports = match transport {
+                Which::Udp => vec![TransportName::Udp],
+                Which::Tcp => vec![TransportName::Tcp],
+                Which::Both => vec![TransportName::Udp, TransportName::Tcp],
+            };
+            let jobs = jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                |j| usize::try_from(j).unwrap_or(1),
+            );
+            let cfg = explore::Config {
+                from,
+                seeds,
+                transports,
+                jobs,
+                shard,
+                determinism_every: 16,
+                save: Some(save),
+            };
+            explore_cli(&cfg)
+        }
+    }
+}
+
+fn explore_cli(cfg: &explore::Config) -> ExitCode {
+    let total = explore::shard_seeds(cfg.from, cfg.seeds, cfg.shard).count() * cfg.transports.len();
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {per_sec}, eta {eta} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    let summary = explore::explore(cfg, |result| {
+        bar.inc(1);
+        if !result.violations.is_empty() {
+            let n = failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            bar.set_message(format!("{n} failing"));
+        }
+    });
+    bar.finish_and_clear();
+    for failure in &summary.failures {
+        println!("{}", explore::report(failure));
+    }
+    print!("{}", explore::summary_text(&summary));
+    if summary.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

@@ -171,7 +171,13 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, rec: &Recorder) {
                 rec.record(sim.elapsed(), SERVER, EventKind::Crash);
             }
         }
-        Action::Restart => sim.bounce(SERVER),
+        Action::Restart => {
+            // A server still running is stopped first: its table is lost as in a crash.
+            if sim.is_host_running(SERVER) {
+                rec.record(sim.elapsed(), SERVER, EventKind::Crash);
+            }
+            sim.bounce(SERVER);
+        }
     }
 }
 
@@ -251,25 +257,35 @@ async fn peer_host(
         .map(|s| decode_payload(s).expect("checked when the scenario was read"))
         .collect();
     let mut buf = vec![0u8; 2048];
-    match transport {
-        Transport::Udp => {
-            let socket = net
-                .bind_udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
-                .await?;
-            for (i, payload) in payloads.iter().enumerate() {
-                if i > 0 {
-                    tokio::time::sleep(spec.gap.0).await;
+    // A raw peer talks to a server that may hang up on it: failures are printed, never fatal.
+    let talked: std::io::Result<()> = async {
+        match transport {
+            Transport::Udp => {
+                let socket = net
+                    .bind_udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
+                    .await?;
+                for (i, payload) in payloads.iter().enumerate() {
+                    if i > 0 {
+                        tokio::time::sleep(spec.gap.0).await;
+                    }
+                    socket.send_to(payload, server).await?;
                 }
-                socket.send_to(payload, server).await?;
+                // Whatever arrives is recorded as delivered by the socket itself.
+                let _ = tokio::time::timeout(spec.wait.0, async {
+                    while socket.recv_from(&mut buf).await.is_ok() {}
+                })
+                .await;
             }
-            // Whatever arrives is recorded as delivered by the socket itself.
-            let _ = tokio::time::timeout(spec.wait.0, async {
-                while socket.recv_from(&mut buf).await.is_ok() {}
-            })
-            .await;
-        }
-        Transport::Tcp => {
-            if let Ok(mut stream) = net.connect_tcp(server).await {
+            Transport::Tcp => {
+                // turmoil lets a connect to a stopped server hang: give up after `wait`.
+                let connecting = tokio::time::timeout(spec.wait.0, net.connect_tcp(server)).await;
+                let Ok(connected) = connecting else {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "connect not answered",
+                    ));
+                };
+                let mut stream = connected?;
                 for (i, payload) in payloads.iter().enumerate() {
                     if i > 0 {
                         tokio::time::sleep(spec.gap.0).await;
@@ -282,6 +298,11 @@ async fn peer_host(
                 .await;
             }
         }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = talked {
+        rec.record(now(), name, EventKind::Err(format!("raw peer: {e}")));
     }
     rec.record(now(), name, EventKind::Exit(0));
     Ok(())

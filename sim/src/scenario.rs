@@ -110,6 +110,9 @@ pub struct Scenario {
     /// The transports to run the scenario on, each giving its own transcript.
     #[serde(default = "both_transports")]
     pub transports: Vec<TransportName>,
+    /// The simulation stops here even if hosts are still running.
+    #[serde(default = "default_limit")]
+    pub limit: Dur,
     #[serde(default)]
     pub server: ServerSpec,
     #[serde(default)]
@@ -120,9 +123,6 @@ pub struct Scenario {
     pub peers: Vec<PeerSpec>,
     #[serde(default)]
     pub faults: Vec<Fault>,
-    /// The simulation stops here even if hosts are still running.
-    #[serde(default = "default_limit")]
-    pub limit: Dur,
 }
 
 fn both_transports() -> Vec<TransportName> {

@@ -78,6 +78,12 @@ fn describe(kind: &EventKind) -> (&'static str, String) {
     }
 }
 
+/// One event as a transcript line, without padding.
+pub fn event_line(e: &crate::events::Event) -> String {
+    let (what, detail) = describe(&e.kind);
+    format!("{} {} {what} {detail}", secs(e.at), e.host)
+}
+
 /// The transcript as text: a header, then one line per event.
 pub fn text(name: &str, description: &str, run: &Run) -> String {
     let width = run.events.iter().map(|e| e.host.len()).max().unwrap_or(0);

@@ -1,0 +1,469 @@
+//! The explorer: many seeds, each a generated scenario run against the oracle; failures are shrunk to a
+//! small scenario file that replays them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::events::EventKind;
+use crate::generate;
+use crate::oracle::{self, Violation};
+use crate::runner::{self, Run};
+use crate::scenario::{Scenario, TransportName};
+
+/// The simulation itself failed (a host returned an error or panicked).
+pub const SIMULATION: &str = "simulation-completes";
+/// A generated scenario ran into its limit: something never ended (generated ones all end long before).
+pub const ENDS: &str = "simulation-ends";
+
+/// Most simulations one shrink may spend.
+const SHRINK_BUDGET: usize = 400;
+
+/// What to explore.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// First seed.
+    pub from: u64,
+    /// How many seeds, from `from` on (before sharding).
+    pub seeds: u64,
+    pub transports: Vec<TransportName>,
+    /// Worker threads.
+    pub jobs: usize,
+    /// `(i, n)`: only every n-th seed, starting with the i-th (1-based).
+    pub shard: (u64, u64),
+    /// Also rerun every this-many-th seed to check determinism (failing seeds are always rerun).
+    pub determinism_every: u64,
+    /// Where shrunk failures are written; `None` writes nothing.
+    pub save: Option<PathBuf>,
+}
+
+/// What one seed on one transport gave.
+#[derive(Debug, Clone)]
+pub struct SeedResult {
+    pub seed: u64,
+    pub transport: TransportName,
+    pub simulated: Duration,
+    /// Faults applied, by kind.
+    pub faults: BTreeMap<String, usize>,
+    /// Messages sent and never received.
+    pub lost: usize,
+    pub violations: Vec<Violation>,
+}
+
+/// A failing seed, shrunk.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub seed: u64,
+    pub transport: TransportName,
+    /// Every violation of the original run.
+    pub violations: Vec<Violation>,
+    /// The smallest scenario found that still breaks the first violation's rule.
+    pub shrunk: Scenario,
+    /// The violation in the shrunk scenario.
+    pub shrunk_violation: Violation,
+    pub size_before: usize,
+    pub size_after: usize,
+    pub saved: Option<PathBuf>,
+}
+
+/// The whole exploration.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub seeds: u64,
+    pub runs: usize,
+    pub simulated: Duration,
+    pub faults: BTreeMap<String, usize>,
+    pub lost: usize,
+    pub failures: Vec<Failure>,
+    pub wall: Duration,
+}
+
+/// Scenario size, for shrinking: clients, peers, faults and typed lines.
+pub fn size(s: &Scenario) -> usize {
+    s.clients.len()
+        + s.peers.len()
+        + s.faults.len()
+        + s.clients.iter().map(|c| c.typed.len()).sum::<usize>()
+}
+
+/// The seeds of a shard: `from..from+seeds`, every `n`-th from the `i`-th.
+pub fn shard_seeds(from: u64, seeds: u64, (i, n): (u64, u64)) -> impl Iterator<Item = u64> {
+    (from..from.saturating_add(seeds)).filter(move |s| (s - from) % n.max(1) == i.saturating_sub(1))
+}
+
+/// Runs a scenario and checks it: the run (if it completed) and the rules it broke.
+pub fn run_and_check(
+    scenario: &Scenario,
+    transport: TransportName,
+) -> (Option<Run>, Vec<Violation>) {
+    match runner::run(scenario, transport) {
+        Ok(run) => {
+            let mut found = oracle::check(scenario, &run);
+            if run.hit_limit {
+                found.push(Violation {
+                    rule: ENDS,
+                    at: run.simulated,
+                    message: format!("still running at the limit {}", scenario.limit),
+                    events: run.events.last().cloned().into_iter().collect(),
+                });
+            }
+            (Some(run), found)
+        }
+        Err(e) => (
+            None,
+            vec![Violation {
+                rule: SIMULATION,
+                at: e.at,
+                message: e.message,
+                events: Vec::new(),
+            }],
+        ),
+    }
+}
+
+/// One seed on one transport: generate, run, check, and rerun when determinism is to be checked.
+pub fn check_seed(seed: u64, transport: TransportName, rerun: bool) -> SeedResult {
+    let scenario = generate::scenario(seed, transport);
+    let (run, mut violations) = run_and_check(&scenario, transport);
+    let mut result = SeedResult {
+        seed,
+        transport,
+        simulated: Duration::ZERO,
+        faults: BTreeMap::new(),
+        lost: 0,
+        violations: Vec::new(),
+    };
+    if let Some(run) = run {
+        result.simulated = run.simulated;
+        for e in &run.events {
+            match &e.kind {
+                EventKind::Fault(text) => {
+                    let kind = text.split(':').next().unwrap_or_default().to_string();
+                    *result.faults.entry(kind).or_default() += 1;
+                }
+                EventKind::Send {
+                    delivered: None, ..
+                } => result.lost += 1,
+                _ => {}
+            }
+        }
+        if rerun || !violations.is_empty() {
+            if let Ok(again) = runner::run(&scenario, transport) {
+                violations.extend(oracle::same_events(&run, &again));
+            }
+        }
+    }
+    result.violations = violations;
+    result
+}
+
+fn breaks(scenario: &Scenario, transport: TransportName, rule: &str) -> Option<Violation> {
+    let (_, found) = run_and_check(scenario, transport);
+    found.into_iter().find(|v| v.rule == rule)
+}
+
+/// Smaller variants of a scenario, most promising first.
+fn candidates(s: &Scenario) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    let without_host = |s: &Scenario, name: &str| {
+        let mut c = s.clone();
+        c.clients.retain(|x| x.name != name);
+        c.peers.retain(|x| x.name != name);
+        c.faults.retain(|f| {
+            f.between
+                .as_ref()
+                .is_none_or(|b| !b.iter().any(|h| h == name))
+        });
+        c
+    };
+    for client in &s.clients {
+        out.push(without_host(s, &client.name));
+    }
+    for peer in &s.peers {
+        out.push(without_host(s, &peer.name));
+    }
+    for i in 0..s.faults.len() {
+        let mut c = s.clone();
+        c.faults.remove(i);
+        out.push(c);
+    }
+    for (i, client) in s.clients.iter().enumerate() {
+        for j in (0..client.typed.len()).rev() {
+            let mut c = s.clone();
+            c.clients[i].typed.remove(j);
+            out.push(c);
+        }
+        if client.tries > 1 {
+            let mut c = s.clone();
+            c.clients[i].tries -= 1;
+            out.push(c);
+        }
+        if !client.typing.0.is_zero() {
+            let mut c = s.clone();
+            c.clients[i].typing = Default::default();
+            out.push(c);
+        }
+    }
+    if s.network.loss > 0.0 {
+        let mut c = s.clone();
+        c.network.loss = 0.0;
+        out.push(c);
+    }
+    if !s.network.latency.0.is_zero() || !s.network.jitter.0.is_zero() {
+        let mut c = s.clone();
+        c.network.latency = Default::default();
+        c.network.jitter = Default::default();
+        out.push(c);
+    }
+    // Earlier is shorter: move every start and fault earlier by half, on the tick grid.
+    let tick = s.network.tick.0;
+    let halve = |d: Duration| {
+        let ticks = d.as_micros() / tick.as_micros().max(1) / 2;
+        tick * u32::try_from(ticks).unwrap_or(u32::MAX)
+    };
+    let mut earlier = s.clone();
+    for c in &mut earlier.clients {
+        c.start.0 = halve(c.start.0);
+    }
+    for p in &mut earlier.peers {
+        p.start.0 = halve(p.start.0);
+    }
+    for f in &mut earlier.faults {
+        f.at.0 = halve(f.at.0);
+    }
+    if earlier != *s {
+        out.push(earlier);
+    }
+    out
+}
+
+/// Greedily shrinks a failing scenario while `fails` still finds a violation (of the same rule).
+pub fn shrink(
+    scenario: &Scenario,
+    first: Violation,
+    fails: impl Fn(&Scenario, &'static str) -> Option<Violation>,
+) -> (Scenario, Violation) {
+    let mut current = scenario.clone();
+    let mut violation = first;
+    let mut budget = SHRINK_BUDGET;
+    'outer: loop {
+        for candidate in candidates(&current) {
+            if budget == 0 {
+                break 'outer;
+            }
+            budget -= 1;
+            if let Some(v) = fails(&candidate, violation.rule) {
+                current = candidate;
+                violation = v;
+                continue 'outer;
+            }
+        }
+        break;
+    }
+    (current, violation)
+}
+
+/// The scenario file for a shrunk failure, with how to replay it in its header.
+pub fn failure_file(failure: &Failure, path: &Path) -> String {
+    let t = format!("{:?}", failure.transport).to_lowercase();
+    let mut scenario = failure.shrunk.clone();
+    scenario.description = format!(
+        "Explorer seed {} over {t}, shrunk: breaks {}: {}",
+        failure.seed, failure.shrunk_violation.rule, failure.shrunk_violation.message
+    );
+    let body = toml::to_string(&scenario).unwrap_or_default();
+    format!(
+        "# Replay:         cargo run --release --bin sim -- run {}\n\
+         # Rerun the seed: cargo run --release --bin sim -- explore --seeds 1 --from {} --transport {t}\n\
+         {body}",
+        path.display(),
+        failure.seed,
+    )
+}
+
+/// Shrinks a failing seed and writes it under `save`.
+fn investigate(result: &SeedResult, save: Option<&Path>) -> Failure {
+    let scenario = generate::scenario(result.seed, result.transport);
+    let first = result.violations[0].clone();
+    let (shrunk, shrunk_violation) = if first.rule == oracle::DETERMINISM {
+        (scenario.clone(), first)
+    } else {
+        shrink(&scenario, first, |s, rule| {
+            breaks(s, result.transport, rule)
+        })
+    };
+    let mut failure = Failure {
+        seed: result.seed,
+        transport: result.transport,
+        violations: result.violations.clone(),
+        size_before: size(&scenario),
+        size_after: size(&shrunk),
+        shrunk,
+        shrunk_violation,
+        saved: None,
+    };
+    if let Some(dir) = save {
+        let t = format!("{:?}", result.transport).to_lowercase();
+        let path = dir.join(format!("seed-{}-{t}.toml", result.seed));
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(&path, failure_file(&failure, &path)));
+        if written.is_ok() {
+            failure.saved = Some(path);
+        }
+    }
+    failure
+}
+
+/// Runs the exploration; `progress` is told each finished (seed, transport).
+pub fn explore(cfg: &Config, progress: impl Fn(&SeedResult)) -> Summary {
+    let started = Instant::now();
+    let work: Vec<(u64, TransportName)> = shard_seeds(cfg.from, cfg.seeds, cfg.shard)
+        .flat_map(|s| cfg.transports.iter().map(move |&t| (s, t)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(SeedResult, Option<Failure>)>();
+    let mut results = Vec::with_capacity(work.len());
+    std::thread::scope(|scope| {
+        for _ in 0..cfg.jobs.max(1) {
+            let tx = tx.clone();
+            let (work, next) = (&work, &next);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(seed, transport)) = work.get(i) else {
+                    break;
+                };
+                let rerun = cfg.determinism_every > 0 && seed % cfg.determinism_every == 0;
+                let result = check_seed(seed, transport, rerun);
+                let failure = (!result.violations.is_empty())
+                    .then(|| investigate(&result, cfg.save.as_deref()));
+                if tx.send((result, failure)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (result, failure) in rx {
+            progress(&result);
+            results.push((result, failure));
+        }
+    });
+    results.sort_by_key(|(r, _)| (r.seed, r.transport));
+    let mut summary = Summary {
+        seeds: shard_seeds(cfg.from, cfg.seeds, cfg.shard).count() as u64,
+        runs: results.len(),
+        ..Summary::default()
+    };
+    for (result, failure) in results {
+        summary.simulated += result.simulated;
+        summary.lost += result.lost;
+        for (kind, n) in result.faults {
+            *summary.faults.entry(kind).or_default() += n;
+        }
+        summary.failures.extend(failure);
+    }
+    summary.wall = started.elapsed();
+    summary
+}
+
+/// A failure for a reader: the rule, the events that break it, the shrunk case and how to replay it.
+pub fn report(f: &Failure) -> String {
+    let t = format!("{:?}", f.transport).to_lowercase();
+    let mut out = format!("FAIL seed {} over {t}\n", f.seed);
+    for v in &f.violations {
+        out += &format!("  {}: {}\n", v.rule, v.message);
+        for e in &v.events {
+            out += &format!("      {}\n", crate::transcript::event_line(e));
+        }
+    }
+    out += &format!(
+        "  shrunk from size {} to {} (clients + peers + faults + typed lines); it breaks {}: {}\n",
+        f.size_before, f.size_after, f.shrunk_violation.rule, f.shrunk_violation.message
+    );
+    match &f.saved {
+        Some(path) => {
+            out += &format!(
+                "  replay:         cargo run --release --bin sim -- run {}\n",
+                path.display()
+            )
+        }
+        None => out += "  (not saved)\n",
+    }
+    out += &format!(
+        "  rerun the seed: cargo run --release --bin sim -- explore --seeds 1 --from {} --transport {t}\n",
+        f.seed
+    );
+    out
+}
+
+/// The closing summary.
+pub fn summary_text(s: &Summary) -> String {
+    let faults = if s.faults.is_empty() {
+        "none".to_string()
+    } else {
+        s.faults
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let wall = s.wall.as_secs_f64().max(1e-9);
+    format!(
+        "seeds: {} ({} runs)\nsimulated time: {:.1} s ({:.1} h)\nfaults injected: {faults}\nmessages lost: {}\nfailures: {}\nspeed: {:.0} seeds/s, {:.0} runs/s ({:.2} s wall)\n",
+        s.seeds,
+        s.runs,
+        s.simulated.as_secs_f64(),
+        s.simulated.as_secs_f64() / 3600.0,
+        s.lost,
+        s.failures.len(),
+        s.seeds as f64 / wall,
+        s.runs as f64 / wall,
+        wall
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_the_seeds_without_overlap() {
+        let all: Vec<u64> = shard_seeds(10, 20, (1, 1)).collect();
+        assert_eq!(all, (10..30).collect::<Vec<_>>());
+        let mut parts: Vec<u64> = (1..=3).flat_map(|i| shard_seeds(10, 20, (i, 3))).collect();
+        parts.sort();
+        assert_eq!(parts, all);
+        assert_eq!(shard_seeds(10, 20, (2, 3)).next(), Some(11));
+    }
+
+    #[test]
+    fn shrinking_drops_everything_the_failure_does_not_need() {
+        use crate::scenario::Action;
+        // Pretend the failure needs a client asking for "b" and a crash, and nothing else.
+        let fails = |s: &Scenario, rule: &'static str| {
+            let needed = s.clients.iter().any(|c| c.id == "b")
+                && s.faults.iter().any(|f| f.action == Action::Crash);
+            needed.then(|| Violation {
+                rule,
+                at: Duration::ZERO,
+                message: String::new(),
+                events: Vec::new(),
+            })
+        };
+        let first = (0..500)
+            .map(|seed| generate::scenario(seed, TransportName::Udp))
+            .find(|s| size(s) > 6 && fails(s, "test").is_some())
+            .expect("a big enough generated scenario with the failure");
+        let violation = fails(&first, "test").unwrap();
+        let (small, kept) = shrink(&first, violation, fails);
+        assert_eq!(kept.rule, "test");
+        assert!(fails(&small, "test").is_some());
+        assert_eq!(small.clients.len(), 1, "{small:#?}");
+        assert!(small.clients[0].typed.is_empty());
+        assert!(small.peers.is_empty());
+        assert_eq!(small.faults.len(), 1);
+        assert_eq!(size(&small), 2);
+        assert!(small.faults[0].at.0 < small.network.tick.0 * 2);
+    }
+}

@@ -1,0 +1,291 @@
+//! Random scenarios from a seed, for the explorer.
+//!
+//! Each seed gives one [`Scenario`] of the same type scenario files use, so any generated case can be
+//! written out and replayed with `sim run`. The fault mix itself is drawn from the seed ("swarm"
+//! testing): some seeds have no loss but many partitions, others only crashes, so rare combinations are
+//! not drowned by an average mix.
+
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::scenario::{
+    Action, ClientSpec, Dur, Fault, NetworkSpec, PeerSpec, Scenario, ServerSpec, TransportName,
+    SERVER,
+};
+
+/// Most clients one seed starts.
+pub const MAX_CLIENTS: usize = 5;
+/// Most raw peers one seed starts.
+pub const MAX_PEERS: usize = 2;
+/// Most timeline entries (a hold and its release count as two).
+pub const MAX_FAULTS: usize = 8;
+/// Every start and fault time falls before this.
+const HORIZON: Duration = Duration::from_secs(30);
+
+/// The IDs clients ask for: a small pool, so they collide.
+const ID_POOL: [&str; 4] = ["a", "b", "c", "d"];
+
+/// Lines a user might type that are not valid IDs.
+const INVALID_TYPED: [&str; 3] = ["two words", "", "\u{e9}t\u{e9}"];
+
+/// Payloads of raw peers: every malformed form the protocol names.
+const MALFORMED: [&str; 8] = [
+    "HELO 1\n",
+    "HELLO\n",
+    "HELLO 1 2\n",
+    "\\xff\\xfe\\x00\n",
+    "RESET a\n",
+    "OK a 1.2.3.4 5\n",
+    "HELLO", // complete as a datagram; an unfinished line over TCP
+    "hello a\r\n",
+];
+
+/// Which kinds of trouble a seed may use.
+#[derive(Debug, Clone, Copy)]
+struct Swarm {
+    hold: bool,
+    partition: bool,
+    loss_faults: bool,
+    crash: bool,
+    peers: bool,
+    network_loss: bool,
+    latency: bool,
+    slow_typing: bool,
+}
+
+/// Multiples of `step` from `lo` to `hi`, both included.
+fn pick_dur(rng: &mut ChaCha8Rng, lo: Duration, hi: Duration, step: Duration) -> Dur {
+    let steps = ((hi - lo).as_micros() / step.as_micros()) as u64;
+    let k = rng.random_range(0..=steps);
+    Dur(lo + step * u32::try_from(k).unwrap_or(u32::MAX))
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn ms(m: u64) -> Duration {
+    Duration::from_millis(m)
+}
+
+/// The scenario for `seed`, on `transport`.
+pub fn scenario(seed: u64, transport: TransportName) -> Scenario {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let swarm = Swarm {
+        hold: rng.random_bool(0.5),
+        partition: rng.random_bool(0.5),
+        loss_faults: rng.random_bool(0.3),
+        crash: rng.random_bool(0.4),
+        peers: rng.random_bool(0.3),
+        network_loss: rng.random_bool(0.3),
+        latency: rng.random_bool(0.4),
+        slow_typing: rng.random_bool(0.3),
+    };
+    let tick = if rng.random_bool(0.25) {
+        ms(50)
+    } else {
+        ms(100)
+    };
+
+    let server = ServerSpec {
+        port: 5000,
+        id_ttl: pick_dur(&mut rng, secs(1), secs(40), tick),
+        idle_timeout: pick_dur(&mut rng, secs(2), secs(30), tick),
+        line_timeout: pick_dur(&mut rng, secs(1), secs(15), tick),
+        max_connections: 1024,
+    };
+    let network = NetworkSpec {
+        tick: Dur(tick),
+        latency: if swarm.latency {
+            pick_dur(&mut rng, ms(0), ms(300), ms(10))
+        } else {
+            Dur::default()
+        },
+        jitter: if swarm.latency && rng.random_bool(0.5) {
+            pick_dur(&mut rng, ms(10), ms(300), ms(10))
+        } else {
+            Dur::default()
+        },
+        loss: if swarm.network_loss {
+            f64::from(rng.random_range(1..=30u32)) / 100.0
+        } else {
+            0.0
+        },
+        repair: 1.0,
+        seed,
+    };
+
+    let pool = rng.random_range(1..=ID_POOL.len());
+    let id = |rng: &mut ChaCha8Rng| ID_POOL[rng.random_range(0..pool)].to_string();
+    let clients: Vec<ClientSpec> = (0..rng.random_range(1..=MAX_CLIENTS))
+        .map(|i| {
+            let typed = (0..rng.random_range(0..=3))
+                .map(|_| {
+                    if rng.random_bool(0.2) {
+                        INVALID_TYPED[rng.random_range(0..INVALID_TYPED.len())].to_string()
+                    } else {
+                        id(&mut rng)
+                    }
+                })
+                .collect();
+            ClientSpec {
+                name: format!("c{}", i + 1),
+                start: pick_dur(&mut rng, Duration::ZERO, HORIZON, tick),
+                id: id(&mut rng),
+                typed,
+                typing: if swarm.slow_typing && rng.random_bool(0.5) {
+                    pick_dur(&mut rng, ms(100), secs(5), ms(100))
+                } else {
+                    Dur::default()
+                },
+                timeout: pick_dur(&mut rng, secs(1), secs(15), ms(100)),
+                tries: rng.random_range(1..=4),
+            }
+        })
+        .collect();
+    let peers: Vec<PeerSpec> = if swarm.peers {
+        (0..rng.random_range(1..=MAX_PEERS))
+            .map(|i| PeerSpec {
+                name: format!("p{}", i + 1),
+                start: pick_dur(&mut rng, Duration::ZERO, HORIZON, tick),
+                sends: (0..rng.random_range(1..=3))
+                    .map(|_| MALFORMED[rng.random_range(0..MALFORMED.len())].to_string())
+                    .collect(),
+                gap: pick_dur(&mut rng, Duration::ZERO, secs(1), ms(100)),
+                wait: pick_dur(&mut rng, Duration::ZERO, secs(20), ms(100)),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let others: Vec<String> = clients
+        .iter()
+        .map(|c| c.name.clone())
+        .chain(peers.iter().map(|p| p.name.clone()))
+        .collect();
+    let mut kinds = Vec::new();
+    for (on, kind) in [
+        (swarm.hold, Action::Hold),
+        (swarm.partition, Action::Partition),
+        (swarm.loss_faults, Action::Loss),
+        (swarm.crash, Action::Crash),
+    ] {
+        if on {
+            kinds.push(kind);
+        }
+    }
+    let mut faults = Vec::new();
+    if !kinds.is_empty() {
+        for _ in 0..rng.random_range(0..=MAX_FAULTS / 2) {
+            let kind = kinds[rng.random_range(0..kinds.len())];
+            let at = pick_dur(&mut rng, Duration::ZERO, HORIZON, tick);
+            let later = |rng: &mut ChaCha8Rng| Dur(at.0 + pick_dur(rng, tick, secs(30), tick).0);
+            let other = others[rng.random_range(0..others.len())].clone();
+            let link = Some([other, SERVER.to_string()]);
+            let fault = |at, action, between, oneway, rate| Fault {
+                at,
+                action,
+                between,
+                oneway,
+                rate,
+            };
+            match kind {
+                Action::Hold => {
+                    faults.push(fault(at, Action::Hold, link.clone(), false, None));
+                    if rng.random_bool(0.8) {
+                        faults.push(fault(later(&mut rng), Action::Release, link, false, None));
+                    }
+                }
+                Action::Partition => {
+                    let oneway = rng.random_bool(0.3);
+                    let link = if oneway && rng.random_bool(0.5) {
+                        link.map(|[a, b]| [b, a])
+                    } else {
+                        link
+                    };
+                    faults.push(fault(at, Action::Partition, link.clone(), oneway, None));
+                    if rng.random_bool(0.8) {
+                        faults.push(fault(later(&mut rng), Action::Repair, link, oneway, None));
+                    }
+                }
+                Action::Loss => {
+                    let rate = f64::from(rng.random_range(1..=50u32)) / 100.0;
+                    faults.push(fault(at, Action::Loss, link.clone(), false, Some(rate)));
+                    if rng.random_bool(0.7) {
+                        faults.push(fault(later(&mut rng), Action::Loss, link, false, Some(0.0)));
+                    }
+                }
+                Action::Crash => {
+                    faults.push(fault(at, Action::Crash, None, false, None));
+                    if rng.random_bool(0.8) {
+                        faults.push(fault(later(&mut rng), Action::Restart, None, false, None));
+                    }
+                }
+                Action::Release | Action::Repair | Action::Restart => {}
+            }
+        }
+    }
+    faults.sort_by_key(|f| f.at);
+
+    Scenario {
+        description: format!("Generated by the explorer from seed {seed}."),
+        transports: vec![transport],
+        server,
+        network,
+        clients,
+        peers,
+        faults,
+        limit: Dur(Duration::from_secs(1200)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_same_seed_gives_the_same_scenario() {
+        for seed in 0..50 {
+            assert_eq!(
+                scenario(seed, TransportName::Udp),
+                scenario(seed, TransportName::Udp)
+            );
+        }
+        assert_ne!(
+            scenario(1, TransportName::Udp),
+            scenario(2, TransportName::Udp)
+        );
+    }
+
+    #[test]
+    fn generated_scenarios_are_valid_and_round_trip_through_toml() {
+        for seed in 0..300 {
+            let generated = scenario(seed, TransportName::Tcp);
+            let text = toml::to_string(&generated).expect("serializable");
+            let read = Scenario::parse(&text, Path::new("generated.toml"))
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
+            assert_eq!(read, generated, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn the_swarm_varies_the_fault_mix() {
+        let mut crashes = 0;
+        let mut holds = 0;
+        let mut quiet = 0;
+        for seed in 0..200 {
+            let s = scenario(seed, TransportName::Udp);
+            crashes += usize::from(s.faults.iter().any(|f| f.action == Action::Crash));
+            holds += usize::from(s.faults.iter().any(|f| f.action == Action::Hold));
+            quiet += usize::from(s.faults.is_empty());
+        }
+        assert!(
+            crashes > 20 && holds > 20 && quiet > 20,
+            "{crashes} {holds} {quiet}"
+        );
+    }
+}
