@@ -53,6 +53,8 @@ struct Swarm {
     network_loss: bool,
     latency: bool,
     slow_typing: bool,
+    /// Clients start exactly one TTL (give or take a tick) after another: the expiry boundary.
+    boundary: bool,
 }
 
 /// Multiples of `step` from `lo` to `hi`, both included.
@@ -82,6 +84,7 @@ pub fn scenario(seed: u64, transport: TransportName) -> Scenario {
         network_loss: rng.random_bool(0.3),
         latency: rng.random_bool(0.4),
         slow_typing: rng.random_bool(0.3),
+        boundary: rng.random_bool(0.4),
     };
     let tick = if rng.random_bool(0.25) {
         ms(50)
@@ -119,7 +122,7 @@ pub fn scenario(seed: u64, transport: TransportName) -> Scenario {
 
     let pool = rng.random_range(1..=ID_POOL.len());
     let id = |rng: &mut ChaCha8Rng| ID_POOL[rng.random_range(0..pool)].to_string();
-    let clients: Vec<ClientSpec> = (0..rng.random_range(1..=MAX_CLIENTS))
+    let mut clients: Vec<ClientSpec> = (0..rng.random_range(1..=MAX_CLIENTS))
         .map(|i| {
             let typed = (0..rng.random_range(0..=3))
                 .map(|_| {
@@ -145,6 +148,17 @@ pub fn scenario(seed: u64, transport: TransportName) -> Scenario {
             }
         })
         .collect();
+    if swarm.boundary {
+        for i in 1..clients.len() {
+            if rng.random_bool(0.5) {
+                let earlier = clients[rng.random_range(0..i)].start.0;
+                let nudge = rng.random_range(0..=3u32);
+                let at = (earlier + server.id_ttl.0 + tick * nudge).saturating_sub(tick);
+                clients[i].start = Dur(at);
+                clients[i].id = clients[rng.random_range(0..i)].id.clone();
+            }
+        }
+    }
     let peers: Vec<PeerSpec> = if swarm.peers {
         (0..rng.random_range(1..=MAX_PEERS))
             .map(|i| PeerSpec {

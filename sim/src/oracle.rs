@@ -225,16 +225,29 @@ fn check_server(scenario: &Scenario, run: &Run, server: SocketAddr, found: &mut 
                     }
                 }
                 Message::Reset(id) => {
-                    let in_use = granted.get(id).is_some_and(|b| at - b.at <= ttl);
-                    if !in_use {
+                    let last = granted.get(id);
+                    if last.is_none_or(|b| at - b.at > ttl) {
+                        let why = last.map_or_else(
+                            || "never granted since the server started".to_string(),
+                            |b| {
+                                format!(
+                                    "granted at {}, age {} s > TTL {} s",
+                                    secs(b.at),
+                                    (at - b.at).as_secs_f64(),
+                                    ttl.as_secs_f64()
+                                )
+                            },
+                        );
+                        let mut shown: Vec<&Event> = last.into_iter().copied().collect();
+                        shown.push(reply.event);
                         found.add(
                             RESET_IN_USE,
                             at,
                             format!(
-                                "the server answered RESET {id} at {} but {id} was free",
+                                "the server answered RESET {id} at {} but {id} was free ({why})",
                                 secs(at)
                             ),
-                            &[reply.event],
+                            &shown,
                         );
                     }
                 }
