@@ -462,4 +462,54 @@ mod tests {
         f.extend(b"yyy\nRESET 1");
         assert_eq!(f.next_frame(), Frame::Message(b"RESET 1".to_vec()));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn id_strategy() -> impl Strategy<Value = ConnId> {
+            "[!-~]{1,64}".prop_map(|s| ConnId::new(&s).expect("visible ASCII"))
+        }
+
+        fn message_strategy() -> impl Strategy<Value = Message> {
+            let addr = (any::<std::net::IpAddr>(), any::<u16>())
+                .prop_map(|(ip, port)| SocketAddr::new(ip, port));
+            prop_oneof![
+                id_strategy().prop_map(Message::Hello),
+                (id_strategy(), addr).prop_map(|(id, a)| Message::Ok(id, a)),
+                id_strategy().prop_map(Message::Reset),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn parsing_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..1200)) {
+                let _ = parse(&bytes);
+                let _ = parse_request(&bytes);
+                let _ = printable(&bytes, 60);
+            }
+
+            #[test]
+            fn text_that_is_almost_a_message_never_panics(text in "(HELLO|OK|RESET|hello)?( [ -~\\t\\r\\n\\u{80}-\\u{10ffff}]{0,70}){0,4}(\\r?\\n)?") {
+                let _ = parse(text.as_bytes());
+            }
+
+            #[test]
+            fn format_then_parse_gives_the_message_back(msg in message_strategy(), ending in prop_oneof![Just(""), Just("\n"), Just("\r\n")]) {
+                let mut wire = msg.to_bytes();
+                wire.extend_from_slice(ending.as_bytes());
+                prop_assert_eq!(parse(&wire), Ok(msg));
+            }
+
+            #[test]
+            fn the_framer_never_holds_more_than_a_line_and_never_panics(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20)) {
+                let mut framer = Framer::new();
+                for chunk in chunks {
+                    framer.extend(&chunk);
+                    while let Frame::Message(_) | Frame::TooLong(_) = framer.next_frame() {}
+                    prop_assert!(framer.pending().len() <= MAX_MESSAGE_LEN + 1);
+                }
+            }
+        }
+    }
 }

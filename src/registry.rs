@@ -170,4 +170,73 @@ mod tests {
         r.expire(t0 + TTL + Duration::from_micros(1));
         assert!(r.is_empty());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The obvious implementation: a list scanned on every call.
+        struct Naive {
+            ttl: Duration,
+            held: Vec<(ConnId, Instant)>,
+        }
+
+        impl Naive {
+            fn request(&mut self, id: &ConnId, now: Instant) -> Decision {
+                let ttl = self.ttl;
+                self.held
+                    .retain(|(_, at)| now.saturating_duration_since(*at) <= ttl);
+                if self.held.iter().any(|(held, _)| held == id) {
+                    Decision::InUse
+                } else {
+                    self.held.push((id.clone(), now));
+                    Decision::Granted
+                }
+            }
+        }
+
+        /// A step forward in time: often nothing, often right at or just past the TTL boundary.
+        fn step(ttl_us: u64) -> impl Strategy<Value = u64> {
+            prop_oneof![
+                Just(0),
+                Just(1),
+                Just(ttl_us),
+                Just(ttl_us + 1),
+                Just(ttl_us - 1),
+                0..ttl_us * 2,
+            ]
+        }
+
+        /// A TTL and a sequence of (ID, microseconds to advance) requests.
+        fn history() -> impl Strategy<Value = (u64, Vec<(usize, u64)>)> {
+            (2u64..5_000_000).prop_flat_map(|ttl| {
+                (
+                    Just(ttl),
+                    proptest::collection::vec((0usize..6, step(ttl)), 1..200),
+                )
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn behaves_like_a_scanned_list((ttl_us, ops) in history()) {
+                let ttl = Duration::from_micros(ttl_us);
+                let t0 = Instant::now();
+                let mut fast = Registry::new(ttl);
+                let mut naive = Naive { ttl, held: Vec::new() };
+                let mut now = t0;
+                let ids: Vec<ConnId> = (0..6).map(|i| ConnId::new(&i.to_string()).unwrap()).collect();
+                for (which, advance) in ops {
+                    now += Duration::from_micros(advance);
+                    let id = &ids[which];
+                    prop_assert_eq!(fast.request(id, now), naive.request(id, now), "{} at {:?}", id, now - t0);
+                    prop_assert_eq!(fast.len(), naive.held.len());
+                    for other in &ids {
+                        let held = naive.held.iter().any(|(h, _)| h == other);
+                        prop_assert_eq!(fast.is_in_use(other, now), held);
+                    }
+                }
+            }
+        }
+    }
 }
