@@ -1,6 +1,58 @@
-//! Argument parsing helpers shared by the binaries, so both read durations and ports the same way.
+//! What the binaries share at their edge: reading durations and ports, one-line usage errors, and the
+//! signals that stop them.
 
 use std::time::Duration;
+
+/// Parses the command line; on a usage error prints one `error: ...` line and exits with code 2.
+/// `--help` and `--version` print as usual and exit 0.
+pub fn parse_or_exit<T: clap::Parser>() -> T {
+    match T::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                e.exit();
+            }
+            eprintln!("{}", one_line(&e.to_string()));
+            std::process::exit(2);
+        }
+    }
+}
+
+/// clap's error message up to its usage block, on one line.
+fn one_line(message: &str) -> String {
+    let text: Vec<&str> = message
+        .lines()
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
+        .map(str::trim)
+        .collect();
+    format!("{} (see --help)", text.join(" "))
+}
+
+/// Completes with the signal's name when the process gets SIGINT (Ctrl-C) or SIGTERM.
+pub async fn stop_signal() -> String {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => tokio::select! {
+                _ = int.recv() => "SIGINT".to_string(),
+                _ = term.recv() => "SIGTERM".to_string(),
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C".to_string(),
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
 
 /// Parses a positive, finite number of seconds; fractions are allowed (`0.5`).
 pub fn parse_seconds(s: &str) -> Result<Duration, String> {
@@ -34,6 +86,15 @@ mod tests {
         for bad in ["0", "-1", "abc", "", "inf", "NaN", "1e300"] {
             assert!(parse_seconds(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn usage_errors_fold_into_one_line() {
+        let clap_text = "error: the following required arguments were not provided:\n  <CONNECTION_ID>\n\nUsage: client <HELLO> <SERVER_IP>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(clap_text),
+            "error: the following required arguments were not provided: <CONNECTION_ID> (see --help)"
+        );
     }
 
     #[test]

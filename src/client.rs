@@ -5,6 +5,7 @@
 //! `Connection Error <id> on <timestamp>` and, while tries remain, asks for a new ID.
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -114,6 +115,51 @@ where
     C: Clock,
     K: Console,
 {
+    run_client_until(net, clock, console, cfg, std::future::pending()).await
+}
+
+/// Like [`run_client`], but gives up at once when `stop` completes (with the reason), as the binary
+/// does on SIGINT or SIGTERM: it closes its socket and prints `Connection Failure`.
+pub async fn run_client_until<N, C, K>(
+    net: &N,
+    clock: &C,
+    console: &mut K,
+    cfg: &ClientConfig,
+    stop: impl Future<Output = String>,
+) -> ClientOutcome
+where
+    N: Net,
+    C: Clock,
+    K: Console,
+{
+    let stopped = {
+        let tries = tries(net, clock, console, cfg);
+        tokio::select! {
+            biased;
+            reason = stop => Some(reason),
+            outcome = tries => {
+                if let ClientOutcome::Established { .. } = outcome {
+                    return outcome;
+                }
+                None
+            }
+        }
+    };
+    if let Some(reason) = stopped {
+        console.err(&format!("stopped by {reason}"));
+    }
+    let ts = format_timestamp(clock.now());
+    console.out(&format!("Connection Failure on {ts}"));
+    ClientOutcome::Failed
+}
+
+/// The tries themselves; a failure is returned before its final line is printed.
+async fn tries<N, C, K>(net: &N, clock: &C, console: &mut K, cfg: &ClientConfig) -> ClientOutcome
+where
+    N: Net,
+    C: Clock,
+    K: Console,
+{
     let mut id = cfg.id.clone();
     for attempt in 1..=cfg.tries.max(1) {
         match try_once(net, console, cfg, &id).await {
@@ -140,8 +186,6 @@ where
             None => break,
         }
     }
-    let ts = format_timestamp(clock.now());
-    console.out(&format!("Connection Failure on {ts}"));
     ClientOutcome::Failed
 }
 

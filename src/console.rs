@@ -20,6 +20,8 @@ pub struct StdConsole {
     stdin: BufReader<Stdin>,
     /// Input that is not a terminal is not echoed by one, so the console echoes it itself.
     echo: bool,
+    /// A prompt is showing and no line ended it yet (input was interrupted).
+    mid_line: bool,
 }
 
 impl StdConsole {
@@ -27,6 +29,7 @@ impl StdConsole {
         Self {
             stdin: BufReader::new(tokio::io::stdin()),
             echo: !io::stdin().is_terminal(),
+            mid_line: false,
         }
     }
 }
@@ -40,6 +43,9 @@ impl Default for StdConsole {
 impl Console for StdConsole {
     fn out(&mut self, line: &str) {
         let mut out = io::stdout().lock();
+        if std::mem::take(&mut self.mid_line) {
+            let _ = writeln!(out);
+        }
         // A closed stdout must not kill the program (the protocol still runs), so errors are ignored.
         let _ = writeln!(out, "{line}").and_then(|_| out.flush());
     }
@@ -53,11 +59,13 @@ impl Console for StdConsole {
             let mut out = io::stdout().lock();
             let _ = write!(out, "{prompt}").and_then(|_| out.flush());
         }
+        self.mid_line = true;
         let mut line = String::new();
         let n = self.stdin.read_line(&mut line).await?;
         let typed = line.trim_end_matches(['\n', '\r']).to_string();
+        // The line typed ends the prompt's line: a terminal echoes it; otherwise it is echoed here.
+        self.mid_line = false;
         if self.echo || n == 0 {
-            // Keep every later line at the start of a line, as a terminal's echo would.
             self.out(&typed);
         }
         Ok((n > 0).then_some(typed))

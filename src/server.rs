@@ -5,6 +5,7 @@
 //! bound socket ([`Server::bind`]) so the caller learns the address (port 0 works) before it runs.
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -133,13 +134,25 @@ impl<N: Net> Server<N> {
     }
 
     /// Serves requests until the idle timeout, then prints its line and closes the socket.
-    pub async fn run<C: Clock, K: Console>(self, clock: &C, console: &mut K) {
+    pub async fn run<C: Clock, K: Console>(self, clock: &C, console: &mut K) -> ServerExit {
+        self.run_until(clock, console, std::future::pending()).await
+    }
+
+    /// Like [`Server::run`], but also stops when `stop` completes (with the reason to print), as the
+    /// binary does on SIGINT or SIGTERM.
+    pub async fn run_until<C: Clock, K: Console>(
+        self,
+        clock: &C,
+        console: &mut K,
+        stop: impl Future<Output = String>,
+    ) -> ServerExit {
         let mut state = State {
             registry: Registry::new(self.cfg.id_ttl),
             clock,
             console,
             idle: self.cfg.idle_timeout,
             idle_deadline: Instant::now() + self.cfg.idle_timeout,
+            dropped_log: LogLimit::new(Instant::now()),
         };
         let addr = self
             .local_addr()
@@ -151,15 +164,60 @@ impl<N: Net> Server<N> {
             self.cfg.id_ttl.as_secs_f64(),
             self.cfg.idle_timeout.as_secs_f64()
         ));
-        match self.socket {
-            Bound::Udp(socket) => serve_udp(&socket, &mut state).await,
-            Bound::Tcp(listener) => serve_tcp(&listener, &self.cfg, &mut state).await,
-        }
+        let serve = async {
+            match &self.socket {
+                Bound::Udp(socket) => serve_udp(socket, &mut state).await,
+                Bound::Tcp(listener) => serve_tcp(listener, &self.cfg, &mut state).await,
+            }
+        };
+        let exit = tokio::select! {
+            biased;
+            reason = stop => ServerExit::Stopped(reason),
+            () = serve => ServerExit::IdleTimeout,
+        };
+        state.flush_suppressed();
         let ts = state.timestamp();
-        state.console.out(&format!(
-            "Server timed out after {} s without requests on {ts}",
-            self.cfg.idle_timeout.as_secs_f64()
-        ));
+        match &exit {
+            ServerExit::IdleTimeout => state.console.out(&format!(
+                "Server timed out after {} s without requests on {ts}",
+                self.cfg.idle_timeout.as_secs_f64()
+            )),
+            ServerExit::Stopped(reason) => state
+                .console
+                .out(&format!("Server stopped by {reason} on {ts}")),
+        }
+        exit
+    }
+}
+
+/// Why the server stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerExit {
+    /// No request for the idle timeout.
+    IdleTimeout,
+    /// Told to stop (by a signal, in the binary).
+    Stopped(String),
+}
+
+/// How many dropped-request lines are logged per second; the rest are counted in one summary line,
+/// so a flood of garbage cannot fill the disk or the terminal.
+pub const DROPPED_LOG_PER_SEC: u32 = 20;
+
+/// Counts dropped-request log lines in one-second windows.
+#[derive(Debug)]
+struct LogLimit {
+    window: Instant,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl LogLimit {
+    fn new(now: Instant) -> Self {
+        Self {
+            window: now,
+            logged: 0,
+            suppressed: 0,
+        }
     }
 }
 
@@ -170,6 +228,7 @@ struct State<'a, C, K> {
     console: &'a mut K,
     idle: Duration,
     idle_deadline: Instant,
+    dropped_log: LogLimit,
 }
 
 impl<C: Clock, K: Console> State<'_, C, K> {
@@ -189,17 +248,41 @@ impl<C: Clock, K: Console> State<'_, C, K> {
         self.log(peer, bytes, result)
     }
 
-    /// Logs a request's outcome and passes on the reply.
+    /// Logs a request's outcome and passes on the reply. Dropped requests are logged at most
+    /// [`DROPPED_LOG_PER_SEC`] a second; the others are counted and summed up once the second is over.
     fn log(
         &mut self,
         peer: SocketAddr,
         bytes: &[u8],
         result: Result<Message, Dropped>,
     ) -> Option<Message> {
+        let now = Instant::now();
+        if now.duration_since(self.dropped_log.window) >= Duration::from_secs(1) {
+            self.flush_suppressed();
+            self.dropped_log = LogLimit::new(now);
+        }
+        if result.is_err() {
+            if self.dropped_log.logged >= DROPPED_LOG_PER_SEC {
+                self.dropped_log.suppressed += 1;
+                return None;
+            }
+            self.dropped_log.logged += 1;
+        }
         let ts = self.timestamp();
         self.console
             .out(&log_line(&ts, peer, bytes, result.as_ref()));
         result.ok()
+    }
+
+    /// Prints how many dropped requests went unlogged, if any.
+    fn flush_suppressed(&mut self) {
+        let n = std::mem::take(&mut self.dropped_log.suppressed);
+        if n > 0 {
+            let ts = self.timestamp();
+            self.console.out(&format!(
+                "{ts} {n} more dropped requests not logged (at most {DROPPED_LOG_PER_SEC} a second)"
+            ));
+        }
     }
 }
 

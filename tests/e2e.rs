@@ -233,11 +233,12 @@ fn a_malformed_tcp_request_is_closed_without_reply_and_the_server_keeps_serving(
 
 #[test]
 fn bad_arguments_exit_2_with_one_clear_line() {
-    let cases: [&[&str]; 9] = [
+    let cases: [&[&str]; 10] = [
         &["HI", "127.0.0.1", "5000", "1"],
         &["HELLO", "127.0.0.1", "0", "1"],
         &["HELLO", "127.0.0.1", "70000", "1"],
         &["HELLO", "not-an-ip", "5000", "1"],
+        &["HELLO", "::1::", "5000", "1"],
         &["HELLO", "127.0.0.1", "5000", "has space"],
         &["HELLO", "127.0.0.1", "5000", "1", "--timeout", "0"],
         &["HELLO", "127.0.0.1", "5000", "1", "--timeout", "-1"],
@@ -250,6 +251,26 @@ fn bad_arguments_exit_2_with_one_clear_line() {
         let out = common::run(cmd, "");
         assert_eq!(out.code, 2, "{args:?}: {out:?}");
         assert!(out.stdout.is_empty());
+        assert!(
+            out.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+    }
+    let server_cases: [&[&str]; 5] = [
+        &["127.0.0.1", "70000"],
+        &["localhost", "5000"],
+        &["127.0.0.1", "5000", "--id-ttl", "0"],
+        &["127.0.0.1", "5000", "--idle-timeout", "-5"],
+        &["127.0.0.1", "5000", "--transport", "sctp"],
+    ];
+    for args in server_cases {
+        let mut cmd = std::process::Command::new(common::bin("server"));
+        cmd.args(args);
+        let out = common::run(cmd, "");
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
         assert!(
             out.stderr.starts_with("error: "),
             "{args:?}: {}",

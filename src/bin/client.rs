@@ -1,14 +1,16 @@
 //! `client HELLO <server_ip> <server_port> <connection_id>`: asks a server for a connection ID.
 //!
-//! Exit codes: 0 connection established, 1 connection failure, 2 bad arguments.
+//! Exit codes: 0 connection established, 1 connection failure (also when stopped by SIGINT or SIGTERM),
+//! 2 bad arguments.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use connid::cli::{parse_peer_port, parse_seconds};
-use connid::{run_client, ClientConfig, ConnId, StdConsole, SystemClock, TokioNet, Transport};
+use connid::cli::{parse_or_exit, parse_peer_port, parse_seconds, stop_signal};
+use connid::client::run_client_until;
+use connid::{ClientConfig, ConnId, StdConsole, SystemClock, TokioNet, Transport};
 
 /// Ask a connid server for a connection ID, retrying with new IDs typed at the prompt.
 #[derive(Debug, Parser)]
@@ -35,9 +37,8 @@ struct Args {
     tries: u32,
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    let args: Args = parse_or_exit();
     let cfg = ClientConfig {
         server: SocketAddr::new(args.server_ip, args.server_port),
         id: args.connection_id,
@@ -45,6 +46,21 @@ async fn main() -> ExitCode {
         timeout: args.timeout,
         tries: args.tries,
     };
-    let outcome = run_client(&TokioNet, &SystemClock, &mut StdConsole::new(), &cfg).await;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("client: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let mut console = StdConsole::new();
+        run_client_until(&TokioNet, &SystemClock, &mut console, &cfg, stop_signal()).await
+    });
+    // A prompt interrupted by a signal leaves a thread blocked reading stdin: do not wait for it.
+    runtime.shutdown_background();
     ExitCode::from(outcome.exit_code())
 }

@@ -1,13 +1,14 @@
 //! `server <server_ip> <server_port>`: hands out connection IDs until two idle minutes pass.
 //!
-//! Exit codes: 0 after the idle timeout, 2 bad arguments or the address cannot be bound.
+//! Exit codes: 0 after the idle timeout or when stopped by SIGINT or SIGTERM, 2 bad arguments or the
+//! address cannot be bound.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use connid::cli::parse_seconds;
+use connid::cli::{parse_or_exit, parse_seconds, stop_signal};
 use connid::{Server, ServerConfig, StdConsole, SystemClock, TokioNet, Transport};
 
 /// Answer HELLO requests with OK (reserving the ID) or RESET (ID in use).
@@ -27,6 +28,9 @@ struct Args {
     /// Seconds without requests after which the server exits.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "120")]
     idle_timeout: Duration,
+    /// Seconds a TCP peer has to complete its request.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "15")]
+    line_timeout: Duration,
     /// Most TCP connections served at once.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
@@ -34,14 +38,14 @@ struct Args {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = parse_or_exit();
     let addr = SocketAddr::new(args.server_ip, args.server_port);
     let cfg = ServerConfig {
         transport: args.transport,
         id_ttl: args.id_ttl,
         idle_timeout: args.idle_timeout,
+        line_timeout: args.line_timeout,
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
-        ..ServerConfig::default()
     };
     let server = match Server::bind(&TokioNet, addr, cfg).await {
         Ok(server) => server,
@@ -50,6 +54,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    server.run(&SystemClock, &mut StdConsole::new()).await;
+    server
+        .run_until(&SystemClock, &mut StdConsole::new(), stop_signal())
+        .await;
     ExitCode::SUCCESS
 }
