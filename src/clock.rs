@@ -21,8 +21,21 @@ impl Clock for SystemClock {
 }
 
 /// Formats a timestamp as the protocol prints it: `2023-01-16 06:06:06.123456`.
+///
+/// Written out by hand: chrono's `format` parses its pattern on every call, and the server prints one
+/// timestamp per request.
 pub fn format_timestamp(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond() / 1_000 % 1_000_000
+    )
 }
 
 #[cfg(test)]
@@ -42,5 +55,13 @@ mod tests {
             .and_hms_opt(6, 6, 0)
             .unwrap();
         assert_eq!(format_timestamp(whole), "2023-01-16 06:06:00.000000");
+        let nanos = NaiveDate::from_ymd_opt(999, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 999_999_999)
+            .unwrap();
+        assert_eq!(
+            format_timestamp(nanos),
+            nanos.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod console;
+pub mod load;
 pub mod net;
 pub mod protocol;
 pub mod registry;

@@ -53,6 +53,17 @@ pub trait UdpSocket: Send + Sync + 'static {
         &self,
         buf: &mut [u8],
     ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + Send;
+    /// A datagram if one is waiting, `None` if receiving would block.
+    fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>>;
+}
+
+/// Turns "would block" into `None`.
+pub fn would_block<T>(result: io::Result<T>) -> io::Result<Option<T>> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// A listening TCP socket.
@@ -107,6 +118,10 @@ impl UdpSocket for tokio::net::UdpSocket {
 
     async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         tokio::net::UdpSocket::recv_from(self, buf).await
+    }
+
+    fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
+        would_block(tokio::net::UdpSocket::try_recv_from(self, buf))
     }
 }
 

@@ -186,6 +186,7 @@ impl<N: Net> Server<N> {
                 .console
                 .out(&format!("Server stopped by {reason} on {ts}")),
         }
+        state.console.flush();
         exit
     }
 }
@@ -290,12 +291,21 @@ async fn serve_udp<S: UdpSocket, C: Clock, K: Console>(socket: &S, state: &mut S
     // Larger than any valid message, so an oversize datagram is seen as oversize.
     let mut buf = vec![0u8; 2048];
     loop {
-        let received = tokio::select! {
-            biased;
-            _ = tokio::time::sleep_until(state.idle_deadline) => return,
-            received = socket.recv_from(&mut buf) => received,
+        // Take what is already waiting without a wake-up; only when nothing is, write out the log
+        // lines held so far and wait.
+        let waiting = match socket.try_recv_from(&mut buf) {
+            Ok(Some(got)) => Ok(got),
+            Ok(None) => {
+                state.console.flush();
+                tokio::select! {
+                    biased;
+                    _ = tokio::time::sleep_until(state.idle_deadline) => return,
+                    received = socket.recv_from(&mut buf) => received,
+                }
+            }
+            Err(e) => Err(e),
         };
-        let (n, peer) = match received {
+        let (n, peer) = match waiting {
             Ok(r) => r,
             Err(e) => {
                 // Some systems report an earlier ICMP error here; the socket itself is fine.
@@ -385,6 +395,7 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
     let mut writes = FuturesUnordered::new();
     loop {
         let open = reads.len() + writes.len();
+        state.console.flush();
         tokio::select! {
             biased;
             _ = tokio::time::sleep_until(state.idle_deadline) => return,

@@ -132,6 +132,16 @@ impl UdpSocket for SimUdp {
             .receive(now(), Transport::Udp, from, self.local, &buf[..n]);
         Ok((n, from))
     }
+
+    fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
+        let got = connid::net::would_block(self.inner.try_recv_from(buf))?;
+        if let Some((n, from)) = got {
+            self.net
+                .rec
+                .receive(now(), Transport::Udp, from, self.local, &buf[..n]);
+        }
+        Ok(got)
+    }
 }
 
 /// A simulated TCP listener.

@@ -55,7 +55,7 @@ async fn main() -> ExitCode {
         }
     };
     server
-        .run_until(&SystemClock, &mut StdConsole::new(), stop_signal())
+        .run_until(&SystemClock, &mut StdConsole::buffered(), stop_signal())
         .await;
     ExitCode::SUCCESS
 }

@@ -27,6 +27,7 @@ pub fn bin(name: &str) -> PathBuf {
     match name {
         "client" => PathBuf::from(env!("CARGO_BIN_EXE_client")),
         "server" => PathBuf::from(env!("CARGO_BIN_EXE_server")),
+        "load" => PathBuf::from(env!("CARGO_BIN_EXE_load")),
         other => panic!("no binary {other}"),
     }
 }

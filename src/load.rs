@@ -1,0 +1,442 @@
+//! A load generator for any server that speaks the protocol (ours, or a student's).
+//!
+//! UDP: each of `clients` sockets keeps requests in flight and matches replies by ID; closed loop keeps
+//! `window` requests outstanding per socket, open loop sends at a fixed total `rate` whatever the replies.
+//! TCP: one connection per request. Every reply is classified (OK, RESET, malformed, late); nothing a
+//! server sends can make it crash.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+use crate::net::{unspecified_for, Transport};
+use crate::protocol::{self, ConnId, Frame, Framer, Message};
+
+/// Which IDs the requests ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ids {
+    /// Every request a new ID: every request is granted (the server's table grows to rate x TTL).
+    Unique,
+    /// IDs from a pool of this many: most requests get RESET.
+    Pool(u32),
+}
+
+impl FromStr for Ids {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.strip_prefix("pool:") {
+            None if s == "unique" => Ok(Ids::Unique),
+            Some(n) => match n.parse::<u32>() {
+                Ok(n) if n > 0 => Ok(Ids::Pool(n)),
+                _ => Err(format!(
+                    "{s:?}: the pool needs a size of at least 1 (pool:100)"
+                )),
+            },
+            None => Err(format!("{s:?} is not \"unique\" or \"pool:N\"")),
+        }
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    pub server: SocketAddr,
+    pub transport: Transport,
+    /// UDP sockets (or concurrent TCP connections, closed loop).
+    pub clients: usize,
+    /// Requests in flight per UDP socket, closed loop.
+    pub window: usize,
+    pub duration: Duration,
+    /// Requests per second in all: open loop. `None`: closed loop, as fast as replies come.
+    pub rate: Option<f64>,
+    pub ids: Ids,
+    /// A request unanswered this long counts as a timeout.
+    pub timeout: Duration,
+    /// Distinguishes the IDs of this run from another run's (unique mode).
+    pub run_tag: String,
+}
+
+/// What happened, counted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub transport: String,
+    pub clients: usize,
+    pub seconds: f64,
+    pub sent: u64,
+    pub ok: u64,
+    pub reset: u64,
+    pub timeouts: u64,
+    pub errors: u64,
+    pub malformed: u64,
+    /// Replies for a request already counted (as a timeout, usually).
+    pub late: u64,
+    pub throughput: f64,
+    pub latency_us: Latency,
+}
+
+/// Latency of answered requests, in microseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latency {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+#[derive(Debug)]
+struct Counts {
+    sent: u64,
+    ok: u64,
+    reset: u64,
+    timeouts: u64,
+    errors: u64,
+    malformed: u64,
+    late: u64,
+    latency: Histogram<u64>,
+}
+
+impl Counts {
+    fn new() -> Self {
+        Self {
+            sent: 0,
+            ok: 0,
+            reset: 0,
+            timeouts: 0,
+            errors: 0,
+            malformed: 0,
+            late: 0,
+            latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds"),
+        }
+    }
+
+    fn add(&mut self, other: &Counts) {
+        self.sent += other.sent;
+        self.ok += other.ok;
+        self.reset += other.reset;
+        self.timeouts += other.timeouts;
+        self.errors += other.errors;
+        self.malformed += other.malformed;
+        self.late += other.late;
+        let _ = self.latency.add(&other.latency);
+    }
+
+    fn answered(&mut self, reply: &Message, since: Instant) {
+        match reply {
+            Message::Ok(..) => self.ok += 1,
+            _ => self.reset += 1,
+        }
+        let us = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let _ = self.latency.record(us.max(1));
+    }
+}
+
+/// Hands out request IDs.
+struct IdSource {
+    ids: Ids,
+    prefix: String,
+    next: u64,
+    rng: u64,
+}
+
+impl IdSource {
+    fn new(ids: Ids, tag: &str, client: usize) -> Self {
+        Self {
+            ids,
+            prefix: format!("{tag}{client:x}-"),
+            next: 0,
+            rng: 0x9e37_79b9_7f4a_7c15 ^ client as u64,
+        }
+    }
+
+    fn next_id(&mut self) -> String {
+        match self.ids {
+            Ids::Unique => {
+                self.next += 1;
+                format!("{}{:x}", self.prefix, self.next)
+            }
+            Ids::Pool(n) => {
+                // xorshift: cheap, and the pool's spread is all that matters here.
+                self.rng ^= self.rng << 13;
+                self.rng ^= self.rng >> 7;
+                self.rng ^= self.rng << 17;
+                format!("p{}", self.rng % u64::from(n))
+            }
+        }
+    }
+}
+
+/// Runs the load and reports. The caller's runtime decides how many threads it gets.
+pub async fn run_load(cfg: &LoadConfig) -> io::Result<Report> {
+    let started = Instant::now();
+    let deadline = started + cfg.duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    let per_client_rate = cfg.rate.map(|r| r / cfg.clients.max(1) as f64);
+    for client in 0..cfg.clients.max(1) {
+        let cfg = cfg.clone();
+        tasks.spawn(async move {
+            match cfg.transport {
+                Transport::Udp => udp_client(&cfg, client, per_client_rate, deadline).await,
+                Transport::Tcp => tcp_client(&cfg, client, per_client_rate, deadline).await,
+            }
+        });
+    }
+    let mut total = Counts::new();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(Ok(counts)) => total.add(&counts),
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(io::Error::other(e)),
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let answered = total.ok + total.reset;
+    let q = |p: f64| total.latency.value_at_quantile(p);
+    Ok(Report {
+        transport: cfg.transport.to_string(),
+        clients: cfg.clients,
+        seconds,
+        sent: total.sent,
+        ok: total.ok,
+        reset: total.reset,
+        timeouts: total.timeouts,
+        errors: total.errors,
+        malformed: total.malformed,
+        late: total.late,
+        throughput: answered as f64 / seconds,
+        latency_us: if answered == 0 {
+            Latency::default()
+        } else {
+            Latency {
+                p50: q(0.5),
+                p90: q(0.9),
+                p99: q(0.99),
+                max: total.latency.max(),
+            }
+        },
+    })
+}
+
+/// The interval between two sends of one client in open loop.
+fn interval(rate: f64) -> Duration {
+    Duration::from_secs_f64(1.0 / rate.max(1e-6))
+}
+
+async fn udp_client(
+    cfg: &LoadConfig,
+    client: usize,
+    rate: Option<f64>,
+    deadline: Instant,
+) -> io::Result<Counts> {
+    let socket = tokio::net::UdpSocket::bind(unspecified_for(cfg.server)).await?;
+    socket.connect(cfg.server).await?;
+    let mut ids = IdSource::new(cfg.ids, &cfg.run_tag, client);
+    let mut counts = Counts::new();
+    // Requests in flight by ID, oldest first (pool IDs can be in flight twice).
+    let mut outstanding: HashMap<String, VecDeque<Instant>> = HashMap::new();
+    let mut in_flight = 0usize;
+    let mut send_at = Instant::now();
+    let mut sweep = tokio::time::interval(Duration::from_millis(10));
+    let mut buf = vec![0u8; 2048];
+    let window = cfg.window.max(1);
+    loop {
+        let now = Instant::now();
+        let sending = now < deadline;
+        if !sending && in_flight == 0 {
+            break;
+        }
+        // Closed loop: top up the window. Open loop: send what the schedule says is due.
+        while sending
+            && match rate {
+                None => in_flight < window,
+                Some(_) => Instant::now() >= send_at,
+            }
+        {
+            let id = ids.next_id();
+            match socket.send(format!("HELLO {id}").as_bytes()).await {
+                Ok(_) => {
+                    counts.sent += 1;
+                    in_flight += 1;
+                    outstanding.entry(id).or_default().push_back(Instant::now());
+                }
+                Err(_) => counts.errors += 1,
+            }
+            if let Some(r) = rate {
+                send_at += interval(r);
+            }
+        }
+        let next_send = if sending && rate.is_some() {
+            send_at
+        } else {
+            deadline.max(now) + cfg.timeout
+        };
+        tokio::select! {
+            biased;
+            received = socket.recv(&mut buf) => match received {
+                Ok(n) => match protocol::parse(&buf[..n]) {
+                    Ok(reply @ (Message::Ok(..) | Message::Reset(_))) => {
+                        let id = reply.id().as_str();
+                        match outstanding.get_mut(id).and_then(VecDeque::pop_front) {
+                            Some(since) => {
+                                if outstanding.get(id).is_some_and(VecDeque::is_empty) {
+                                    outstanding.remove(id);
+                                }
+                                in_flight -= 1;
+                                counts.answered(&reply, since);
+                            }
+                            None => counts.late += 1,
+                        }
+                    }
+                    _ => counts.malformed += 1,
+                },
+                // A refused port (ICMP) and the like: count it and go on.
+                Err(_) => counts.errors += 1,
+            },
+            _ = sweep.tick() => {
+                let now = Instant::now();
+                outstanding.retain(|_, sent| {
+                    while sent.front().is_some_and(|t| now.duration_since(*t) >= cfg.timeout) {
+                        sent.pop_front();
+                        counts.timeouts += 1;
+                        in_flight -= 1;
+                    }
+                    !sent.is_empty()
+                });
+            }
+            _ = tokio::time::sleep_until(next_send) => {}
+        }
+    }
+    Ok(counts)
+}
+
+/// One TCP request: connect, send, read until a complete reply, close.
+async fn tcp_request(server: SocketAddr, id: &str) -> Result<Message, TcpFailure> {
+    let mut stream = tokio::net::TcpStream::connect(server)
+        .await
+        .map_err(|_| TcpFailure::Error)?;
+    let _ = stream.set_nodelay(true);
+    stream
+        .write_all(format!("HELLO {id}").as_bytes())
+        .await
+        .map_err(|_| TcpFailure::Error)?;
+    let mut framer = Framer::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match framer.next_frame() {
+            Frame::Message(bytes) => {
+                return match protocol::parse(&bytes) {
+                    Ok(m @ (Message::Ok(..) | Message::Reset(_))) if m.id().as_str() == id => Ok(m),
+                    _ => Err(TcpFailure::Malformed),
+                }
+            }
+            Frame::TooLong(_) => return Err(TcpFailure::Malformed),
+            Frame::Incomplete => {}
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return Err(TcpFailure::Error),
+            Ok(n) => framer.extend(&buf[..n]),
+        }
+    }
+}
+
+enum TcpFailure {
+    Error,
+    Malformed,
+}
+
+async fn tcp_client(
+    cfg: &LoadConfig,
+    client: usize,
+    rate: Option<f64>,
+    deadline: Instant,
+) -> io::Result<Counts> {
+    let mut ids = IdSource::new(cfg.ids, &cfg.run_tag, client);
+    let mut counts = Counts::new();
+    let mut send_at = Instant::now();
+    while Instant::now() < deadline {
+        if let Some(r) = rate {
+            tokio::time::sleep_until(send_at).await;
+            send_at += interval(r);
+        }
+        let id = ids.next_id();
+        let since = Instant::now();
+        counts.sent += 1;
+        match tokio::time::timeout(cfg.timeout, tcp_request(cfg.server, &id)).await {
+            Ok(Ok(reply)) => counts.answered(&reply, since),
+            Ok(Err(TcpFailure::Malformed)) => counts.malformed += 1,
+            Ok(Err(TcpFailure::Error)) => counts.errors += 1,
+            Err(_) => counts.timeouts += 1,
+        }
+    }
+    Ok(counts)
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = &self.latency_us;
+        writeln!(
+            f,
+            "transport     {} ({} clients, {:.1} s)",
+            self.transport, self.clients, self.seconds
+        )?;
+        writeln!(f, "sent          {}", self.sent)?;
+        writeln!(f, "ok            {}", self.ok)?;
+        writeln!(f, "reset         {}", self.reset)?;
+        writeln!(f, "timeouts      {}", self.timeouts)?;
+        writeln!(f, "errors        {}", self.errors)?;
+        writeln!(f, "malformed     {}", self.malformed)?;
+        writeln!(f, "late          {}", self.late)?;
+        writeln!(f, "throughput    {:.0} replies/s", self.throughput)?;
+        write!(
+            f,
+            "latency (us)  p50 {}  p90 {}  p99 {}  max {}",
+            l.p50, l.p90, l.p99, l.max
+        )
+    }
+}
+
+/// Checks a pool or unique ID is something the protocol accepts (the tag is user-supplied).
+pub fn check_tag(tag: &str) -> Result<(), String> {
+    ConnId::new(&format!("{tag}ffff-ffffffffffffffff"))
+        .map(|_| ())
+        .map_err(|e| format!("run tag {tag:?} makes bad IDs: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_read_as_unique_or_a_pool() {
+        assert_eq!("unique".parse(), Ok(Ids::Unique));
+        assert_eq!("pool:100".parse(), Ok(Ids::Pool(100)));
+        assert!("pool:0".parse::<Ids>().is_err());
+        assert!("pool".parse::<Ids>().is_err());
+        assert!("all".parse::<Ids>().is_err());
+    }
+
+    #[test]
+    fn generated_ids_are_valid_and_unique_ids_do_not_repeat() {
+        let mut unique = IdSource::new(Ids::Unique, "r1-", 7);
+        let a: Vec<String> = (0..1000).map(|_| unique.next_id()).collect();
+        let mut sorted = a.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 1000);
+        assert!(a.iter().all(|id| ConnId::new(id).is_ok()));
+        let mut pool = IdSource::new(Ids::Pool(5), "r1-", 7);
+        let mut seen: Vec<String> = (0..1000).map(|_| pool.next_id()).collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 5);
+        assert!(check_tag("r1-").is_ok());
+        assert!(check_tag("has space").is_err());
+    }
+}
