@@ -17,7 +17,10 @@ fn steady(live: u64) -> (Registry, Instant, u64) {
     let mut r = Registry::new(STEP * u32::try_from(live - 1).unwrap());
     let mut now = t0;
     for i in 0..live {
-        assert_eq!(r.request(&ConnId::new(&i.to_string()).unwrap(), now), Decision::Granted);
+        assert_eq!(
+            r.request(&ConnId::new(&i.to_string()).unwrap(), now),
+            Decision::Granted
+        );
         now += STEP;
     }
     (r, now, live)
@@ -30,22 +33,30 @@ fn registry(c: &mut Criterion) {
         let ids: Vec<ConnId> = (0..1_000_000u64)
             .map(|i| ConnId::new(&format!("new-{i}")).unwrap())
             .collect();
-        g.bench_with_input(BenchmarkId::new("grant and expire one", live), &live, |b, &live| {
-            let (mut r, mut now, _) = steady(live);
-            let mut i = 0;
-            b.iter(|| {
-                let d = r.request(&ids[i % ids.len()], now);
-                now += STEP;
-                i += 1;
-                d
-            });
-            assert!(r.len() as u64 <= live);
-        });
-        g.bench_with_input(BenchmarkId::new("reset an ID in use", live), &live, |b, &live| {
-            let (mut r, now, _) = steady(live);
-            let held = ConnId::new(&(live - 1).to_string()).unwrap();
-            b.iter(|| r.request(black_box(&held), now));
-        });
+        g.bench_with_input(
+            BenchmarkId::new("grant and expire one", live),
+            &live,
+            |b, &live| {
+                let (mut r, mut now, _) = steady(live);
+                let mut i = 0;
+                b.iter(|| {
+                    let d = r.request(&ids[i % ids.len()], now);
+                    now += STEP;
+                    i += 1;
+                    d
+                });
+                assert!(r.len() as u64 <= live);
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("reset an ID in use", live),
+            &live,
+            |b, &live| {
+                let (mut r, now, _) = steady(live);
+                let held = ConnId::new(&(live - 1).to_string()).unwrap();
+                b.iter(|| r.request(black_box(&held), now));
+            },
+        );
     }
     g.finish();
 }

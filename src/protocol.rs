@@ -6,6 +6,7 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -16,8 +17,9 @@ pub const MAX_MESSAGE_LEN: usize = 512;
 pub const MAX_ID_LEN: usize = 64;
 
 /// A connection ID: one token of 1 to 64 visible ASCII characters, compared as an exact string.
+/// Cloning shares the text (the server's table keeps each ID in two places).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(Box<str>);
+pub struct ConnId(Arc<str>);
 
 /// Why a string is not a valid connection ID.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

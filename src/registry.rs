@@ -5,7 +5,7 @@
 //! insertion-ordered queue, so each request costs amortized O(1) and memory is proportional to the IDs
 //! recorded within the last TTL.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::protocol::ConnId;
@@ -23,8 +23,9 @@ pub enum Decision {
 #[derive(Debug)]
 pub struct Registry {
     ttl: Duration,
-    recorded: HashMap<ConnId, Instant>,
-    /// The same IDs in recording order; times are non-decreasing because `now` never goes back.
+    /// The IDs held. Expired ones are removed before every lookup, so holding means in use.
+    recorded: HashSet<ConnId>,
+    /// The same IDs in recording order, with their times (non-decreasing: `now` never goes back).
     order: VecDeque<(Instant, ConnId)>,
 }
 
@@ -32,7 +33,7 @@ impl Registry {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            recorded: HashMap::new(),
+            recorded: HashSet::new(),
             order: VecDeque::new(),
         }
     }
@@ -44,21 +45,20 @@ impl Registry {
     /// Handles `HELLO id` at `now`: grants and records a free ID, or reports it in use.
     pub fn request(&mut self, id: &ConnId, now: Instant) -> Decision {
         self.expire(now);
-        if self.recorded.contains_key(id) {
+        if self.recorded.contains(id) {
             return Decision::InUse;
         }
         // A clock that went backwards must not break the queue's order.
         let at = self.order.back().map_or(now, |(last, _)| now.max(*last));
-        self.recorded.insert(id.clone(), at);
+        self.recorded.insert(id.clone());
         self.order.push_back((at, id.clone()));
         Decision::Granted
     }
 
-    /// Whether `id` is in use at `now`, without changing anything.
-    pub fn is_in_use(&self, id: &ConnId, now: Instant) -> bool {
-        self.recorded
-            .get(id)
-            .is_some_and(|&at| now.saturating_duration_since(at) <= self.ttl)
+    /// Whether `id` is in use at `now` (removing what has expired by then).
+    pub fn is_in_use(&mut self, id: &ConnId, now: Instant) -> bool {
+        self.expire(now);
+        self.recorded.contains(id)
     }
 
     /// Removes every ID whose age at `now` exceeds the TTL.
@@ -70,6 +70,11 @@ impl Registry {
             if let Some((_, id)) = self.order.pop_front() {
                 self.recorded.remove(&id);
             }
+        }
+        // After a burst has expired, give its memory back (rarely: only when three quarters is unused).
+        if self.order.capacity() > 4096 && self.order.len() < self.order.capacity() / 4 {
+            self.order.shrink_to(self.order.len() * 2);
+            self.recorded.shrink_to(self.order.len() * 2);
         }
     }
 
@@ -159,6 +164,24 @@ mod tests {
             assert_eq!(r.request(&id(&i.to_string()), now), Decision::Granted);
             assert!(r.len() <= 101, "{} ids held at step {i}", r.len());
         }
+    }
+
+    #[test]
+    fn memory_is_given_back_after_a_burst_expires() {
+        let t0 = Instant::now();
+        let mut r = Registry::new(Duration::from_secs(1));
+        for i in 0..100_000u32 {
+            r.request(&id(&i.to_string()), t0);
+        }
+        let big = r.order.capacity();
+        r.request(&id("late"), t0 + Duration::from_secs(2));
+        assert_eq!(r.len(), 1);
+        assert!(
+            r.order.capacity() < big / 100,
+            "{} of {big}",
+            r.order.capacity()
+        );
+        assert!(r.recorded.capacity() < 1000);
     }
 
     #[test]
