@@ -14,6 +14,7 @@ use crate::clock::epoch;
 use crate::events::{Event, EventKind};
 use crate::runner::Run;
 use crate::scenario::{ClientSpec, Scenario, SERVER};
+use crate::transcript::secs;
 
 /// Rule 1: the server never grants an ID it granted less than TTL ago (same incarnation).
 pub const GRANT_ONCE: &str = "grant-once-per-ttl";
@@ -86,10 +87,6 @@ pub fn check(scenario: &Scenario, run: &Run) -> Vec<Violation> {
     check_timestamps(run, &mut found);
     found.0.sort_by_key(|v| v.at);
     found.0
-}
-
-fn secs(d: Duration) -> String {
-    crate::transcript::secs(d)
 }
 
 /// A server log line about one request (as opposed to its start and exit lines).
