@@ -194,8 +194,17 @@ pub fn parse_request(bytes: &[u8]) -> Result<ConnId, ParseError> {
 }
 
 /// Shows received bytes on one line for a log: text escaped, bytes that are not UTF-8 as `\xNN`, cut
-/// to `max` characters.
-pub fn printable(bytes: &[u8], max: usize) -> String {
+/// to `max` characters. Plain printable ASCII (the usual request) is borrowed as it is.
+pub fn printable(bytes: &[u8], max: usize) -> std::borrow::Cow<'_, str> {
+    let plain = bytes.len() <= max
+        && bytes
+            .iter()
+            .all(|&b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\' && b != b'\'');
+    if plain {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return std::borrow::Cow::Borrowed(text);
+        }
+    }
     let mut shown = String::new();
     for chunk in bytes.utf8_chunks() {
         shown.extend(chunk.valid().escape_debug());
@@ -203,7 +212,7 @@ pub fn printable(bytes: &[u8], max: usize) -> String {
             shown.push_str(&format!("\\x{b:02x}"));
         }
     }
-    truncate(&shown, max)
+    std::borrow::Cow::Owned(truncate(&shown, max))
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -422,6 +431,11 @@ mod tests {
         assert_eq!(printable(b"\xff\x00", 80), "\\xff\\0");
         assert_eq!(printable(b"a\xe2\x82b", 80), "a\\xe2\\x82b");
         assert_eq!(printable(b"abcdef", 3), "abc...");
+        assert_eq!(printable(b"HELLO 1", 80), "HELLO 1");
+        assert_eq!(
+            printable(b"say \"hi\" \\ 'x'", 80),
+            "say \\\"hi\\\" \\\\ \\'x\\'"
+        );
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub fn log_line(
     ts: &str,
     peer: SocketAddr,
     bytes: &[u8],
-    outcome: Result<&Message, &Dropped>,
+    outcome: Result<&str, &Dropped>,
 ) -> String {
     let request = protocol::printable(bytes, LOG_PREVIEW);
     match outcome {
@@ -237,16 +237,16 @@ impl<C: Clock, K: Console> State<'_, C, K> {
         format_timestamp(self.clock.now())
     }
 
-    /// Restarts the idle timer: a request (or the start of one) arrived.
-    fn activity(&mut self) {
-        self.idle_deadline = Instant::now() + self.idle;
+    /// Restarts the idle timer: a request (or the start of one) arrived at `now`.
+    fn activity(&mut self, now: Instant) {
+        self.idle_deadline = now + self.idle;
     }
 
-    /// Decides and logs one received request; returns the reply to send, if any.
-    fn request(&mut self, bytes: &[u8], peer: SocketAddr) -> Option<Message> {
-        let result = handle_request(&mut self.registry, bytes, peer, Instant::now().into_std())
+    /// Decides and logs one request received at `now`; returns the reply to send, if any.
+    fn request(&mut self, bytes: &[u8], peer: SocketAddr, now: Instant) -> Option<Vec<u8>> {
+        let result = handle_request(&mut self.registry, bytes, peer, now.into_std())
             .map_err(Dropped::Malformed);
-        self.log(peer, bytes, result)
+        self.log(peer, bytes, result, now)
     }
 
     /// Logs a request's outcome and passes on the reply. Dropped requests are logged at most
@@ -256,8 +256,8 @@ impl<C: Clock, K: Console> State<'_, C, K> {
         peer: SocketAddr,
         bytes: &[u8],
         result: Result<Message, Dropped>,
-    ) -> Option<Message> {
-        let now = Instant::now();
+        now: Instant,
+    ) -> Option<Vec<u8>> {
         if now.duration_since(self.dropped_log.window) >= Duration::from_secs(1) {
             self.flush_suppressed();
             self.dropped_log = LogLimit::new(now);
@@ -269,10 +269,16 @@ impl<C: Clock, K: Console> State<'_, C, K> {
             }
             self.dropped_log.logged += 1;
         }
+        // The reply is formatted once, for the log and for the wire.
+        let reply = result.as_ref().ok().map(Message::to_string);
         let ts = self.timestamp();
-        self.console
-            .out(&log_line(&ts, peer, bytes, result.as_ref()));
-        result.ok()
+        let outcome = match (&reply, &result) {
+            (Some(text), _) => Ok(text.as_str()),
+            (None, Err(why)) => Err(why),
+            (None, Ok(_)) => return None,
+        };
+        self.console.out(&log_line(&ts, peer, bytes, outcome));
+        reply.map(String::into_bytes)
     }
 
     /// Prints how many dropped requests went unlogged, if any.
@@ -314,9 +320,10 @@ async fn serve_udp<S: UdpSocket, C: Clock, K: Console>(socket: &S, state: &mut S
                 continue;
             }
         };
-        state.activity();
-        if let Some(reply) = state.request(&buf[..n], peer) {
-            if let Err(e) = socket.send_to(&reply.to_bytes(), peer).await {
+        let now = Instant::now();
+        state.activity(now);
+        if let Some(reply) = state.request(&buf[..n], peer, now) {
+            if let Err(e) = socket.send_to(&reply, peer).await {
                 let ts = state.timestamp();
                 state
                     .console
@@ -364,14 +371,14 @@ where
 async fn write_reply<S>(
     mut stream: S,
     peer: SocketAddr,
-    reply: Message,
+    reply: Vec<u8>,
     limit: Duration,
 ) -> (SocketAddr, io::Result<()>)
 where
     S: tokio::io::AsyncWrite + Unpin,
 {
     let write = async {
-        stream.write_all(&reply.to_bytes()).await?;
+        stream.write_all(&reply).await?;
         stream.shutdown().await
     };
     let result = match tokio::time::timeout(limit, write).await {
@@ -401,10 +408,11 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
             _ = tokio::time::sleep_until(state.idle_deadline) => return,
             Some(done) = reads.next(), if !reads.is_empty() => {
                 let (stream, peer, bytes, result): ReadRequest<L::Stream> = done;
-                state.activity();
+                let now = Instant::now();
+                state.activity(now);
                 let reply = match result {
-                    Ok(()) => state.request(&bytes, peer),
-                    Err(why) => state.log(peer, &bytes, Err(why)),
+                    Ok(()) => state.request(&bytes, peer, now),
+                    Err(why) => state.log(peer, &bytes, Err(why), now),
                 };
                 if let Some(reply) = reply {
                     writes.push(write_reply(stream, peer, reply, cfg.line_timeout));
@@ -419,7 +427,7 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
             }
             accepted = listener.accept(), if open < cfg.max_connections => match accepted {
                 Ok((stream, peer)) => {
-                    state.activity();
+                    state.activity(Instant::now());
                     reads.push(read_request(stream, peer, cfg.line_timeout));
                 }
                 Err(e) => {
@@ -485,9 +493,8 @@ mod tests {
     #[test]
     fn log_lines_show_request_and_reply_or_reason() {
         let a = addr("10.0.0.1:7");
-        let ok = Message::Reset(ConnId::new("5").unwrap());
         assert_eq!(
-            log_line("T", a, b"HELLO 5\n", Ok(&ok)),
+            log_line("T", a, b"HELLO 5\n", Ok("RESET 5")),
             "T 10.0.0.1:7 \"HELLO 5\\n\" -> RESET 5"
         );
         let why = Dropped::Malformed(ParseError::UnknownVerb("HI".into()));
