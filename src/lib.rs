@@ -3,7 +3,8 @@
 //! The client and server are written once, against three small seams: the network ([`net::Net`]), the
 //! wall clock used for printed timestamps ([`clock::Clock`]) and the console ([`console::Console`]).
 //! The binaries in `src/bin` plug in the real ones; the simulator in `sim/` plugs in turmoil's network,
-//! simulated time and a scripted console, and runs exactly this code.
+//! simulated time and a scripted console, and runs exactly this code. [`load`] is a load generator
+//! for any server that speaks the protocol.
 
 pub mod cli;
 pub mod client;

@@ -4,6 +4,9 @@
 //! [`runner::run`] plays it with the unchanged client and server code behind simulated seams
 //! ([`net`], [`clock`], [`console`]), recording every event ([`events`]); [`transcript`] tells the
 //! story as text or as a Mermaid sequence diagram.
+//!
+//! The explorer turns seeds into scenarios ([`generate`]), checks each run against the protocol's
+//! rules ([`oracle`]) and shrinks what fails ([`explore`]).
 
 pub mod clock;
 pub mod console;
