@@ -83,6 +83,9 @@ pub fn unspecified_for(peer: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, 0)
 }
 
+/// Receive buffer asked for on UDP sockets (Linux grants up to `net.core.rmem_max`).
+const UDP_RECV_BUFFER: usize = 4 << 20;
+
 /// The operating system's network, through tokio.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioNet;
@@ -93,7 +96,17 @@ impl Net for TokioNet {
     type Listener = tokio::net::TcpListener;
 
     async fn bind_udp(&self, addr: SocketAddr) -> io::Result<Self::Udp> {
-        tokio::net::UdpSocket::bind(addr).await
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        // A busy server receives in bursts; the default buffer (~200 KiB) overflows and the kernel
+        // drops requests. Ask for more; the system caps it at its own maximum.
+        let _ = socket.set_recv_buffer_size(UDP_RECV_BUFFER);
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        tokio::net::UdpSocket::from_std(socket.into())
     }
 
     async fn connect_tcp(&self, addr: SocketAddr) -> io::Result<Self::Stream> {
