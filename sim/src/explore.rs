@@ -273,7 +273,8 @@ pub fn failure_file(failure: &Failure, path: &Path) -> String {
         "Explorer seed {} over {t}, shrunk: breaks {}: {}",
         failure.seed, failure.shrunk_violation.rule, failure.shrunk_violation.message
     );
-    let body = toml::to_string(&scenario).unwrap_or_default();
+    let body = toml::to_string(&scenario)
+        .unwrap_or_else(|e| format!("# the scenario could not be written out: {e}\n"));
     format!(
         "# Replay:         cargo run --release --bin sim -- run {}\n\
          # Rerun the seed: cargo run --release --bin sim -- explore --seeds 1 --from {} --transport {t}\n\

@@ -171,11 +171,9 @@ fn check_server(scenario: &Scenario, run: &Run, server: SocketAddr, found: &mut 
                 payload,
                 delivered: Some(at),
                 ..
-            } if *to == server || (to.port() == server.port() && to.ip() == server.ip()) => {
-                protocol::parse_request(payload)
-                    .ok()
-                    .map(|id| (*at, *from, id, e))
-            }
+            } if *to == server => protocol::parse_request(payload)
+                .ok()
+                .map(|id| (*at, *from, id, e)),
             _ => None,
         })
         .collect();
