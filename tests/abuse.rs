@@ -298,20 +298,7 @@ fn a_signal_stops_the_client_mid_try_and_at_the_prompt() {
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap();
     // Mid-try: waiting 30 s for a reply that never comes.
-    let mut child = Command::new(common::bin("client"))
-        .args([
-            "HELLO",
-            "127.0.0.1",
-            &addr.port().to_string(),
-            "1",
-            "--timeout",
-            "30",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = waiting_client(addr.port(), "30");
     let mut buf = [0u8; 64];
     silent.set_read_timeout(Some(PATIENCE)).unwrap();
     silent.recv_from(&mut buf).expect("the client's request");
@@ -328,20 +315,7 @@ fn a_signal_stops_the_client_mid_try_and_at_the_prompt() {
     assert!(started.elapsed() < Duration::from_secs(3));
 
     // At the prompt, with standard input open and nothing typed.
-    let mut child = Command::new(common::bin("client"))
-        .args([
-            "HELLO",
-            "127.0.0.1",
-            &addr.port().to_string(),
-            "1",
-            "--timeout",
-            "0.2",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = waiting_client(addr.port(), "0.2");
     silent.recv_from(&mut buf).expect("the client's request");
     thread::sleep(Duration::from_millis(600));
     let started = Instant::now();
@@ -367,6 +341,24 @@ fn a_signal_stops_the_client_mid_try_and_at_the_prompt() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// Our client asking for ID 1 with standard input open (and nothing typed), its output piped.
+fn waiting_client(port: u16, timeout: &str) -> std::process::Child {
+    Command::new(common::bin("client"))
+        .args([
+            "HELLO",
+            "127.0.0.1",
+            &port.to_string(),
+            "1",
+            "--timeout",
+            timeout,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// Waits (bounded) for a child to exit: (code, stdout, stderr).
