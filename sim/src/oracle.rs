@@ -79,9 +79,10 @@ pub fn check(scenario: &Scenario, run: &Run) -> Vec<Violation> {
         .map(|(_, ip)| *ip);
     if let Some(ip) = server_ip {
         let server = SocketAddr::new(ip, scenario.server.port);
-        check_server(scenario, run, server, &mut found);
+        let replies = server_replies(run);
+        check_server(scenario, run, server, &replies, &mut found);
         for client in &scenario.clients {
-            check_client(scenario, client, run, &mut found);
+            check_client(scenario, client, run, &replies, &mut found);
         }
     }
     check_timestamps(run, &mut found);
@@ -155,11 +156,16 @@ fn incarnations(run: &Run) -> Vec<Incarnation<'_>> {
     lives
 }
 
-fn check_server(scenario: &Scenario, run: &Run, server: SocketAddr, found: &mut Findings) {
+fn check_server(
+    scenario: &Scenario,
+    run: &Run,
+    server: SocketAddr,
+    replies: &[Reply<'_>],
+    found: &mut Findings,
+) {
     let ttl = scenario.server.id_ttl.0;
     let idle = scenario.server.idle_timeout.0;
     let tick = scenario.network.tick.0;
-    let replies = server_replies(run);
     // Requests the server read: (when, from, ID, the send).
     let requests: Vec<(Duration, SocketAddr, ConnId, &Event)> = run
         .events
@@ -332,10 +338,15 @@ fn hello_id(payload: &[u8]) -> Option<String> {
         .map(|id| id.to_string())
 }
 
-fn check_client(scenario: &Scenario, spec: &ClientSpec, run: &Run, found: &mut Findings) {
+fn check_client(
+    scenario: &Scenario,
+    spec: &ClientSpec,
+    run: &Run,
+    replies: &[Reply<'_>],
+    found: &mut Findings,
+) {
     let name = spec.name.as_str();
     let events: Vec<&Event> = run.events.iter().filter(|e| e.host == name).collect();
-    let replies = server_replies(run);
     let mut tries: Vec<Try<'_>> = Vec::new();
     let mut errors = 0usize;
     let mut prompts = 0u32;
@@ -427,7 +438,7 @@ fn check_client(scenario: &Scenario, spec: &ClientSpec, run: &Run, found: &mut F
                     }
                 } else if let Some(rest) = line.strip_prefix("Connection established ") {
                     endings.push((e, true));
-                    check_established(name, rest, e, &tries, &replies, found);
+                    check_established(name, rest, e, &tries, replies, found);
                     if errors + 1 != tries.len() {
                         found.add(
                             ERROR_PER_TRY,
