@@ -1,24 +1,39 @@
-//! The least a server can do: answer `HELLO <id>` with `RESET <id>`, no table, no log, plain blocking
-//! std sockets. Used to measure how fast `load` can generate (BENCHMARKS.md).
+//! The least a server can do: answer `HELLO <id>` with `RESET <id>`, no table, no log, a batch of
+//! datagrams per system call. Used to measure how fast `load` can generate (BENCHMARKS.md).
 //!
 //! `cargo run --release --example udp_echo -- 127.0.0.1:47400`
 
-use std::net::UdpSocket;
+use std::net::SocketAddr;
 
-fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
+use connid::net::{Net, RecvBatch, SendBatch, TokioNet, UdpSocket};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::io::Result<()> {
+    let addr: SocketAddr = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:0".to_string());
-    let socket = UdpSocket::bind(&addr)?;
+        .unwrap_or_else(|| "127.0.0.1:0".to_string())
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let socket = TokioNet.bind_udp(addr).await?;
     println!("echoing on {}", socket.local_addr()?);
-    let mut buf = [0u8; 2048];
+    let mut requests = RecvBatch::new();
+    let mut replies = SendBatch::new();
     loop {
-        let (n, from) = socket.recv_from(&mut buf)?;
-        if let Some(id) = buf[..n].strip_prefix(b"HELLO ") {
-            let mut reply = Vec::with_capacity(n + 1);
-            reply.extend_from_slice(b"RESET ");
-            reply.extend_from_slice(id);
-            socket.send_to(&reply, from)?;
+        socket.recv_batch(&mut requests).await?;
+        replies.clear();
+        for (bytes, from) in requests.iter() {
+            replies.push_if(from, |reply| match bytes.strip_prefix(b"HELLO ") {
+                Some(id) => {
+                    reply.extend_from_slice(b"RESET ");
+                    reply.extend_from_slice(id);
+                    true
+                }
+                None => false,
+            });
+        }
+        let mut next = 0;
+        while next < replies.len() {
+            next += socket.send_batch(&replies, next).await.unwrap_or(1).max(1);
         }
     }
 }

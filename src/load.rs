@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::net::{unspecified_for, Transport};
+use crate::net::{unspecified_for, Net, RecvBatch, SendBatch, TokioNet, Transport, UdpSocket};
 use crate::protocol::{self, ConnId, Frame, Framer, Message};
 
 /// Which IDs the requests ask for.
@@ -128,17 +128,18 @@ impl Counts {
         let _ = self.latency.add(&other.latency);
     }
 
-    fn answered(&mut self, reply: &Message, since: Instant) {
+    fn answered(&mut self, reply: &Message, latency: Duration) {
         match reply {
             Message::Ok(..) => self.ok += 1,
             _ => self.reset += 1,
         }
-        let us = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         let _ = self.latency.record(us.max(1));
     }
 }
 
-/// Hands out request IDs.
+/// Hands out request IDs and recognizes them in replies, as a number (a key): unique IDs carry a
+/// sequence number, pool IDs their index in the pool.
 struct IdSource {
     ids: Ids,
     prefix: String,
@@ -156,19 +157,140 @@ impl IdSource {
         }
     }
 
-    fn next_id(&mut self) -> String {
+    /// Writes the next ID to `out` and returns its key.
+    fn write_next(&mut self, out: &mut Vec<u8>) -> u64 {
+        use std::io::Write;
         match self.ids {
             Ids::Unique => {
                 self.next += 1;
-                format!("{}{:x}", self.prefix, self.next)
+                let _ = write!(out, "{}{:x}", self.prefix, self.next);
+                self.next
             }
             Ids::Pool(n) => {
                 // xorshift: cheap, and the pool's spread is all that matters here.
                 self.rng ^= self.rng << 13;
                 self.rng ^= self.rng >> 7;
                 self.rng ^= self.rng << 17;
-                format!("p{}", self.rng % u64::from(n))
+                let key = self.rng % u64::from(n);
+                let _ = write!(out, "p{key}");
+                key
             }
+        }
+    }
+
+    fn next_id(&mut self) -> String {
+        let mut id = Vec::new();
+        self.write_next(&mut id);
+        String::from_utf8(id).unwrap_or_default()
+    }
+
+    /// The key of an ID this source handed out, or `None` for any other ID.
+    fn key_of(&self, id: &str) -> Option<u64> {
+        let (digits, radix) = match self.ids {
+            Ids::Unique => (id.strip_prefix(self.prefix.as_str())?, 16),
+            Ids::Pool(_) => (id.strip_prefix('p')?, 10),
+        };
+        // Exactly as written: no sign, no upper case, no leading zero.
+        let leading_zero = digits.len() > 1 && digits.starts_with('0');
+        let canonical = !digits.is_empty()
+            && !leading_zero
+            && digits
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (radix == 16 && (b'a'..=b'f').contains(&b)));
+        canonical
+            .then(|| u64::from_str_radix(digits, radix).ok())
+            .flatten()
+    }
+}
+
+/// Requests in flight on one socket, by key, oldest first; counts what happens to them.
+struct InFlight {
+    /// Unique IDs: send times by sequence number from `base` on (`None`: answered, or never sent).
+    by_seq: VecDeque<Option<Instant>>,
+    base: u64,
+    /// Pool IDs: send times per pool index (one ID can be in flight more than once).
+    by_pool: HashMap<u64, VecDeque<Instant>>,
+    len: usize,
+}
+
+impl InFlight {
+    fn new() -> Self {
+        Self {
+            by_seq: VecDeque::new(),
+            base: 1,
+            by_pool: HashMap::new(),
+            len: 0,
+        }
+    }
+
+    fn sent(&mut self, ids: Ids, key: u64, at: Instant) {
+        match ids {
+            Ids::Unique => {
+                let Some(ix) = key.checked_sub(self.base) else {
+                    return;
+                };
+                let ix = usize::try_from(ix).unwrap_or(usize::MAX);
+                while self.by_seq.len() < ix {
+                    self.by_seq.push_back(None);
+                }
+                self.by_seq.push_back(Some(at));
+            }
+            Ids::Pool(_) => self.by_pool.entry(key).or_default().push_back(at),
+        }
+        self.len += 1;
+    }
+
+    /// The send time of the oldest request in flight with this key, which is no longer in flight.
+    fn answered(&mut self, ids: Ids, key: u64) -> Option<Instant> {
+        let at = match ids {
+            Ids::Unique => {
+                let ix = usize::try_from(key.checked_sub(self.base)?).ok()?;
+                let at = self.by_seq.get_mut(ix)?.take()?;
+                self.trim();
+                at
+            }
+            Ids::Pool(_) => {
+                let queue = self.by_pool.get_mut(&key)?;
+                let at = queue.pop_front()?;
+                if queue.is_empty() {
+                    self.by_pool.remove(&key);
+                }
+                at
+            }
+        };
+        self.len -= 1;
+        Some(at)
+    }
+
+    /// Drops the requests sent `timeout` or longer before `now`; returns how many.
+    fn expire(&mut self, now: Instant, timeout: Duration) -> u64 {
+        let old = |t: &Instant| now.duration_since(*t) >= timeout;
+        let mut expired = 0;
+        while let Some(front) = self.by_seq.front() {
+            match front {
+                Some(t) if !old(t) => break,
+                Some(_) => expired += 1,
+                None => {}
+            }
+            self.by_seq.pop_front();
+            self.base += 1;
+        }
+        self.by_pool.retain(|_, sent| {
+            while sent.front().is_some_and(old) {
+                sent.pop_front();
+                expired += 1;
+            }
+            !sent.is_empty()
+        });
+        self.len -= expired as usize;
+        expired
+    }
+
+    /// Drops answered requests from the front of the sequence.
+    fn trim(&mut self) {
+        while self.by_seq.front().is_some_and(Option::is_none) {
+            self.by_seq.pop_front();
+            self.base += 1;
         }
     }
 }
@@ -229,47 +351,66 @@ fn interval(rate: f64) -> Duration {
     Duration::from_secs_f64(1.0 / rate.max(1e-6))
 }
 
+/// Most requests one open-loop round sends, so replies are read in between even when `load` cannot
+/// keep up with the rate asked for.
+const MAX_ROUND: usize = 1024;
+
 async fn udp_client(
     cfg: &LoadConfig,
     client: usize,
     rate: Option<f64>,
     deadline: Instant,
 ) -> io::Result<Counts> {
-    let socket = tokio::net::UdpSocket::bind(unspecified_for(cfg.server)).await?;
+    let socket = TokioNet.bind_udp(unspecified_for(cfg.server)).await?;
     socket.connect(cfg.server).await?;
     let mut ids = IdSource::new(cfg.ids, &cfg.run_tag, client);
     let mut counts = Counts::new();
-    // Requests in flight by ID, oldest first (pool IDs can be in flight twice).
-    let mut outstanding: HashMap<String, VecDeque<Instant>> = HashMap::new();
-    let mut in_flight = 0usize;
+    let mut in_flight = InFlight::new();
+    let mut requests = SendBatch::new();
+    let mut keys = Vec::new();
+    let mut replies = RecvBatch::new();
     let mut send_at = Instant::now();
     let mut sweep = tokio::time::interval(Duration::from_millis(10));
-    let mut buf = vec![0u8; 2048];
     let window = cfg.window.max(1);
     loop {
         let now = Instant::now();
         let sending = now < deadline;
-        if !sending && in_flight == 0 {
+        if !sending && in_flight.len == 0 {
             break;
         }
         // Closed loop: top up the window. Open loop: send what the schedule says is due.
+        requests.clear();
+        keys.clear();
         while sending
             && match rate {
-                None => in_flight < window,
-                Some(_) => Instant::now() >= send_at,
+                None => in_flight.len + requests.len() < window,
+                Some(_) => send_at <= now && requests.len() < MAX_ROUND,
             }
         {
-            let id = ids.next_id();
-            match socket.send(format!("HELLO {id}").as_bytes()).await {
-                Ok(_) => {
-                    counts.sent += 1;
-                    in_flight += 1;
-                    outstanding.entry(id).or_default().push_back(Instant::now());
-                }
-                Err(_) => counts.errors += 1,
-            }
+            requests.push_if(cfg.server, |out| {
+                out.extend_from_slice(b"HELLO ");
+                keys.push(ids.write_next(out));
+                true
+            });
             if let Some(r) = rate {
                 send_at += interval(r);
+            }
+        }
+        let mut next = 0;
+        while next < requests.len() {
+            match UdpSocket::send_batch(&socket, &requests, next).await {
+                Ok(sent) => {
+                    let at = Instant::now();
+                    for &key in &keys[next..next + sent] {
+                        in_flight.sent(cfg.ids, key, at);
+                    }
+                    counts.sent += sent as u64;
+                    next += sent.max(1);
+                }
+                Err(_) => {
+                    counts.errors += 1;
+                    next += 1;
+                }
             }
         }
         let next_send = if sending && rate.is_some() {
@@ -279,37 +420,28 @@ async fn udp_client(
         };
         tokio::select! {
             biased;
-            received = socket.recv(&mut buf) => match received {
-                Ok(n) => match protocol::parse(&buf[..n]) {
-                    Ok(reply @ (Message::Ok(..) | Message::Reset(_))) => {
-                        let id = reply.id().as_str();
-                        match outstanding.get_mut(id).and_then(VecDeque::pop_front) {
-                            Some(since) => {
-                                if outstanding.get(id).is_some_and(VecDeque::is_empty) {
-                                    outstanding.remove(id);
+            received = UdpSocket::recv_batch(&socket, &mut replies) => match received {
+                Ok(()) => {
+                    let now = Instant::now();
+                    for (bytes, _) in replies.iter() {
+                        match protocol::parse(bytes) {
+                            Ok(reply @ (Message::Ok(..) | Message::Reset(_))) => {
+                                match ids
+                                    .key_of(reply.id().as_str())
+                                    .and_then(|key| in_flight.answered(cfg.ids, key))
+                                {
+                                    Some(since) => counts.answered(&reply, now.duration_since(since)),
+                                    None => counts.late += 1,
                                 }
-                                in_flight -= 1;
-                                counts.answered(&reply, since);
                             }
-                            None => counts.late += 1,
+                            _ => counts.malformed += 1,
                         }
                     }
-                    _ => counts.malformed += 1,
-                },
+                }
                 // A refused port (ICMP) and the like: count it and go on.
                 Err(_) => counts.errors += 1,
             },
-            _ = sweep.tick() => {
-                let now = Instant::now();
-                outstanding.retain(|_, sent| {
-                    while sent.front().is_some_and(|t| now.duration_since(*t) >= cfg.timeout) {
-                        sent.pop_front();
-                        counts.timeouts += 1;
-                        in_flight -= 1;
-                    }
-                    !sent.is_empty()
-                });
-            }
+            _ = sweep.tick() => counts.timeouts += in_flight.expire(Instant::now(), cfg.timeout),
             _ = tokio::time::sleep_until(next_send) => {}
         }
     }
@@ -369,7 +501,7 @@ async fn tcp_client(
         let since = Instant::now();
         counts.sent += 1;
         match tokio::time::timeout(cfg.timeout, tcp_request(cfg.server, &id)).await {
-            Ok(Ok(reply)) => counts.answered(&reply, since),
+            Ok(Ok(reply)) => counts.answered(&reply, since.elapsed()),
             Ok(Err(TcpFailure::Malformed)) => counts.malformed += 1,
             Ok(Err(TcpFailure::Error)) => counts.errors += 1,
             Err(_) => counts.timeouts += 1,
@@ -438,5 +570,61 @@ mod tests {
         assert_eq!(seen.len(), 5);
         assert!(check_tag("r1-").is_ok());
         assert!(check_tag("has space").is_err());
+    }
+
+    #[test]
+    fn a_reply_is_matched_only_by_an_id_handed_out_exactly_as_written() {
+        let mut unique = IdSource::new(Ids::Unique, "t-", 10);
+        let mut out = Vec::new();
+        let keys: Vec<u64> = (0..20)
+            .map(|_| {
+                out.clear();
+                unique.write_next(&mut out)
+            })
+            .collect();
+        assert_eq!(out, b"t-a-14");
+        assert_eq!(keys, (1..=20).collect::<Vec<_>>());
+        assert_eq!(unique.key_of("t-a-14"), Some(20));
+        for foreign in ["t-a-", "t-a-014", "t-a-+14", "t-a-1A", "t-b-14", "x", "p3"] {
+            assert_eq!(unique.key_of(foreign), None, "{foreign}");
+        }
+        let pool = IdSource::new(Ids::Pool(50), "t-", 0);
+        assert_eq!(pool.key_of("p0"), Some(0));
+        assert_eq!(pool.key_of("p42"), Some(42));
+        for foreign in ["p", "p00", "p07", "p-1", "q1", "pa"] {
+            assert_eq!(pool.key_of(foreign), None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn requests_in_flight_are_answered_once_or_time_out() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut f = InFlight::new();
+        for key in [1, 2, 4, 5] {
+            f.sent(Ids::Unique, key, t0 + ms(key));
+        }
+        assert_eq!(f.len, 4);
+        assert_eq!(f.answered(Ids::Unique, 4), Some(t0 + ms(4)));
+        assert_eq!(f.answered(Ids::Unique, 4), None, "answered twice");
+        assert_eq!(f.answered(Ids::Unique, 3), None, "never sent");
+        assert_eq!(f.answered(Ids::Unique, 1), Some(t0 + ms(1)));
+        assert_eq!(f.answered(Ids::Unique, 1), None);
+        assert_eq!(f.len, 2);
+        // 2 and 5 are left; at 103 ms with a 100 ms timeout, 2 (sent at 2 ms) has timed out.
+        assert_eq!(f.expire(t0 + ms(103), ms(100)), 1);
+        assert_eq!(f.answered(Ids::Unique, 2), None);
+        assert_eq!(f.answered(Ids::Unique, 5), Some(t0 + ms(5)));
+        assert_eq!(f.len, 0);
+        f.sent(Ids::Unique, 6, t0);
+        assert_eq!(f.answered(Ids::Unique, 6), Some(t0));
+
+        let pool = Ids::Pool(3);
+        f.sent(pool, 2, t0);
+        f.sent(pool, 2, t0 + ms(50));
+        assert_eq!(f.answered(pool, 2), Some(t0), "the oldest first");
+        assert_eq!(f.expire(t0 + ms(150), ms(100)), 1);
+        assert_eq!(f.answered(pool, 2), None);
+        assert_eq!(f.len, 0);
     }
 }

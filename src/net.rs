@@ -7,7 +7,13 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, Interest};
+
+mod batch;
+#[cfg(target_os = "linux")]
+mod mmsg;
+
+pub use batch::{RecvBatch, SendBatch, BATCH, SLOT};
 
 /// Which transport carries the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
@@ -55,6 +61,52 @@ pub trait UdpSocket: Send + Sync + 'static {
     ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + Send;
     /// A datagram if one is waiting, `None` if receiving would block.
     fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>>;
+
+    /// Takes the datagrams already waiting into `batch` (emptied first), up to its capacity, without
+    /// waiting: an empty batch when none is waiting. An error after some datagrams ends the batch early;
+    /// the next call reports it.
+    fn try_recv_batch(&self, batch: &mut RecvBatch) -> io::Result<()> {
+        batch.clear();
+        while let Some(slot) = batch.free_slot() {
+            match self.try_recv_from(slot) {
+                Ok(Some((n, peer))) => batch.filled(n, peer),
+                Ok(None) => break,
+                Err(_) if !batch.is_empty() => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for a datagram, then takes it and the others already waiting into `batch` (emptied first).
+    fn recv_batch(&self, batch: &mut RecvBatch) -> impl Future<Output = io::Result<()>> + Send {
+        async move {
+            batch.clear();
+            let slot = batch.free_slot().expect("an empty batch has a free slot");
+            let (n, peer) = self.recv_from(slot).await?;
+            batch.filled(n, peer);
+            while let Some(slot) = batch.free_slot() {
+                match self.try_recv_from(slot) {
+                    Ok(Some((n, peer))) => batch.filled(n, peer),
+                    _ => break,
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// Sends `batch`'s datagrams from index `from` on: how many went out (at least one), or the error
+    /// of datagram `from` (the caller reports it and goes on with the next).
+    fn send_batch(
+        &self,
+        batch: &SendBatch,
+        from: usize,
+    ) -> impl Future<Output = io::Result<usize>> + Send {
+        async move {
+            let (bytes, to) = batch.get(from);
+            self.send_to(bytes, to).await.map(|_| 1)
+        }
+    }
 }
 
 /// Turns "would block" into `None`.
@@ -136,6 +188,39 @@ impl UdpSocket for tokio::net::UdpSocket {
     fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
         would_block(tokio::net::UdpSocket::try_recv_from(self, buf))
     }
+
+    #[cfg(target_os = "linux")]
+    fn try_recv_batch(&self, batch: &mut RecvBatch) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        batch.clear();
+        let fd = self.as_raw_fd();
+        would_block(self.try_io(Interest::READABLE, || mmsg::recv(fd, batch))).map(|_| ())
+    }
+
+    #[cfg(target_os = "linux")]
+    async fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<()> {
+        loop {
+            self.readable().await?;
+            UdpSocket::try_recv_batch(self, batch)?;
+            if !batch.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    async fn send_batch(&self, batch: &SendBatch, from: usize) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        let fd = self.as_raw_fd();
+        loop {
+            self.writable().await?;
+            if let Some(sent) =
+                would_block(self.try_io(Interest::WRITABLE, || mmsg::send(fd, batch, from)))?
+            {
+                return Ok(sent);
+            }
+        }
+    }
 }
 
 impl TcpListener for tokio::net::TcpListener {
@@ -149,5 +234,89 @@ impl TcpListener for tokio::net::TcpListener {
         let (stream, peer) = tokio::net::TcpListener::accept(self).await?;
         stream.set_nodelay(true)?;
         Ok((stream, peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn udp_pair() -> (tokio::net::UdpSocket, tokio::net::UdpSocket) {
+        let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        (
+            TokioNet.bind_udp(local).await.unwrap(),
+            TokioNet.bind_udp(local).await.unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn batches_carry_every_datagram_with_its_peer_both_ways() {
+        let (a, b) = udp_pair().await;
+        let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        let mut out = SendBatch::new();
+        for i in 0..BATCH + 8 {
+            out.push_if(b_addr, |buf| {
+                buf.extend_from_slice(format!("datagram {i}").as_bytes());
+                true
+            });
+        }
+        out.push_if(b_addr, |buf| {
+            buf.resize(SLOT + 500, b'x');
+            true
+        });
+        let mut next = 0;
+        while next < out.len() {
+            next += a.send_batch(&out, next).await.unwrap();
+        }
+        assert_eq!(next, BATCH + 9);
+
+        let mut got = Vec::new();
+        let mut batch = RecvBatch::new();
+        b.recv_batch(&mut batch).await.unwrap();
+        loop {
+            for (bytes, from) in batch.iter() {
+                assert_eq!(from, a_addr);
+                got.push(bytes.to_vec());
+            }
+            if got.len() == BATCH + 9 {
+                break;
+            }
+            b.recv_batch(&mut batch).await.unwrap();
+        }
+        for (i, bytes) in got.iter().take(BATCH + 8).enumerate() {
+            assert_eq!(bytes, format!("datagram {i}").as_bytes());
+        }
+        assert_eq!(
+            got[BATCH + 8].len(),
+            SLOT,
+            "an oversize datagram is cut at the slot"
+        );
+        b.try_recv_batch(&mut batch).unwrap();
+        assert!(batch.is_empty(), "nothing more is waiting");
+    }
+
+    #[tokio::test]
+    async fn a_datagram_that_cannot_be_sent_is_reported_alone() {
+        let (a, b) = udp_pair().await;
+        let b_addr = b.local_addr().unwrap();
+        // An IPv4 socket cannot send to an IPv6 address.
+        let v6: SocketAddr = "[::1]:9".parse().unwrap();
+        let mut out = SendBatch::new();
+        for to in [b_addr, b_addr, v6, b_addr] {
+            out.push_if(to, |buf| {
+                buf.extend_from_slice(b"HELLO 1");
+                true
+            });
+        }
+        assert_eq!(a.send_batch(&out, 0).await.unwrap(), 2);
+        assert!(a.send_batch(&out, 2).await.is_err());
+        assert_eq!(a.send_batch(&out, 3).await.unwrap(), 1);
+        let mut batch = RecvBatch::new();
+        let mut received = 0;
+        while received < 3 {
+            b.recv_batch(&mut batch).await.unwrap();
+            received += batch.len();
+        }
+        assert_eq!(received, 3);
     }
 }

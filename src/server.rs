@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::clock::{format_timestamp, Clock};
 use crate::console::Console;
-use crate::net::{Net, TcpListener, Transport, UdpSocket};
+use crate::net::{Net, RecvBatch, SendBatch, TcpListener, Transport, UdpSocket};
 use crate::protocol::{self, Frame, Framer, Message, ParseError};
 use crate::registry::{Decision, Registry};
 
@@ -90,16 +90,24 @@ pub fn handle_request(
 }
 
 /// The log line for one request: timestamp, peer, what arrived, and the reply or why there is none.
-pub fn log_line(
-    ts: &str,
-    peer: SocketAddr,
-    bytes: &[u8],
-    outcome: Result<&str, &Dropped>,
-) -> String {
-    let request = protocol::printable(bytes, LOG_PREVIEW);
-    match outcome {
-        Ok(reply) => format!("{ts} {peer} \"{request}\" -> {reply}"),
-        Err(why) => format!("{ts} {peer} \"{request}\" dropped: {why}"),
+/// Written straight to the console's buffer, with no string built in between.
+pub struct LogLine<'a> {
+    pub ts: &'a str,
+    pub peer: SocketAddr,
+    pub bytes: &'a [u8],
+    pub outcome: Result<&'a str, &'a Dropped>,
+}
+
+impl fmt::Display for LogLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            ts, peer, bytes, ..
+        } = self;
+        let request = protocol::printable(bytes, LOG_PREVIEW);
+        match self.outcome {
+            Ok(reply) => write!(f, "{ts} {peer} \"{request}\" -> {reply}"),
+            Err(why) => write!(f, "{ts} {peer} \"{request}\" dropped: {why}"),
+        }
     }
 }
 
@@ -153,6 +161,7 @@ impl<N: Net> Server<N> {
             idle: self.cfg.idle_timeout,
             idle_deadline: Instant::now() + self.cfg.idle_timeout,
             dropped_log: LogLimit::new(Instant::now()),
+            ts: String::new(),
         };
         let addr = self
             .local_addr()
@@ -230,6 +239,8 @@ struct State<'a, C, K> {
     idle: Duration,
     idle_deadline: Instant,
     dropped_log: LogLimit,
+    /// The timestamp printed on request lines, read once per batch of requests ([`State::stamp`]).
+    ts: String,
 }
 
 impl<C: Clock, K: Console> State<'_, C, K> {
@@ -237,48 +248,69 @@ impl<C: Clock, K: Console> State<'_, C, K> {
         format_timestamp(self.clock.now())
     }
 
+    /// Reads the wall clock for the request lines that follow.
+    fn stamp(&mut self) {
+        self.ts = self.timestamp();
+    }
+
     /// Restarts the idle timer: a request (or the start of one) arrived at `now`.
     fn activity(&mut self, now: Instant) {
         self.idle_deadline = now + self.idle;
     }
 
-    /// Decides and logs one request received at `now`; returns the reply to send, if any.
-    fn request(&mut self, bytes: &[u8], peer: SocketAddr, now: Instant) -> Option<Vec<u8>> {
+    /// Decides and logs one request received at `now`; writes the reply, if any, to `reply` and says
+    /// whether there is one.
+    fn request(
+        &mut self,
+        bytes: &[u8],
+        peer: SocketAddr,
+        now: Instant,
+        reply: &mut Vec<u8>,
+    ) -> bool {
         let result = handle_request(&mut self.registry, bytes, peer, now.into_std())
             .map_err(Dropped::Malformed);
-        self.log(peer, bytes, result, now)
+        self.log(peer, bytes, result, now, reply)
     }
 
-    /// Logs a request's outcome and passes on the reply. Dropped requests are logged at most
-    /// [`DROPPED_LOG_PER_SEC`] a second; the others are counted and summed up once the second is over.
+    /// Logs a request's outcome and writes the reply, if any, to `reply`. Dropped requests are logged
+    /// at most [`DROPPED_LOG_PER_SEC`] a second; the others are counted and summed up once the second
+    /// is over.
     fn log(
         &mut self,
         peer: SocketAddr,
         bytes: &[u8],
         result: Result<Message, Dropped>,
         now: Instant,
-    ) -> Option<Vec<u8>> {
+        reply: &mut Vec<u8>,
+    ) -> bool {
         if now.duration_since(self.dropped_log.window) >= Duration::from_secs(1) {
             self.flush_suppressed();
             self.dropped_log = LogLimit::new(now);
         }
-        if result.is_err() {
-            if self.dropped_log.logged >= DROPPED_LOG_PER_SEC {
-                self.dropped_log.suppressed += 1;
-                return None;
+        let outcome = match &result {
+            Ok(message) => {
+                // The reply is formatted once, for the wire, and the log shows those very bytes.
+                let start = reply.len();
+                let _ = write!(reply, "{message}");
+                Ok(std::str::from_utf8(&reply[start..]).unwrap_or("(not UTF-8)"))
             }
-            self.dropped_log.logged += 1;
-        }
-        // The reply is formatted once, for the log and for the wire.
-        let reply = result.as_ref().ok().map(Message::to_string);
-        let ts = self.timestamp();
-        let outcome = match (&reply, &result) {
-            (Some(text), _) => Ok(text.as_str()),
-            (None, Err(why)) => Err(why),
-            (None, Ok(_)) => return None,
+            Err(why) => {
+                if self.dropped_log.logged >= DROPPED_LOG_PER_SEC {
+                    self.dropped_log.suppressed += 1;
+                    return false;
+                }
+                self.dropped_log.logged += 1;
+                Err(why)
+            }
         };
-        self.console.out(&log_line(&ts, peer, bytes, outcome));
-        reply.map(String::into_bytes)
+        let line = LogLine {
+            ts: &self.ts,
+            peer,
+            bytes,
+            outcome,
+        };
+        self.console.out_fmt(format_args!("{line}"));
+        result.is_ok()
     }
 
     /// Prints how many dropped requests went unlogged, if any.
@@ -294,40 +326,48 @@ impl<C: Clock, K: Console> State<'_, C, K> {
 }
 
 async fn serve_udp<S: UdpSocket, C: Clock, K: Console>(socket: &S, state: &mut State<'_, C, K>) {
-    // Larger than any valid message, so an oversize datagram is seen as oversize.
-    let mut buf = vec![0u8; 2048];
+    let mut requests = RecvBatch::new();
+    let mut replies = SendBatch::new();
     loop {
         // Take what is already waiting without a wake-up; only when nothing is, write out the log
         // lines held so far and wait.
-        let waiting = match socket.try_recv_from(&mut buf) {
-            Ok(Some(got)) => Ok(got),
-            Ok(None) => {
+        let received = match socket.try_recv_batch(&mut requests) {
+            Ok(()) if requests.is_empty() => {
                 state.console.flush();
                 tokio::select! {
                     biased;
                     _ = tokio::time::sleep_until(state.idle_deadline) => return,
-                    received = socket.recv_from(&mut buf) => received,
+                    received = socket.recv_batch(&mut requests) => received,
                 }
             }
-            Err(e) => Err(e),
+            other => other,
         };
-        let (n, peer) = match waiting {
-            Ok(r) => r,
-            Err(e) => {
-                // Some systems report an earlier ICMP error here; the socket itself is fine.
-                let ts = state.timestamp();
-                state.console.err(&format!("{ts} receive error: {e}"));
-                continue;
-            }
-        };
+        if let Err(e) = received {
+            // Some systems report an earlier ICMP error here; the socket itself is fine.
+            let ts = state.timestamp();
+            state.console.err(&format!("{ts} receive error: {e}"));
+            continue;
+        }
+        // The requests of one batch arrived together: one clock reading serves them all.
         let now = Instant::now();
         state.activity(now);
-        if let Some(reply) = state.request(&buf[..n], peer, now) {
-            if let Err(e) = socket.send_to(&reply, peer).await {
-                let ts = state.timestamp();
-                state
-                    .console
-                    .out(&format!("{ts} {peer} reply not sent: {e}"));
+        state.stamp();
+        replies.clear();
+        for (bytes, peer) in requests.iter() {
+            replies.push_if(peer, |reply| state.request(bytes, peer, now, reply));
+        }
+        let mut next = 0;
+        while next < replies.len() {
+            match socket.send_batch(&replies, next).await {
+                Ok(sent) => next += sent.max(1),
+                Err(e) => {
+                    let peer = replies.get(next).1;
+                    let ts = state.timestamp();
+                    state
+                        .console
+                        .out(&format!("{ts} {peer} reply not sent: {e}"));
+                    next += 1;
+                }
             }
         }
     }
@@ -410,11 +450,13 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
                 let (stream, peer, bytes, result): ReadRequest<L::Stream> = done;
                 let now = Instant::now();
                 state.activity(now);
-                let reply = match result {
-                    Ok(()) => state.request(&bytes, peer, now),
-                    Err(why) => state.log(peer, &bytes, Err(why), now),
+                state.stamp();
+                let mut reply = Vec::new();
+                let answered = match result {
+                    Ok(()) => state.request(&bytes, peer, now, &mut reply),
+                    Err(why) => state.log(peer, &bytes, Err(why), now, &mut reply),
                 };
-                if let Some(reply) = reply {
+                if answered {
                     writes.push(write_reply(stream, peer, reply, cfg.line_timeout));
                 }
             }
@@ -490,20 +532,30 @@ mod tests {
         assert!(reg.is_empty());
     }
 
+    fn line(ts: &str, peer: SocketAddr, bytes: &[u8], outcome: Result<&str, &Dropped>) -> String {
+        LogLine {
+            ts,
+            peer,
+            bytes,
+            outcome,
+        }
+        .to_string()
+    }
+
     #[test]
     fn log_lines_show_request_and_reply_or_reason() {
         let a = addr("10.0.0.1:7");
         assert_eq!(
-            log_line("T", a, b"HELLO 5\n", Ok("RESET 5")),
+            line("T", a, b"HELLO 5\n", Ok("RESET 5")),
             "T 10.0.0.1:7 \"HELLO 5\\n\" -> RESET 5"
         );
         let why = Dropped::Malformed(ParseError::UnknownVerb("HI".into()));
         assert_eq!(
-            log_line("T", a, b"HI 5", Err(&why)),
+            line("T", a, b"HI 5", Err(&why)),
             "T 10.0.0.1:7 \"HI 5\" dropped: unknown verb \"HI\""
         );
         assert_eq!(
-            log_line(
+            line(
                 "T",
                 a,
                 b"HEL",
