@@ -1,6 +1,5 @@
 //! The console seam: lines a program prints, and the line a user types at a prompt.
 
-use std::fmt;
 use std::future::Future;
 use std::io::{self, IsTerminal, Write};
 
@@ -10,11 +9,6 @@ use tokio::io::{AsyncBufReadExt, BufReader, Stdin};
 pub trait Console: Send {
     /// Prints one line of the program's output (standard output).
     fn out(&mut self, line: &str);
-    /// Like [`Console::out`], for a line not yet formatted: a busy server formats its log lines
-    /// straight into the output buffer.
-    fn out_fmt(&mut self, line: fmt::Arguments<'_>) {
-        self.out(&line.to_string());
-    }
     /// Prints one diagnostic line (standard error).
     fn err(&mut self, line: &str);
     /// Shows `prompt` and reads one line; `None` at end of input. The line ending is removed.
@@ -66,10 +60,6 @@ impl Default for StdConsole {
 
 impl Console for StdConsole {
     fn out(&mut self, line: &str) {
-        self.out_fmt(format_args!("{line}"));
-    }
-
-    fn out_fmt(&mut self, line: fmt::Arguments<'_>) {
         // A closed stdout must not kill the program (the protocol still runs), so errors are ignored.
         if std::mem::take(&mut self.mid_line) {
             let _ = writeln!(self.stdout);
