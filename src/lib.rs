@@ -11,6 +11,7 @@ pub mod client;
 pub mod clock;
 pub mod console;
 pub mod load;
+pub mod memory;
 pub mod net;
 pub mod protocol;
 pub mod registry;

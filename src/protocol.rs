@@ -94,16 +94,77 @@ impl Message {
     pub fn to_bytes(&self) -> Vec<u8> {
         self.to_string().into_bytes()
     }
+
+    /// Appends the message as sent on the wire (no line ending) to `out`; the server formats a reply
+    /// per request, so this avoids the formatting machinery.
+    pub fn write_to(&self, out: &mut String) {
+        let (verb, id) = match self {
+            Message::Hello(id) => ("HELLO ", id),
+            Message::Ok(id, _) => ("OK ", id),
+            Message::Reset(id) => ("RESET ", id),
+        };
+        out.push_str(verb);
+        out.push_str(id.as_str());
+        if let Message::Ok(_, addr) = self {
+            out.push(' ');
+            write_ip(out, addr.ip());
+            out.push(' ');
+            write_decimal(out, addr.port().into());
+        }
+    }
 }
 
 impl fmt::Display for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Message::Hello(id) => write!(f, "HELLO {id}"),
-            Message::Ok(id, addr) => write!(f, "OK {id} {} {}", addr.ip(), addr.port()),
-            Message::Reset(id) => write!(f, "RESET {id}"),
+        let mut text = String::with_capacity(96);
+        self.write_to(&mut text);
+        f.write_str(&text)
+    }
+}
+
+/// Appends `addr` as its `Display` writes it (`1.2.3.4:5`, `[::1]:5`), IPv4 without `fmt`.
+pub fn write_socket_addr(out: &mut String, addr: SocketAddr) {
+    match addr {
+        SocketAddr::V4(v4) => {
+            write_ip(out, (*v4.ip()).into());
+            out.push(':');
+            write_decimal(out, v4.port().into());
+        }
+        SocketAddr::V6(v6) => {
+            let _ = fmt::Write::write_fmt(out, format_args!("{v6}"));
         }
     }
+}
+
+/// Appends `ip` as its `Display` writes it, IPv4 without `fmt`.
+fn write_ip(out: &mut String, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                write_decimal(out, octet.into());
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            let _ = fmt::Write::write_fmt(out, format_args!("{v6}"));
+        }
+    }
+}
+
+fn write_decimal(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// Why received bytes are not a message.
@@ -508,6 +569,25 @@ mod tests {
             #[test]
             fn text_that_is_almost_a_message_never_panics(text in "(HELLO|OK|RESET|hello)?( [ -~\\t\\r\\n\\u{80}-\\u{10ffff}]{0,70}){0,4}(\\r?\\n)?") {
                 let _ = parse(text.as_bytes());
+            }
+
+            #[test]
+            fn addresses_are_written_as_display_writes_them(ip in any::<std::net::IpAddr>(), port in any::<u16>(), zero in any::<bool>()) {
+                // Zero octets and ports are the edge cases of the hand-written digits.
+                let ip = match (ip, zero) {
+                    (std::net::IpAddr::V4(v4), true) => {
+                        let [a, _, c, _] = v4.octets();
+                        std::net::IpAddr::from([a, 0, c, 0])
+                    }
+                    (ip, _) => ip,
+                };
+                let port = if zero { port % 11 } else { port };
+                let addr = SocketAddr::new(ip, port);
+                let mut out = String::from("x");
+                write_socket_addr(&mut out, addr);
+                prop_assert_eq!(out, format!("x{addr}"));
+                let msg = Message::Ok(ConnId::new("id").expect("valid"), addr);
+                prop_assert_eq!(msg.to_string(), format!("OK id {ip} {port}"));
             }
 
             #[test]

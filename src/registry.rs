@@ -27,6 +27,8 @@ pub struct Registry {
     recorded: HashSet<ConnId>,
     /// The same IDs in recording order, with their times (non-decreasing: `now` never goes back).
     order: VecDeque<(Instant, ConnId)>,
+    /// The table gave memory back since [`Registry::take_shrunk`] last asked.
+    shrunk: bool,
 }
 
 impl Registry {
@@ -35,6 +37,7 @@ impl Registry {
             ttl,
             recorded: HashSet::new(),
             order: VecDeque::new(),
+            shrunk: false,
         }
     }
 
@@ -75,7 +78,14 @@ impl Registry {
         if self.order.capacity() > 4096 && self.order.len() < self.order.capacity() / 4 {
             self.order.shrink_to(self.order.len() * 2);
             self.recorded.shrink_to(self.order.len() * 2);
+            self.shrunk = true;
         }
+    }
+
+    /// Whether the table shrank after a burst expired since the last call: then the allocator holds
+    /// freed memory that the owner may want to give back to the system.
+    pub fn take_shrunk(&mut self) -> bool {
+        std::mem::take(&mut self.shrunk)
     }
 
     /// Number of IDs held (in use, or expired but not yet removed by a call at a later time).
@@ -174,7 +184,10 @@ mod tests {
             r.request(&id(&i.to_string()), t0);
         }
         let big = r.order.capacity();
+        assert!(!r.take_shrunk(), "growing is not shrinking");
         r.request(&id("late"), t0 + Duration::from_secs(2));
+        assert!(r.take_shrunk(), "the owner hears of it");
+        assert!(!r.take_shrunk(), "once");
         assert_eq!(r.len(), 1);
         assert!(
             r.order.capacity() < big / 100,

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -89,24 +89,28 @@ pub fn handle_request(
     })
 }
 
-/// The log line for one request: timestamp, peer, what arrived, and the reply or why there is none.
-/// Written straight to the console's buffer, with no string built in between.
-pub struct LogLine<'a> {
-    pub ts: &'a str,
-    pub peer: SocketAddr,
-    pub bytes: &'a [u8],
-    pub outcome: Result<&'a str, &'a Dropped>,
-}
-
-impl fmt::Display for LogLine<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            ts, peer, bytes, ..
-        } = self;
-        let request = protocol::printable(bytes, LOG_PREVIEW);
-        match self.outcome {
-            Ok(reply) => write!(f, "{ts} {peer} \"{request}\" -> {reply}"),
-            Err(why) => write!(f, "{ts} {peer} \"{request}\" dropped: {why}"),
+/// Appends the log line for one request to `out`: timestamp, peer, what arrived, and the reply or why
+/// there is none. Written by hand, not with `format!`: the server writes one per request.
+pub fn write_log_line(
+    out: &mut String,
+    ts: &str,
+    peer: SocketAddr,
+    bytes: &[u8],
+    outcome: Result<&str, &Dropped>,
+) {
+    out.push_str(ts);
+    out.push(' ');
+    protocol::write_socket_addr(out, peer);
+    out.push_str(" \"");
+    out.push_str(&protocol::printable(bytes, LOG_PREVIEW));
+    match outcome {
+        Ok(reply) => {
+            out.push_str("\" -> ");
+            out.push_str(reply);
+        }
+        Err(why) => {
+            use std::fmt::Write;
+            let _ = write!(out, "\" dropped: {why}");
         }
     }
 }
@@ -162,6 +166,8 @@ impl<N: Net> Server<N> {
             idle_deadline: Instant::now() + self.cfg.idle_timeout,
             dropped_log: LogLimit::new(Instant::now()),
             ts: String::new(),
+            reply: String::new(),
+            line: String::new(),
         };
         let addr = self
             .local_addr()
@@ -241,6 +247,10 @@ struct State<'a, C, K> {
     dropped_log: LogLimit,
     /// The timestamp printed on request lines, read once per batch of requests ([`State::stamp`]).
     ts: String,
+    /// The last request's reply, if it has one.
+    reply: String,
+    /// The last log line, its buffer reused.
+    line: String,
 }
 
 impl<C: Clock, K: Console> State<'_, C, K> {
@@ -258,41 +268,37 @@ impl<C: Clock, K: Console> State<'_, C, K> {
         self.idle_deadline = now + self.idle;
     }
 
-    /// Decides and logs one request received at `now`; writes the reply, if any, to `reply` and says
-    /// whether there is one.
-    fn request(
-        &mut self,
-        bytes: &[u8],
-        peer: SocketAddr,
-        now: Instant,
-        reply: &mut Vec<u8>,
-    ) -> bool {
+    /// Decides and logs one request received at `now`; says whether there is a reply (then in
+    /// `self.reply`).
+    fn request(&mut self, bytes: &[u8], peer: SocketAddr, now: Instant) -> bool {
         let result = handle_request(&mut self.registry, bytes, peer, now.into_std())
             .map_err(Dropped::Malformed);
-        self.log(peer, bytes, result, now, reply)
+        if self.registry.take_shrunk() {
+            crate::memory::give_back_freed();
+        }
+        self.log(peer, bytes, result, now)
     }
 
-    /// Logs a request's outcome and writes the reply, if any, to `reply`. Dropped requests are logged
-    /// at most [`DROPPED_LOG_PER_SEC`] a second; the others are counted and summed up once the second
-    /// is over.
+    /// Logs a request's outcome; says whether there is a reply (then in `self.reply`). Dropped
+    /// requests are logged at most [`DROPPED_LOG_PER_SEC`] a second; the others are counted and summed
+    /// up once the second is over.
     fn log(
         &mut self,
         peer: SocketAddr,
         bytes: &[u8],
         result: Result<Message, Dropped>,
         now: Instant,
-        reply: &mut Vec<u8>,
     ) -> bool {
         if now.duration_since(self.dropped_log.window) >= Duration::from_secs(1) {
             self.flush_suppressed();
             self.dropped_log = LogLimit::new(now);
         }
+        self.reply.clear();
         let outcome = match &result {
             Ok(message) => {
-                // The reply is formatted once, for the wire, and the log shows those very bytes.
-                let start = reply.len();
-                let _ = write!(reply, "{message}");
-                Ok(std::str::from_utf8(&reply[start..]).unwrap_or("(not UTF-8)"))
+                // The reply is formatted once, for the wire and for the log.
+                message.write_to(&mut self.reply);
+                Ok(self.reply.as_str())
             }
             Err(why) => {
                 if self.dropped_log.logged >= DROPPED_LOG_PER_SEC {
@@ -303,13 +309,9 @@ impl<C: Clock, K: Console> State<'_, C, K> {
                 Err(why)
             }
         };
-        let line = LogLine {
-            ts: &self.ts,
-            peer,
-            bytes,
-            outcome,
-        };
-        self.console.out_fmt(format_args!("{line}"));
+        self.line.clear();
+        write_log_line(&mut self.line, &self.ts, peer, bytes, outcome);
+        self.console.out(&self.line);
         result.is_ok()
     }
 
@@ -354,7 +356,9 @@ async fn serve_udp<S: UdpSocket, C: Clock, K: Console>(socket: &S, state: &mut S
         state.stamp();
         replies.clear();
         for (bytes, peer) in requests.iter() {
-            replies.push_if(peer, |reply| state.request(bytes, peer, now, reply));
+            if state.request(bytes, peer, now) {
+                replies.push(peer, state.reply.as_bytes());
+            }
         }
         let mut next = 0;
         while next < replies.len() {
@@ -451,12 +455,12 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
                 let now = Instant::now();
                 state.activity(now);
                 state.stamp();
-                let mut reply = Vec::new();
                 let answered = match result {
-                    Ok(()) => state.request(&bytes, peer, now, &mut reply),
-                    Err(why) => state.log(peer, &bytes, Err(why), now, &mut reply),
+                    Ok(()) => state.request(&bytes, peer, now),
+                    Err(why) => state.log(peer, &bytes, Err(why), now),
                 };
                 if answered {
+                    let reply = state.reply.as_bytes().to_vec();
                     writes.push(write_reply(stream, peer, reply, cfg.line_timeout));
                 }
             }
@@ -533,13 +537,11 @@ mod tests {
     }
 
     fn line(ts: &str, peer: SocketAddr, bytes: &[u8], outcome: Result<&str, &Dropped>) -> String {
-        LogLine {
-            ts,
-            peer,
-            bytes,
-            outcome,
-        }
-        .to_string()
+        let mut out = String::from("(kept) ");
+        write_log_line(&mut out, ts, peer, bytes, outcome);
+        out.strip_prefix("(kept) ")
+            .expect("the line is appended")
+            .to_string()
     }
 
     #[test]

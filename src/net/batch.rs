@@ -109,6 +109,12 @@ impl SendBatch {
         self.ends.clear();
     }
 
+    /// Adds a datagram for `to`.
+    pub fn push(&mut self, to: SocketAddr, bytes: &[u8]) {
+        self.data.extend_from_slice(bytes);
+        self.ends.push((self.data.len(), to));
+    }
+
     /// Adds a datagram for `to`, written by `write` straight into the batch's buffer, if `write` says
     /// there is one (what it wrote otherwise is discarded).
     pub fn push_if(&mut self, to: SocketAddr, write: impl FnOnce(&mut Vec<u8>) -> bool) {
@@ -170,7 +176,7 @@ mod tests {
             b.extend_from_slice(b"not sent");
             false
         });
-        batch.push_if(addr(3), |_| true);
+        batch.push(addr(3), b"");
         batch.push_if(addr(4), |b| {
             b.extend_from_slice(b"RESET 4");
             true

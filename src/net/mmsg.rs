@@ -1,7 +1,7 @@
 //! Linux's `recvmmsg` and `sendmmsg`: up to [`BATCH`] datagrams per system call.
 //!
 //! Per-datagram system calls were the largest cost of a busy server (and of `load`), so the real network
-//! moves whole batches. This is the crate's only unsafe code: filling the kernel's message headers.
+//! moves whole batches. The unsafe code is filling the kernel's message headers.
 
 use std::io;
 use std::mem;
