@@ -4,11 +4,25 @@
 //! exceeds it. `RESET` does not refresh an ID. Expired IDs are dropped from the front of an
 //! insertion-ordered queue, so each request costs amortized O(1) and memory is proportional to the IDs
 //! recorded within the last TTL.
+//!
+//! Neither part ever moves all of its entries at once: the set is split into [`SHARDS`] hash tables
+//! that grow one at a time, and the queue is a list of fixed-size chunks. A single table of millions of
+//! IDs paused the server for tens of milliseconds each time it doubled.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant};
 
+use hashbrown::HashTable;
+
 use crate::protocol::ConnId;
+
+/// How many hash tables the set is split into; a shard holds about 1/SHARDS of the IDs, so growing one
+/// rehashes only that many (about 2,000 at 9 million live IDs).
+pub const SHARDS: usize = 4096;
+
+/// IDs per chunk of the expiry queue.
+const CHUNK: usize = 4096;
 
 /// What the table decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,10 +37,15 @@ pub enum Decision {
 #[derive(Debug)]
 pub struct Registry {
     ttl: Duration,
-    /// The IDs held. Expired ones are removed before every lookup, so holding means in use.
-    recorded: HashSet<ConnId>,
+    /// Hashes IDs with a per-process random key (hash flooding), and picks their shard.
+    hasher: RandomState,
+    /// The IDs held, by hash. Expired ones are removed before every lookup, so holding means in use.
+    shards: Box<[HashTable<ConnId>]>,
+    len: usize,
     /// The same IDs in recording order, with their times (non-decreasing: `now` never goes back).
-    order: VecDeque<(Instant, ConnId)>,
+    order: Timeline,
+    /// The most IDs held since the table last reported shrinking.
+    peak: usize,
     /// The table gave memory back since [`Registry::take_shrunk`] last asked.
     shrunk: bool,
 }
@@ -35,8 +54,11 @@ impl Registry {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            recorded: HashSet::new(),
-            order: VecDeque::new(),
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
+            len: 0,
+            order: Timeline::default(),
+            peak: 0,
             shrunk: false,
         }
     }
@@ -48,12 +70,17 @@ impl Registry {
     /// Handles `HELLO id` at `now`: grants and records a free ID, or reports it in use.
     pub fn request(&mut self, id: &ConnId, now: Instant) -> Decision {
         self.expire(now);
-        if self.recorded.contains(id) {
+        let hash = self.hasher.hash_one(id);
+        let shard = &mut self.shards[shard_of(hash)];
+        if shard.find(hash, |held| held == id).is_some() {
             return Decision::InUse;
         }
+        let hasher = &self.hasher;
+        shard.insert_unique(hash, id.clone(), |held| hasher.hash_one(held));
+        self.len += 1;
+        self.peak = self.peak.max(self.len);
         // A clock that went backwards must not break the queue's order.
         let at = self.order.back().map_or(now, |(last, _)| now.max(*last));
-        self.recorded.insert(id.clone());
         self.order.push_back((at, id.clone()));
         Decision::Granted
     }
@@ -61,7 +88,10 @@ impl Registry {
     /// Whether `id` is in use at `now` (removing what has expired by then).
     pub fn is_in_use(&mut self, id: &ConnId, now: Instant) -> bool {
         self.expire(now);
-        self.recorded.contains(id)
+        let hash = self.hasher.hash_one(id);
+        self.shards[shard_of(hash)]
+            .find(hash, |held| held == id)
+            .is_some()
     }
 
     /// Removes every ID whose age at `now` exceeds the TTL.
@@ -70,31 +100,92 @@ impl Registry {
             if now.saturating_duration_since(*at) <= self.ttl {
                 break;
             }
-            if let Some((_, id)) = self.order.pop_front() {
-                self.recorded.remove(&id);
+            let Some((_, id)) = self.order.pop_front() else {
+                break;
+            };
+            let hasher = &self.hasher;
+            let hash = hasher.hash_one(&id);
+            let shard = &mut self.shards[shard_of(hash)];
+            if let Ok(entry) = shard.find_entry(hash, |held| held == &id) {
+                entry.remove();
+                self.len -= 1;
+            }
+            // After a burst has expired, give the shard's memory back: all of it once empty, else
+            // only when three quarters of it is unused, so this is rare.
+            let unused = shard.capacity() - shard.len();
+            if (shard.is_empty() && unused > 0)
+                || (unused > 16 && shard.len() < shard.capacity() / 4)
+            {
+                shard.shrink_to(shard.len() * 2, |held| hasher.hash_one(held));
             }
         }
-        // After a burst has expired, give its memory back (rarely: only when three quarters is unused).
-        if self.order.capacity() > 4096 && self.order.len() < self.order.capacity() / 4 {
-            self.order.shrink_to(self.order.len() * 2);
-            self.recorded.shrink_to(self.order.len() * 2);
+        if self.peak > 4 * CHUNK && self.len < self.peak / 4 {
+            self.peak = self.len;
             self.shrunk = true;
         }
     }
 
-    /// Whether the table shrank after a burst expired since the last call: then the allocator holds
-    /// freed memory that the owner may want to give back to the system.
+    /// Whether the table shrank to under a quarter of its peak since the last call: then the
+    /// allocator holds freed memory that the owner may want to give back to the system.
     pub fn take_shrunk(&mut self) -> bool {
         std::mem::take(&mut self.shrunk)
     }
 
     /// Number of IDs held (in use, or expired but not yet removed by a call at a later time).
     pub fn len(&self) -> usize {
-        self.recorded.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.recorded.is_empty()
+        self.len == 0
+    }
+}
+
+/// The shard of a hash: bits the tables themselves do not use (they take the low bits for the slot and
+/// the top seven as a tag), so every shard still spreads its IDs well.
+fn shard_of(hash: u64) -> usize {
+    (hash >> 32) as usize % SHARDS
+}
+
+/// A queue in fixed-size chunks: pushing never copies what is queued, and a chunk's memory is freed
+/// as soon as its last entry leaves.
+#[derive(Debug, Default)]
+struct Timeline {
+    chunks: VecDeque<VecDeque<(Instant, ConnId)>>,
+}
+
+impl Timeline {
+    fn push_back(&mut self, entry: (Instant, ConnId)) {
+        match self.chunks.back_mut() {
+            Some(last) if last.len() < CHUNK => last.push_back(entry),
+            _ => {
+                let mut chunk = VecDeque::with_capacity(CHUNK);
+                chunk.push_back(entry);
+                self.chunks.push_back(chunk);
+            }
+        }
+    }
+
+    fn front(&self) -> Option<&(Instant, ConnId)> {
+        self.chunks.front()?.front()
+    }
+
+    fn back(&self) -> Option<&(Instant, ConnId)> {
+        self.chunks.back()?.back()
+    }
+
+    fn pop_front(&mut self) -> Option<(Instant, ConnId)> {
+        let first = self.chunks.front_mut()?;
+        let entry = first.pop_front();
+        if first.is_empty() {
+            self.chunks.pop_front();
+        }
+        entry
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
     }
 }
 
@@ -183,18 +274,31 @@ mod tests {
         for i in 0..100_000u32 {
             r.request(&id(&i.to_string()), t0);
         }
-        let big = r.order.capacity();
+        let capacity = |r: &Registry| r.shards.iter().map(HashTable::capacity).sum::<usize>();
+        let big = capacity(&r);
+        assert!(big >= 100_000);
+        assert_eq!(r.order.chunks.len(), 100_000usize.div_ceil(CHUNK));
         assert!(!r.take_shrunk(), "growing is not shrinking");
         r.request(&id("late"), t0 + Duration::from_secs(2));
+        assert_eq!(r.len(), 1);
         assert!(r.take_shrunk(), "the owner hears of it");
         assert!(!r.take_shrunk(), "once");
-        assert_eq!(r.len(), 1);
-        assert!(
-            r.order.capacity() < big / 100,
-            "{} of {big}",
-            r.order.capacity()
-        );
-        assert!(r.recorded.capacity() < 1000);
+        assert!(capacity(&r) < big / 10, "{} of {big}", capacity(&r));
+        assert_eq!(r.order.chunks.len(), 1);
+    }
+
+    #[test]
+    fn ids_spread_over_the_shards() {
+        let t0 = Instant::now();
+        let mut r = Registry::new(TTL);
+        for i in 0..SHARDS * 8 {
+            r.request(&id(&i.to_string()), t0);
+        }
+        let fullest = r.shards.iter().map(HashTable::len).max().unwrap_or(0);
+        let empty = r.shards.iter().filter(|s| s.is_empty()).count();
+        // Eight per shard on average; a fair hash keeps every shard well below 40 and few empty.
+        assert!(fullest < 40, "a shard holds {fullest}");
+        assert!(empty < SHARDS / 100, "{empty} shards are empty");
     }
 
     #[test]
