@@ -79,6 +79,9 @@ pub struct Report {
     /// Replies for a request already counted (as a timeout, usually).
     pub late: u64,
     pub throughput: f64,
+    /// Replies answered in each second of the run (the last may be the partial second after the
+    /// last request): shows whether the rate held flat.
+    pub per_second: Vec<u64>,
     pub latency_us: Latency,
 }
 
@@ -101,11 +104,15 @@ struct Counts {
     malformed: u64,
     late: u64,
     latency: Histogram<u64>,
+    started: Instant,
+    per_second: Vec<u64>,
 }
 
 impl Counts {
-    fn new() -> Self {
+    fn new(started: Instant) -> Self {
         Self {
+            started,
+            per_second: Vec::new(),
             sent: 0,
             ok: 0,
             reset: 0,
@@ -126,14 +133,26 @@ impl Counts {
         self.malformed += other.malformed;
         self.late += other.late;
         let _ = self.latency.add(&other.latency);
+        if self.per_second.len() < other.per_second.len() {
+            self.per_second.resize(other.per_second.len(), 0);
+        }
+        for (total, n) in self.per_second.iter_mut().zip(&other.per_second) {
+            *total += n;
+        }
     }
 
-    fn answered(&mut self, reply: &Message, latency: Duration) {
+    /// Counts a reply received at `now` to a request sent at `sent`.
+    fn answered(&mut self, reply: &Message, sent: Instant, now: Instant) {
         match reply {
             Message::Ok(..) => self.ok += 1,
             _ => self.reset += 1,
         }
-        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        let second = usize::try_from(now.duration_since(self.started).as_secs()).unwrap_or(0);
+        if self.per_second.len() <= second {
+            self.per_second.resize(second + 1, 0);
+        }
+        self.per_second[second] += 1;
+        let us = u64::try_from(now.duration_since(sent).as_micros()).unwrap_or(u64::MAX);
         let _ = self.latency.record(us.max(1));
     }
 }
@@ -310,7 +329,7 @@ pub async fn run_load(cfg: &LoadConfig) -> io::Result<Report> {
             }
         });
     }
-    let mut total = Counts::new();
+    let mut total = Counts::new(started);
     while let Some(done) = tasks.join_next().await {
         match done {
             Ok(Ok(counts)) => total.add(&counts),
@@ -333,6 +352,7 @@ pub async fn run_load(cfg: &LoadConfig) -> io::Result<Report> {
         malformed: total.malformed,
         late: total.late,
         throughput: answered as f64 / seconds,
+        per_second: total.per_second,
         latency_us: if answered == 0 {
             Latency::default()
         } else {
@@ -364,7 +384,7 @@ async fn udp_client(
     let socket = TokioNet.bind_udp(unspecified_for(cfg.server)).await?;
     socket.connect(cfg.server).await?;
     let mut ids = IdSource::new(cfg.ids, &cfg.run_tag, client);
-    let mut counts = Counts::new();
+    let mut counts = Counts::new(deadline - cfg.duration);
     let mut in_flight = InFlight::new();
     let mut requests = SendBatch::new();
     let mut keys = Vec::new();
@@ -430,7 +450,7 @@ async fn udp_client(
                                     .key_of(reply.id().as_str())
                                     .and_then(|key| in_flight.answered(cfg.ids, key))
                                 {
-                                    Some(since) => counts.answered(&reply, now.duration_since(since)),
+                                    Some(since) => counts.answered(&reply, since, now),
                                     None => counts.late += 1,
                                 }
                             }
@@ -490,7 +510,7 @@ async fn tcp_client(
     deadline: Instant,
 ) -> io::Result<Counts> {
     let mut ids = IdSource::new(cfg.ids, &cfg.run_tag, client);
-    let mut counts = Counts::new();
+    let mut counts = Counts::new(deadline - cfg.duration);
     let mut send_at = Instant::now();
     while Instant::now() < deadline {
         if let Some(r) = rate {
@@ -501,7 +521,7 @@ async fn tcp_client(
         let since = Instant::now();
         counts.sent += 1;
         match tokio::time::timeout(cfg.timeout, tcp_request(cfg.server, &id)).await {
-            Ok(Ok(reply)) => counts.answered(&reply, since.elapsed()),
+            Ok(Ok(reply)) => counts.answered(&reply, since, Instant::now()),
             Ok(Err(TcpFailure::Malformed)) => counts.malformed += 1,
             Ok(Err(TcpFailure::Error)) => counts.errors += 1,
             Err(_) => counts.timeouts += 1,
@@ -526,6 +546,15 @@ impl fmt::Display for Report {
         writeln!(f, "malformed     {}", self.malformed)?;
         writeln!(f, "late          {}", self.late)?;
         writeln!(f, "throughput    {:.0} replies/s", self.throughput)?;
+        // Whole seconds only: the last one holds just the replies that came after the last request.
+        let whole = &self.per_second[..self.per_second.len().saturating_sub(1)];
+        if let (Some(min), Some(max)) = (whole.iter().min(), whole.iter().max()) {
+            writeln!(
+                f,
+                "per second    min {min}  max {max}  ({} whole seconds)",
+                whole.len()
+            )?;
+        }
         write!(
             f,
             "latency (us)  p50 {}  p90 {}  p99 {}  max {}",

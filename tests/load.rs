@@ -37,6 +37,13 @@ fn unique_ids_are_all_granted_and_a_pool_gets_resets() {
             0
         );
         assert!(unique["latency_us"]["p50"].as_u64().unwrap() > 0);
+        let per_second: u64 = unique["per_second"]
+            .as_array()
+            .expect("replies per second")
+            .iter()
+            .map(|n| n.as_u64().expect("a count"))
+            .sum();
+        assert_eq!(per_second, n(&unique, "ok"), "{t}: {unique}");
         let pool = load(
             server.addr,
             &["--transport", t, "--duration", "0.5", "--ids", "pool:3"],
