@@ -5,9 +5,11 @@
 //! insertion-ordered queue, so each request costs amortized O(1) and memory is proportional to the IDs
 //! recorded within the last TTL.
 //!
-//! Neither part ever moves all of its entries at once: the set is split into [`SHARDS`] hash tables
-//! that grow one at a time, and the queue is a list of fixed-size chunks. A single table of millions of
-//! IDs paused the server for tens of milliseconds each time it doubled.
+//! No call does work proportional to the table: the set is split into [`SHARDS`] hash tables that grow
+//! one at a time, the queue is a list of fixed-size chunks, and a request removes at most
+//! [`EXPIRE_PER_CALL`] expired IDs (each entry keeps its time, so one expired but not yet removed still
+//! counts as free). A single table of millions of IDs paused the server for tens of milliseconds each time
+//! it doubled, and removing millions of expired IDs at once took over a second.
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
@@ -24,6 +26,9 @@ pub const SHARDS: usize = 4096;
 /// IDs per chunk of the expiry queue.
 const CHUNK: usize = 4096;
 
+/// Most expired IDs one call removes; more than the one ID a request can add, so a backlog drains.
+pub const EXPIRE_PER_CALL: usize = 64;
+
 /// What the table decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -39,11 +44,15 @@ pub struct Registry {
     ttl: Duration,
     /// Hashes IDs with a per-process random key (hash flooding), and picks their shard.
     hasher: RandomState,
-    /// The IDs held, by hash. Expired ones are removed before every lookup, so holding means in use.
-    shards: Box<[HashTable<ConnId>]>,
+    /// The IDs held, by hash, with the time each was granted. One older than the TTL is free.
+    shards: Box<[HashTable<(ConnId, Tick)>]>,
     len: usize,
-    /// The same IDs in recording order, with their times (non-decreasing: `now` never goes back).
+    /// The same IDs in granting order, with their times (a re-granted ID is queued again).
     order: Timeline,
+    /// Times are kept as nanoseconds since the first call (8 bytes, not an `Instant`'s 16).
+    epoch: Option<Instant>,
+    /// The latest time seen: a clock that goes backwards is taken as standing still.
+    last: Tick,
     /// The most IDs held since the table last reported shrinking.
     peak: usize,
     /// The table gave memory back since [`Registry::take_shrunk`] last asked.
@@ -58,6 +67,8 @@ impl Registry {
             shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
             len: 0,
             order: Timeline::default(),
+            epoch: None,
+            last: 0,
             peak: 0,
             shrunk: false,
         }
@@ -69,44 +80,69 @@ impl Registry {
 
     /// Handles `HELLO id` at `now`: grants and records a free ID, or reports it in use.
     pub fn request(&mut self, id: &ConnId, now: Instant) -> Decision {
-        self.expire(now);
-        let hash = self.hasher.hash_one(id);
-        let shard = &mut self.shards[shard_of(hash)];
-        if shard.find(hash, |held| held == id).is_some() {
-            return Decision::InUse;
-        }
+        let now = self.tick(now);
+        self.remove_expired(now, EXPIRE_PER_CALL);
+        let ttl = self.ttl_ticks();
         let hasher = &self.hasher;
-        shard.insert_unique(hash, id.clone(), |held| hasher.hash_one(held));
-        self.len += 1;
-        self.peak = self.peak.max(self.len);
-        // A clock that went backwards must not break the queue's order.
-        let at = self.order.back().map_or(now, |(last, _)| now.max(*last));
-        self.order.push_back((at, id.clone()));
+        let hash = hasher.hash_one(id);
+        let shard = &mut self.shards[shard_of(hash)];
+        match shard.find_mut(hash, |(held, _)| held == id) {
+            Some((_, at)) if now - *at <= ttl => return Decision::InUse,
+            // Expired but not removed yet: granted afresh in place (its old queue entry will not
+            // remove it, the times differ).
+            Some((_, at)) => *at = now,
+            None => {
+                shard.insert_unique(hash, (id.clone(), now), |(held, _)| hasher.hash_one(held));
+                self.len += 1;
+                self.peak = self.peak.max(self.len);
+            }
+        }
+        self.order.push_back((now, id.clone()));
         Decision::Granted
     }
 
-    /// Whether `id` is in use at `now` (removing what has expired by then).
+    /// Whether `id` is in use at `now`.
     pub fn is_in_use(&mut self, id: &ConnId, now: Instant) -> bool {
-        self.expire(now);
+        let now = self.tick(now);
+        self.remove_expired(now, EXPIRE_PER_CALL);
         let hash = self.hasher.hash_one(id);
         self.shards[shard_of(hash)]
-            .find(hash, |held| held == id)
-            .is_some()
+            .find(hash, |(held, _)| held == id)
+            .is_some_and(|(_, at)| now - *at <= self.ttl_ticks())
     }
 
     /// Removes every ID whose age at `now` exceeds the TTL.
     pub fn expire(&mut self, now: Instant) {
-        while let Some((at, _)) = self.order.front() {
-            if now.saturating_duration_since(*at) <= self.ttl {
-                break;
+        self.expire_some(now, usize::MAX);
+    }
+
+    /// Removes up to `limit` IDs whose age at `now` exceeds the TTL, oldest first; says whether more
+    /// expired ones remain. An idle server calls this to give memory back without waiting for requests.
+    pub fn expire_some(&mut self, now: Instant, limit: usize) -> bool {
+        let now = self.tick(now);
+        self.remove_expired(now, limit);
+        let ttl = self.ttl_ticks();
+        self.order.front().is_some_and(|(at, _)| now - *at > ttl)
+    }
+
+    /// Removes up to `limit` IDs whose age at `now` exceeds the TTL, oldest first.
+    fn remove_expired(&mut self, now: Tick, limit: usize) {
+        let ttl = self.ttl_ticks();
+        for _ in 0..limit {
+            match self.order.front() {
+                Some((at, _)) if now - *at > ttl => {}
+                _ => break,
             }
-            let Some((_, id)) = self.order.pop_front() else {
+            let Some((at, id)) = self.order.pop_front() else {
                 break;
             };
             let hasher = &self.hasher;
             let hash = hasher.hash_one(&id);
             let shard = &mut self.shards[shard_of(hash)];
-            if let Ok(entry) = shard.find_entry(hash, |held| held == &id) {
+            // Only the grant this queue entry recorded: a later grant of the same ID stays.
+            if let Ok(entry) =
+                shard.find_entry(hash, |(held, held_at)| *held_at == at && held == &id)
+            {
                 entry.remove();
                 self.len -= 1;
             }
@@ -116,7 +152,7 @@ impl Registry {
             if (shard.is_empty() && unused > 0)
                 || (unused > 16 && shard.len() < shard.capacity() / 4)
             {
-                shard.shrink_to(shard.len() * 2, |held| hasher.hash_one(held));
+                shard.shrink_to(shard.len() * 2, |(held, _)| hasher.hash_one(held));
             }
         }
         if self.peak > 4 * CHUNK && self.len < self.peak / 4 {
@@ -125,13 +161,26 @@ impl Registry {
         }
     }
 
+    /// `now` as nanoseconds since the first call, never earlier than a time already seen.
+    fn tick(&mut self, now: Instant) -> Tick {
+        let epoch = *self.epoch.get_or_insert(now);
+        let since = now.saturating_duration_since(epoch).as_nanos();
+        self.last = self.last.max(Tick::try_from(since).unwrap_or(Tick::MAX));
+        self.last
+    }
+
+    fn ttl_ticks(&self) -> Tick {
+        Tick::try_from(self.ttl.as_nanos()).unwrap_or(Tick::MAX)
+    }
+
     /// Whether the table shrank to under a quarter of its peak since the last call: then the
     /// allocator holds freed memory that the owner may want to give back to the system.
     pub fn take_shrunk(&mut self) -> bool {
         std::mem::take(&mut self.shrunk)
     }
 
-    /// Number of IDs held (in use, or expired but not yet removed by a call at a later time).
+    /// Number of IDs held: in use, or expired but not yet removed (at most [`EXPIRE_PER_CALL`] go per
+    /// call, and only on calls).
     pub fn len(&self) -> usize {
         self.len
     }
@@ -140,6 +189,9 @@ impl Registry {
         self.len == 0
     }
 }
+
+/// A time: nanoseconds since the registry's first call.
+type Tick = u64;
 
 /// The shard of a hash: bits the tables themselves do not use (they take the low bits for the slot and
 /// the top seven as a tag), so every shard still spreads its IDs well.
@@ -151,11 +203,11 @@ fn shard_of(hash: u64) -> usize {
 /// as soon as its last entry leaves.
 #[derive(Debug, Default)]
 struct Timeline {
-    chunks: VecDeque<VecDeque<(Instant, ConnId)>>,
+    chunks: VecDeque<VecDeque<(Tick, ConnId)>>,
 }
 
 impl Timeline {
-    fn push_back(&mut self, entry: (Instant, ConnId)) {
+    fn push_back(&mut self, entry: (Tick, ConnId)) {
         match self.chunks.back_mut() {
             Some(last) if last.len() < CHUNK => last.push_back(entry),
             _ => {
@@ -166,15 +218,11 @@ impl Timeline {
         }
     }
 
-    fn front(&self) -> Option<&(Instant, ConnId)> {
+    fn front(&self) -> Option<&(Tick, ConnId)> {
         self.chunks.front()?.front()
     }
 
-    fn back(&self) -> Option<&(Instant, ConnId)> {
-        self.chunks.back()?.back()
-    }
-
-    fn pop_front(&mut self) -> Option<(Instant, ConnId)> {
+    fn pop_front(&mut self) -> Option<(Tick, ConnId)> {
         let first = self.chunks.front_mut()?;
         let entry = first.pop_front();
         if first.is_empty() {
@@ -279,12 +327,47 @@ mod tests {
         assert!(big >= 100_000);
         assert_eq!(r.order.chunks.len(), 100_000usize.div_ceil(CHUNK));
         assert!(!r.take_shrunk(), "growing is not shrinking");
-        r.request(&id("late"), t0 + Duration::from_secs(2));
-        assert_eq!(r.len(), 1);
+        // Requests drain the expired IDs a bounded number at a time.
+        let mut calls = 0;
+        while r.len() > 1 {
+            r.request(&id("late"), t0 + Duration::from_secs(2));
+            calls += 1;
+        }
+        assert_eq!(calls, 100_000usize.div_ceil(EXPIRE_PER_CALL));
         assert!(r.take_shrunk(), "the owner hears of it");
         assert!(!r.take_shrunk(), "once");
         assert!(capacity(&r) < big / 10, "{} of {big}", capacity(&r));
         assert_eq!(r.order.chunks.len(), 1);
+    }
+
+    #[test]
+    fn a_request_removes_a_bounded_number_and_stale_ids_are_free_at_once() {
+        let t0 = Instant::now();
+        let mut r = Registry::new(TTL);
+        let n = 10 * EXPIRE_PER_CALL;
+        for i in 0..n {
+            r.request(&id(&i.to_string()), t0);
+        }
+        let later = t0 + TTL + Duration::from_micros(1);
+        // The last ID granted is still held (not removed yet), but it is free.
+        let last = id(&(n - 1).to_string());
+        assert!(r.expire_some(later, 0), "expired IDs wait to be removed");
+        assert!(!r.is_in_use(&last, later));
+        assert_eq!(
+            r.len(),
+            n - EXPIRE_PER_CALL,
+            "one call removed a bounded number"
+        );
+        assert_eq!(r.request(&last, later), Decision::Granted);
+        assert_eq!(r.request(&last, later), Decision::InUse);
+        for _ in 0..n {
+            r.request(&id("other"), later);
+        }
+        // Everything old is gone; the re-granted ID survived its old queue entry.
+        assert_eq!(r.len(), 2);
+        assert!(!r.expire_some(later, 1), "nothing expired is left");
+        assert!(r.is_in_use(&last, later + TTL));
+        assert!(!r.is_in_use(&last, later + TTL + Duration::from_micros(1)));
     }
 
     #[test]

@@ -23,6 +23,12 @@ use crate::registry::{Decision, Registry};
 /// How many bytes of a dropped request a log line shows.
 const LOG_PREVIEW: usize = 60;
 
+/// How often a server holding IDs looks for expired ones to remove, even without requests.
+const TIDY_EVERY: Duration = Duration::from_secs(1);
+
+/// Most expired IDs removed between two looks at the socket while tidying (well under a millisecond).
+const TIDY_SLICE: usize = 1024;
+
 /// The server's settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -168,6 +174,7 @@ impl<N: Net> Server<N> {
             ts: String::new(),
             reply: String::new(),
             line: String::new(),
+            untidy: false,
         };
         let addr = self
             .local_addr()
@@ -251,6 +258,8 @@ struct State<'a, C, K> {
     reply: String,
     /// The last log line, its buffer reused.
     line: String,
+    /// Expired IDs are waiting to be removed ([`State::tidy`]).
+    untidy: bool,
 }
 
 impl<C: Clock, K: Console> State<'_, C, K> {
@@ -273,10 +282,23 @@ impl<C: Clock, K: Console> State<'_, C, K> {
     fn request(&mut self, bytes: &[u8], peer: SocketAddr, now: Instant) -> bool {
         let result = handle_request(&mut self.registry, bytes, peer, now.into_std())
             .map_err(Dropped::Malformed);
+        self.give_back_memory();
+        self.log(peer, bytes, result, now)
+    }
+
+    /// Removes a slice of the expired IDs; requests remove a few each, but an idle server would hold
+    /// a burst's memory until the next request.
+    fn tidy(&mut self) {
+        self.untidy = self
+            .registry
+            .expire_some(Instant::now().into_std(), TIDY_SLICE);
+        self.give_back_memory();
+    }
+
+    fn give_back_memory(&mut self) {
         if self.registry.take_shrunk() {
             crate::memory::give_back_freed();
         }
-        self.log(peer, bytes, result, now)
     }
 
     /// Logs a request's outcome; says whether there is a reply (then in `self.reply`). Dropped
@@ -330,16 +352,26 @@ impl<C: Clock, K: Console> State<'_, C, K> {
 async fn serve_udp<S: UdpSocket, C: Clock, K: Console>(socket: &S, state: &mut State<'_, C, K>) {
     let mut requests = RecvBatch::new();
     let mut replies = SendBatch::new();
+    let mut tidy = tidy_timer();
     loop {
-        // Take what is already waiting without a wake-up; only when nothing is, write out the log
-        // lines held so far and wait.
+        // Take what is already waiting without a wake-up; only when nothing is, remove expired IDs
+        // (a slice at a time, looking at the socket in between), write out the log lines held so far
+        // and wait.
         let received = match socket.try_recv_batch(&mut requests) {
+            Ok(()) if requests.is_empty() && state.untidy => {
+                state.tidy();
+                continue;
+            }
             Ok(()) if requests.is_empty() => {
                 state.console.flush();
                 tokio::select! {
                     biased;
                     _ = tokio::time::sleep_until(state.idle_deadline) => return,
                     received = socket.recv_batch(&mut requests) => received,
+                    _ = tidy.tick(), if !state.registry.is_empty() => {
+                        state.untidy = true;
+                        continue;
+                    }
                 }
             }
             other => other,
@@ -375,6 +407,13 @@ async fn serve_udp<S: UdpSocket, C: Clock, K: Console>(socket: &S, state: &mut S
             }
         }
     }
+}
+
+/// Ticks every [`TIDY_EVERY`]; a tick missed while busy is not made up.
+fn tidy_timer() -> tokio::time::Interval {
+    let mut timer = tokio::time::interval(TIDY_EVERY);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    timer
 }
 
 /// A TCP request as read: the stream (to answer on), the peer, the bytes and whether they form a message.
@@ -444,6 +483,7 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
     // panic anywhere fails the server itself.
     let mut reads = FuturesUnordered::new();
     let mut writes = FuturesUnordered::new();
+    let mut tidy = tidy_timer();
     loop {
         let open = reads.len() + writes.len();
         state.console.flush();
@@ -483,6 +523,9 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
+            _ = tidy.tick(), if !state.registry.is_empty() => state.untidy = true,
+            // Last: only when nothing else is ready.
+            () = std::future::ready(()), if state.untidy => state.tidy(),
         }
     }
 }
