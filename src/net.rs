@@ -241,8 +241,8 @@ impl TcpListener for tokio::net::TcpListener {
 mod tests {
     use super::*;
 
-    async fn udp_pair() -> (tokio::net::UdpSocket, tokio::net::UdpSocket) {
-        let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    async fn udp_pair(ip: IpAddr) -> (tokio::net::UdpSocket, tokio::net::UdpSocket) {
+        let local = SocketAddr::new(ip, 0);
         (
             TokioNet.bind_udp(local).await.unwrap(),
             TokioNet.bind_udp(local).await.unwrap(),
@@ -251,7 +251,16 @@ mod tests {
 
     #[tokio::test]
     async fn batches_carry_every_datagram_with_its_peer_both_ways() {
-        let (a, b) = udp_pair().await;
+        for ip in [
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ] {
+            batches_round_trip(ip).await;
+        }
+    }
+
+    async fn batches_round_trip(ip: IpAddr) {
+        let (a, b) = udp_pair(ip).await;
         let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
         let mut out = SendBatch::new();
         for i in 0..BATCH + 8 {
@@ -297,7 +306,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_datagram_that_cannot_be_sent_is_reported_alone() {
-        let (a, b) = udp_pair().await;
+        let (a, b) = udp_pair(IpAddr::V4(Ipv4Addr::LOCALHOST)).await;
         let b_addr = b.local_addr().unwrap();
         // An IPv4 socket cannot send to an IPv6 address.
         let v6: SocketAddr = "[::1]:9".parse().unwrap();
