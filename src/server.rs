@@ -1,7 +1,8 @@
 //! The server: answers `HELLO <id>` with `OK` (recording the ID) or `RESET`, over UDP or TCP.
 //!
 //! The decision for one request is the pure function [`handle_request`]; the rest is the loop that
-//! receives requests, logs one line each, and exits after the idle timeout. The server is handed its
+//! receives requests (over UDP, a batch at a time), logs one line each, removes expired IDs while it has
+//! nothing else to do, and exits after the idle timeout. The server is handed its
 //! bound socket ([`Server::bind`]) so the caller learns the address (port 0 works) before it runs.
 
 use std::fmt;
@@ -354,16 +355,16 @@ async fn serve_udp<S: UdpSocket, C: Clock, K: Console>(socket: &S, state: &mut S
     let mut replies = SendBatch::new();
     let mut tidy = tidy_timer();
     loop {
-        // Take what is already waiting without a wake-up; only when nothing is, remove expired IDs
-        // (a slice at a time, looking at the socket in between), write out the log lines held so far
+        // Take what is already waiting without a wake-up; only when nothing is, write out the log
+        // lines held so far, remove expired IDs (a slice at a time, looking at the socket in between)
         // and wait.
         let received = match socket.try_recv_batch(&mut requests) {
-            Ok(()) if requests.is_empty() && state.untidy => {
-                state.tidy();
-                continue;
-            }
             Ok(()) if requests.is_empty() => {
                 state.console.flush();
+                if state.untidy {
+                    state.tidy();
+                    continue;
+                }
                 tokio::select! {
                     biased;
                     _ = tokio::time::sleep_until(state.idle_deadline) => return,
