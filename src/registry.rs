@@ -5,7 +5,7 @@
 //! insertion-ordered queue, so each request costs amortized O(1) and memory is proportional to the IDs
 //! recorded within the last TTL.
 //!
-//! No call does work proportional to the table: the set is split into [`SHARDS`] hash tables that grow
+//! No request does work proportional to the table: the set is split into [`SHARDS`] hash tables that grow
 //! one at a time, the queue is a list of fixed-size chunks, and a request removes at most
 //! [`EXPIRE_PER_CALL`] expired IDs (each entry keeps its time, so one expired but not yet removed still
 //! counts as free). A single table of millions of IDs paused the server for tens of milliseconds each time
