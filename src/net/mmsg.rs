@@ -42,7 +42,8 @@ pub fn recv(fd: RawFd, batch: &mut RecvBatch) -> io::Result<()> {
             fd,
             hdrs.as_mut_ptr(),
             count as c_uint,
-            libc::MSG_DONTWAIT,
+            // `as _`: the flags are an int on glibc and an unsigned int on musl.
+            libc::MSG_DONTWAIT as _,
             ptr::null_mut(),
         )
     };
@@ -87,6 +88,13 @@ pub fn send(fd: RawFd, batch: &SendBatch, from: usize) -> io::Result<usize> {
     }
     // SAFETY: the first `count` headers point at live buffers (the batch's bytes, `names`, `iovs`) of the
     // lengths given, which the kernel only reads, and which outlive the call.
-    let n = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), count as c_uint, libc::MSG_DONTWAIT) };
+    let n = unsafe {
+        libc::sendmmsg(
+            fd,
+            hdrs.as_mut_ptr(),
+            count as c_uint,
+            libc::MSG_DONTWAIT as _,
+        )
+    };
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
