@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use connid::net::{Net, RecvBatch, SendBatch, TokioNet, UdpSocket};
+use connid::net::{send_all, Net, RecvBatch, SendBatch, TokioNet, UdpSocket};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -31,9 +31,7 @@ async fn main() -> std::io::Result<()> {
                 None => false,
             });
         }
-        let mut next = 0;
-        while next < replies.len() {
-            next += socket.send_batch(&replies, next).await.unwrap_or(1).max(1);
-        }
+        // A reply that cannot be sent is dropped, as a lost datagram would be.
+        send_all(&socket, &replies, |_| {}).await;
     }
 }

@@ -17,7 +17,9 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::net::{unspecified_for, Net, RecvBatch, SendBatch, TokioNet, Transport, UdpSocket};
+use crate::net::{
+    send_all, unspecified_for, Net, RecvBatch, SendBatch, TokioNet, Transport, UdpSocket,
+};
 use crate::protocol::{self, ConnId, Frame, Framer, Message};
 
 /// Which IDs the requests ask for.
@@ -416,23 +418,17 @@ async fn udp_client(
                 send_at += interval(r);
             }
         }
-        let mut next = 0;
-        while next < requests.len() {
-            match UdpSocket::send_batch(&socket, &requests, next).await {
-                Ok(sent) => {
-                    let at = Instant::now();
-                    for &key in &keys[next..next + sent] {
-                        in_flight.sent(cfg.ids, key, at);
-                    }
-                    counts.sent += sent as u64;
-                    next += sent.max(1);
-                }
-                Err(_) => {
-                    counts.errors += 1;
-                    next += 1;
+        send_all(&socket, &requests, |outcome| match outcome {
+            Ok(sent) => {
+                let at = Instant::now();
+                counts.sent += sent.len() as u64;
+                for &key in &keys[sent] {
+                    in_flight.sent(cfg.ids, key, at);
                 }
             }
-        }
+            Err(_) => counts.errors += 1,
+        })
+        .await;
         let next_send = if sending && rate.is_some() {
             send_at
         } else {

@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::ops::Range;
 
 use tokio::io::{AsyncRead, AsyncWrite, Interest};
 
@@ -105,6 +106,32 @@ pub trait UdpSocket: Send + Sync + 'static {
         async move {
             let (bytes, to) = batch.get(from);
             self.send_to(bytes, to).await.map(|_| 1)
+        }
+    }
+}
+
+/// What [`send_all`] reports: a run of datagrams that went out (their indices in the batch), or the
+/// one datagram that could not be sent.
+pub type SendOutcome = Result<Range<usize>, (usize, io::Error)>;
+
+/// Sends every datagram of `batch`, going on past one that cannot be sent; `outcome` hears of each
+/// run that went out and of each datagram that failed.
+pub async fn send_all<S: UdpSocket>(
+    socket: &S,
+    batch: &SendBatch,
+    mut outcome: impl FnMut(SendOutcome),
+) {
+    let mut next = 0;
+    while next < batch.len() {
+        match socket.send_batch(batch, next).await {
+            Ok(sent) => {
+                outcome(Ok(next..next + sent));
+                next += sent.max(1);
+            }
+            Err(e) => {
+                outcome(Err((next, e)));
+                next += 1;
+            }
         }
     }
 }
@@ -320,12 +347,16 @@ mod tests {
         assert_eq!(a.send_batch(&out, 0).await.unwrap(), 2);
         assert!(a.send_batch(&out, 2).await.is_err());
         assert_eq!(a.send_batch(&out, 3).await.unwrap(), 1);
+        // send_all goes on past the failure and says which went out.
+        let mut outcomes = Vec::new();
+        send_all(&a, &out, |o| outcomes.push(o.map_err(|(i, _)| i))).await;
+        assert_eq!(outcomes, [Ok(0..2), Err(2), Ok(3..4)]);
         let mut batch = RecvBatch::new();
         let mut received = 0;
-        while received < 3 {
+        while received < 6 {
             b.recv_batch(&mut batch).await.unwrap();
             received += batch.len();
         }
-        assert_eq!(received, 3);
+        assert_eq!(received, 6);
     }
 }

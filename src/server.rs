@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::clock::{format_timestamp, Clock};
 use crate::console::Console;
-use crate::net::{Net, RecvBatch, SendBatch, TcpListener, Transport, UdpSocket};
+use crate::net::{send_all, Net, RecvBatch, SendBatch, TcpListener, Transport, UdpSocket};
 use crate::protocol::{self, Frame, Framer, Message, ParseError};
 use crate::registry::{Decision, Registry};
 
@@ -393,20 +393,16 @@ async fn serve_udp<S: UdpSocket, C: Clock, K: Console>(socket: &S, state: &mut S
                 replies.push(peer, state.reply.as_bytes());
             }
         }
-        let mut next = 0;
-        while next < replies.len() {
-            match socket.send_batch(&replies, next).await {
-                Ok(sent) => next += sent.max(1),
-                Err(e) => {
-                    let peer = replies.get(next).1;
-                    let ts = state.timestamp();
-                    state
-                        .console
-                        .out(&format!("{ts} {peer} reply not sent: {e}"));
-                    next += 1;
-                }
+        send_all(socket, &replies, |outcome| {
+            if let Err((failed, e)) = outcome {
+                let peer = replies.get(failed).1;
+                let ts = state.timestamp();
+                state
+                    .console
+                    .out(&format!("{ts} {peer} reply not sent: {e}"));
             }
-        }
+        })
+        .await;
     }
 }
 
