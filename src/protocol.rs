@@ -6,7 +6,6 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
-use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -17,9 +16,8 @@ pub const MAX_MESSAGE_LEN: usize = 512;
 pub const MAX_ID_LEN: usize = 64;
 
 /// A connection ID: one token of 1 to 64 visible ASCII characters, compared as an exact string.
-/// Cloning shares the text (the server's table keeps each ID in two places).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(Arc<str>);
+pub struct ConnId(Box<str>);
 
 /// Why a string is not a valid connection ID.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -209,15 +207,23 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
     let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
     let mut fields = text.split(' ');
     let verb = fields.next().unwrap_or_default();
-    let rest: Vec<&str> = fields.collect();
+    // The fields after the verb: the first three kept (no message has more), all of them counted.
+    let mut rest = [""; 3];
+    let mut count = 0;
+    for field in fields {
+        if let Some(slot) = rest.get_mut(count) {
+            *slot = field;
+        }
+        count += 1;
+    }
     let expect = |verb: &'static str, expected: usize| {
-        if rest.len() == expected {
+        if count == expected {
             Ok(())
         } else {
             Err(ParseError::FieldCount {
                 verb,
                 expected,
-                got: rest.len(),
+                got: count,
             })
         }
     };
@@ -459,6 +465,15 @@ mod tests {
                 verb: "OK",
                 expected: 3,
                 got: 2
+            })
+        );
+        // Fields past the three a message can have are still counted.
+        assert_eq!(
+            parse(b"OK 1 1.2.3.4 80 x y"),
+            Err(FieldCount {
+                verb: "OK",
+                expected: 3,
+                got: 5
             })
         );
         assert_eq!(parse(b"OK 1 1.2.3 80"), Err(BadIp("1.2.3".into())));

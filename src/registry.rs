@@ -10,9 +10,13 @@
 //! [`EXPIRE_PER_CALL`] expired IDs (each entry keeps its time, so one expired but not yet removed still
 //! counts as free). A single table of millions of IDs paused the server for tens of milliseconds each time
 //! it doubled, and removing millions of expired IDs at once took over a second.
+//!
+//! The table keeps its own copy of each ID, inline when short, and the queue only the ID's hash and
+//! time: a grant allocates nothing for a usual ID and touches no shared reference count, and growing a
+//! shard or removing an expired ID never hashes text again.
 
 use std::collections::VecDeque;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::time::{Duration, Instant};
 
 use hashbrown::HashTable;
@@ -40,14 +44,15 @@ pub enum Decision {
 
 /// In-use connection IDs and when each was recorded.
 #[derive(Debug)]
-pub struct Registry {
+pub struct Registry<S = RandomState> {
     ttl: Duration,
-    /// Hashes IDs with a per-process random key (hash flooding), and picks their shard.
-    hasher: RandomState,
-    /// The IDs held, by hash, with the time each was granted. One older than the TTL is free.
-    shards: Box<[HashTable<(ConnId, Tick)>]>,
+    /// Hashes IDs, and so picks their shard; std's default has a per-process random key (hash
+    /// flooding).
+    hasher: S,
+    /// The IDs held, by hash. One older than the TTL is free.
+    shards: Box<[HashTable<Entry>]>,
     len: usize,
-    /// The same IDs in granting order, with their times (a re-granted ID is queued again).
+    /// The grants in order: each one's time and its ID's hash (a re-granted ID is queued again).
     order: Timeline,
     /// Times are kept as nanoseconds since the first call (8 bytes, not an `Instant`'s 16).
     epoch: Option<Instant>,
@@ -61,9 +66,16 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(ttl: Duration) -> Self {
+        Self::with_hasher(ttl, RandomState::new())
+    }
+}
+
+impl<S: BuildHasher> Registry<S> {
+    /// A table that hashes IDs with `hasher` (tests use a poor one to make every ID collide).
+    pub fn with_hasher(ttl: Duration, hasher: S) -> Self {
         Self {
             ttl,
-            hasher: RandomState::new(),
+            hasher,
             shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
             len: 0,
             order: Timeline::default(),
@@ -83,21 +95,26 @@ impl Registry {
         let now = self.tick(now);
         self.remove_expired(now, EXPIRE_PER_CALL);
         let ttl = self.ttl_ticks();
-        let hasher = &self.hasher;
-        let hash = hasher.hash_one(id);
+        let text = id.as_str().as_bytes();
+        let hash = self.hash(text);
         let shard = &mut self.shards[shard_of(hash)];
-        match shard.find_mut(hash, |(held, _)| held == id) {
-            Some((_, at)) if now - *at <= ttl => return Decision::InUse,
+        match shard.find_mut(hash, |held| held.is(hash, text)) {
+            Some(held) if now - held.at <= ttl => return Decision::InUse,
             // Expired but not removed yet: granted afresh in place (its old queue entry will not
             // remove it, the times differ).
-            Some((_, at)) => *at = now,
+            Some(held) => held.at = now,
             None => {
-                shard.insert_unique(hash, (id.clone(), now), |(held, _)| hasher.hash_one(held));
+                let entry = Entry {
+                    hash,
+                    at: now,
+                    text: Text::new(text),
+                };
+                shard.insert_unique(hash, entry, |held| held.hash);
                 self.len += 1;
                 self.peak = self.peak.max(self.len);
             }
         }
-        self.order.push_back((now, id.clone()));
+        self.order.push_back((now, hash));
         Decision::Granted
     }
 
@@ -105,10 +122,11 @@ impl Registry {
     pub fn is_in_use(&mut self, id: &ConnId, now: Instant) -> bool {
         let now = self.tick(now);
         self.remove_expired(now, EXPIRE_PER_CALL);
-        let hash = self.hasher.hash_one(id);
+        let text = id.as_str().as_bytes();
+        let hash = self.hash(text);
         self.shards[shard_of(hash)]
-            .find(hash, |(held, _)| held == id)
-            .is_some_and(|(_, at)| now - *at <= self.ttl_ticks())
+            .find(hash, |held| held.is(hash, text))
+            .is_some_and(|held| now - held.at <= self.ttl_ticks())
     }
 
     /// Removes every ID whose age at `now` exceeds the TTL.
@@ -122,7 +140,7 @@ impl Registry {
         let now = self.tick(now);
         self.remove_expired(now, limit);
         let ttl = self.ttl_ticks();
-        self.order.front().is_some_and(|(at, _)| now - *at > ttl)
+        self.order.front().is_some_and(|(at, _)| now - at > ttl)
     }
 
     /// Removes up to `limit` IDs whose age at `now` exceeds the TTL, oldest first.
@@ -130,19 +148,17 @@ impl Registry {
         let ttl = self.ttl_ticks();
         for _ in 0..limit {
             match self.order.front() {
-                Some((at, _)) if now - *at > ttl => {}
+                Some((at, _)) if now - at > ttl => {}
                 _ => break,
             }
-            let Some((at, id)) = self.order.pop_front() else {
+            let Some((at, hash)) = self.order.pop_front() else {
                 break;
             };
-            let hasher = &self.hasher;
-            let hash = hasher.hash_one(&id);
             let shard = &mut self.shards[shard_of(hash)];
-            // Only the grant this queue entry recorded: a later grant of the same ID stays.
-            if let Ok(entry) =
-                shard.find_entry(hash, |(held, held_at)| *held_at == at && held == &id)
-            {
+            // The queue entry names its grant by hash and time. An entry re-granted since has a later
+            // time and stays. Two IDs with the same hash and time were granted together and are both
+            // due now, so whichever this removes, the other's queue entry removes the other.
+            if let Ok(entry) = shard.find_entry(hash, |held| held.hash == hash && held.at == at) {
                 entry.remove();
                 self.len -= 1;
             }
@@ -152,13 +168,19 @@ impl Registry {
             if (shard.is_empty() && unused > 0)
                 || (unused > 16 && shard.len() < shard.capacity() / 4)
             {
-                shard.shrink_to(shard.len() * 2, |(held, _)| hasher.hash_one(held));
+                shard.shrink_to(shard.len() * 2, |held| held.hash);
             }
         }
         if self.peak > 4 * CHUNK && self.len < self.peak / 4 {
             self.peak = self.len;
             self.shrunk = true;
         }
+    }
+
+    fn hash(&self, text: &[u8]) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(text);
+        hasher.finish()
     }
 
     /// `now` as nanoseconds since the first call, never earlier than a time already seen.
@@ -199,15 +221,62 @@ fn shard_of(hash: u64) -> usize {
     (hash >> 32) as usize % SHARDS
 }
 
+/// One held ID: its hash (kept, so growing a shard and removing an expired ID never hash text again),
+/// the time it was granted, and its text.
+#[derive(Debug)]
+struct Entry {
+    hash: u64,
+    at: Tick,
+    text: Text,
+}
+
+impl Entry {
+    fn is(&self, hash: u64, text: &[u8]) -> bool {
+        self.hash == hash && self.text.as_bytes() == text
+    }
+}
+
+/// Longest ID kept inline in its entry; longer ones (rare) are allocated.
+const INLINE: usize = 22;
+
+/// An ID's bytes, inline when short: 24 bytes either way.
+#[derive(Debug)]
+enum Text {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 40);
+
+impl Text {
+    fn new(text: &[u8]) -> Self {
+        match u8::try_from(text.len()) {
+            Ok(len) if text.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                bytes[..text.len()].copy_from_slice(text);
+                Text::Inline { len, bytes }
+            }
+            _ => Text::Heap(text.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Text::Heap(bytes) => bytes,
+        }
+    }
+}
+
 /// A queue in fixed-size chunks: pushing never copies what is queued, and a chunk's memory is freed
 /// as soon as its last entry leaves.
 #[derive(Debug, Default)]
 struct Timeline {
-    chunks: VecDeque<VecDeque<(Tick, ConnId)>>,
+    chunks: VecDeque<VecDeque<(Tick, u64)>>,
 }
 
 impl Timeline {
-    fn push_back(&mut self, entry: (Tick, ConnId)) {
+    fn push_back(&mut self, entry: (Tick, u64)) {
         match self.chunks.back_mut() {
             Some(last) if last.len() < CHUNK => last.push_back(entry),
             _ => {
@@ -218,11 +287,11 @@ impl Timeline {
         }
     }
 
-    fn front(&self) -> Option<&(Tick, ConnId)> {
-        self.chunks.front()?.front()
+    fn front(&self) -> Option<(Tick, u64)> {
+        self.chunks.front()?.front().copied()
     }
 
-    fn pop_front(&mut self) -> Option<(Tick, ConnId)> {
+    fn pop_front(&mut self) -> Option<(Tick, u64)> {
         let first = self.chunks.front_mut()?;
         let entry = first.pop_front();
         if first.is_empty() {
@@ -397,6 +466,7 @@ mod tests {
     mod properties {
         use super::*;
         use proptest::prelude::*;
+        use std::hash::BuildHasherDefault;
 
         /// The obvious implementation: a list scanned on every call.
         struct Naive {
@@ -440,25 +510,65 @@ mod tests {
             })
         }
 
+        /// Hashes every ID alike, so all of them collide in one shard and only the stored text and
+        /// times tell them apart.
+        #[derive(Default)]
+        struct Collide;
+
+        impl Hasher for Collide {
+            fn write(&mut self, _: &[u8]) {}
+            fn finish(&self) -> u64 {
+                7
+            }
+        }
+
+        /// Replays `ops` against the table and the scanned list, checking every answer.
+        fn check<S: BuildHasher>(
+            mut fast: Registry<S>,
+            ttl: Duration,
+            ops: &[(usize, u64)],
+        ) -> Result<(), TestCaseError> {
+            let t0 = Instant::now();
+            let mut naive = Naive {
+                ttl,
+                held: Vec::new(),
+            };
+            let mut now = t0;
+            // Short IDs are kept inline, long ones (here 23 and 64 characters) on the heap.
+            let ids: Vec<ConnId> = ["0", "1", "22", "333", &"4".repeat(23), &"5".repeat(64)]
+                .iter()
+                .map(|s| ConnId::new(s).unwrap())
+                .collect();
+            for &(which, advance) in ops {
+                now += Duration::from_micros(advance);
+                let id = &ids[which];
+                prop_assert_eq!(
+                    fast.request(id, now),
+                    naive.request(id, now),
+                    "{} at {:?}",
+                    id,
+                    now - t0
+                );
+                prop_assert_eq!(fast.len(), naive.held.len());
+                for other in &ids {
+                    let held = naive.held.iter().any(|(h, _)| h == other);
+                    prop_assert_eq!(fast.is_in_use(other, now), held);
+                }
+            }
+            Ok(())
+        }
+
         proptest! {
             #[test]
             fn behaves_like_a_scanned_list((ttl_us, ops) in history()) {
                 let ttl = Duration::from_micros(ttl_us);
-                let t0 = Instant::now();
-                let mut fast = Registry::new(ttl);
-                let mut naive = Naive { ttl, held: Vec::new() };
-                let mut now = t0;
-                let ids: Vec<ConnId> = (0..6).map(|i| ConnId::new(&i.to_string()).unwrap()).collect();
-                for (which, advance) in ops {
-                    now += Duration::from_micros(advance);
-                    let id = &ids[which];
-                    prop_assert_eq!(fast.request(id, now), naive.request(id, now), "{} at {:?}", id, now - t0);
-                    prop_assert_eq!(fast.len(), naive.held.len());
-                    for other in &ids {
-                        let held = naive.held.iter().any(|(h, _)| h == other);
-                        prop_assert_eq!(fast.is_in_use(other, now), held);
-                    }
-                }
+                check(Registry::new(ttl), ttl, &ops)?;
+            }
+
+            #[test]
+            fn behaves_like_a_scanned_list_when_every_hash_collides((ttl_us, ops) in history()) {
+                let ttl = Duration::from_micros(ttl_us);
+                check(Registry::with_hasher(ttl, BuildHasherDefault::<Collide>::default()), ttl, &ops)?;
             }
         }
     }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Separates the server's own cost from this machine's drift: runs the same `load` command against the
+# echo example (examples/udp_echo.rs, the least a server can do) and against the server, alternately,
+# and prints each pair side by side with the server's share of the echo's figure. A slow spell slows
+# both runs of a pair alike, so the share holds still where the absolute figures swing.
+#
+#   bash benches/paired.sh [PAIRS] [SECONDS]            # closed loop, 1 socket x 32, unique IDs
+#   RATE=150000 bash benches/paired.sh [PAIRS] [SECONDS] # open loop at RATE: compares p99 instead
+#
+# Release builds; the server (or echo) on core 0 and `load` on core 1, as in measure.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --locked --bins --examples >/dev/null 2>&1
+B=target/release
+PAIRS=${1:-5}
+SECS=${2:-10}
+RATE=${RATE:-}
+PORT=${PORT:-47700}
+
+# One run of `load` against whatever listens on $PORT; prints throughput and p99 (us).
+measure() { # extra load arguments...
+  local json
+  if [ -n "$RATE" ]; then
+    json=$(taskset -c 1 $B/load 127.0.0.1 $PORT --duration "$SECS" --clients 1 --rate "$RATE" --json "$@")
+  else
+    json=$(taskset -c 1 $B/load 127.0.0.1 $PORT --duration "$SECS" --clients 1 --window 32 --json "$@")
+  fi
+  local rate p99 lost
+  rate=$(grep -o '"throughput":[0-9]*' <<<"$json" | cut -d: -f2)
+  p99=$(grep -o '"p99":[0-9]*' <<<"$json" | cut -d: -f2)
+  lost=$(grep -o '"timeouts":[0-9]*' <<<"$json" | cut -d: -f2)
+  echo "$rate $p99 $lost"
+}
+
+# Stops a process and waits for it, whatever it exits with.
+stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; }
+
+if [ -n "$RATE" ]; then
+  echo "open loop at $RATE/s, $SECS s a run, $PAIRS pairs"
+else
+  echo "closed loop, 1 socket x 32 in flight, $SECS s a run, $PAIRS pairs"
+fi
+printf '%4s  %10s %8s  %10s %8s %6s  %7s %7s\n' pair echo/s p99us server/s p99us lost share p99x
+for pair in $(seq "$PAIRS"); do
+  taskset -c 0 $B/examples/udp_echo 127.0.0.1:$PORT >/dev/null &
+  pid=$!
+  sleep 0.3
+  read -r e_rate e_p99 _ < <(measure --ids pool:1000)
+  stop $pid
+  taskset -c 0 $B/server 127.0.0.1 $PORT --transport udp --idle-timeout 600 >/dev/null &
+  pid=$!
+  sleep 0.3
+  read -r s_rate s_p99 s_lost < <(measure)
+  stop $pid
+  printf '%4s  %10s %8s  %10s %8s %6s  %7s %7s\n' "$pair" "$e_rate" "$e_p99" "$s_rate" "$s_p99" "$s_lost" \
+    "$(awk -v s="$s_rate" -v e="$e_rate" 'BEGIN { printf "%.3f", s / e }')" \
+    "$(awk -v s="$s_p99" -v e="$e_p99" 'BEGIN { printf "%.2f", s / e }')"
+done
