@@ -5,17 +5,17 @@
 
 use std::io;
 use std::mem;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
 use std::ptr;
 
-use libc::{c_uint, c_void, iovec, mmsghdr};
-use socket2::{SockAddr, SockAddrStorage};
+use libc::{c_uint, c_void, iovec, mmsghdr, sa_family_t, sockaddr_in, sockaddr_in6, socklen_t};
 
 use super::batch::{RecvBatch, SendBatch, BATCH};
 
 /// Takes the datagrams already waiting on `fd` into `batch`'s free slots, without blocking.
 pub fn recv(fd: RawFd, batch: &mut RecvBatch) -> io::Result<()> {
-    let mut names: [SockAddrStorage; BATCH] = std::array::from_fn(|_| SockAddrStorage::zeroed());
+    let mut names = [RawAddr::zeroed(); BATCH];
     // SAFETY: all-zero is a valid iovec and mmsghdr (null pointers, zero lengths).
     let mut iovs: [iovec; BATCH] = unsafe { mem::zeroed() };
     let mut hdrs: [mmsghdr; BATCH] = unsafe { mem::zeroed() };
@@ -27,7 +27,7 @@ pub fn recv(fd: RawFd, batch: &mut RecvBatch) -> io::Result<()> {
         iov.iov_base = slot.as_mut_ptr().cast::<c_void>();
         iov.iov_len = slot.len();
         hdr.msg_hdr.msg_name = ptr::from_mut(name).cast::<c_void>();
-        hdr.msg_hdr.msg_namelen = name.size_of();
+        hdr.msg_hdr.msg_namelen = RawAddr::LEN;
         hdr.msg_hdr.msg_iov = ptr::from_mut(iov);
         hdr.msg_hdr.msg_iovlen = 1;
         count += 1;
@@ -48,11 +48,8 @@ pub fn recv(fd: RawFd, batch: &mut RecvBatch) -> io::Result<()> {
         )
     };
     let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
-    for (hdr, name) in hdrs.iter().zip(names.iter_mut()).take(n) {
-        let storage = mem::replace(name, SockAddrStorage::zeroed());
-        // SAFETY: the kernel wrote a socket address of `msg_namelen` bytes into this storage.
-        let addr = unsafe { SockAddr::new(storage, hdr.msg_hdr.msg_namelen) };
-        let peer = addr.as_socket().ok_or_else(|| {
+    for (hdr, name) in hdrs.iter().zip(names.iter()).take(n) {
+        let peer = name.socket_addr(hdr.msg_hdr.msg_namelen).ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidData, "datagram from a non-IP address")
         })?;
         batch.filled(hdr.msg_len as usize, peer);
@@ -67,22 +64,22 @@ pub fn send(fd: RawFd, batch: &SendBatch, from: usize) -> io::Result<usize> {
     if count == 0 {
         return Ok(0);
     }
-    let names: [Option<SockAddr>; BATCH] =
-        std::array::from_fn(|i| (i < count).then(|| SockAddr::from(batch.get(from + i).1)));
+    let mut names = [RawAddr::zeroed(); BATCH];
     // SAFETY: all-zero is a valid iovec and mmsghdr (null pointers, zero lengths).
     let mut iovs: [iovec; BATCH] = unsafe { mem::zeroed() };
     let mut hdrs: [mmsghdr; BATCH] = unsafe { mem::zeroed() };
     for (i, (iov, (hdr, name))) in iovs
         .iter_mut()
-        .zip(hdrs.iter_mut().zip(names.iter().flatten()))
+        .zip(hdrs.iter_mut().zip(names.iter_mut()))
+        .take(count)
         .enumerate()
     {
-        let bytes = batch.get(from + i).0;
+        let (bytes, peer) = batch.get(from + i);
         // The kernel only reads through these pointers when sending.
         iov.iov_base = bytes.as_ptr().cast_mut().cast::<c_void>();
         iov.iov_len = bytes.len();
-        hdr.msg_hdr.msg_name = name.as_ptr().cast_mut().cast::<c_void>();
-        hdr.msg_hdr.msg_namelen = name.len();
+        hdr.msg_hdr.msg_name = ptr::from_mut(name).cast::<c_void>();
+        hdr.msg_hdr.msg_namelen = name.set(peer);
         hdr.msg_hdr.msg_iov = ptr::from_mut(iov);
         hdr.msg_hdr.msg_iovlen = 1;
     }
@@ -97,4 +94,103 @@ pub fn send(fd: RawFd, batch: &SendBatch, from: usize) -> io::Result<usize> {
         )
     };
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// A socket address as the kernel reads and writes it, IPv4 or IPv6: 28 bytes, where a general socket
+/// address storage is 128 (copying and zeroing 32 of those per call was a tenth of the server's time in
+/// user space).
+#[repr(C)]
+#[derive(Clone, Copy)]
+union RawAddr {
+    v4: sockaddr_in,
+    v6: sockaddr_in6,
+}
+
+impl RawAddr {
+    /// The room for an address, as told to the kernel.
+    const LEN: socklen_t = mem::size_of::<RawAddr>() as socklen_t;
+
+    fn zeroed() -> Self {
+        // SAFETY: all-zero is a valid `sockaddr_in` and `sockaddr_in6` (integers and byte arrays).
+        unsafe { mem::zeroed() }
+    }
+
+    /// Writes `addr` in the kernel's form; returns its length.
+    fn set(&mut self, addr: SocketAddr) -> socklen_t {
+        match addr {
+            SocketAddr::V4(a) => {
+                // SAFETY: as in `zeroed`.
+                let mut v4: sockaddr_in = unsafe { mem::zeroed() };
+                v4.sin_family = libc::AF_INET as sa_family_t;
+                v4.sin_port = a.port().to_be();
+                v4.sin_addr.s_addr = u32::from(*a.ip()).to_be();
+                self.v4 = v4;
+                mem::size_of::<sockaddr_in>() as socklen_t
+            }
+            SocketAddr::V6(a) => {
+                // SAFETY: as in `zeroed`.
+                let mut v6: sockaddr_in6 = unsafe { mem::zeroed() };
+                v6.sin6_family = libc::AF_INET6 as sa_family_t;
+                v6.sin6_port = a.port().to_be();
+                v6.sin6_flowinfo = a.flowinfo();
+                v6.sin6_addr.s6_addr = a.ip().octets();
+                v6.sin6_scope_id = a.scope_id();
+                self.v6 = v6;
+                mem::size_of::<sockaddr_in6>() as socklen_t
+            }
+        }
+    }
+
+    /// The address the kernel wrote, `len` bytes of it; `None` if it is not IPv4 or IPv6.
+    fn socket_addr(&self, len: socklen_t) -> Option<SocketAddr> {
+        let len = len as usize;
+        // SAFETY: every variant is plain integers and byte arrays, valid for any bytes, and both start
+        // with the address family.
+        let (family, v4, v6) = unsafe { (self.v4.sin_family, self.v4, self.v6) };
+        match i32::from(family) {
+            libc::AF_INET if len >= mem::size_of::<sockaddr_in>() => {
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr)),
+                    u16::from_be(v4.sin_port),
+                )))
+            }
+            libc::AF_INET6 if len >= mem::size_of::<sockaddr_in6>() => {
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    Ipv6Addr::from(v6.sin6_addr.s6_addr),
+                    u16::from_be(v6.sin6_port),
+                    v6.sin6_flowinfo,
+                    v6.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_survive_the_kernel_form() {
+        for addr in [
+            "127.0.0.1:47000",
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "[::1]:9",
+            "[fe80::1%3]:65535",
+            "[::ffff:1.2.3.4]:80",
+        ] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            let mut raw = RawAddr::zeroed();
+            let len = raw.set(addr);
+            assert_eq!(raw.socket_addr(len), Some(addr));
+            assert_eq!(raw.socket_addr(len - 1), None, "a cut address is refused");
+        }
+        assert_eq!(
+            RawAddr::zeroed().socket_addr(RawAddr::LEN),
+            None,
+            "no family"
+        );
+    }
 }
