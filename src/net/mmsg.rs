@@ -1,7 +1,7 @@
 //! Linux's `recvmmsg` and `sendmmsg`: up to [`BATCH`] datagrams per system call.
 //!
 //! Per-datagram system calls were the largest cost of a busy server (and of `load`), so the real network
-//! moves whole batches. The unsafe code is filling the kernel's message headers.
+//! moves whole batches. The unsafe code is filling the kernel's message headers and socket addresses.
 
 use std::io;
 use std::mem;
@@ -144,8 +144,9 @@ impl RawAddr {
     /// The address the kernel wrote, `len` bytes of it; `None` if it is not IPv4 or IPv6.
     fn socket_addr(&self, len: socklen_t) -> Option<SocketAddr> {
         let len = len as usize;
-        // SAFETY: every variant is plain integers and byte arrays, valid for any bytes, and both start
-        // with the address family.
+        // SAFETY: every byte is initialized (a `RawAddr` starts zeroed, then only whole variants and the
+        // kernel write to it); both variants are plain integers and byte arrays, valid for any bytes,
+        // and both start with the address family.
         let (family, v4, v6) = unsafe { (self.v4.sin_family, self.v4, self.v6) };
         match i32::from(family) {
             libc::AF_INET if len >= mem::size_of::<sockaddr_in>() => {
