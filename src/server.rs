@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use crate::clock::{format_timestamp, Clock};
 use crate::console::Console;
 use crate::net::{send_all, Net, RecvBatch, SendBatch, TcpListener, Transport, UdpSocket};
-use crate::protocol::{self, Frame, Framer, Message, ParseError};
+use crate::protocol::{self, ConnId, Frame, Framer, Message, ParseError};
 use crate::registry::{Decision, Registry};
 
 /// How many bytes of a dropped request a log line shows.
@@ -90,10 +90,20 @@ pub fn handle_request(
     now: std::time::Instant,
 ) -> Result<Message, ParseError> {
     let id = protocol::parse_request(bytes)?;
-    Ok(match registry.request(&id, now) {
+    Ok(decide(registry, id, peer, now))
+}
+
+/// Decides the reply to a parsed request from `peer` at `now`.
+fn decide(
+    registry: &mut Registry,
+    id: ConnId,
+    peer: SocketAddr,
+    now: std::time::Instant,
+) -> Message {
+    match registry.request(&id, now) {
         Decision::Granted => Message::Ok(id, peer),
         Decision::InUse => Message::Reset(id),
-    })
+    }
 }
 
 /// Appends the log line for one request to `out`: timestamp, peer, what arrived, and the reply or why
@@ -176,6 +186,7 @@ impl<N: Net> Server<N> {
             reply: String::new(),
             line: String::new(),
             untidy: false,
+            parsed: Vec::with_capacity(crate::net::BATCH),
         };
         let addr = self
             .local_addr()
@@ -261,6 +272,8 @@ struct State<'a, C, K> {
     line: String,
     /// Expired IDs are waiting to be removed ([`State::tidy`]).
     untidy: bool,
+    /// A batch of requests, parsed; its buffer reused.
+    parsed: Vec<Result<ConnId, ParseError>>,
 }
 
 impl<C: Clock, K: Console> State<'_, C, K> {
@@ -281,7 +294,20 @@ impl<C: Clock, K: Console> State<'_, C, K> {
     /// Decides and logs one request received at `now`; says whether there is a reply (then in
     /// `self.reply`).
     fn request(&mut self, bytes: &[u8], peer: SocketAddr, now: Instant) -> bool {
-        let result = handle_request(&mut self.registry, bytes, peer, now.into_std())
+        let parsed = protocol::parse_request(bytes);
+        self.handle_parsed(parsed, bytes, peer, now)
+    }
+
+    /// [`State::request`] for a request already parsed.
+    fn handle_parsed(
+        &mut self,
+        parsed: Result<ConnId, ParseError>,
+        bytes: &[u8],
+        peer: SocketAddr,
+        now: Instant,
+    ) -> bool {
+        let result = parsed
+            .map(|id| decide(&mut self.registry, id, peer, now.into_std()))
             .map_err(Dropped::Malformed);
         self.give_back_memory();
         self.log(peer, bytes, result, now)
@@ -387,12 +413,24 @@ async fn serve_udp<S: UdpSocket, C: Clock, K: Console>(socket: &S, state: &mut S
         let now = Instant::now();
         state.activity(now);
         state.stamp();
+        // Parse the whole batch and look its IDs up in the table before deciding any: their cache
+        // misses then overlap instead of coming one after another.
+        let mut parsed = std::mem::take(&mut state.parsed);
+        parsed.extend(
+            requests
+                .iter()
+                .map(|(bytes, _)| protocol::parse_request(bytes)),
+        );
+        state
+            .registry
+            .prefetch(parsed.iter().filter_map(|id| id.as_ref().ok()));
         replies.clear();
-        for (bytes, peer) in requests.iter() {
-            if state.request(bytes, peer, now) {
+        for ((bytes, peer), parsed) in requests.iter().zip(parsed.drain(..)) {
+            if state.handle_parsed(parsed, bytes, peer, now) {
                 replies.push(peer, state.reply.as_bytes());
             }
         }
+        state.parsed = parsed;
         send_all(socket, &replies, |outcome| {
             if let Err((failed, e)) = outcome {
                 let peer = replies.get(failed).1;
