@@ -2,7 +2,7 @@
 //! socket that only parses `HELLO <id>`, checks a set and replies, one datagram per system call. It
 //! never forgets an ID, logs nothing and skips anything that is not a request. Run against it and then
 //! against the real server at the same moment, it tells the server's cost apart from the machine's speed
-//! (`RATE= AGAINST=minimal_server bash benches/paired.sh`, BENCHMARKS.md).
+//! (`AGAINST=minimal_server bash benches/paired.sh`, BENCHMARKS.md).
 //!
 //! `cargo run --release --example minimal_server -- 127.0.0.1:47400`
 
