@@ -2,7 +2,8 @@
 
 use std::hint::black_box;
 
-use connid::protocol::{parse, parse_request, ConnId, Framer, Message};
+use connid::framing::Framer;
+use connid::protocol::{parse, parse_request, ConnId, Message};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn protocol(c: &mut Criterion) {
@@ -22,11 +23,12 @@ fn protocol(c: &mut Criterion) {
         "192.168.0.10:12345".parse().unwrap(),
     );
     g.bench_function("format OK", |b| b.iter(|| black_box(&ok).to_bytes()));
-    g.bench_function("frame a TCP request", |b| {
+    g.bench_function("frame a TCP request ended by half-close", |b| {
         b.iter(|| {
             let mut f = Framer::new();
             f.extend(black_box(b"HELLO 9876"));
-            f.next_frame()
+            let _ = f.next_frame();
+            f.finish()
         })
     });
     g.finish();

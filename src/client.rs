@@ -1,8 +1,9 @@
 //! The client: asks the server for a connection ID, retrying with new IDs typed by the user.
 //!
-//! Each try opens a new socket, sends `HELLO <id>` and waits at most the timeout for the matching `OK`
-//! or `RESET`. Replies for another ID, or malformed ones, are ignored. A failed try prints
-//! `Connection Error <id> on <timestamp>` and, while tries remain, asks for a new ID.
+//! Each try opens a new socket, sends `HELLO <id>` (over TCP, then half-closes: the request is
+//! complete) and waits at most the timeout for the matching `OK` or `RESET`. Replies for another ID, or
+//! malformed ones, are ignored. A failed try prints `Connection Error <id> on <timestamp>` and, while
+//! tries remain, asks for a new ID.
 
 use std::fmt;
 use std::future::Future;
@@ -10,12 +11,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::clock::{format_timestamp, Clock};
 use crate::console::Console;
+use crate::framing::{read_message, Framer, Received, DEFAULT_SETTLE};
 use crate::net::{unspecified_for, Net, Transport, UdpSocket};
-use crate::protocol::{self, ConnId, Frame, Framer, Message};
+use crate::protocol::{self, ConnId, Message};
 
 /// The prompt shown before reading a new connection ID.
 pub const PROMPT: &str = "Enter a new connection ID: ";
@@ -30,6 +32,9 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// How many tries before giving up (at least 1).
     pub tries: u32,
+    /// TCP: how long a whole reply with no newline and no end of stream waits for more bytes
+    /// ([`crate::framing`]).
+    pub settle: Duration,
 }
 
 impl ClientConfig {
@@ -41,6 +46,7 @@ impl ClientConfig {
             transport: Transport::Udp,
             timeout: Duration::from_secs(15),
             tries: 3,
+            settle: DEFAULT_SETTLE,
         }
     }
 }
@@ -217,7 +223,7 @@ async fn try_once<N: Net, K: Console>(
     let attempt = async {
         match cfg.transport {
             Transport::Udp => try_udp(net, console, cfg.server, id).await,
-            Transport::Tcp => try_tcp(net, console, cfg.server, id).await,
+            Transport::Tcp => try_tcp(net, console, cfg, id).await,
         }
     };
     match tokio::time::timeout(cfg.timeout, attempt).await {
@@ -271,37 +277,30 @@ async fn try_udp<N: Net, K: Console>(
 async fn try_tcp<N: Net, K: Console>(
     net: &N,
     console: &mut K,
-    server: SocketAddr,
+    cfg: &ClientConfig,
     id: &ConnId,
 ) -> Result<SocketAddr, TryError> {
-    let mut stream = net.connect_tcp(server).await?;
+    let mut stream = net.connect_tcp(cfg.server).await?;
     stream
         .write_all(&Message::Hello(id.clone()).to_bytes())
         .await?;
+    // The half-close ends the request for servers that read to a newline or the end of the stream.
+    // If it fails, the connection is already gone, and reading says how.
+    let _ = stream.shutdown().await;
     let mut framer = Framer::new();
-    let mut buf = vec![0u8; 2048];
     loop {
-        match framer.next_frame() {
-            Frame::Message(bytes) => {
+        match read_message(&mut stream, &mut framer, cfg.settle).await? {
+            Received::Message(bytes) => {
                 if let Some(result) = take_reply(console, &bytes, id) {
                     return result;
                 }
-                continue;
             }
-            Frame::TooLong(bytes) => {
-                console.err(&format!(
-                    "ignored a reply over {} bytes: {}",
-                    protocol::MAX_MESSAGE_LEN,
-                    protocol::printable(&bytes, 80)
-                ));
-                continue;
-            }
-            Frame::Incomplete => {}
+            Received::TooLong(bytes) => console.err(&format!(
+                "ignored a reply over {} bytes: {}",
+                protocol::MAX_MESSAGE_LEN,
+                protocol::printable(&bytes, 80)
+            )),
+            Received::End => return Err(TryError::Closed),
         }
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Err(TryError::Closed);
-        }
-        framer.extend(&buf[..n]);
     }
 }

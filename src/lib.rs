@@ -10,6 +10,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod console;
+pub mod framing;
 pub mod load;
 pub mod memory;
 pub mod net;

@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
+use crate::framing::{read_message, Framer, Received, DEFAULT_SETTLE};
 use crate::net::{
     send_all, unspecified_for, Net, RecvBatch, SendBatch, TokioNet, Transport, UdpSocket,
 };
-use crate::protocol::{self, ConnId, Frame, Framer, Message};
+use crate::protocol::{self, ConnId, Message};
 
 /// Which IDs the requests ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -464,7 +465,7 @@ async fn udp_client(
     Ok(counts)
 }
 
-/// One TCP request: connect, send, read until a complete reply, close.
+/// One TCP request: connect, send, half-close (the request is complete), read the reply, close.
 async fn tcp_request(server: SocketAddr, id: &str) -> Result<Message, TcpFailure> {
     let mut stream = tokio::net::TcpStream::connect(server)
         .await
@@ -474,23 +475,15 @@ async fn tcp_request(server: SocketAddr, id: &str) -> Result<Message, TcpFailure
         .write_all(format!("HELLO {id}").as_bytes())
         .await
         .map_err(|_| TcpFailure::Error)?;
+    let _ = stream.shutdown().await;
     let mut framer = Framer::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        match framer.next_frame() {
-            Frame::Message(bytes) => {
-                return match protocol::parse(&bytes) {
-                    Ok(m @ (Message::Ok(..) | Message::Reset(_))) if m.id().as_str() == id => Ok(m),
-                    _ => Err(TcpFailure::Malformed),
-                }
-            }
-            Frame::TooLong(_) => return Err(TcpFailure::Malformed),
-            Frame::Incomplete => {}
-        }
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return Err(TcpFailure::Error),
-            Ok(n) => framer.extend(&buf[..n]),
-        }
+    match read_message(&mut stream, &mut framer, DEFAULT_SETTLE).await {
+        Ok(Received::Message(bytes)) => match protocol::parse(&bytes) {
+            Ok(m @ (Message::Ok(..) | Message::Reset(_))) if m.id().as_str() == id => Ok(m),
+            _ => Err(TcpFailure::Malformed),
+        },
+        Ok(Received::TooLong(_)) => Err(TcpFailure::Malformed),
+        Ok(Received::End) | Err(_) => Err(TcpFailure::Error),
     }
 }
 

@@ -1,6 +1,6 @@
-//! The wire format: connection IDs, the three messages (`HELLO`, `OK`, `RESET`), and TCP framing.
+//! The wire format: connection IDs and the three messages (`HELLO`, `OK`, `RESET`).
 //!
-//! Everything here is pure and synchronous. Messages are sent without a line ending (as the classic
+//! Everything here is pure and synchronous (where a message ends in a TCP stream is [`crate::framing`]'s). Messages are sent without a line ending (as the classic
 //! Python implementations do); a received message may end in `\n` or `\r\n`, which is stripped.
 
 use std::fmt;
@@ -260,6 +260,66 @@ pub fn parse_request(bytes: &[u8]) -> Result<ConnId, ParseError> {
     }
 }
 
+/// Whether more bytes could still turn `bytes` into a message: they are a prefix of some valid
+/// `HELLO`, `OK` or `RESET` (a trailing `\r` may begin a `\r\n`). `HELO 1`, `HELLO 1 2` or a byte
+/// that is not printable ASCII can never become one; `HELLO` and `OK 7 10.0` can. TCP framing uses it
+/// to drop at once what can never become a message, and to wait for the rest of what can.
+pub fn could_become_message(bytes: &[u8]) -> bool {
+    let body = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    if body.len() > MAX_MESSAGE_LEN || !body.iter().all(|b| (b' '..=b'~').contains(b)) {
+        return false;
+    }
+    // Printable ASCII is UTF-8.
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    let mut fields = text.split(' ');
+    let verb = fields.next().unwrap_or_default();
+    let mut rest = fields.peekable();
+    if rest.peek().is_none() {
+        return ["HELLO", "RESET", "OK"].iter().any(|v| v.starts_with(verb));
+    }
+    let expected = match verb {
+        "HELLO" | "RESET" => 1,
+        "OK" => 3,
+        _ => return false,
+    };
+    let mut index = 0;
+    while let Some(field) = rest.next() {
+        let last = rest.peek().is_none();
+        let fits = match index {
+            _ if index >= expected => false,
+            // Only the last field may still be empty or growing.
+            0 if last => field.len() <= MAX_ID_LEN,
+            0 => ConnId::new(field).is_ok(),
+            1 if last => could_become_ip(field),
+            1 => field.parse::<IpAddr>().is_ok(),
+            _ => could_become_port(field),
+        };
+        if !fits {
+            return false;
+        }
+        index += 1;
+    }
+    true
+}
+
+/// A prefix of an IPv4 or IPv6 address as `IpAddr` parses it (loosely: the right characters, not too many).
+fn could_become_ip(field: &str) -> bool {
+    const LONGEST: usize = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".len();
+    field.len() <= LONGEST
+        && field
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == '.' || c == ':')
+}
+
+/// A prefix of a port as `u16` parses it (digits, after an optional `+`, up to 65535).
+fn could_become_port(field: &str) -> bool {
+    let digits = field.strip_prefix('+').unwrap_or(field);
+    digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits.is_empty() || digits.parse::<u16>().is_ok())
+}
+
 /// Shows received bytes on one line for a log: text escaped, bytes that are not UTF-8 as `\xNN`, cut
 /// to `max` characters. Plain printable ASCII (the usual request) is borrowed as it is.
 pub fn printable(bytes: &[u8], max: usize) -> std::borrow::Cow<'_, str> {
@@ -286,76 +346,6 @@ fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((cut, _)) => format!("{}...", &s[..cut]),
         None => s.to_string(),
-    }
-}
-
-/// Splits a TCP byte stream into messages.
-///
-/// A message ends at the first `\n`, or as soon as the bytes received so far, without one, parse as a
-/// complete message (peers that send `HELLO 9876` in one write and then wait for the answer). A line
-/// that grows past [`MAX_MESSAGE_LEN`] is reported once and then skipped up to its `\n`, so memory stays
-/// bounded whatever the peer sends.
-#[derive(Debug, Default)]
-pub struct Framer {
-    buf: Vec<u8>,
-    skipping: bool,
-}
-
-/// What the framer holds after new bytes arrived.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Frame {
-    /// One complete message (with any line ending), to be parsed by the caller.
-    Message(Vec<u8>),
-    /// More bytes are needed.
-    Incomplete,
-    /// Over [`MAX_MESSAGE_LEN`] bytes without a line ending; these are the bytes dropped.
-    TooLong(Vec<u8>),
-}
-
-impl Framer {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Appends received bytes.
-    pub fn extend(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// The bytes held that do not form a message yet.
-    pub fn pending(&self) -> &[u8] {
-        &self.buf
-    }
-
-    /// Takes the next message, if one is complete.
-    pub fn next_frame(&mut self) -> Frame {
-        let newline = self.buf.iter().position(|&b| b == b'\n');
-        if self.skipping {
-            match newline {
-                Some(pos) => {
-                    self.buf.drain(..=pos);
-                    self.skipping = false;
-                    return self.next_frame();
-                }
-                None => {
-                    self.buf.clear();
-                    return Frame::Incomplete;
-                }
-            }
-        }
-        if let Some(pos) = newline {
-            let rest = self.buf.split_off(pos + 1);
-            return Frame::Message(std::mem::replace(&mut self.buf, rest));
-        }
-        // 512 bytes plus a `\r` may still be a message waiting for its `\n`.
-        if self.buf.len() > MAX_MESSAGE_LEN + 1 {
-            self.skipping = true;
-            return Frame::TooLong(std::mem::take(&mut self.buf));
-        }
-        if !self.buf.is_empty() && parse(&self.buf).is_ok() {
-            return Frame::Message(std::mem::take(&mut self.buf));
-        }
-        Frame::Incomplete
     }
 }
 
@@ -496,6 +486,52 @@ mod tests {
     }
 
     #[test]
+    fn prefixes_of_messages_could_become_one_and_the_rest_cannot() {
+        for could in [
+            &b""[..],
+            b"H",
+            b"HELLO",
+            b"HELLO ",
+            b"HELLO 12",
+            b"HELLO 12\r",
+            b"RES",
+            b"RESET 1",
+            b"O",
+            b"OK 7 ",
+            b"OK 7 10.0",
+            b"OK 7 ::ffff:1.2.3.4 ",
+            b"OK 7 10.0.0.1 6553",
+            b"OK 7 10.0.0.1 +",
+        ] {
+            assert!(could_become_message(could), "{:?}", printable(could, 80));
+        }
+        let long_id = format!("HELLO {}", "1".repeat(65));
+        for never in [
+            &b"HELO"[..],
+            b"HELO 1",
+            b"hello 1",
+            b" HELLO",
+            b"HELLO  1",
+            b"HELLO 1 ",
+            b"HELLO 1 2",
+            b"HELLO 1\r\r",
+            b"HELLO\t1",
+            b"HELLO \xff",
+            b"HELLO 1\0",
+            long_id.as_bytes(),
+            b"RESET 1 2",
+            b"OK 7 10.0.0.x",
+            b"OK 7 10.0 80",
+            b"OK 7 10.0.0.1 65536",
+            b"OK 7 10.0.0.1 8x",
+            b"OK 7 10.0.0.1 80 ",
+        ] {
+            assert!(!could_become_message(never), "{:?}", printable(never, 80));
+        }
+        assert!(!could_become_message(&[b'A'; MAX_MESSAGE_LEN + 1]));
+    }
+
+    #[test]
     fn unknown_verbs_are_cut_short_in_errors() {
         let err = parse(&[b'A'; 400]).unwrap_err().to_string();
         assert!(err.len() < 40, "{err}");
@@ -512,47 +548,6 @@ mod tests {
             printable(b"say \"hi\" \\ 'x'", 80),
             "say \\\"hi\\\" \\\\ \\'x\\'"
         );
-    }
-
-    #[test]
-    fn framer_takes_a_message_at_the_newline() {
-        let mut f = Framer::new();
-        f.extend(b"HEL");
-        assert_eq!(f.next_frame(), Frame::Incomplete);
-        f.extend(b"LO\n");
-        assert_eq!(f.next_frame(), Frame::Message(b"HELLO\n".to_vec()));
-        assert_eq!(f.next_frame(), Frame::Incomplete);
-        f.extend(b"RESET 1\r\nOK 1 ::1 5\n");
-        assert_eq!(f.next_frame(), Frame::Message(b"RESET 1\r\n".to_vec()));
-        assert_eq!(f.next_frame(), Frame::Message(b"OK 1 ::1 5\n".to_vec()));
-    }
-
-    #[test]
-    fn framer_takes_a_complete_message_without_a_newline() {
-        let mut f = Framer::new();
-        f.extend(b"HELLO");
-        assert_eq!(f.next_frame(), Frame::Incomplete);
-        f.extend(b" 9876");
-        assert_eq!(f.next_frame(), Frame::Message(b"HELLO 9876".to_vec()));
-        f.extend(b"HELLO 9876\r");
-        assert_eq!(f.next_frame(), Frame::Incomplete);
-        f.extend(b"\n");
-        assert_eq!(f.next_frame(), Frame::Message(b"HELLO 9876\r\n".to_vec()));
-    }
-
-    #[test]
-    fn framer_gives_up_on_an_endless_line() {
-        let mut f = Framer::new();
-        f.extend(&[b'x'; 513]);
-        assert_eq!(f.next_frame(), Frame::Incomplete);
-        f.extend(b"x");
-        assert_eq!(f.next_frame(), Frame::TooLong(vec![b'x'; 514]));
-        // The rest of that line is skipped without being held.
-        f.extend(&[b'y'; 10_000]);
-        assert_eq!(f.next_frame(), Frame::Incomplete);
-        assert!(f.pending().is_empty());
-        f.extend(b"yyy\nRESET 1");
-        assert_eq!(f.next_frame(), Frame::Message(b"RESET 1".to_vec()));
     }
 
     mod properties {
@@ -606,20 +601,28 @@ mod tests {
             }
 
             #[test]
+            fn every_prefix_of_a_message_could_become_one(msg in message_strategy(), crlf in any::<bool>()) {
+                let mut wire = msg.to_bytes();
+                if crlf {
+                    wire.push(b'\r');
+                }
+                for cut in 0..=wire.len() {
+                    prop_assert!(could_become_message(&wire[..cut]), "{:?}", printable(&wire[..cut], 600));
+                }
+            }
+
+            #[test]
+            fn what_parses_could_become_a_message(text in "(HELLO|OK|RESET)( [!-~]{0,20}){0,4}(\r)?") {
+                if parse(text.as_bytes()).is_ok() {
+                    prop_assert!(could_become_message(text.as_bytes()), "{text:?}");
+                }
+            }
+
+            #[test]
             fn format_then_parse_gives_the_message_back(msg in message_strategy(), ending in prop_oneof![Just(""), Just("\n"), Just("\r\n")]) {
                 let mut wire = msg.to_bytes();
                 wire.extend_from_slice(ending.as_bytes());
                 prop_assert_eq!(parse(&wire), Ok(msg));
-            }
-
-            #[test]
-            fn the_framer_never_holds_more_than_a_line_and_never_panics(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20)) {
-                let mut framer = Framer::new();
-                for chunk in chunks {
-                    framer.extend(&chunk);
-                    while let Frame::Message(_) | Frame::TooLong(_) = framer.next_frame() {}
-                    prop_assert!(framer.pending().len() <= MAX_MESSAGE_LEN + 1);
-                }
             }
         }
     }

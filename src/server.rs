@@ -12,13 +12,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use crate::clock::{format_timestamp, Clock};
 use crate::console::Console;
+use crate::framing::{read_message, Framer, Received, DEFAULT_SETTLE};
 use crate::net::{send_all, Net, RecvBatch, SendBatch, TcpListener, Transport, UdpSocket};
-use crate::protocol::{self, ConnId, Frame, Framer, Message, ParseError};
+use crate::protocol::{self, ConnId, Message, ParseError};
 use crate::registry::{Decision, Registry};
 
 /// How many bytes of a dropped request a log line shows.
@@ -40,6 +41,9 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// A TCP peer must complete its request within this time.
     pub line_timeout: Duration,
+    /// TCP: how long a whole request with no newline and no end of stream waits for more bytes
+    /// ([`crate::framing`]).
+    pub settle: Duration,
     /// Most TCP connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
 }
@@ -51,6 +55,7 @@ impl Default for ServerConfig {
             id_ttl: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(120),
             line_timeout: Duration::from_secs(15),
+            settle: DEFAULT_SETTLE,
             max_connections: 1024,
         }
     }
@@ -63,7 +68,7 @@ pub enum Dropped {
     Malformed(ParseError),
     /// A TCP peer did not complete its request in time.
     Incomplete(Duration),
-    /// A TCP peer closed the connection before its request was complete.
+    /// A TCP peer closed the connection without sending anything.
     Closed,
     /// Reading the request failed.
     Io(io::Error),
@@ -76,7 +81,7 @@ impl fmt::Display for Dropped {
             Dropped::Incomplete(t) => {
                 write!(f, "request not complete within {} s", t.as_secs_f64())
             }
-            Dropped::Closed => write!(f, "connection closed before the request was complete"),
+            Dropped::Closed => write!(f, "connection closed without a request"),
             Dropped::Io(e) => write!(f, "read error: {e}"),
         }
     }
@@ -451,38 +456,38 @@ fn tidy_timer() -> tokio::time::Interval {
     timer
 }
 
-/// A TCP request as read: the stream (to answer on), the peer, the bytes and whether they form a message.
-type ReadRequest<S> = (S, SocketAddr, Vec<u8>, Result<(), Dropped>);
+/// A TCP request as read: the stream (to answer on), the peer, the bytes, whether they form a
+/// message, and how many bytes came after it (ignored).
+type ReadRequest<S> = (S, SocketAddr, Vec<u8>, Result<(), Dropped>, usize);
 
-/// Reads one request from a new connection, within `limit`.
-async fn read_request<S>(mut stream: S, peer: SocketAddr, limit: Duration) -> ReadRequest<S>
+/// Reads one request from a new connection (framed as [`crate::framing`] says), within `limit`.
+async fn read_request<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    limit: Duration,
+    settle: Duration,
+) -> ReadRequest<S>
 where
     S: tokio::io::AsyncRead + Unpin,
 {
     let mut framer = Framer::new();
-    let mut buf = [0u8; 1024];
-    let read = async {
-        loop {
-            match framer.next_frame() {
-                Frame::Message(bytes) => return (bytes, Ok(())),
-                Frame::TooLong(bytes) => {
-                    let len = bytes.len();
-                    return (bytes, Err(Dropped::Malformed(ParseError::TooLong(len))));
-                }
-                Frame::Incomplete => {}
-            }
-            match stream.read(&mut buf).await {
-                Ok(0) => return (framer.pending().to_vec(), Err(Dropped::Closed)),
-                Ok(n) => framer.extend(&buf[..n]),
-                Err(e) => return (framer.pending().to_vec(), Err(Dropped::Io(e))),
-            }
-        }
-    };
+    let read = read_message(&mut stream, &mut framer, settle);
     let (bytes, result) = match tokio::time::timeout(limit, read).await {
-        Ok(done) => done,
+        Ok(Ok(Received::Message(bytes))) => (bytes, Ok(())),
+        Ok(Ok(Received::TooLong(bytes))) => {
+            let len = bytes.len();
+            (bytes, Err(Dropped::Malformed(ParseError::TooLong(len))))
+        }
+        Ok(Ok(Received::End)) => (Vec::new(), Err(Dropped::Closed)),
+        Ok(Err(e)) => (framer.pending().to_vec(), Err(Dropped::Io(e))),
         Err(_) => (framer.pending().to_vec(), Err(Dropped::Incomplete(limit))),
     };
-    (stream, peer, bytes, result)
+    let extra = if result.is_ok() {
+        framer.pending().len()
+    } else {
+        0
+    };
+    (stream, peer, bytes, result, extra)
 }
 
 /// Sends the reply and closes the connection, within `limit`.
@@ -526,7 +531,7 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
             biased;
             _ = tokio::time::sleep_until(state.idle_deadline) => return,
             Some(done) = reads.next(), if !reads.is_empty() => {
-                let (stream, peer, bytes, result): ReadRequest<L::Stream> = done;
+                let (stream, peer, bytes, result, extra): ReadRequest<L::Stream> = done;
                 let now = Instant::now();
                 state.activity(now);
                 state.stamp();
@@ -534,6 +539,10 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
                     Ok(()) => state.request(&bytes, peer, now),
                     Err(why) => state.log(peer, &bytes, Err(why), now),
                 };
+                if extra > 0 {
+                    let line = format!("{} {peer} ignored {extra} bytes after the request", state.ts);
+                    state.console.out(&line);
+                }
                 if answered {
                     let reply = state.reply.as_bytes().to_vec();
                     writes.push(write_reply(stream, peer, reply, cfg.line_timeout));
@@ -549,7 +558,7 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
             accepted = listener.accept(), if open < cfg.max_connections => match accepted {
                 Ok((stream, peer)) => {
                     state.activity(Instant::now());
-                    reads.push(read_request(stream, peer, cfg.line_timeout));
+                    reads.push(read_request(stream, peer, cfg.line_timeout, cfg.settle));
                 }
                 Err(e) => {
                     // Typically out of file descriptors: back off instead of spinning.

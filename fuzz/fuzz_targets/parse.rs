@@ -2,7 +2,8 @@
 //! must format back to what was parsed, and the framer's buffer stays bounded.
 #![no_main]
 
-use connid::protocol::{self, Frame, Framer, MAX_MESSAGE_LEN};
+use connid::framing::{Frame, Framer};
+use connid::protocol::{self, MAX_MESSAGE_LEN};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,5 +18,11 @@ fuzz_target!(|data: &[u8]| {
         framer.extend(chunk);
         while let Frame::Message(_) | Frame::TooLong(_) = framer.next_frame() {}
         assert!(framer.pending().len() <= MAX_MESSAGE_LEN + 1);
+        let _ = framer.can_settle();
+    }
+    let _ = framer.finish();
+    // Bytes that parse as a message could always have become one.
+    if protocol::parse(data).is_ok() {
+        assert!(protocol::could_become_message(data.strip_suffix(b"\n").unwrap_or(data)));
     }
 });

@@ -50,6 +50,8 @@ pub enum EventKind {
     Accepted { from: SocketAddr, to: SocketAddr },
     /// The attempt failed at once (a hung attempt that is given up has no such event).
     ConnectFailed { to: SocketAddr, why: String },
+    /// This side half-closed a TCP connection: it sends no more, but still reads.
+    Shutdown { local: SocketAddr, peer: SocketAddr },
     /// A TCP connection was closed by this side.
     Close { local: SocketAddr, peer: SocketAddr },
     /// A fault the timeline applied.

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use connid::framing::DEFAULT_SETTLE;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -38,7 +39,7 @@ const MALFORMED: [&str; 8] = [
     "\\xff\\xfe\\x00\n",
     "RESET a\n",
     "OK a 1.2.3.4 5\n",
-    "HELLO", // complete as a datagram; an unfinished line over TCP
+    "HELLO", // complete as a datagram; over TCP it waits for the rest, or the end of the stream
     "hello a\r\n",
 ];
 
@@ -97,6 +98,11 @@ pub fn scenario(seed: u64, transport: TransportName) -> Scenario {
         id_ttl: pick_dur(&mut rng, secs(1), secs(40), tick),
         idle_timeout: pick_dur(&mut rng, secs(2), secs(30), tick),
         line_timeout: pick_dur(&mut rng, secs(1), secs(15), tick),
+        settle: if rng.random_bool(0.3) {
+            pick_dur(&mut rng, tick, secs(1), tick)
+        } else {
+            Dur(DEFAULT_SETTLE)
+        },
         max_connections: 1024,
     };
     let network = NetworkSpec {
@@ -145,6 +151,7 @@ pub fn scenario(seed: u64, transport: TransportName) -> Scenario {
                 },
                 timeout: pick_dur(&mut rng, secs(1), secs(15), ms(100)),
                 tries: rng.random_range(1..=4),
+                settle: Dur(DEFAULT_SETTLE),
             }
         })
         .collect();
@@ -161,14 +168,25 @@ pub fn scenario(seed: u64, transport: TransportName) -> Scenario {
     }
     let peers: Vec<PeerSpec> = if swarm.peers {
         (0..rng.random_range(1..=MAX_PEERS))
-            .map(|i| PeerSpec {
-                name: format!("p{}", i + 1),
-                start: pick_dur(&mut rng, Duration::ZERO, HORIZON, tick),
-                sends: (0..rng.random_range(1..=3))
-                    .map(|_| MALFORMED[rng.random_range(0..MALFORMED.len())].to_string())
-                    .collect(),
-                gap: pick_dur(&mut rng, Duration::ZERO, secs(1), ms(100)),
-                wait: pick_dur(&mut rng, Duration::ZERO, secs(20), ms(100)),
+            .map(|i| {
+                let name = format!("p{}", i + 1);
+                let start = pick_dur(&mut rng, Duration::ZERO, HORIZON, tick);
+                let wait = pick_dur(&mut rng, Duration::ZERO, secs(20), ms(100));
+                if rng.random_bool(0.5) {
+                    let request = format!("HELLO {}", id(&mut rng));
+                    split_request(&mut rng, name, start, wait, &request, server.settle.0, tick)
+                } else {
+                    PeerSpec {
+                        name,
+                        start,
+                        sends: (0..rng.random_range(1..=3))
+                            .map(|_| MALFORMED[rng.random_range(0..MALFORMED.len())].to_string())
+                            .collect(),
+                        gap: pick_dur(&mut rng, Duration::ZERO, secs(1), ms(100)),
+                        half_close: rng.random_bool(0.3),
+                        wait,
+                    }
+                }
             })
             .collect()
     } else {
@@ -253,6 +271,53 @@ pub fn scenario(seed: u64, transport: TransportName) -> Scenario {
         peers,
         faults,
         limit: Dur(Duration::from_secs(1200)),
+    }
+}
+
+/// A raw peer that writes a well-formed `request` in two or three pieces, with a gap around the server's
+/// settle time (just under, equal, just over, or none), then ends it with a newline, a half-close or
+/// neither: the server must take it whole unless the gap is longer than the settle time.
+fn split_request(
+    rng: &mut ChaCha8Rng,
+    name: String,
+    start: Dur,
+    wait: Dur,
+    request: &str,
+    settle: Duration,
+    tick: Duration,
+) -> PeerSpec {
+    let mut cuts: Vec<usize> = (0..rng.random_range(1..=2))
+        .map(|_| rng.random_range(1..request.len()))
+        .collect();
+    cuts.push(0);
+    cuts.push(request.len());
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut sends: Vec<String> = cuts
+        .windows(2)
+        .map(|w| request[w[0]..w[1]].to_string())
+        .collect();
+    let ending = rng.random_range(0..3);
+    if ending == 0 {
+        if let Some(last) = sends.last_mut() {
+            last.push('\n');
+        }
+    }
+    let gaps = [
+        Duration::ZERO,
+        tick,
+        settle.saturating_sub(tick),
+        settle,
+        settle + tick,
+        settle * 2,
+    ];
+    PeerSpec {
+        name,
+        start,
+        sends,
+        gap: Dur(gaps[rng.random_range(0..gaps.len())]),
+        half_close: ending == 1,
+        wait,
     }
 }
 

@@ -51,7 +51,7 @@ impl SimNet {
             peer: inner.peer_addr()?,
             inner,
             net: self.clone(),
-            closed: false,
+            shut: false,
         })
     }
 }
@@ -169,27 +169,21 @@ impl TcpListener for SimListener {
     }
 }
 
-/// A simulated TCP stream that records what it writes, reads and when it closes.
+/// A simulated TCP stream that records what it writes, reads, and when it half-closes and closes.
 pub struct SimStream {
     inner: turmoil::net::TcpStream,
     local: SocketAddr,
     peer: SocketAddr,
     net: SimNet,
-    closed: bool,
+    /// Whether this side has half-closed (recorded once).
+    shut: bool,
 }
 
 impl SimStream {
-    fn record_close(&mut self) {
-        if !self.closed {
-            self.closed = true;
-            // Outside the simulation (the run is being torn down) there is nothing to record.
-            if let Some(at) = turmoil::sim_elapsed() {
-                let kind = EventKind::Close {
-                    local: self.local,
-                    peer: self.peer,
-                };
-                self.net.rec.record(at, &self.net.host, kind);
-            }
+    fn record(&self, kind: EventKind) {
+        // Outside the simulation (the run is being torn down) there is nothing to record.
+        if let Some(at) = turmoil::sim_elapsed() {
+            self.net.rec.record(at, &self.net.host, kind);
         }
     }
 }
@@ -241,8 +235,13 @@ impl AsyncWrite for SimStream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let polled = Pin::new(&mut self.inner).poll_shutdown(cx);
-        if polled.is_ready() {
-            self.record_close();
+        if let Poll::Ready(Ok(())) = polled {
+            if !std::mem::replace(&mut self.shut, true) {
+                self.record(EventKind::Shutdown {
+                    local: self.local,
+                    peer: self.peer,
+                });
+            }
         }
         polled
     }
@@ -250,6 +249,9 @@ impl AsyncWrite for SimStream {
 
 impl Drop for SimStream {
     fn drop(&mut self) {
-        self.record_close();
+        self.record(EventKind::Close {
+            local: self.local,
+            peer: self.peer,
+        });
     }
 }

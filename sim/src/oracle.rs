@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use connid::clock::format_timestamp;
+use connid::framing::{Frame, Framer};
 use connid::protocol::{self, ConnId, Message};
 
 use crate::clock::epoch;
@@ -119,6 +120,129 @@ fn server_replies(run: &Run) -> Vec<Reply<'_>> {
         .collect()
 }
 
+/// A request the server read: who sent it, which ID it asks for, and when.
+struct Request<'a> {
+    from: SocketAddr,
+    /// The ID asked for. Over TCP, two when a pause between two writes equals the settle time
+    /// exactly, so either framing is right.
+    ids: Vec<ConnId>,
+    /// When its first byte reached the server.
+    first: Duration,
+    /// By when it was complete: when it arrived (UDP), when its newline arrived, or at the latest
+    /// the settle time after its last byte (TCP: the sender's half-close may end it sooner).
+    at: Duration,
+    /// Whether the server had to answer it: not if its line timeout may have run out first.
+    due: bool,
+    /// The sends it came in.
+    sends: Vec<&'a Event>,
+}
+
+/// One write on a TCP connection: the send, its bytes, and when they reached the server.
+type Piece<'a> = (&'a Event, &'a [u8], Duration);
+
+/// Every well-formed request that reached the server: each datagram over UDP, the first message of
+/// each connection over TCP (framed as the server frames it, from the writes and when they arrived).
+fn server_requests<'a>(scenario: &Scenario, run: &'a Run, server: SocketAddr) -> Vec<Request<'a>> {
+    let delivered = run.events.iter().filter_map(|e| match &e.kind {
+        EventKind::Send {
+            to,
+            from,
+            payload,
+            delivered: Some(at),
+            ..
+        } if *to == server => Some((e, *from, payload.as_slice(), *at)),
+        _ => None,
+    });
+    if run.transport == crate::scenario::TransportName::Udp {
+        return delivered
+            .filter_map(|(e, from, payload, at)| {
+                let id = protocol::parse_request(payload).ok()?;
+                Some(Request {
+                    from,
+                    ids: vec![id],
+                    first: at,
+                    at,
+                    due: true,
+                    sends: vec![e],
+                })
+            })
+            .collect();
+    }
+    // One connection per source address: turmoil never reuses an ephemeral port within a run.
+    let mut connections: Vec<(SocketAddr, Vec<Piece<'_>>)> = Vec::new();
+    for (e, from, payload, at) in delivered {
+        match connections.iter_mut().find(|(f, _)| *f == from) {
+            Some((_, pieces)) => pieces.push((e, payload, at)),
+            None => connections.push((from, vec![(e, payload, at)])),
+        }
+    }
+    let settle = scenario.server.settle.0;
+    let line_timeout = scenario.server.line_timeout.0;
+    connections
+        .into_iter()
+        .filter_map(|(from, pieces)| {
+            let accepted = run
+                .events
+                .iter()
+                .rev()
+                .find(|e| {
+                    e.host == SERVER
+                        && e.at <= pieces[0].2
+                        && matches!(e.kind, EventKind::Accepted { from: f, .. } if f == from)
+                })
+                .map_or(pieces[0].2, |e| e.at);
+            let framings =
+                [false, true].map(|tie_settles| first_message(&pieces, settle, tie_settles));
+            let mut ids: Vec<ConnId> = Vec::new();
+            let mut at = Duration::ZERO;
+            let mut used = 0;
+            for (message, complete, n) in framings.into_iter().flatten() {
+                if let Ok(id) = protocol::parse_request(&message) {
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                    at = at.max(complete);
+                    used = used.max(n);
+                }
+            }
+            (!ids.is_empty()).then(|| Request {
+                from,
+                ids,
+                first: pieces[0].2,
+                at,
+                due: at < accepted + line_timeout,
+                sends: pieces[..used].iter().map(|(e, ..)| *e).collect(),
+            })
+        })
+        .collect()
+}
+
+/// The first message of a TCP connection, from its writes as they arrived: the message, by when it
+/// was complete, and how many writes it took. A pause of exactly the settle time ends the message if
+/// `tie_settles`.
+fn first_message(
+    pieces: &[Piece<'_>],
+    settle: Duration,
+    tie_settles: bool,
+) -> Option<(Vec<u8>, Duration, usize)> {
+    let mut framer = Framer::new();
+    let mut last = Duration::ZERO;
+    for (i, (_, bytes, at)) in pieces.iter().enumerate() {
+        let gap = at.saturating_sub(last);
+        if i > 0 && framer.can_settle() && (gap > settle || (gap == settle && tie_settles)) {
+            return framer.settle().map(|m| (m, last + settle, i));
+        }
+        framer.extend(bytes);
+        match framer.next_frame() {
+            Frame::Message(m) => return Some((m, *at, i + 1)),
+            Frame::TooLong(_) => return None,
+            Frame::Incomplete => {}
+        }
+        last = *at;
+    }
+    framer.settle().map(|m| (m, last + settle, pieces.len()))
+}
+
 /// One life of the server software, from a start to its exit, a crash, or the end of the run.
 struct Incarnation<'a> {
     start: &'a Event,
@@ -166,24 +290,7 @@ fn check_server(
     let ttl = scenario.server.id_ttl.0;
     let idle = scenario.server.idle_timeout.0;
     let tick = scenario.network.tick.0;
-    // Requests the server read: (when, from, ID, the send).
-    let requests: Vec<(Duration, SocketAddr, ConnId, &Event)> = run
-        .events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Send {
-                to,
-                from,
-                payload,
-                delivered: Some(at),
-                ..
-            } if *to == server => protocol::parse_request(payload)
-                .ok()
-                .map(|id| (*at, *from, id, e)),
-            _ => None,
-        })
-        .collect();
-
+    let requests = server_requests(scenario, run, server);
     for life in incarnations(run) {
         let t0 = life.start.at;
         let t1 = life.end.map_or(run.simulated, |e| e.at);
@@ -210,8 +317,8 @@ fn check_server(
                         );
                     }
                     granted.insert(id, reply.event);
-                    let asked = requests.iter().any(|(t, from, rid, _)| {
-                        from == addr && rid == id && *t <= at && inside(*t)
+                    let asked = requests.iter().any(|r| {
+                        r.from == *addr && r.ids.contains(id) && r.first <= at && inside(r.first)
                     });
                     if *addr != reply.to || !asked {
                         found.add(
@@ -256,24 +363,30 @@ fn check_server(
             }
         }
 
-        // Rule 5: every request read is answered, at once.
-        for (t, from, id, send) in requests.iter().filter(|(t, ..)| inside(*t) && *t < t1) {
+        // Rule 5: every request read is answered as soon as it is complete.
+        for request in requests
+            .iter()
+            .filter(|r| r.due && inside(r.first) && inside(r.at) && r.at < t1)
+        {
             let answered = replies.iter().any(|r| {
-                r.to == *from
-                    && r.message.id() == id
-                    && r.event.at >= *t
-                    && r.event.at <= *t + tick
+                r.to == request.from
+                    && request.ids.contains(r.message.id())
+                    && r.event.at >= request.first
+                    && r.event.at <= request.at + tick
                     && !matches!(r.message, Message::Hello(_))
             });
             if !answered {
+                let ids: Vec<&str> = request.ids.iter().map(ConnId::as_str).collect();
                 found.add(
                     ANSWERED,
-                    *t,
+                    request.at,
                     format!(
-                        "HELLO {id} from {from} reached the server at {} and got no answer",
-                        secs(*t)
+                        "HELLO {} from {} was complete at the server by {} and got no answer",
+                        ids.join(" or "),
+                        request.from,
+                        secs(request.at)
                     ),
-                    &[send],
+                    &request.sends,
                 );
             }
         }
@@ -773,6 +886,76 @@ mod tests {
                 assert!(found.is_empty(), "{} {t:?}: {found:#?}", path.display());
             }
         }
+    }
+
+    /// Moves the server's send that starts with `prefix` to `later` after where it was.
+    fn delay_reply(ev: &mut [Event], prefix: &str, later: Duration) {
+        let i = position(ev, |e| {
+            e.host == SERVER && payload_of(e).starts_with(prefix)
+        });
+        ev[i].at += later;
+    }
+
+    #[test]
+    fn a_split_request_granted_as_its_first_piece_is_caught() {
+        let s = load("16-tcp-framing.toml");
+        let got = broken(&s, TransportName::Tcp, |ev| {
+            // "HELLO 12" then "34": a server that took the first write alone answers OK 12.
+            let i = position(ev, |e| {
+                e.host == SERVER && payload_of(e).starts_with("OK 1234")
+            });
+            let text = payload_of(&ev[i]).replacen("OK 1234", "OK 12", 1);
+            set_payload(&mut ev[i], &text);
+        });
+        assert!(got.contains(&OK_SOURCE), "{got:?}");
+        assert!(got.contains(&ANSWERED), "{got:?}");
+    }
+
+    #[test]
+    fn a_reply_later_than_the_settle_time_is_caught() {
+        let s = load("16-tcp-framing.toml");
+        let tick = s.network.tick.0;
+        // classic sent once and waits: its answer is due the settle time after its request.
+        let got = broken(&s, TransportName::Tcp, |ev| {
+            delay_reply(ev, "OK 5 ", tick * 2)
+        });
+        assert_eq!(got, [ANSWERED]);
+        // nl ended its request with a newline: its answer is due at once, not after a settle time.
+        let settle = s.server.settle.0;
+        let got = broken(&s, TransportName::Tcp, |ev| {
+            delay_reply(ev, "OK 6 ", settle)
+        });
+        assert_eq!(got, [ANSWERED]);
+    }
+
+    #[test]
+    fn a_pause_of_exactly_the_settle_time_allows_either_framing() {
+        let pieces_at = |gap_ms: u64| {
+            let e = Event {
+                at: Duration::ZERO,
+                host: "p".into(),
+                kind: EventKind::Crash,
+            };
+            let ms = Duration::from_millis;
+            vec![
+                (e.clone(), b"HELLO 12".to_vec(), ms(100)),
+                (e, b"34".to_vec(), ms(100 + gap_ms)),
+            ]
+        };
+        let settle = Duration::from_millis(200);
+        let frame = |gap: u64, tie: bool| {
+            let owned = pieces_at(gap);
+            let pieces: Vec<Piece<'_>> = owned
+                .iter()
+                .map(|(e, b, t)| (e, b.as_slice(), *t))
+                .collect();
+            first_message(&pieces, settle, tie)
+                .map(|(m, at, n)| (String::from_utf8(m).unwrap(), at.as_millis(), n))
+        };
+        assert_eq!(frame(199, true), Some(("HELLO 1234".into(), 499, 2)));
+        assert_eq!(frame(200, false), Some(("HELLO 1234".into(), 500, 2)));
+        assert_eq!(frame(200, true), Some(("HELLO 12".into(), 300, 1)));
+        assert_eq!(frame(201, false), Some(("HELLO 12".into(), 300, 1)));
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub fn run(scenario: &Scenario, transport: TransportName) -> Result<Run, RunErro
         id_ttl: scenario.server.id_ttl.0,
         idle_timeout: scenario.server.idle_timeout.0,
         line_timeout: scenario.server.line_timeout.0,
+        settle: scenario.server.settle.0,
         max_connections: scenario.server.max_connections,
     };
     let server_rec = rec.clone();
@@ -79,6 +80,7 @@ pub fn run(scenario: &Scenario, transport: TransportName) -> Result<Run, RunErro
             transport: transport_kind,
             timeout: spec.timeout.0,
             tries: spec.tries,
+            settle: spec.settle.0,
         };
         sim.client(
             spec.name.as_str(),
@@ -184,13 +186,16 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, rec: &Recorder) {
 async fn server_host(rec: Recorder, addr: SocketAddr, cfg: ServerConfig) -> turmoil::Result {
     let net = SimNet::new(SERVER, addr.ip(), rec.clone());
     let mut console = ScriptedConsole::new(SERVER, rec.clone(), &[], Duration::ZERO);
-    let command = format!(
+    let mut command = format!(
         "server 0.0.0.0 {} --transport {} --id-ttl {} --idle-timeout {}",
         addr.port(),
         cfg.transport,
         cfg.id_ttl.as_secs_f64(),
         cfg.idle_timeout.as_secs_f64(),
     );
+    if cfg.transport == Transport::Tcp {
+        command.push_str(&format!(" --settle {}", cfg.settle.as_secs_f64()));
+    }
     rec.record(now(), SERVER, EventKind::Start(command));
     let bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port());
     let transport = cfg.transport;
@@ -215,7 +220,7 @@ async fn client_host(
 ) -> turmoil::Result {
     tokio::time::sleep(spec.start.0).await;
     let name = spec.name.as_str();
-    let command = format!(
+    let mut command = format!(
         "client HELLO {} {} {} --transport {} --timeout {} --tries {}",
         cfg.server.ip(),
         cfg.server.port(),
@@ -224,6 +229,9 @@ async fn client_host(
         cfg.timeout.as_secs_f64(),
         cfg.tries
     );
+    if cfg.transport == Transport::Tcp {
+        command.push_str(&format!(" --settle {}", cfg.settle.as_secs_f64()));
+    }
     rec.record(now(), name, EventKind::Start(command));
     let net = SimNet::new(name, ip, rec.clone());
     let mut console = ScriptedConsole::new(name, rec.clone(), &spec.typed, spec.typing.0);
@@ -246,8 +254,13 @@ async fn peer_host(
         now(),
         name,
         EventKind::Start(format!(
-            "raw peer: {} sends over {transport}",
-            spec.sends.len()
+            "raw peer: {} sends over {transport}{}",
+            spec.sends.len(),
+            if spec.half_close && transport == Transport::Tcp {
+                ", then a half-close"
+            } else {
+                ""
+            }
         )),
     );
     let net = SimNet::new(name, ip, rec.clone());
@@ -291,6 +304,9 @@ async fn peer_host(
                         tokio::time::sleep(spec.gap.0).await;
                     }
                     stream.write_all(payload).await?;
+                }
+                if spec.half_close {
+                    stream.shutdown().await?;
                 }
                 let _ = tokio::time::timeout(spec.wait.0, async {
                     while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}

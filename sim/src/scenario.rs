@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use connid::framing::DEFAULT_SETTLE;
 use connid::protocol::ConnId;
 use connid::Transport;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -158,6 +159,8 @@ pub struct ServerSpec {
     pub id_ttl: Dur,
     pub idle_timeout: Dur,
     pub line_timeout: Dur,
+    /// TCP: how long a whole request with no newline and no end of stream waits for more bytes.
+    pub settle: Dur,
     pub max_connections: usize,
 }
 
@@ -168,6 +171,7 @@ impl Default for ServerSpec {
             id_ttl: Dur::secs(30),
             idle_timeout: Dur::secs(120),
             line_timeout: Dur::secs(15),
+            settle: Dur(DEFAULT_SETTLE),
             max_connections: 1024,
         }
     }
@@ -224,6 +228,13 @@ pub struct ClientSpec {
     pub timeout: Dur,
     #[serde(default = "default_tries")]
     pub tries: u32,
+    /// TCP: how long a whole reply with no newline and no end of stream waits for more bytes.
+    #[serde(default = "default_settle")]
+    pub settle: Dur,
+}
+
+fn default_settle() -> Dur {
+    Dur(DEFAULT_SETTLE)
 }
 
 fn default_client_timeout() -> Dur {
@@ -247,6 +258,10 @@ pub struct PeerSpec {
     /// Time between two sends.
     #[serde(default)]
     pub gap: Dur,
+    /// TCP: half-close the connection after the last send (the request is complete); otherwise the
+    /// peer keeps sending open, as a classic client does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub half_close: bool,
     /// How long the peer waits for replies after its last send before it closes its socket.
     #[serde(default = "default_peer_wait")]
     pub wait: Dur,
@@ -387,6 +402,7 @@ impl Scenario {
             ("server.id_ttl", self.server.id_ttl),
             ("server.idle_timeout", self.server.idle_timeout),
             ("server.line_timeout", self.server.line_timeout),
+            ("server.settle", self.server.settle),
             ("limit", self.limit),
             ("network.tick", self.network.tick),
         ] {
@@ -413,8 +429,10 @@ impl Scenario {
             if let Err(e) = ConnId::new(&c.id) {
                 return err(at("id"), e.to_string());
             }
-            if c.timeout.0.is_zero() {
-                return err(at("timeout"), "must be longer than 0".into());
+            for (field, d) in [("timeout", c.timeout), ("settle", c.settle)] {
+                if d.0.is_zero() {
+                    return err(at(field), "must be longer than 0".into());
+                }
             }
             if c.tries == 0 {
                 return err(at("tries"), "must be at least 1".into());

@@ -71,6 +71,7 @@ fn describe(kind: &EventKind) -> (&'static str, String) {
         EventKind::Connected { from, to } => ("connected", format!("tcp {from} -> {to}")),
         EventKind::Accepted { from, to } => ("accepted", format!("tcp {from} -> {to}")),
         EventKind::ConnectFailed { to, why } => ("refused", format!("tcp -> {to}: {why}")),
+        EventKind::Shutdown { local, peer } => ("shutdown", format!("tcp {local} -> {peer}")),
         EventKind::Close { local, peer } => ("close", format!("tcp {local} -> {peer}")),
         EventKind::Fault(text) => ("fault", text.clone()),
         EventKind::Exit(code) => ("exit", code.to_string()),

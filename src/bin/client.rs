@@ -35,6 +35,9 @@ struct Args {
     /// Tries before giving up.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     tries: u32,
+    /// TCP: seconds a whole reply with no newline and no end of stream waits for more bytes.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "0.2")]
+    settle: Duration,
 }
 
 fn main() -> ExitCode {
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         transport: args.transport,
         timeout: args.timeout,
         tries: args.tries,
+        settle: args.settle,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -31,6 +31,9 @@ struct Args {
     /// Seconds a TCP peer has to complete its request.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "15")]
     line_timeout: Duration,
+    /// TCP: seconds a whole request with no newline and no end of stream waits for more bytes.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "0.2")]
+    settle: Duration,
     /// Most TCP connections served at once.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
@@ -45,6 +48,7 @@ async fn main() -> ExitCode {
         id_ttl: args.id_ttl,
         idle_timeout: args.idle_timeout,
         line_timeout: args.line_timeout,
+        settle: args.settle,
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
     };
     let server = match Server::bind(&TokioNet, addr, cfg).await {

@@ -102,6 +102,17 @@ impl Running {
         }
     }
 
+    /// Waits for the next line, whatever it is.
+    pub fn next_line(&mut self) -> String {
+        match self.lines.recv_timeout(PATIENCE) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                line
+            }
+            Err(_) => panic!("no further line; saw {:#?}", self.seen),
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
