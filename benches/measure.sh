@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --bins --examples >/dev/null 2>&1
 B=target/release
-PORT=${PORT:-47100}
+PORT=${PORT:-23100} # below the ephemeral range, where no TIME_WAIT connection holds a port
 
 start_server() { # transport port extra...
   local t=$1 p=$2; shift 2

@@ -24,7 +24,7 @@ case "$AGAINST" in
   minimal_server) REF_IDS=() ;;          # unique IDs, as the server gets: its set grows the same way
   *) echo "AGAINST must be udp_echo or minimal_server" >&2; exit 2 ;;
 esac
-PORT=${PORT:-47700}
+PORT=${PORT:-23700} # below the ephemeral range, where no TIME_WAIT connection holds a port
 
 # One run of `load` against whatever listens on $PORT; prints throughput and p99 (us).
 measure() { # extra load arguments...
