@@ -1082,7 +1082,7 @@ mod tests {
 
     #[test]
     fn a_late_or_an_early_server_exit_is_caught() {
-        let s = load("08-idle-exit.toml");
+        let s = load("18-idle-exit.toml");
         for shift in [-1i64, 1] {
             let got = broken(&s, TransportName::Udp, |ev| {
                 let i = position(ev, |e| is_out(e, SERVER, "Server timed out"));
@@ -1205,7 +1205,7 @@ mod tests {
     #[test]
     fn transports_matter_for_tries() {
         // Over TCP a try begins with its connect; the oracle must count those, not sends.
-        let s = load("04-unreachable-refused.toml");
+        let s = load("17-unreachable-refused.toml");
         let r = run(&s, TransportName::Tcp);
         assert!(check(&s, &r).is_empty());
         assert_eq!(Transport::from(TransportName::Tcp), Transport::Tcp);
