@@ -15,7 +15,8 @@ use tokio::io::AsyncWriteExt;
 
 use crate::clock::{format_timestamp, Clock};
 use crate::console::Console;
-use crate::framing::{read_message, Framer, Received, DEFAULT_SETTLE};
+use crate::defaults;
+use crate::framing::{read_message, Framer, Received};
 use crate::net::{unspecified_for, Net, Transport, UdpSocket};
 use crate::protocol::{self, ConnId, Message};
 
@@ -38,15 +39,15 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// The defaults of the assignment: UDP, 15 s, 3 tries.
+    /// The defaults of the assignment ([`crate::defaults`]): UDP, 15 s, 3 tries.
     pub fn new(server: SocketAddr, id: ConnId) -> Self {
         Self {
             server,
             id,
-            transport: Transport::Udp,
-            timeout: Duration::from_secs(15),
-            tries: 3,
-            settle: DEFAULT_SETTLE,
+            transport: defaults::TRANSPORT,
+            timeout: defaults::CLIENT_TIMEOUT,
+            tries: defaults::TRIES,
+            settle: defaults::SETTLE,
         }
     }
 }

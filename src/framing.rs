@@ -16,10 +16,6 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::protocol::{could_become_message, parse, MAX_MESSAGE_LEN};
 
-/// How long a receiver waits for more bytes after a whole message with no newline and no end of
-/// stream: longer than the delayed ACKs and Nagle pauses that split one write in two.
-pub const DEFAULT_SETTLE: Duration = Duration::from_millis(200);
-
 /// Splits a TCP byte stream into messages. A line that grows past [`MAX_MESSAGE_LEN`] is reported once
 /// and then skipped up to its `\n`, so memory stays bounded whatever the peer sends.
 #[derive(Debug, Default)]

@@ -6,10 +6,10 @@
 //! simulated time and a scripted console, and runs exactly this code. [`load`] is a load generator
 //! for any server that speaks the protocol.
 
-pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod console;
+pub mod defaults;
 pub mod framing;
 pub mod load;
 pub mod memory;

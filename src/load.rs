@@ -17,7 +17,8 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-use crate::framing::{read_message, Framer, Received, DEFAULT_SETTLE};
+use crate::defaults;
+use crate::framing::{read_message, Framer, Received};
 use crate::net::{
     send_all, unspecified_for, Net, RecvBatch, SendBatch, TokioNet, Transport, UdpSocket,
 };
@@ -477,7 +478,7 @@ async fn tcp_request(server: SocketAddr, id: &str) -> Result<Message, TcpFailure
         .map_err(|_| TcpFailure::Error)?;
     let _ = stream.shutdown().await;
     let mut framer = Framer::new();
-    match read_message(&mut stream, &mut framer, DEFAULT_SETTLE).await {
+    match read_message(&mut stream, &mut framer, defaults::SETTLE).await {
         Ok(Received::Message(bytes)) => match protocol::parse(&bytes) {
             Ok(m @ (Message::Ok(..) | Message::Reset(_))) if m.id().as_str() == id => Ok(m),
             _ => Err(TcpFailure::Malformed),

@@ -16,12 +16,47 @@ mod mmsg;
 
 pub use batch::{RecvBatch, SendBatch, BATCH, SLOT};
 
-/// Which transport carries the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+/// Which transport carries the protocol: `udp` or `tcp` wherever it is written (command lines,
+/// scenario files, transcripts).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Transport {
     #[default]
     Udp,
     Tcp,
+}
+
+impl Transport {
+    /// Both, UDP first.
+    pub const ALL: [Transport; 2] = [Transport::Udp, Transport::Tcp];
+}
+
+/// A transport name that is not `udp` or `tcp`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown transport {0:?} (udp or tcp)")]
+pub struct UnknownTransport(pub String);
+
+impl std::str::FromStr for Transport {
+    type Err = UnknownTransport;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "udp" => Ok(Transport::Udp),
+            "tcp" => Ok(Transport::Tcp),
+            other => Err(UnknownTransport(other.to_string())),
+        }
+    }
 }
 
 impl std::fmt::Display for Transport {
@@ -274,6 +309,26 @@ mod tests {
             TokioNet.bind_udp(local).await.unwrap(),
             TokioNet.bind_udp(local).await.unwrap(),
         )
+    }
+
+    #[test]
+    fn transports_are_written_udp_and_tcp_everywhere() {
+        for t in Transport::ALL {
+            assert_eq!(t.to_string().parse::<Transport>(), Ok(t));
+        }
+        assert_eq!("tcp".parse::<Transport>(), Ok(Transport::Tcp));
+        assert_eq!(
+            "UDP".parse::<Transport>(),
+            Err(UnknownTransport("UDP".into()))
+        );
+        assert_eq!(
+            serde_json::to_string(&Transport::ALL).unwrap(),
+            r#"["udp","tcp"]"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Transport>(r#""tcp""#).unwrap(),
+            Transport::Tcp
+        );
     }
 
     #[tokio::test]

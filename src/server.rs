@@ -17,7 +17,8 @@ use tokio::time::Instant;
 
 use crate::clock::{format_timestamp, Clock};
 use crate::console::Console;
-use crate::framing::{read_message, Framer, Received, DEFAULT_SETTLE};
+use crate::defaults;
+use crate::framing::{read_message, Framer, Received};
 use crate::net::{send_all, Net, RecvBatch, SendBatch, TcpListener, Transport, UdpSocket};
 use crate::protocol::{self, ConnId, Message, ParseError};
 use crate::registry::{Decision, Registry};
@@ -51,12 +52,12 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            transport: Transport::Udp,
-            id_ttl: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(120),
-            line_timeout: Duration::from_secs(15),
-            settle: DEFAULT_SETTLE,
-            max_connections: 1024,
+            transport: defaults::TRANSPORT,
+            id_ttl: defaults::ID_TTL,
+            idle_timeout: defaults::IDLE_TIMEOUT,
+            line_timeout: defaults::LINE_TIMEOUT,
+            settle: defaults::SETTLE,
+            max_connections: defaults::MAX_CONNECTIONS,
         }
     }
 }

@@ -11,7 +11,8 @@ use crate::events::EventKind;
 use crate::generate;
 use crate::oracle::{self, Violation};
 use crate::runner::{self, Run};
-use crate::scenario::{Scenario, TransportName};
+use crate::scenario::Scenario;
+use connid::Transport;
 
 /// The simulation itself failed (a host returned an error or panicked).
 pub const SIMULATION: &str = "simulation-completes";
@@ -28,7 +29,7 @@ pub struct Config {
     pub from: u64,
     /// How many seeds, from `from` on (before sharding).
     pub seeds: u64,
-    pub transports: Vec<TransportName>,
+    pub transports: Vec<Transport>,
     /// Worker threads.
     pub jobs: usize,
     /// `(i, n)`: only every n-th seed, starting with the i-th (1-based).
@@ -43,7 +44,7 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct SeedResult {
     pub seed: u64,
-    pub transport: TransportName,
+    pub transport: Transport,
     pub simulated: Duration,
     /// Faults applied, by kind.
     pub faults: BTreeMap<String, usize>,
@@ -56,7 +57,7 @@ pub struct SeedResult {
 #[derive(Debug, Clone)]
 pub struct Failure {
     pub seed: u64,
-    pub transport: TransportName,
+    pub transport: Transport,
     /// Every violation of the original run.
     pub violations: Vec<Violation>,
     /// The smallest scenario found that still breaks the first violation's rule.
@@ -94,10 +95,7 @@ pub fn shard_seeds(from: u64, seeds: u64, (i, n): (u64, u64)) -> impl Iterator<I
 }
 
 /// Runs a scenario and checks it: the run (if it completed) and the rules it broke.
-pub fn run_and_check(
-    scenario: &Scenario,
-    transport: TransportName,
-) -> (Option<Run>, Vec<Violation>) {
+pub fn run_and_check(scenario: &Scenario, transport: Transport) -> (Option<Run>, Vec<Violation>) {
     match runner::run(scenario, transport) {
         Ok(run) => {
             let mut found = oracle::check(scenario, &run);
@@ -124,7 +122,7 @@ pub fn run_and_check(
 }
 
 /// One seed on one transport: generate, run, check, and rerun when determinism is to be checked.
-pub fn check_seed(seed: u64, transport: TransportName, rerun: bool) -> SeedResult {
+pub fn check_seed(seed: u64, transport: Transport, rerun: bool) -> SeedResult {
     let scenario = generate::scenario(seed, transport);
     let (run, mut violations) = run_and_check(&scenario, transport);
     let mut result = SeedResult {
@@ -159,7 +157,7 @@ pub fn check_seed(seed: u64, transport: TransportName, rerun: bool) -> SeedResul
     result
 }
 
-fn breaks(scenario: &Scenario, transport: TransportName, rule: &str) -> Option<Violation> {
+fn breaks(scenario: &Scenario, transport: Transport, rule: &str) -> Option<Violation> {
     let (_, found) = run_and_check(scenario, transport);
     found.into_iter().find(|v| v.rule == rule)
 }
@@ -320,7 +318,7 @@ fn investigate(result: &SeedResult, save: Option<&Path>) -> Failure {
 /// Runs the exploration; `progress` is told each finished (seed, transport).
 pub fn explore(cfg: &Config, progress: impl Fn(&SeedResult)) -> Summary {
     let started = Instant::now();
-    let work: Vec<(u64, TransportName)> = shard_seeds(cfg.from, cfg.seeds, cfg.shard)
+    let work: Vec<(u64, Transport)> = shard_seeds(cfg.from, cfg.seeds, cfg.shard)
         .flat_map(|s| cfg.transports.iter().map(move |&t| (s, t)))
         .collect();
     let next = AtomicUsize::new(0);
@@ -453,7 +451,7 @@ mod tests {
             })
         };
         let first = (0..500)
-            .map(|seed| generate::scenario(seed, TransportName::Udp))
+            .map(|seed| generate::scenario(seed, Transport::Udp))
             .find(|s| size(s) > 6 && fails(s, "test").is_some())
             .expect("a big enough generated scenario with the failure");
         let violation = fails(&first, "test").unwrap();

@@ -7,13 +7,12 @@
 
 use std::time::Duration;
 
-use connid::framing::DEFAULT_SETTLE;
+use connid::{defaults, Transport};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::scenario::{
-    Action, ClientSpec, Dur, Fault, NetworkSpec, PeerSpec, Scenario, ServerSpec, TransportName,
-    SERVER,
+    Action, ClientSpec, Dur, Fault, NetworkSpec, PeerSpec, Scenario, ServerSpec, SERVER,
 };
 
 /// Most clients one seed starts.
@@ -74,7 +73,7 @@ fn ms(m: u64) -> Duration {
 }
 
 /// The scenario for `seed`, on `transport`.
-pub fn scenario(seed: u64, transport: TransportName) -> Scenario {
+pub fn scenario(seed: u64, transport: Transport) -> Scenario {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let swarm = Swarm {
         hold: rng.random_bool(0.5),
@@ -101,9 +100,9 @@ pub fn scenario(seed: u64, transport: TransportName) -> Scenario {
         settle: if rng.random_bool(0.3) {
             pick_dur(&mut rng, tick, secs(1), tick)
         } else {
-            Dur(DEFAULT_SETTLE)
+            Dur(defaults::SETTLE)
         },
-        max_connections: 1024,
+        max_connections: defaults::MAX_CONNECTIONS,
     };
     let network = NetworkSpec {
         tick: Dur(tick),
@@ -151,7 +150,7 @@ pub fn scenario(seed: u64, transport: TransportName) -> Scenario {
                 },
                 timeout: pick_dur(&mut rng, secs(1), secs(15), ms(100)),
                 tries: rng.random_range(1..=4),
-                settle: Dur(DEFAULT_SETTLE),
+                settle: Dur(defaults::SETTLE),
             }
         })
         .collect();
@@ -330,20 +329,17 @@ mod tests {
     fn the_same_seed_gives_the_same_scenario() {
         for seed in 0..50 {
             assert_eq!(
-                scenario(seed, TransportName::Udp),
-                scenario(seed, TransportName::Udp)
+                scenario(seed, Transport::Udp),
+                scenario(seed, Transport::Udp)
             );
         }
-        assert_ne!(
-            scenario(1, TransportName::Udp),
-            scenario(2, TransportName::Udp)
-        );
+        assert_ne!(scenario(1, Transport::Udp), scenario(2, Transport::Udp));
     }
 
     #[test]
     fn generated_scenarios_are_valid_and_round_trip_through_toml() {
         for seed in 0..300 {
-            let generated = scenario(seed, TransportName::Tcp);
+            let generated = scenario(seed, Transport::Tcp);
             let text = toml::to_string(&generated).expect("serializable");
             let read = Scenario::parse(&text, Path::new("generated.toml"))
                 .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
@@ -357,7 +353,7 @@ mod tests {
         let mut holds = 0;
         let mut quiet = 0;
         for seed in 0..200 {
-            let s = scenario(seed, TransportName::Udp);
+            let s = scenario(seed, Transport::Udp);
             crashes += usize::from(s.faults.iter().any(|f| f.action == Action::Crash));
             holds += usize::from(s.faults.iter().any(|f| f.action == Action::Hold));
             quiet += usize::from(s.faults.is_empty());

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use connid_sim::scenario::{Scenario, TransportName};
+use connid::Transport;
+use connid_sim::scenario::Scenario;
 use connid_sim::transcript;
 use connid_sim::{explore, runner};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -34,9 +35,9 @@ enum Command {
         scenario: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Only this transport, even if the scenario names both.
-        #[arg(long, value_enum)]
-        transport: Option<Only>,
+        /// Only this transport, even if the scenario names both (default: every one it names).
+        #[arg(long, value_enum, default_value_t = Transports::Both)]
+        transport: Transports,
     },
     /// Run generated scenarios from many seeds against the oracle; shrink and save any failure.
     Explore {
@@ -46,8 +47,8 @@ enum Command {
         /// The first seed.
         #[arg(long, default_value_t = 0)]
         from: u64,
-        #[arg(long, value_enum, default_value_t = Which::Both)]
-        transport: Which,
+        #[arg(long, value_enum, default_value_t = Transports::Both)]
+        transport: Transports,
         /// Worker threads (default: every core).
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         jobs: Option<u64>,
@@ -75,11 +76,22 @@ enum Format {
     Mermaid,
 }
 
+/// `--transport`: one of the two, or both (the command line's choice; the library knows only one).
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Which {
+enum Transports {
     Udp,
     Tcp,
     Both,
+}
+
+impl Transports {
+    fn includes(self, t: Transport) -> bool {
+        match self {
+            Transports::Udp => t == Transport::Udp,
+            Transports::Tcp => t == Transport::Tcp,
+            Transports::Both => true,
+        }
+    }
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -90,12 +102,6 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
         return Err(bad());
     }
     Ok((i, n))
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Only {
-    Udp,
-    Tcp,
 }
 
 fn main() -> ExitCode {
@@ -114,11 +120,10 @@ fn main() -> ExitCode {
             shard,
             save,
         } => {
-            let transports = match transport {
-                Which::Udp => vec![TransportName::Udp],
-                Which::Tcp => vec![TransportName::Tcp],
-                Which::Both => vec![TransportName::Udp, TransportName::Tcp],
-            };
+            let transports = Transport::ALL
+                .into_iter()
+                .filter(|t| transport.includes(*t))
+                .collect();
             let jobs = jobs.map_or_else(
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),
                 |j| usize::try_from(j).unwrap_or(1),
@@ -246,7 +251,7 @@ fn bench(paths: &[PathBuf], repeat: u32) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run(path: &Path, format: Format, only: Option<Only>) -> ExitCode {
+fn run(path: &Path, format: Format, only: Transports) -> ExitCode {
     let scenario = match Scenario::load(path) {
         Ok(s) => s,
         Err(e) => {
@@ -257,11 +262,11 @@ fn run(path: &Path, format: Format, only: Option<Only>) -> ExitCode {
     let name = path
         .file_stem()
         .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
-    let transports = scenario.transports.iter().copied().filter(|t| match only {
-        None => true,
-        Some(Only::Udp) => *t == TransportName::Udp,
-        Some(Only::Tcp) => *t == TransportName::Tcp,
-    });
+    let transports = scenario
+        .transports
+        .iter()
+        .copied()
+        .filter(|t| only.includes(*t));
     for (i, transport) in transports.enumerate() {
         match runner::run(&scenario, transport) {
             Ok(run) => {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use connid::clock::format_timestamp;
 use connid::framing::{Frame, Framer};
 use connid::protocol::{self, ConnId, Message};
+use connid::Transport;
 
 use crate::clock::epoch;
 use crate::events::{Event, EventKind};
@@ -153,7 +154,7 @@ fn server_requests<'a>(scenario: &Scenario, run: &'a Run, server: SocketAddr) ->
         } if *to == server => Some((e, *from, payload.as_slice(), *at)),
         _ => None,
     });
-    if run.transport == crate::scenario::TransportName::Udp {
+    if run.transport == Transport::Udp {
         return delivered
             .filter_map(|(e, from, payload, at)| {
                 let id = protocol::parse_request(payload).ok()?;
@@ -471,10 +472,8 @@ fn check_client(
 
     for &e in &events {
         let new_try = match (&e.kind, run.transport) {
-            (EventKind::Send { payload, .. }, crate::scenario::TransportName::Udp) => {
-                hello_id(payload).is_some()
-            }
-            (EventKind::Connect { .. }, crate::scenario::TransportName::Tcp) => true,
+            (EventKind::Send { payload, .. }, Transport::Udp) => hello_id(payload).is_some(),
+            (EventKind::Connect { .. }, Transport::Tcp) => true,
             _ => false,
         };
         if new_try {
@@ -813,7 +812,6 @@ pub fn same_events(first: &Run, again: &Run) -> Option<Violation> {
 mod tests {
     use super::*;
     use crate::runner;
-    use crate::scenario::TransportName;
     use connid::Transport;
     use std::path::Path;
 
@@ -826,7 +824,7 @@ mod tests {
         .unwrap()
     }
 
-    fn run(scenario: &Scenario, t: TransportName) -> Run {
+    fn run(scenario: &Scenario, t: Transport) -> Run {
         runner::run(scenario, t).unwrap()
     }
 
@@ -839,7 +837,7 @@ mod tests {
     /// Applies `edit` to the events (then restores time order) and returns the rules broken.
     fn broken(
         scenario: &Scenario,
-        t: TransportName,
+        t: Transport,
         edit: impl FnOnce(&mut Vec<Event>),
     ) -> Vec<&'static str> {
         let mut r = run(scenario, t);
@@ -899,7 +897,7 @@ mod tests {
     #[test]
     fn a_split_request_granted_as_its_first_piece_is_caught() {
         let s = load("16-tcp-framing.toml");
-        let got = broken(&s, TransportName::Tcp, |ev| {
+        let got = broken(&s, Transport::Tcp, |ev| {
             // "HELLO 12" then "34": a server that took the first write alone answers OK 12.
             let i = position(ev, |e| {
                 e.host == SERVER && payload_of(e).starts_with("OK 1234")
@@ -916,15 +914,11 @@ mod tests {
         let s = load("16-tcp-framing.toml");
         let tick = s.network.tick.0;
         // classic sent once and waits: its answer is due the settle time after its request.
-        let got = broken(&s, TransportName::Tcp, |ev| {
-            delay_reply(ev, "OK 5 ", tick * 2)
-        });
+        let got = broken(&s, Transport::Tcp, |ev| delay_reply(ev, "OK 5 ", tick * 2));
         assert_eq!(got, [ANSWERED]);
         // nl ended its request with a newline: its answer is due at once, not after a settle time.
         let settle = s.server.settle.0;
-        let got = broken(&s, TransportName::Tcp, |ev| {
-            delay_reply(ev, "OK 6 ", settle)
-        });
+        let got = broken(&s, Transport::Tcp, |ev| delay_reply(ev, "OK 6 ", settle));
         assert_eq!(got, [ANSWERED]);
     }
 
@@ -961,7 +955,7 @@ mod tests {
     #[test]
     fn a_double_ok_is_caught() {
         let s = load("02-reset-then-new-id.toml");
-        let got = broken(&s, TransportName::Udp, |ev| {
+        let got = broken(&s, Transport::Udp, |ev| {
             // The server answers bob's first request with OK instead of RESET.
             let i = position(ev, |e| e.host == SERVER && payload_of(e) == "RESET 9876");
             let bob = match &ev[i].kind {
@@ -976,7 +970,7 @@ mod tests {
     #[test]
     fn a_reset_for_a_free_id_is_caught() {
         let s = load("01-established.toml");
-        let got = broken(&s, TransportName::Udp, |ev| {
+        let got = broken(&s, Transport::Udp, |ev| {
             let i = position(ev, |e| {
                 e.host == SERVER && payload_of(e).starts_with("OK 9876")
             });
@@ -988,7 +982,7 @@ mod tests {
     #[test]
     fn an_ok_with_the_servers_own_address_is_caught() {
         let s = load("01-established.toml");
-        let got = broken(&s, TransportName::Tcp, |ev| {
+        let got = broken(&s, Transport::Tcp, |ev| {
             let i = position(ev, |e| {
                 e.host == SERVER && payload_of(e).starts_with("OK 9876")
             });
@@ -1000,7 +994,7 @@ mod tests {
     #[test]
     fn a_missing_error_line_is_caught() {
         let s = load("03-three-resets.toml");
-        let got = broken(&s, TransportName::Udp, |ev| {
+        let got = broken(&s, Transport::Udp, |ev| {
             let i = position(ev, |e| is_out(e, "carol", "Connection Error b"));
             ev.remove(i);
         });
@@ -1010,7 +1004,7 @@ mod tests {
     #[test]
     fn a_fourth_try_is_caught() {
         let s = load("04-unreachable-black-hole.toml");
-        let got = broken(&s, TransportName::Udp, |ev| {
+        let got = broken(&s, Transport::Udp, |ev| {
             let i = position(ev, |e| is_out(e, "dave", "Connection Error 3"));
             let mut extra = ev
                 .iter()
@@ -1026,7 +1020,7 @@ mod tests {
     #[test]
     fn a_prompt_without_a_try_left_is_caught() {
         let s = load("03-three-resets.toml");
-        let got = broken(&s, TransportName::Tcp, |ev| {
+        let got = broken(&s, Transport::Tcp, |ev| {
             let i = position(ev, |e| is_out(e, "carol", "Connection Error c"));
             let mut prompt = ev[i].clone();
             prompt.kind = EventKind::Prompt {
@@ -1042,7 +1036,7 @@ mod tests {
     #[test]
     fn a_reused_socket_is_caught() {
         let s = load("03-three-resets.toml");
-        let got = broken(&s, TransportName::Udp, |ev| {
+        let got = broken(&s, Transport::Udp, |ev| {
             let first = ev
                 .iter()
                 .find(|e| e.host == "carol" && payload_of(e) == "HELLO a")
@@ -1063,7 +1057,7 @@ mod tests {
     fn a_reply_taken_from_an_old_socket_is_caught() {
         // quin's second try is established; pretend the OK that reached the old socket was taken.
         let s = load("11-late-reply.toml");
-        let got = broken(&s, TransportName::Udp, |ev| {
+        let got = broken(&s, Transport::Udp, |ev| {
             let i = position(ev, |e| is_out(e, "quin", "Connection established 2"));
             let old = ev
                 .iter()
@@ -1084,7 +1078,7 @@ mod tests {
     fn a_late_or_an_early_server_exit_is_caught() {
         let s = load("18-idle-exit.toml");
         for shift in [-1i64, 1] {
-            let got = broken(&s, TransportName::Udp, |ev| {
+            let got = broken(&s, Transport::Udp, |ev| {
                 let i = position(ev, |e| is_out(e, SERVER, "Server timed out"));
                 let at = ev[i].at;
                 let moved = if shift < 0 {
@@ -1107,7 +1101,7 @@ mod tests {
     #[test]
     fn a_server_that_never_exits_is_caught() {
         let s = load("01-established.toml");
-        let got = broken(&s, TransportName::Udp, |ev| {
+        let got = broken(&s, Transport::Udp, |ev| {
             ev.retain(|e| {
                 !(e.host == SERVER
                     && (is_out(e, SERVER, "Server timed out")
@@ -1120,7 +1114,7 @@ mod tests {
     #[test]
     fn an_unanswered_request_is_caught() {
         let s = load("09-same-instant.toml");
-        let got = broken(&s, TransportName::Udp, |ev| {
+        let got = broken(&s, Transport::Udp, |ev| {
             let i = position(ev, |e| e.host == SERVER && payload_of(e) == "RESET 7");
             ev.remove(i);
         });
@@ -1130,7 +1124,7 @@ mod tests {
     #[test]
     fn a_wrong_timestamp_is_caught() {
         let s = load("01-established.toml");
-        let got = broken(&s, TransportName::Udp, |ev| {
+        let got = broken(&s, Transport::Udp, |ev| {
             let i = position(ev, |e| is_out(e, "alice", "Connection established"));
             if let EventKind::Out(line) = &mut ev[i].kind {
                 *line = line.replace("06:06:00.050000", "06:06:00.050001");
@@ -1142,7 +1136,7 @@ mod tests {
     #[test]
     fn a_late_ending_and_a_missing_ending_are_caught() {
         let s = load("04-unreachable-black-hole.toml");
-        let late = broken(&s, TransportName::Udp, |ev| {
+        let late = broken(&s, Transport::Udp, |ev| {
             for e in ev
                 .iter_mut()
                 .filter(|e| e.host == "dave" && e.at == Duration::from_secs(45))
@@ -1154,7 +1148,7 @@ mod tests {
             }
         });
         assert!(late.contains(&IN_TIME), "{late:?}");
-        let missing = broken(&s, TransportName::Udp, |ev| {
+        let missing = broken(&s, Transport::Udp, |ev| {
             let i = position(ev, |e| is_out(e, "dave", "Connection Failure"));
             ev.remove(i);
         });
@@ -1164,7 +1158,7 @@ mod tests {
     #[test]
     fn a_try_for_another_id_than_typed_is_caught() {
         let s = load("02-reset-then-new-id.toml");
-        let got = broken(&s, TransportName::Udp, |ev| {
+        let got = broken(&s, Transport::Udp, |ev| {
             let i = position(ev, |e| e.host == "bob" && payload_of(e) == "HELLO 1234");
             set_payload(&mut ev[i], "HELLO 9876");
         });
@@ -1174,7 +1168,7 @@ mod tests {
     #[test]
     fn a_wrong_exit_code_is_caught() {
         let s = load("13-end-of-input.toml");
-        let got = broken(&s, TransportName::Tcp, |ev| {
+        let got = broken(&s, Transport::Tcp, |ev| {
             let i = position(ev, |e| {
                 e.host == "tess" && matches!(e.kind, EventKind::Exit(_))
             });
@@ -1195,8 +1189,8 @@ mod tests {
     #[test]
     fn different_event_lists_break_determinism() {
         let s = load("01-established.toml");
-        let a = run(&s, TransportName::Udp);
-        let mut b = run(&s, TransportName::Udp);
+        let a = run(&s, Transport::Udp);
+        let mut b = run(&s, Transport::Udp);
         assert_eq!(same_events(&a, &b), None);
         b.events.pop();
         assert_eq!(same_events(&a, &b).map(|v| v.rule), Some(DETERMINISM));
@@ -1206,8 +1200,7 @@ mod tests {
     fn transports_matter_for_tries() {
         // Over TCP a try begins with its connect; the oracle must count those, not sends.
         let s = load("17-unreachable-refused.toml");
-        let r = run(&s, TransportName::Tcp);
+        let r = run(&s, Transport::Tcp);
         assert!(check(&s, &r).is_empty());
-        assert_eq!(Transport::from(TransportName::Tcp), Transport::Tcp);
     }
 }

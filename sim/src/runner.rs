@@ -13,14 +13,12 @@ use crate::clock::{epoch, SimClock};
 use crate::console::ScriptedConsole;
 use crate::events::{Event, EventKind, Recorder};
 use crate::net::{now, SimNet};
-use crate::scenario::{
-    decode_payload, Action, ClientSpec, Fault, PeerSpec, Scenario, TransportName, SERVER,
-};
+use crate::scenario::{decode_payload, Action, ClientSpec, Fault, PeerSpec, Scenario, SERVER};
 
 /// What one run produced.
 #[derive(Debug)]
 pub struct Run {
-    pub transport: TransportName,
+    pub transport: Transport,
     /// Every host with its simulated address, server first.
     pub hosts: Vec<(String, IpAddr)>,
     pub events: Vec<Event>,
@@ -40,7 +38,7 @@ pub struct RunError {
 
 /// Runs `scenario` on `transport` to its end: every client and peer done, every fault applied, and
 /// the server stopped; or the scenario's limit.
-pub fn run(scenario: &Scenario, transport: TransportName) -> Result<Run, RunError> {
+pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
     let net = &scenario.network;
     let limit = scenario.limit.0;
     let mut builder = turmoil::Builder::new();
@@ -59,10 +57,9 @@ pub fn run(scenario: &Scenario, transport: TransportName) -> Result<Run, RunErro
     // Addresses are handed out in the order names are first looked up: server first, then file order.
     let ips: Vec<IpAddr> = scenario.hosts().iter().map(|h| sim.lookup(*h)).collect();
     let server_addr = SocketAddr::new(ips[0], scenario.server.port);
-    let transport_kind: Transport = transport.into();
 
     let server_cfg = ServerConfig {
-        transport: transport_kind,
+        transport,
         id_ttl: scenario.server.id_ttl.0,
         idle_timeout: scenario.server.idle_timeout.0,
         line_timeout: scenario.server.line_timeout.0,
@@ -77,7 +74,7 @@ pub fn run(scenario: &Scenario, transport: TransportName) -> Result<Run, RunErro
         let cfg = ClientConfig {
             server: server_addr,
             id: ConnId::new(&spec.id).expect("checked when the scenario was read"),
-            transport: transport_kind,
+            transport,
             timeout: spec.timeout.0,
             tries: spec.tries,
             settle: spec.settle.0,
@@ -89,7 +86,7 @@ pub fn run(scenario: &Scenario, transport: TransportName) -> Result<Run, RunErro
     }
     let peer_ips = &ips[1 + scenario.clients.len()..];
     for (spec, ip) in scenario.peers.iter().zip(peer_ips) {
-        let peer = peer_host(rec.clone(), *ip, spec.clone(), transport_kind, server_addr);
+        let peer = peer_host(rec.clone(), *ip, spec.clone(), transport, server_addr);
         sim.client(spec.name.as_str(), peer);
     }
 
@@ -183,20 +180,51 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, rec: &Recorder) {
     }
 }
 
-async fn server_host(rec: Recorder, addr: SocketAddr, cfg: ServerConfig) -> turmoil::Result {
-    let net = SimNet::new(SERVER, addr.ip(), rec.clone());
-    let mut console = ScriptedConsole::new(SERVER, rec.clone(), &[], Duration::ZERO);
-    let mut command = format!(
-        "server 0.0.0.0 {} --transport {} --id-ttl {} --idle-timeout {}",
-        addr.port(),
+/// The command line that starts the real server as `cfg` says: every option that applies to its
+/// transport, so a transcript's `start` line reproduces the run.
+pub fn server_command(port: u16, cfg: &ServerConfig) -> String {
+    let mut line = format!(
+        "server 0.0.0.0 {port} --transport {} --id-ttl {} --idle-timeout {}",
         cfg.transport,
         cfg.id_ttl.as_secs_f64(),
         cfg.idle_timeout.as_secs_f64(),
     );
     if cfg.transport == Transport::Tcp {
-        command.push_str(&format!(" --settle {}", cfg.settle.as_secs_f64()));
+        line.push_str(&format!(
+            " --line-timeout {} --settle {} --max-connections {}",
+            cfg.line_timeout.as_secs_f64(),
+            cfg.settle.as_secs_f64(),
+            cfg.max_connections
+        ));
     }
-    rec.record(now(), SERVER, EventKind::Start(command));
+    line
+}
+
+/// The command line that starts the real client as `cfg` says (see [`server_command`]).
+pub fn client_command(cfg: &ClientConfig) -> String {
+    let mut line = format!(
+        "client HELLO {} {} {} --transport {} --timeout {} --tries {}",
+        cfg.server.ip(),
+        cfg.server.port(),
+        cfg.id,
+        cfg.transport,
+        cfg.timeout.as_secs_f64(),
+        cfg.tries
+    );
+    if cfg.transport == Transport::Tcp {
+        line.push_str(&format!(" --settle {}", cfg.settle.as_secs_f64()));
+    }
+    line
+}
+
+async fn server_host(rec: Recorder, addr: SocketAddr, cfg: ServerConfig) -> turmoil::Result {
+    let net = SimNet::new(SERVER, addr.ip(), rec.clone());
+    let mut console = ScriptedConsole::new(SERVER, rec.clone(), &[], Duration::ZERO);
+    rec.record(
+        now(),
+        SERVER,
+        EventKind::Start(server_command(addr.port(), &cfg)),
+    );
     let bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port());
     let transport = cfg.transport;
     match Server::bind(&net, bind, cfg).await {
@@ -220,19 +248,7 @@ async fn client_host(
 ) -> turmoil::Result {
     tokio::time::sleep(spec.start.0).await;
     let name = spec.name.as_str();
-    let mut command = format!(
-        "client HELLO {} {} {} --transport {} --timeout {} --tries {}",
-        cfg.server.ip(),
-        cfg.server.port(),
-        cfg.id,
-        cfg.transport,
-        cfg.timeout.as_secs_f64(),
-        cfg.tries
-    );
-    if cfg.transport == Transport::Tcp {
-        command.push_str(&format!(" --settle {}", cfg.settle.as_secs_f64()));
-    }
-    rec.record(now(), name, EventKind::Start(command));
+    rec.record(now(), name, EventKind::Start(client_command(&cfg)));
     let net = SimNet::new(name, ip, rec.clone());
     let mut console = ScriptedConsole::new(name, rec.clone(), &spec.typed, spec.typing.0);
     let outcome = run_client(&net, &SimClock, &mut console, &cfg).await;

@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use connid::framing::DEFAULT_SETTLE;
+use connid::defaults;
 use connid::protocol::ConnId;
 use connid::Transport;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -110,7 +110,7 @@ pub struct Scenario {
     pub description: String,
     /// The transports to run the scenario on, each giving its own transcript.
     #[serde(default = "both_transports")]
-    pub transports: Vec<TransportName>,
+    pub transports: Vec<Transport>,
     /// The simulation stops here even if hosts are still running.
     #[serde(default = "default_limit")]
     pub limit: Dur,
@@ -126,29 +126,12 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
 }
 
-fn both_transports() -> Vec<TransportName> {
-    vec![TransportName::Udp, TransportName::Tcp]
+fn both_transports() -> Vec<Transport> {
+    Transport::ALL.to_vec()
 }
 
 fn default_limit() -> Dur {
     Dur::secs(600)
-}
-
-/// `"udp"` or `"tcp"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TransportName {
-    Udp,
-    Tcp,
-}
-
-impl From<TransportName> for Transport {
-    fn from(t: TransportName) -> Self {
-        match t {
-            TransportName::Udp => Transport::Udp,
-            TransportName::Tcp => Transport::Tcp,
-        }
-    }
 }
 
 /// The server host (always named `server`).
@@ -168,11 +151,11 @@ impl Default for ServerSpec {
     fn default() -> Self {
         Self {
             port: 5000,
-            id_ttl: Dur::secs(30),
-            idle_timeout: Dur::secs(120),
-            line_timeout: Dur::secs(15),
-            settle: Dur(DEFAULT_SETTLE),
-            max_connections: 1024,
+            id_ttl: Dur(defaults::ID_TTL),
+            idle_timeout: Dur(defaults::IDLE_TIMEOUT),
+            line_timeout: Dur(defaults::LINE_TIMEOUT),
+            settle: Dur(defaults::SETTLE),
+            max_connections: defaults::MAX_CONNECTIONS,
         }
     }
 }
@@ -234,15 +217,15 @@ pub struct ClientSpec {
 }
 
 fn default_settle() -> Dur {
-    Dur(DEFAULT_SETTLE)
+    Dur(defaults::SETTLE)
 }
 
 fn default_client_timeout() -> Dur {
-    Dur::secs(15)
+    Dur(defaults::CLIENT_TIMEOUT)
 }
 
 fn default_tries() -> u32 {
-    3
+    defaults::TRIES
 }
 
 /// A raw peer: sends arbitrary bytes to the server (for malformed input).

@@ -1,14 +1,14 @@
 //! A bounded exploration as a regression check: a fixed range of seeds, both transports, every rule.
 
+use connid::Transport;
 use connid_sim::explore::{self, Config};
-use connid_sim::scenario::TransportName;
 
 #[test]
 fn a_fixed_range_of_seeds_keeps_every_rule_on_both_transports() {
     let cfg = Config {
         from: 0,
         seeds: 300,
-        transports: vec![TransportName::Udp, TransportName::Tcp],
+        transports: vec![Transport::Udp, Transport::Tcp],
         jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
         shard: (1, 1),
         determinism_every: 10,

@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use connid::Transport;
 use connid_sim::runner;
-use connid_sim::scenario::{Scenario, TransportName};
+use connid_sim::scenario::Scenario;
 use connid_sim::transcript;
 
 fn scenario_files() -> Vec<PathBuf> {
@@ -45,8 +46,8 @@ fn transcripts(path: &Path) -> Vec<(String, String)> {
             let text = tell(&first);
             assert_eq!(text, tell(&again), "{name} over {t:?} is not deterministic");
             let transport = match t {
-                TransportName::Udp => "udp",
-                TransportName::Tcp => "tcp",
+                Transport::Udp => "udp",
+                Transport::Tcp => "tcp",
             };
             (format!("{name}@{transport}"), text)
         })
@@ -91,7 +92,7 @@ fn every_scenario_matches_its_snapshot_and_replays_identically() {
 fn a_mermaid_diagram_tells_the_same_story() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/02-reset-then-new-id.toml");
     let scenario = Scenario::load(&path).unwrap();
-    let run = runner::run(&scenario, TransportName::Udp).unwrap();
+    let run = runner::run(&scenario, Transport::Udp).unwrap();
     let diagram = transcript::mermaid(&stem(&path), &run);
     assert!(diagram.starts_with("sequenceDiagram\n"));
     snapshot_settings()

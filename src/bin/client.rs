@@ -5,12 +5,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
-use connid::cli::{parse_or_exit, parse_peer_port, parse_seconds, stop_signal};
+use cli::{parse_or_exit, parse_peer_port, stop_signal, Seconds};
 use connid::client::run_client_until;
-use connid::{ClientConfig, ConnId, StdConsole, SystemClock, TokioNet, Transport};
+use connid::{defaults, ClientConfig, ConnId, StdConsole, SystemClock, TokioNet, Transport};
+
+mod cli;
 
 /// Ask a connid server for a connection ID, retrying with new IDs typed at the prompt.
 #[derive(Debug, Parser)]
@@ -27,17 +28,17 @@ struct Args {
     /// The connection ID to ask for: 1 to 64 visible ASCII characters.
     connection_id: ConnId,
     /// Transport to use.
-    #[arg(long, value_enum, default_value_t = Transport::Udp)]
+    #[arg(long, value_parser = cli::transport(), default_value_t = defaults::TRANSPORT)]
     transport: Transport,
     /// Seconds to wait for a reply on each try (fractions allowed).
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "15")]
-    timeout: Duration,
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(defaults::CLIENT_TIMEOUT))]
+    timeout: Seconds,
     /// Tries before giving up.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = defaults::TRIES, value_parser = clap::value_parser!(u32).range(1..))]
     tries: u32,
     /// TCP: seconds a whole reply with no newline and no end of stream waits for more bytes.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "0.2")]
-    settle: Duration,
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(defaults::SETTLE))]
+    settle: Seconds,
 }
 
 fn main() -> ExitCode {
@@ -46,9 +47,9 @@ fn main() -> ExitCode {
         server: SocketAddr::new(args.server_ip, args.server_port),
         id: args.connection_id,
         transport: args.transport,
-        timeout: args.timeout,
+        timeout: args.timeout.0,
         tries: args.tries,
-        settle: args.settle,
+        settle: args.settle.0,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

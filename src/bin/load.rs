@@ -9,9 +9,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use connid::cli::{parse_or_exit, parse_peer_port, parse_seconds};
+use cli::{parse_or_exit, parse_peer_port, parse_seconds};
 use connid::load::{check_tag, run_load, Ids, LoadConfig};
-use connid::Transport;
+use connid::{defaults, Transport};
+
+mod cli;
 
 /// Load-test a connid server (or any server speaking HELLO / OK / RESET).
 #[derive(Debug, Parser)]
@@ -20,7 +22,7 @@ struct Args {
     server_ip: IpAddr,
     #[arg(value_parser = parse_peer_port)]
     server_port: u16,
-    #[arg(long, value_enum, default_value_t = Transport::Udp)]
+    #[arg(long, value_parser = cli::transport(), default_value_t = defaults::TRANSPORT)]
     transport: Transport,
     /// UDP sockets, or TCP connections at once.
     #[arg(long, value_name = "C", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=100_000))]

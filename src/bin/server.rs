@@ -5,11 +5,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
-use connid::cli::{parse_or_exit, parse_seconds, stop_signal};
-use connid::{Server, ServerConfig, StdConsole, SystemClock, TokioNet, Transport};
+use cli::{parse_or_exit, stop_signal, Seconds};
+use connid::{defaults, Server, ServerConfig, StdConsole, SystemClock, TokioNet, Transport};
+
+mod cli;
 
 /// Answer HELLO requests with OK (reserving the ID) or RESET (ID in use).
 #[derive(Debug, Parser)]
@@ -20,22 +21,22 @@ struct Args {
     /// The port to listen on (0 lets the system choose; the chosen one is printed).
     server_port: u16,
     /// Transport to serve.
-    #[arg(long, value_enum, default_value_t = Transport::Udp)]
+    #[arg(long, value_parser = cli::transport(), default_value_t = defaults::TRANSPORT)]
     transport: Transport,
     /// Seconds a granted ID stays in use.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "30")]
-    id_ttl: Duration,
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(defaults::ID_TTL))]
+    id_ttl: Seconds,
     /// Seconds without requests after which the server exits.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "120")]
-    idle_timeout: Duration,
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(defaults::IDLE_TIMEOUT))]
+    idle_timeout: Seconds,
     /// Seconds a TCP peer has to complete its request.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "15")]
-    line_timeout: Duration,
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(defaults::LINE_TIMEOUT))]
+    line_timeout: Seconds,
     /// TCP: seconds a whole request with no newline and no end of stream waits for more bytes.
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "0.2")]
-    settle: Duration,
+    #[arg(long, value_name = "SECS", default_value_t = Seconds(defaults::SETTLE))]
+    settle: Seconds,
     /// Most TCP connections served at once.
-    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = defaults::MAX_CONNECTIONS as u64, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
 }
 
@@ -45,10 +46,10 @@ async fn main() -> ExitCode {
     let addr = SocketAddr::new(args.server_ip, args.server_port);
     let cfg = ServerConfig {
         transport: args.transport,
-        id_ttl: args.id_ttl,
-        idle_timeout: args.idle_timeout,
-        line_timeout: args.line_timeout,
-        settle: args.settle,
+        id_ttl: args.id_ttl.0,
+        idle_timeout: args.idle_timeout.0,
+        line_timeout: args.line_timeout.0,
+        settle: args.settle.0,
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
     };
     let server = match Server::bind(&TokioNet, addr, cfg).await {

@@ -1,7 +1,15 @@
 //! What the binaries share at their edge: reading durations and ports, one-line usage errors, and the
 //! signals that stop them.
 
+// Each binary includes this module and uses part of it.
+#![allow(dead_code)]
+
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use connid::Transport;
 
 /// Parses the command line; on a usage error prints one `error: ...` line and exits with code 2.
 /// `--help` and `--version` print as usual and exit 0.
@@ -66,6 +74,28 @@ pub fn parse_seconds(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is too many seconds"))
 }
 
+/// A number of seconds on the command line ([`parse_seconds`]), printed as `--help` shows defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub Duration);
+
+impl FromStr for Seconds {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_seconds(s).map(Seconds)
+    }
+}
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_secs_f64())
+    }
+}
+
+/// `--transport udp|tcp`, with the two names listed in `--help`.
+pub fn transport() -> impl TypedValueParser<Value = Transport> {
+    PossibleValuesParser::new(["udp", "tcp"]).try_map(|s| s.parse::<Transport>())
+}
+
 /// Parses a port a client can send to (1 to 65535).
 pub fn parse_peer_port(s: &str) -> Result<u16, String> {
     match s.parse::<u16>() {
@@ -95,6 +125,19 @@ mod tests {
             one_line(clap_text),
             "error: the following required arguments were not provided: <CONNECTION_ID> (see --help)"
         );
+    }
+
+    #[test]
+    fn defaults_print_as_they_are_read_back() {
+        for d in [
+            Duration::from_secs(30),
+            Duration::from_millis(200),
+            Duration::from_micros(1),
+        ] {
+            let shown = Seconds(d).to_string();
+            assert_eq!(shown.parse::<Seconds>(), Ok(Seconds(d)), "{shown}");
+        }
+        assert_eq!(Seconds(Duration::from_millis(200)).to_string(), "0.2");
     }
 
     #[test]
