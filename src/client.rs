@@ -13,15 +13,15 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
-use crate::clock::{format_timestamp, Clock};
+use crate::clock::Clock;
 use crate::console::Console;
 use crate::defaults;
 use crate::framing::{read_message, Framer, Received};
+use crate::lines::{ClientLine, ClientNote, Timestamp};
 use crate::net::{unspecified_for, Net, Transport, UdpSocket};
 use crate::protocol::{self, ConnId, Message};
 
-/// The prompt shown before reading a new connection ID.
-pub const PROMPT: &str = "Enter a new connection ID: ";
+pub use crate::lines::PROMPT;
 
 /// What the client is asked to do.
 #[derive(Debug, Clone)]
@@ -153,10 +153,10 @@ where
         }
     };
     if let Some(reason) = stopped {
-        console.err(&format!("stopped by {reason}"));
+        console.err(&ClientNote::Stopped { reason }.to_string());
     }
-    let ts = format_timestamp(clock.now());
-    console.out(&format!("Connection Failure on {ts}"));
+    let at = Timestamp(clock.now());
+    console.out(&ClientLine::Failure { at }.to_string());
     ClientOutcome::Failed
 }
 
@@ -171,18 +171,25 @@ where
     for attempt in 1..=cfg.tries.max(1) {
         match try_once(net, console, cfg, &id).await {
             Ok(addr) => {
-                let ts = format_timestamp(clock.now());
-                console.out(&format!(
-                    "Connection established {id} {} {} on {ts}",
-                    addr.ip(),
-                    addr.port()
-                ));
+                let at = Timestamp(clock.now());
+                let line = ClientLine::Established {
+                    id: id.clone(),
+                    addr,
+                    at,
+                };
+                console.out(&line.to_string());
                 return ClientOutcome::Established { id, addr };
             }
             Err(why) => {
-                let ts = format_timestamp(clock.now());
-                console.out(&format!("Connection Error {id} on {ts}"));
-                console.err(&format!("try {attempt} of {}: {why}", cfg.tries));
+                let at = Timestamp(clock.now());
+                let error = ClientLine::Error { id: id.clone(), at };
+                console.out(&error.to_string());
+                let note = ClientNote::TryFailed {
+                    attempt,
+                    tries: cfg.tries,
+                    why: why.to_string(),
+                };
+                console.err(&note.to_string());
             }
         }
         if attempt == cfg.tries {
@@ -203,13 +210,14 @@ async fn ask_for_id<K: Console>(console: &mut K) -> Option<ConnId> {
             Ok(Some(line)) => line,
             Ok(None) => return None,
             Err(e) => {
-                console.err(&format!("cannot read input: {e}"));
+                let why = e.to_string();
+                console.err(&ClientNote::CannotRead { why }.to_string());
                 return None;
             }
         };
         match ConnId::new(line.trim()) {
             Ok(id) => return Some(id),
-            Err(e) => console.out(&format!("Invalid connection ID: {e}")),
+            Err(e) => console.out(&ClientLine::InvalidId { why: e.to_string() }.to_string()),
         }
     }
 }
@@ -242,15 +250,16 @@ fn take_reply<K: Console>(
     match protocol::parse(bytes) {
         Ok(Message::Ok(got, addr)) if got == *id => Some(Ok(addr)),
         Ok(Message::Reset(got)) if got == *id => Some(Err(TryError::Reset)),
-        Ok(other) => {
-            console.err(&format!("ignored a reply for another request: {other}"));
+        Ok(reply) => {
+            console.err(&ClientNote::OtherReply { reply }.to_string());
             None
         }
         Err(e) => {
-            console.err(&format!(
-                "ignored a malformed reply ({e}): {}",
-                protocol::printable(bytes, 80)
-            ));
+            let note = ClientNote::Malformed {
+                why: e.to_string(),
+                shown: protocol::printable(bytes, 80).into_owned(),
+            };
+            console.err(&note.to_string());
             None
         }
     }
@@ -296,11 +305,13 @@ async fn try_tcp<N: Net, K: Console>(
                     return result;
                 }
             }
-            Received::TooLong(bytes) => console.err(&format!(
-                "ignored a reply over {} bytes: {}",
-                protocol::MAX_MESSAGE_LEN,
-                protocol::printable(&bytes, 80)
-            )),
+            Received::TooLong(bytes) => {
+                let note = ClientNote::TooLong {
+                    max: protocol::MAX_MESSAGE_LEN,
+                    shown: protocol::printable(&bytes, 80).into_owned(),
+                };
+                console.err(&note.to_string());
+            }
             Received::End => return Err(TryError::Closed),
         }
     }

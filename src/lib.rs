@@ -11,6 +11,7 @@ pub mod clock;
 pub mod console;
 pub mod defaults;
 pub mod framing;
+pub mod lines;
 pub mod load;
 pub mod memory;
 pub mod net;

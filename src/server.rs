@@ -15,16 +15,14 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-use crate::clock::{format_timestamp, Clock};
+use crate::clock::Clock;
 use crate::console::Console;
 use crate::defaults;
 use crate::framing::{read_message, Framer, Received};
+use crate::lines::{write_request_line, ServerLine, ServerNote, Timestamp};
 use crate::net::{send_all, Net, RecvBatch, SendBatch, TcpListener, Transport, UdpSocket};
 use crate::protocol::{self, ConnId, Message, ParseError};
 use crate::registry::{Decision, Registry};
-
-/// How many bytes of a dropped request a log line shows.
-const LOG_PREVIEW: usize = 60;
 
 /// How often a server holding IDs looks for expired ones to remove, even without requests.
 const TIDY_EVERY: Duration = Duration::from_secs(1);
@@ -112,32 +110,6 @@ fn decide(
     }
 }
 
-/// Appends the log line for one request to `out`: timestamp, peer, what arrived, and the reply or why
-/// there is none. Written by hand, not with `format!`: the server writes one per request.
-pub fn write_log_line(
-    out: &mut String,
-    ts: &str,
-    peer: SocketAddr,
-    bytes: &[u8],
-    outcome: Result<&str, &Dropped>,
-) {
-    out.push_str(ts);
-    out.push(' ');
-    protocol::write_socket_addr(out, peer);
-    out.push_str(" \"");
-    out.push_str(&protocol::printable(bytes, LOG_PREVIEW));
-    match outcome {
-        Ok(reply) => {
-            out.push_str("\" -> ");
-            out.push_str(reply);
-        }
-        Err(why) => {
-            use std::fmt::Write;
-            let _ = write!(out, "\" dropped: {why}");
-        }
-    }
-}
-
 /// A bound socket of either transport.
 enum Bound<N: Net> {
     Udp(N::Udp),
@@ -194,16 +166,16 @@ impl<N: Net> Server<N> {
             untidy: false,
             parsed: Vec::with_capacity(crate::net::BATCH),
         };
-        let addr = self
-            .local_addr()
-            .map_or_else(|e| format!("(unknown address: {e})"), |a| a.to_string());
-        let ts = state.timestamp();
-        state.console.out(&format!(
-            "{ts} listening on {} {addr} (IDs kept {} s, idle timeout {} s)",
-            self.cfg.transport,
-            self.cfg.id_ttl.as_secs_f64(),
-            self.cfg.idle_timeout.as_secs_f64()
-        ));
+        let listening = ServerLine::Listening {
+            at: state.now(),
+            transport: self.cfg.transport,
+            addr: self
+                .local_addr()
+                .map_or_else(|e| format!("(unknown address: {e})"), |a| a.to_string()),
+            ttl: self.cfg.id_ttl,
+            idle: self.cfg.idle_timeout,
+        };
+        state.console.out(&listening.to_string());
         let serve = async {
             match &self.socket {
                 Bound::Udp(socket) => serve_udp(socket, &mut state).await,
@@ -216,16 +188,18 @@ impl<N: Net> Server<N> {
             () = serve => ServerExit::IdleTimeout,
         };
         state.flush_suppressed();
-        let ts = state.timestamp();
-        match &exit {
-            ServerExit::IdleTimeout => state.console.out(&format!(
-                "Server timed out after {} s without requests on {ts}",
-                self.cfg.idle_timeout.as_secs_f64()
-            )),
-            ServerExit::Stopped(reason) => state
-                .console
-                .out(&format!("Server stopped by {reason} on {ts}")),
-        }
+        let at = state.now();
+        let last = match &exit {
+            ServerExit::IdleTimeout => ServerLine::TimedOut {
+                idle: self.cfg.idle_timeout,
+                at,
+            },
+            ServerExit::Stopped(reason) => ServerLine::Stopped {
+                reason: reason.clone(),
+                at,
+            },
+        };
+        state.console.out(&last.to_string());
         state.console.flush();
         exit
     }
@@ -240,9 +214,7 @@ pub enum ServerExit {
     Stopped(String),
 }
 
-/// How many dropped-request lines are logged per second; the rest are counted in one summary line,
-/// so a flood of garbage cannot fill the disk or the terminal.
-pub const DROPPED_LOG_PER_SEC: u32 = 20;
+pub use crate::lines::DROPPED_LOG_PER_SEC;
 
 /// Counts dropped-request log lines in one-second windows.
 #[derive(Debug)]
@@ -283,13 +255,23 @@ struct State<'a, C, K> {
 }
 
 impl<C: Clock, K: Console> State<'_, C, K> {
-    fn timestamp(&self) -> String {
-        format_timestamp(self.clock.now())
+    fn now(&self) -> Timestamp {
+        Timestamp(self.clock.now())
     }
 
     /// Reads the wall clock for the request lines that follow.
     fn stamp(&mut self) {
-        self.ts = self.timestamp();
+        self.ts = self.now().to_string();
+    }
+
+    /// Prints that the reply to `peer` could not be sent.
+    fn not_sent(&mut self, peer: SocketAddr, why: &io::Error) {
+        let line = ServerLine::ReplyNotSent {
+            at: self.now(),
+            peer,
+            why: why.to_string(),
+        };
+        self.console.out(&line.to_string());
     }
 
     /// Restarts the idle timer: a request (or the start of one) arrived at `now`.
@@ -365,19 +347,22 @@ impl<C: Clock, K: Console> State<'_, C, K> {
             }
         };
         self.line.clear();
-        write_log_line(&mut self.line, &self.ts, peer, bytes, outcome);
+        let outcome = outcome.map_err(|why| why as &dyn fmt::Display);
+        write_request_line(&mut self.line, &self.ts, peer, bytes, outcome);
         self.console.out(&self.line);
         result.is_ok()
     }
 
     /// Prints how many dropped requests went unlogged, if any.
     fn flush_suppressed(&mut self) {
-        let n = std::mem::take(&mut self.dropped_log.suppressed);
-        if n > 0 {
-            let ts = self.timestamp();
-            self.console.out(&format!(
-                "{ts} {n} more dropped requests not logged (at most {DROPPED_LOG_PER_SEC} a second)"
-            ));
+        let count = std::mem::take(&mut self.dropped_log.suppressed);
+        if count > 0 {
+            let line = ServerLine::Suppressed {
+                at: self.now(),
+                count,
+                limit: DROPPED_LOG_PER_SEC,
+            };
+            self.console.out(&line.to_string());
         }
     }
 }
@@ -411,8 +396,11 @@ async fn serve_udp<S: UdpSocket, C: Clock, K: Console>(socket: &S, state: &mut S
         };
         if let Err(e) = received {
             // Some systems report an earlier ICMP error here; the socket itself is fine.
-            let ts = state.timestamp();
-            state.console.err(&format!("{ts} receive error: {e}"));
+            let note = ServerNote::ReceiveError {
+                at: state.now(),
+                why: e.to_string(),
+            };
+            state.console.err(&note.to_string());
             continue;
         }
         // The requests of one batch arrived together: one clock reading serves them all.
@@ -439,11 +427,7 @@ async fn serve_udp<S: UdpSocket, C: Clock, K: Console>(socket: &S, state: &mut S
         state.parsed = parsed;
         send_all(socket, &replies, |outcome| {
             if let Err((failed, e)) = outcome {
-                let peer = replies.get(failed).1;
-                let ts = state.timestamp();
-                state
-                    .console
-                    .out(&format!("{ts} {peer} reply not sent: {e}"));
+                state.not_sent(replies.get(failed).1, &e);
             }
         })
         .await;
@@ -541,8 +525,8 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
                     Err(why) => state.log(peer, &bytes, Err(why), now),
                 };
                 if extra > 0 {
-                    let line = format!("{} {peer} ignored {extra} bytes after the request", state.ts);
-                    state.console.out(&line);
+                    let line = ServerLine::Ignored { at: state.now(), peer, bytes: extra };
+                    state.console.out(&line.to_string());
                 }
                 if answered {
                     let reply = state.reply.as_bytes().to_vec();
@@ -552,8 +536,7 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
             Some(done) = writes.next(), if !writes.is_empty() => {
                 let (peer, result): (SocketAddr, io::Result<()>) = done;
                 if let Err(e) = result {
-                    let ts = state.timestamp();
-                    state.console.out(&format!("{ts} {peer} reply not sent: {e}"));
+                    state.not_sent(peer, &e);
                 }
             }
             accepted = listener.accept(), if open < cfg.max_connections => match accepted {
@@ -563,8 +546,8 @@ async fn serve_tcp<L: TcpListener, C: Clock, K: Console>(
                 }
                 Err(e) => {
                     // Typically out of file descriptors: back off instead of spinning.
-                    let ts = state.timestamp();
-                    state.console.err(&format!("{ts} accept error: {e}"));
+                    let note = ServerNote::AcceptError { at: state.now(), why: e.to_string() };
+                    state.console.err(&note.to_string());
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
@@ -626,7 +609,13 @@ mod tests {
 
     fn line(ts: &str, peer: SocketAddr, bytes: &[u8], outcome: Result<&str, &Dropped>) -> String {
         let mut out = String::from("(kept) ");
-        write_log_line(&mut out, ts, peer, bytes, outcome);
+        write_request_line(
+            &mut out,
+            ts,
+            peer,
+            bytes,
+            outcome.map_err(|w| w as &dyn fmt::Display),
+        );
         out.strip_prefix("(kept) ")
             .expect("the line is appended")
             .to_string()

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use connid::clock::format_timestamp;
 use connid::framing::{Frame, Framer};
+use connid::lines::{ClientLine, ClientNote, ServerLine, ServerNote};
 use connid::protocol::{self, ConnId, Message};
 use connid::Transport;
 
@@ -46,6 +47,8 @@ pub const IDLE_EXIT: &str = "idle-exit-on-time";
 pub const ANSWERED: &str = "requests-answered";
 /// Rule 6: every printed timestamp is the virtual time of the event.
 pub const TIMESTAMPS: &str = "timestamps-are-virtual-time";
+/// Rule 6: every line the client and the server print is a line of the vocabulary ([`connid::lines`]).
+pub const LINES: &str = "lines-in-the-vocabulary";
 /// Rule 7: the same seed gives the same events (checked by the explorer, which reruns seeds).
 pub const DETERMINISM: &str = "determinism";
 
@@ -87,14 +90,10 @@ pub fn check(scenario: &Scenario, run: &Run) -> Vec<Violation> {
             check_client(scenario, client, run, &replies, &mut found);
         }
     }
+    check_lines(scenario, run, &mut found);
     check_timestamps(run, &mut found);
     found.0.sort_by_key(|v| v.at);
     found.0
-}
-
-/// A server log line about one request (as opposed to its start and exit lines).
-fn is_request_log(line: &str) -> bool {
-    line.contains("\" -> ") || line.contains("\" dropped: ")
 }
 
 /// A message the server sent, decoded.
@@ -268,10 +267,11 @@ fn incarnations(run: &Run) -> Vec<Incarnation<'_>> {
                 };
                 match &e.kind {
                     EventKind::Exit(_) | EventKind::Crash => life.end = Some(e),
-                    EventKind::Out(line) if line.starts_with("Server timed out") => {
-                        life.timed_out = Some(e)
-                    }
-                    EventKind::Out(line) if is_request_log(line) => life.activity.push(e),
+                    EventKind::Out(line) => match line.parse::<ServerLine>() {
+                        Ok(ServerLine::TimedOut { .. }) => life.timed_out = Some(e),
+                        Ok(ServerLine::Request { .. }) => life.activity.push(e),
+                        _ => {}
+                    },
                     EventKind::Accepted { .. } => life.activity.push(e),
                     _ => {}
                 }
@@ -532,12 +532,11 @@ fn check_client(
                     t.local = Some(*from);
                 }
             }
-            EventKind::Out(line) => {
-                if let Some(rest) = line.strip_prefix("Connection Error ") {
+            EventKind::Out(line) => match line.parse::<ClientLine>() {
+                Ok(ClientLine::Error { id, .. }) => {
                     errors += 1;
-                    let id = rest.split(' ').next().unwrap_or_default();
                     let current = tries.last().and_then(|t| t.id.as_deref());
-                    if errors != tries.len() || current != Some(id) {
+                    if errors != tries.len() || current != Some(id.as_str()) {
                         found.add(
                             ERROR_PER_TRY,
                             e.at,
@@ -548,9 +547,11 @@ fn check_client(
                             &[e],
                         );
                     }
-                } else if let Some(rest) = line.strip_prefix("Connection established ") {
+                }
+                Ok(ClientLine::Established { id, addr, .. }) => {
                     endings.push((e, true));
-                    check_established(name, rest, e, &tries, replies, found);
+                    let printed = Message::Ok(id, addr);
+                    check_established(name, &printed, e, &tries, replies, found);
                     if errors + 1 != tries.len() {
                         found.add(
                             ERROR_PER_TRY,
@@ -562,7 +563,8 @@ fn check_client(
                             &[e],
                         );
                     }
-                } else if line.starts_with("Connection Failure") {
+                }
+                Ok(ClientLine::Failure { .. }) => {
                     endings.push((e, false));
                     let used_up = tries.len() == spec.tries as usize || input_ended;
                     if errors != tries.len() || !used_up {
@@ -578,7 +580,9 @@ fn check_client(
                         );
                     }
                 }
-            }
+                // Invalid-ID lines need no check here; a line outside the vocabulary is `LINES`'s.
+                Ok(ClientLine::InvalidId { .. }) | Err(_) => {}
+            },
             EventKind::Prompt { typed, .. } => {
                 prompts += 1;
                 let allowed = errors == tries.len()
@@ -694,17 +698,12 @@ fn check_client(
 /// Rule 4: the printed `<id> <ip> <port>` came in an OK for that ID, on the current try's socket.
 fn check_established(
     name: &str,
-    rest: &str,
+    printed: &Message,
     e: &Event,
     tries: &[Try<'_>],
     replies: &[Reply<'_>],
     found: &mut Findings,
 ) {
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let printed = match fields.as_slice() {
-        [id, ip, port, "on", ..] => format!("OK {id} {ip} {port}"),
-        _ => String::new(),
-    };
     let current = tries.last();
     let taken = replies.iter().find(|r| {
         let EventKind::Send {
@@ -714,7 +713,7 @@ fn check_established(
         else {
             return false;
         };
-        r.message.to_string() == printed
+        r.message == *printed
             && current.is_some_and(|t| {
                 Some(r.to) == t.local
                     && *at >= t.first.at
@@ -735,6 +734,28 @@ fn check_established(
             ),
             &[e],
         );
+    }
+}
+
+/// Rule 6: every line the server and the clients print parses as a line of the vocabulary.
+fn check_lines(scenario: &Scenario, run: &Run, found: &mut Findings) {
+    let is_client = |host: &str| scenario.clients.iter().any(|c| c.name == host);
+    for e in &run.events {
+        let problem = match (&e.kind, e.host.as_str()) {
+            (EventKind::Out(line), SERVER) => line.parse::<ServerLine>().err(),
+            (EventKind::Err(line), SERVER) => line.parse::<ServerNote>().err(),
+            (EventKind::Out(line), host) if is_client(host) => line.parse::<ClientLine>().err(),
+            (EventKind::Err(line), host) if is_client(host) => line.parse::<ClientNote>().err(),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            found.add(
+                LINES,
+                e.at,
+                format!("{} prints a line outside the vocabulary: {problem}", e.host),
+                &[e],
+            );
+        }
     }
 }
 
@@ -812,6 +833,7 @@ pub fn same_events(first: &Run, again: &Run) -> Option<Violation> {
 mod tests {
     use super::*;
     use crate::runner;
+    use connid::lines::Timestamp;
     use connid::Transport;
     use std::path::Path;
 
@@ -953,6 +975,21 @@ mod tests {
     }
 
     #[test]
+    fn a_line_outside_the_vocabulary_is_caught() {
+        let s = load("02-reset-then-new-id.toml");
+        for (host, prefix, garbled) in [
+            ("bob", "Connection Error", "Connection Eror 9876"),
+            (SERVER, "Server timed out", "Server timed out."),
+        ] {
+            let got = broken(&s, Transport::Udp, |ev| {
+                let i = position(ev, |e| is_out(e, host, prefix));
+                ev[i].kind = EventKind::Out(garbled.into());
+            });
+            assert!(got.contains(&LINES), "{host}: {got:?}");
+        }
+    }
+
+    #[test]
     fn a_double_ok_is_caught() {
         let s = load("02-reset-then-new-id.toml");
         let got = broken(&s, Transport::Udp, |ev| {
@@ -1063,13 +1100,12 @@ mod tests {
                 .iter()
                 .find(|e| e.host == SERVER && payload_of(e).starts_with("OK 1 "))
                 .unwrap();
-            let text = payload_of(old);
-            let line = format!(
-                "Connection established {} on {}",
-                &text[3..],
-                format_timestamp(epoch() + chrono::Duration::from_std(ev[i].at).unwrap())
-            );
-            ev[i].kind = EventKind::Out(line);
+            let Ok(Message::Ok(id, addr)) = protocol::parse(payload_of(old).as_bytes()) else {
+                panic!("an OK");
+            };
+            let at = Timestamp(epoch() + chrono::Duration::from_std(ev[i].at).unwrap());
+            let line = ClientLine::Established { id, addr, at };
+            ev[i].kind = EventKind::Out(line.to_string());
         });
         assert!(got.contains(&CURRENT_TRY), "{got:?}");
     }
@@ -1086,10 +1122,10 @@ mod tests {
                 } else {
                     at + Duration::from_secs(1)
                 };
-                let ts = format_timestamp(epoch() + chrono::Duration::from_std(moved).unwrap());
-                ev[i].kind = EventKind::Out(format!(
-                    "Server timed out after 120 s without requests on {ts}"
-                ));
+                let stamp = Timestamp(epoch() + chrono::Duration::from_std(moved).unwrap());
+                let idle = Duration::from_secs(120);
+                let line = ServerLine::TimedOut { idle, at: stamp };
+                ev[i].kind = EventKind::Out(line.to_string());
                 for e in ev.iter_mut().filter(|e| e.host == SERVER && e.at == at) {
                     e.at = moved;
                 }

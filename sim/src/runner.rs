@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
+use connid::lines::ServerNote;
 use connid::{run_client, ClientConfig, ConnId, Console, Server, ServerConfig, Transport};
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -233,7 +234,12 @@ async fn server_host(rec: Recorder, addr: SocketAddr, cfg: ServerConfig) -> turm
             rec.record(now(), SERVER, EventKind::Exit(0));
         }
         Err(e) => {
-            console.err(&format!("server: cannot listen on {transport} {bind}: {e}"));
+            let note = ServerNote::CannotListen {
+                transport,
+                addr: bind,
+                why: e.to_string(),
+            };
+            console.err(&note.to_string());
             rec.record(now(), SERVER, EventKind::Exit(2));
         }
     }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use cli::{parse_or_exit, parse_peer_port, stop_signal, Seconds};
 use connid::client::run_client_until;
+use connid::lines::ClientNote;
 use connid::{defaults, ClientConfig, ConnId, StdConsole, SystemClock, TokioNet, Transport};
 
 mod cli;
@@ -57,7 +58,8 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("client: cannot start: {e}");
+            let why = e.to_string();
+            eprintln!("{}", ClientNote::CannotStart { why });
             return ExitCode::from(1);
         }
     };

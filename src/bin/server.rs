@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cli::{parse_or_exit, stop_signal, Seconds};
+use connid::lines::ServerNote;
 use connid::{defaults, Server, ServerConfig, StdConsole, SystemClock, TokioNet, Transport};
 
 mod cli;
@@ -55,7 +56,12 @@ async fn main() -> ExitCode {
     let server = match Server::bind(&TokioNet, addr, cfg).await {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("server: cannot listen on {} {addr}: {e}", args.transport);
+            let note = ServerNote::CannotListen {
+                transport: args.transport,
+                addr,
+                why: e.to_string(),
+            };
+            eprintln!("{note}");
             return ExitCode::from(2);
         }
     };
