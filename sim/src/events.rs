@@ -4,11 +4,32 @@
 //! trace), and each receive is matched to the send it delivers, so every message ends with a fate:
 //! delivered at a time, or lost.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
 use connid::Transport;
+
+/// What one run produced: the events, and what they need to be read.
+#[derive(Debug)]
+pub struct Run {
+    pub transport: Transport,
+    /// Every host with its simulated address, server first.
+    pub hosts: Vec<(String, IpAddr)>,
+    pub events: Vec<Event>,
+    /// The wall-clock time at virtual time zero: printed timestamps count from it.
+    pub epoch: NaiveDateTime,
+    /// Virtual time when the run ended.
+    pub simulated: Duration,
+    /// Whether the run was cut off at the scenario's limit with hosts still running.
+    pub hit_limit: bool,
+}
+
+/// `12.345678`: virtual seconds with microseconds, the precision every program prints.
+pub fn secs(d: Duration) -> String {
+    format!("{}.{:06}", d.as_secs(), d.subsec_micros())
+}
 
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Eq)]

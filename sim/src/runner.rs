@@ -12,22 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::clock::{epoch, SimClock};
 use crate::console::ScriptedConsole;
-use crate::events::{Event, EventKind, Recorder};
+pub use crate::events::Run;
+use crate::events::{EventKind, Recorder};
 use crate::net::{now, SimNet};
 use crate::scenario::{decode_payload, Action, ClientSpec, Fault, PeerSpec, Scenario, SERVER};
-
-/// What one run produced.
-#[derive(Debug)]
-pub struct Run {
-    pub transport: Transport,
-    /// Every host with its simulated address, server first.
-    pub hosts: Vec<(String, IpAddr)>,
-    pub events: Vec<Event>,
-    /// Virtual time when the run ended.
-    pub simulated: Duration,
-    /// Whether the run was cut off at the scenario's limit with hosts still running.
-    pub hit_limit: bool,
-}
 
 /// The run could not complete: a host failed or panicked.
 #[derive(Debug, Error)]
@@ -125,6 +113,7 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
         transport,
         hosts,
         events: rec.take().into_events(),
+        epoch: epoch(),
         simulated,
         hit_limit,
     })

@@ -14,10 +14,7 @@ use crate::scenario::SERVER;
 /// Longest payload shown, in characters.
 const PAYLOAD_PREVIEW: usize = 72;
 
-/// `12.345678`: seconds with microseconds, the precision every program prints.
-pub fn secs(d: Duration) -> String {
-    format!("{}.{:06}", d.as_secs(), d.subsec_micros())
-}
+pub use crate::events::secs;
 
 fn payload(bytes: &[u8]) -> String {
     format!("\"{}\"", printable(bytes, PAYLOAD_PREVIEW))

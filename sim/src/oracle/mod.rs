@@ -1,0 +1,135 @@
+//! The oracle: the protocol's rules, checked over the events of one run.
+//!
+//! It is a pure function of the scenario and the recorded events; it never looks inside the client or
+//! the server, only at what they sent, received and printed (read through [`connid::lines`]). Each
+//! rule has a name that failures print. One checker per part of the protocol, as in TigerBeetle's
+//! simulator: [`table_checker`] (the server's table), [`client_checker`] (the client's contract),
+//! [`timing_checker`] (answers, the idle exit and timestamps on time) and [`lines_checker`] (every
+//! printed line in the vocabulary), over what [`server_view`] reconstructs of the server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::events::{Event, Run};
+use crate::scenario::{Scenario, SERVER};
+
+mod client_checker;
+mod lines_checker;
+mod server_view;
+mod table_checker;
+#[cfg(test)]
+mod tests;
+mod timing_checker;
+
+/// Rule 1: the server never grants an ID it granted less than TTL ago (same incarnation).
+pub const GRANT_ONCE: &str = "grant-once-per-ttl";
+/// Rule 1: the server answers RESET only for an ID in use.
+pub const RESET_IN_USE: &str = "reset-only-in-use";
+/// Rule 2: every OK carries the exact source address of the request it answers.
+pub const OK_SOURCE: &str = "ok-carries-request-source";
+/// Rule 3: a client makes at most `tries` tries.
+pub const TRIES: &str = "at-most-tries";
+/// Rule 3: one Connection Error per failed try, for that try's ID, and none for a try that succeeded.
+pub const ERROR_PER_TRY: &str = "one-error-per-failed-try";
+/// Rule 3: a prompt only after a failed try, when a try remains and input has not ended.
+pub const PROMPT: &str = "prompt-only-when-a-try-remains";
+/// Rule 3: a client ends with exactly one of established (exit 0) or failure (exit 1).
+pub const ONE_ENDING: &str = "exactly-one-ending";
+/// Rule 3: a client ends by its start + tries x timeout + typing time + one tick.
+pub const IN_TIME: &str = "ends-in-time";
+/// Rule 3: try 1 asks for the command line's ID, each later try for the ID typed before it.
+pub const TYPED_ID: &str = "try-asks-for-the-given-id";
+/// Rule 3: each try uses a new socket.
+pub const NEW_SOCKET: &str = "new-socket-per-try";
+/// Rule 4: a client that prints established received that OK, for that ID, on its current try's socket.
+pub const CURRENT_TRY: &str = "established-on-current-try";
+/// Rule 5: the server exits idle-timeout after the last request, not earlier and not later.
+pub const IDLE_EXIT: &str = "idle-exit-on-time";
+/// Rule 5: while the server runs, every well-formed request that reaches it is answered.
+pub const ANSWERED: &str = "requests-answered";
+/// Rule 6: every printed timestamp is the virtual time of the event.
+pub const TIMESTAMPS: &str = "timestamps-are-virtual-time";
+/// Rule 6: every line the client and the server print is a line of the vocabulary ([`connid::lines`]).
+pub const LINES: &str = "lines-in-the-vocabulary";
+/// Rule 7: the same seed gives the same events (checked by the explorer, which reruns seeds).
+pub const DETERMINISM: &str = "determinism";
+
+/// One broken rule, with the events that show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub rule: &'static str,
+    pub at: Duration,
+    pub message: String,
+    pub events: Vec<Event>,
+}
+
+/// The violations found so far.
+struct Findings(Vec<Violation>);
+
+impl Findings {
+    fn add(&mut self, rule: &'static str, at: Duration, message: String, events: &[&Event]) {
+        self.0.push(Violation {
+            rule,
+            at,
+            message,
+            events: events.iter().map(|e| (*e).clone()).collect(),
+        });
+    }
+}
+
+/// Checks every rule over one run; an empty result means the run kept them all.
+pub fn check(scenario: &Scenario, run: &Run) -> Vec<Violation> {
+    let mut found = Findings(Vec::new());
+    let server_ip = run
+        .hosts
+        .iter()
+        .find(|(h, _)| h == SERVER)
+        .map(|(_, ip)| *ip);
+    if let Some(ip) = server_ip {
+        let server = SocketAddr::new(ip, scenario.server.port);
+        let replies = server_view::replies(run);
+        let requests = server_view::requests(scenario, run, server);
+        for life in server_view::incarnations(run) {
+            table_checker::check(scenario, &life, &requests, &replies, &mut found);
+            timing_checker::check_answered(scenario, &life, &requests, &replies, &mut found);
+            timing_checker::check_idle_exit(scenario, &life, &mut found);
+        }
+        for client in &scenario.clients {
+            client_checker::check(scenario, client, run, &replies, &mut found);
+        }
+    }
+    lines_checker::check(scenario, run, &mut found);
+    timing_checker::check_timestamps(run, &mut found);
+    found.0.sort_by_key(|v| v.at);
+    found.0
+}
+
+/// Whether two runs recorded the same events (rule 7), as a violation if not.
+pub fn same_events(first: &Run, again: &Run) -> Option<Violation> {
+    if first.events == again.events {
+        return None;
+    }
+    let at = first
+        .events
+        .iter()
+        .zip(&again.events)
+        .position(|(a, b)| a != b)
+        .unwrap_or(first.events.len().min(again.events.len()));
+    let events: Vec<Event> = first
+        .events
+        .get(at)
+        .into_iter()
+        .chain(again.events.get(at))
+        .cloned()
+        .collect();
+    Some(Violation {
+        rule: DETERMINISM,
+        at: events.first().map_or(Duration::ZERO, |e| e.at),
+        message: format!(
+            "two runs of the same seed differ at event {at} ({} and {} events in all)",
+            first.events.len(),
+            again.events.len()
+        ),
+        events,
+    })
+}

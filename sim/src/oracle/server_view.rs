@@ -1,0 +1,218 @@
+//! The server as seen from outside: the replies it sent, the requests it read (over TCP framed as it
+//! must frame them, from the writes and when they arrived), and its lives between starts and crashes.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use connid::framing::{Frame, Framer};
+use connid::lines::ServerLine;
+use connid::protocol::{self, ConnId, Message};
+use connid::Transport;
+
+use crate::events::{Event, EventKind, Run};
+use crate::scenario::{Scenario, SERVER};
+
+/// A message the server sent, decoded.
+pub(super) struct Reply<'a> {
+    pub event: &'a Event,
+    pub to: SocketAddr,
+    pub message: Message,
+}
+
+/// Every message the server sent that parses, in order.
+pub(super) fn replies(run: &Run) -> Vec<Reply<'_>> {
+    run.events
+        .iter()
+        .filter(|e| e.host == SERVER)
+        .filter_map(|event| match &event.kind {
+            EventKind::Send { to, payload, .. } => {
+                protocol::parse(payload).ok().map(|message| Reply {
+                    event,
+                    to: *to,
+                    message,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A request the server read: who sent it, which ID it asks for, and when.
+pub(super) struct Request<'a> {
+    pub from: SocketAddr,
+    /// The ID asked for. Over TCP, two when a pause between two writes equals the settle time
+    /// exactly, so either framing is right.
+    pub ids: Vec<ConnId>,
+    /// When its first byte reached the server.
+    pub first: Duration,
+    /// By when it was complete: when it arrived (UDP), when its newline arrived, or at the latest
+    /// the settle time after its last byte (TCP: the sender's half-close may end it sooner).
+    pub at: Duration,
+    /// Whether the server had to answer it: not if its line timeout may have run out first.
+    pub due: bool,
+    /// The sends it came in.
+    pub sends: Vec<&'a Event>,
+}
+
+/// One write on a TCP connection: the send, its bytes, and when they reached the server.
+pub(super) type Piece<'a> = (&'a Event, &'a [u8], Duration);
+
+/// Every well-formed request that reached the server: each datagram over UDP, the first message of
+/// each connection over TCP (framed as the server frames it, from the writes and when they arrived).
+pub(super) fn requests<'a>(
+    scenario: &Scenario,
+    run: &'a Run,
+    server: SocketAddr,
+) -> Vec<Request<'a>> {
+    let delivered = run.events.iter().filter_map(|e| match &e.kind {
+        EventKind::Send {
+            to,
+            from,
+            payload,
+            delivered: Some(at),
+            ..
+        } if *to == server => Some((e, *from, payload.as_slice(), *at)),
+        _ => None,
+    });
+    if run.transport == Transport::Udp {
+        return delivered
+            .filter_map(|(e, from, payload, at)| {
+                let id = protocol::parse_request(payload).ok()?;
+                Some(Request {
+                    from,
+                    ids: vec![id],
+                    first: at,
+                    at,
+                    due: true,
+                    sends: vec![e],
+                })
+            })
+            .collect();
+    }
+    // One connection per source address: turmoil never reuses an ephemeral port within a run.
+    let mut connections: Vec<(SocketAddr, Vec<Piece<'_>>)> = Vec::new();
+    for (e, from, payload, at) in delivered {
+        match connections.iter_mut().find(|(f, _)| *f == from) {
+            Some((_, pieces)) => pieces.push((e, payload, at)),
+            None => connections.push((from, vec![(e, payload, at)])),
+        }
+    }
+    let settle = scenario.server.settle.0;
+    let line_timeout = scenario.server.line_timeout.0;
+    connections
+        .into_iter()
+        .filter_map(|(from, pieces)| {
+            let accepted = run
+                .events
+                .iter()
+                .rev()
+                .find(|e| {
+                    e.host == SERVER
+                        && e.at <= pieces[0].2
+                        && matches!(e.kind, EventKind::Accepted { from: f, .. } if f == from)
+                })
+                .map_or(pieces[0].2, |e| e.at);
+            let framings =
+                [false, true].map(|tie_settles| first_message(&pieces, settle, tie_settles));
+            let mut ids: Vec<ConnId> = Vec::new();
+            let mut at = Duration::ZERO;
+            let mut used = 0;
+            for (message, complete, n) in framings.into_iter().flatten() {
+                if let Ok(id) = protocol::parse_request(&message) {
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                    at = at.max(complete);
+                    used = used.max(n);
+                }
+            }
+            (!ids.is_empty()).then(|| Request {
+                from,
+                ids,
+                first: pieces[0].2,
+                at,
+                due: at < accepted + line_timeout,
+                sends: pieces[..used].iter().map(|(e, ..)| *e).collect(),
+            })
+        })
+        .collect()
+}
+
+/// The first message of a TCP connection, from its writes as they arrived: the message, by when it
+/// was complete, and how many writes it took. A pause of exactly the settle time ends the message if
+/// `tie_settles`.
+pub(super) fn first_message(
+    pieces: &[Piece<'_>],
+    settle: Duration,
+    tie_settles: bool,
+) -> Option<(Vec<u8>, Duration, usize)> {
+    let mut framer = Framer::new();
+    let mut last = Duration::ZERO;
+    for (i, (_, bytes, at)) in pieces.iter().enumerate() {
+        let gap = at.saturating_sub(last);
+        if i > 0 && framer.can_settle() && (gap > settle || (gap == settle && tie_settles)) {
+            return framer.settle().map(|m| (m, last + settle, i));
+        }
+        framer.extend(bytes);
+        match framer.next_frame() {
+            Frame::Message(m) => return Some((m, *at, i + 1)),
+            Frame::TooLong(_) => return None,
+            Frame::Incomplete => {}
+        }
+        last = *at;
+    }
+    framer.settle().map(|m| (m, last + settle, pieces.len()))
+}
+
+/// One life of the server software, from a start to its exit, a crash, or the end of the run.
+pub(super) struct Incarnation<'a> {
+    pub start: &'a Event,
+    pub end: Option<&'a Event>,
+    /// When it ended: its exit or crash, or the end of the run.
+    pub end_at: Duration,
+    pub timed_out: Option<&'a Event>,
+    /// Its request lines and accepted connections, which restart the idle timer.
+    pub activity: Vec<&'a Event>,
+}
+
+impl Incarnation<'_> {
+    /// Whether `t` falls within this life.
+    pub fn contains(&self, t: Duration) -> bool {
+        t >= self.start.at && t <= self.end_at
+    }
+}
+
+/// The server's lives in order.
+pub(super) fn incarnations(run: &Run) -> Vec<Incarnation<'_>> {
+    let mut lives: Vec<Incarnation<'_>> = Vec::new();
+    for e in run.events.iter().filter(|e| e.host == SERVER) {
+        match &e.kind {
+            EventKind::Start(_) => lives.push(Incarnation {
+                start: e,
+                end: None,
+                end_at: run.simulated,
+                timed_out: None,
+                activity: Vec::new(),
+            }),
+            _ => {
+                let Some(life) = lives.last_mut().filter(|l| l.end.is_none()) else {
+                    continue;
+                };
+                match &e.kind {
+                    EventKind::Exit(_) | EventKind::Crash => {
+                        life.end = Some(e);
+                        life.end_at = e.at;
+                    }
+                    EventKind::Out(line) => match line.parse::<ServerLine>() {
+                        Ok(ServerLine::TimedOut { .. }) => life.timed_out = Some(e),
+                        Ok(ServerLine::Request { .. }) => life.activity.push(e),
+                        _ => {}
+                    },
+                    EventKind::Accepted { .. } => life.activity.push(e),
+                    _ => {}
+                }
+            }
+        }
+    }
+    lives
+}

@@ -1,0 +1,89 @@
+//! The server's table, judged from its replies: an ID is granted at most once per TTL, RESET only
+//! for an ID in use, and an OK names the address its request came from.
+
+use std::collections::HashMap;
+
+use connid::protocol::{ConnId, Message};
+
+use super::server_view::{Incarnation, Reply, Request};
+use super::{Findings, GRANT_ONCE, OK_SOURCE, RESET_IN_USE};
+use crate::events::{secs, Event};
+use crate::scenario::Scenario;
+
+/// Rules 1 and 2 over one life of the server (its table starts empty at each start).
+pub(super) fn check(
+    scenario: &Scenario,
+    life: &Incarnation<'_>,
+    requests: &[Request<'_>],
+    replies: &[Reply<'_>],
+    found: &mut Findings,
+) {
+    let ttl = scenario.server.id_ttl.0;
+    let inside = |t| life.contains(t);
+    // Rule 1, and rule 2's address.
+    let mut granted: HashMap<&ConnId, &Event> = HashMap::new();
+    for reply in replies.iter().filter(|r| inside(r.event.at)) {
+        let at = reply.event.at;
+        match &reply.message {
+            Message::Ok(id, addr) => {
+                if let Some(before) = granted.get(id).filter(|b| at - b.at <= ttl) {
+                    found.add(
+                            GRANT_ONCE,
+                            at,
+                            format!(
+                                "the server granted {id} at {} though it granted it at {} (age {} s, TTL {} s)",
+                                secs(at),
+                                secs(before.at),
+                                (at - before.at).as_secs_f64(),
+                                ttl.as_secs_f64()
+                            ),
+                            &[before, reply.event],
+                        );
+                }
+                granted.insert(id, reply.event);
+                let asked = requests.iter().any(|r| {
+                    r.from == *addr && r.ids.contains(id) && r.first <= at && inside(r.first)
+                });
+                if *addr != reply.to || !asked {
+                    found.add(
+                            OK_SOURCE,
+                            at,
+                            format!(
+                                "OK for {id} names {addr}, but it went to {} and no HELLO {id} came from {addr}",
+                                reply.to
+                            ),
+                            &[reply.event],
+                        );
+                }
+            }
+            Message::Reset(id) => {
+                let last = granted.get(id);
+                if last.is_none_or(|b| at - b.at > ttl) {
+                    let why = last.map_or_else(
+                        || "never granted since the server started".to_string(),
+                        |b| {
+                            format!(
+                                "granted at {}, age {} s > TTL {} s",
+                                secs(b.at),
+                                (at - b.at).as_secs_f64(),
+                                ttl.as_secs_f64()
+                            )
+                        },
+                    );
+                    let mut shown: Vec<&Event> = last.into_iter().copied().collect();
+                    shown.push(reply.event);
+                    found.add(
+                        RESET_IN_USE,
+                        at,
+                        format!(
+                            "the server answered RESET {id} at {} but {id} was free ({why})",
+                            secs(at)
+                        ),
+                        &shown,
+                    );
+                }
+            }
+            Message::Hello(_) => {}
+        }
+    }
+}

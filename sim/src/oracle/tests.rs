@@ -1,0 +1,417 @@
+//! The oracle against broken runs: each rule is shown a run that breaks it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use connid::lines::{ClientLine, ServerLine, Timestamp};
+use connid::protocol::{self, Message};
+use connid::Transport;
+
+use super::server_view::{first_message, Piece};
+use super::timing_checker::timestamps;
+use super::*;
+use crate::clock::epoch;
+use crate::events::EventKind;
+use crate::runner;
+
+fn load(name: &str) -> Scenario {
+    Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn run(scenario: &Scenario, t: Transport) -> Run {
+    runner::run(scenario, t).unwrap()
+}
+
+fn rules(scenario: &Scenario, run: &Run) -> Vec<&'static str> {
+    let mut r: Vec<_> = check(scenario, run).into_iter().map(|v| v.rule).collect();
+    r.dedup();
+    r
+}
+
+/// Applies `edit` to the events (then restores time order) and returns the rules broken.
+fn broken(
+    scenario: &Scenario,
+    t: Transport,
+    edit: impl FnOnce(&mut Vec<Event>),
+) -> Vec<&'static str> {
+    let mut r = run(scenario, t);
+    assert_eq!(
+        rules(scenario, &r),
+        Vec::<&str>::new(),
+        "the unedited run must be clean"
+    );
+    edit(&mut r.events);
+    r.events.sort_by_key(|e| e.at);
+    rules(scenario, &r)
+}
+
+fn position(events: &[Event], pred: impl Fn(&Event) -> bool) -> usize {
+    events.iter().position(pred).expect("the event to edit")
+}
+
+fn is_out(e: &Event, host: &str, prefix: &str) -> bool {
+    e.host == host && matches!(&e.kind, EventKind::Out(l) if l.starts_with(prefix))
+}
+
+fn payload_of(e: &Event) -> String {
+    match &e.kind {
+        EventKind::Send { payload, .. } => String::from_utf8_lossy(payload).into_owned(),
+        _ => String::new(),
+    }
+}
+
+fn set_payload(e: &mut Event, text: &str) {
+    if let EventKind::Send { payload, .. } = &mut e.kind {
+        *payload = text.as_bytes().to_vec();
+    }
+}
+
+#[test]
+fn every_scenario_in_the_suite_keeps_every_rule() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let scenario = Scenario::load(&path).unwrap();
+        for &t in &scenario.transports {
+            let r = run(&scenario, t);
+            let found = check(&scenario, &r);
+            assert!(found.is_empty(), "{} {t:?}: {found:#?}", path.display());
+        }
+    }
+}
+
+/// Moves the server's send that starts with `prefix` to `later` after where it was.
+fn delay_reply(ev: &mut [Event], prefix: &str, later: Duration) {
+    let i = position(ev, |e| {
+        e.host == SERVER && payload_of(e).starts_with(prefix)
+    });
+    ev[i].at += later;
+}
+
+#[test]
+fn a_split_request_granted_as_its_first_piece_is_caught() {
+    let s = load("16-tcp-framing.toml");
+    let got = broken(&s, Transport::Tcp, |ev| {
+        // "HELLO 12" then "34": a server that took the first write alone answers OK 12.
+        let i = position(ev, |e| {
+            e.host == SERVER && payload_of(e).starts_with("OK 1234")
+        });
+        let text = payload_of(&ev[i]).replacen("OK 1234", "OK 12", 1);
+        set_payload(&mut ev[i], &text);
+    });
+    assert!(got.contains(&OK_SOURCE), "{got:?}");
+    assert!(got.contains(&ANSWERED), "{got:?}");
+}
+
+#[test]
+fn a_reply_later_than_the_settle_time_is_caught() {
+    let s = load("16-tcp-framing.toml");
+    let tick = s.network.tick.0;
+    // classic sent once and waits: its answer is due the settle time after its request.
+    let got = broken(&s, Transport::Tcp, |ev| delay_reply(ev, "OK 5 ", tick * 2));
+    assert_eq!(got, [ANSWERED]);
+    // nl ended its request with a newline: its answer is due at once, not after a settle time.
+    let settle = s.server.settle.0;
+    let got = broken(&s, Transport::Tcp, |ev| delay_reply(ev, "OK 6 ", settle));
+    assert_eq!(got, [ANSWERED]);
+}
+
+#[test]
+fn a_pause_of_exactly_the_settle_time_allows_either_framing() {
+    let pieces_at = |gap_ms: u64| {
+        let e = Event {
+            at: Duration::ZERO,
+            host: "p".into(),
+            kind: EventKind::Crash,
+        };
+        let ms = Duration::from_millis;
+        vec![
+            (e.clone(), b"HELLO 12".to_vec(), ms(100)),
+            (e, b"34".to_vec(), ms(100 + gap_ms)),
+        ]
+    };
+    let settle = Duration::from_millis(200);
+    let frame = |gap: u64, tie: bool| {
+        let owned = pieces_at(gap);
+        let pieces: Vec<Piece<'_>> = owned
+            .iter()
+            .map(|(e, b, t)| (e, b.as_slice(), *t))
+            .collect();
+        first_message(&pieces, settle, tie)
+            .map(|(m, at, n)| (String::from_utf8(m).unwrap(), at.as_millis(), n))
+    };
+    assert_eq!(frame(199, true), Some(("HELLO 1234".into(), 499, 2)));
+    assert_eq!(frame(200, false), Some(("HELLO 1234".into(), 500, 2)));
+    assert_eq!(frame(200, true), Some(("HELLO 12".into(), 300, 1)));
+    assert_eq!(frame(201, false), Some(("HELLO 12".into(), 300, 1)));
+}
+
+#[test]
+fn a_line_outside_the_vocabulary_is_caught() {
+    let s = load("02-reset-then-new-id.toml");
+    for (host, prefix, garbled) in [
+        ("bob", "Connection Error", "Connection Eror 9876"),
+        (SERVER, "Server timed out", "Server timed out."),
+    ] {
+        let got = broken(&s, Transport::Udp, |ev| {
+            let i = position(ev, |e| is_out(e, host, prefix));
+            ev[i].kind = EventKind::Out(garbled.into());
+        });
+        assert!(got.contains(&LINES), "{host}: {got:?}");
+    }
+}
+
+#[test]
+fn a_double_ok_is_caught() {
+    let s = load("02-reset-then-new-id.toml");
+    let got = broken(&s, Transport::Udp, |ev| {
+        // The server answers bob's first request with OK instead of RESET.
+        let i = position(ev, |e| e.host == SERVER && payload_of(e) == "RESET 9876");
+        let bob = match &ev[i].kind {
+            EventKind::Send { to, .. } => *to,
+            _ => unreachable!(),
+        };
+        set_payload(&mut ev[i], &format!("OK 9876 {} {}", bob.ip(), bob.port()));
+    });
+    assert!(got.contains(&GRANT_ONCE), "{got:?}");
+}
+
+#[test]
+fn a_reset_for_a_free_id_is_caught() {
+    let s = load("01-established.toml");
+    let got = broken(&s, Transport::Udp, |ev| {
+        let i = position(ev, |e| {
+            e.host == SERVER && payload_of(e).starts_with("OK 9876")
+        });
+        set_payload(&mut ev[i], "RESET 9876");
+    });
+    assert!(got.contains(&RESET_IN_USE), "{got:?}");
+}
+
+#[test]
+fn an_ok_with_the_servers_own_address_is_caught() {
+    let s = load("01-established.toml");
+    let got = broken(&s, Transport::Tcp, |ev| {
+        let i = position(ev, |e| {
+            e.host == SERVER && payload_of(e).starts_with("OK 9876")
+        });
+        set_payload(&mut ev[i], "OK 9876 192.168.0.1 5000");
+    });
+    assert!(got.contains(&OK_SOURCE), "{got:?}");
+}
+
+#[test]
+fn a_missing_error_line_is_caught() {
+    let s = load("03-three-resets.toml");
+    let got = broken(&s, Transport::Udp, |ev| {
+        let i = position(ev, |e| is_out(e, "carol", "Connection Error b"));
+        ev.remove(i);
+    });
+    assert!(got.contains(&ERROR_PER_TRY), "{got:?}");
+}
+
+#[test]
+fn a_fourth_try_is_caught() {
+    let s = load("04-unreachable-black-hole.toml");
+    let got = broken(&s, Transport::Udp, |ev| {
+        let i = position(ev, |e| is_out(e, "dave", "Connection Error 3"));
+        let mut extra = ev
+            .iter()
+            .find(|e| e.host == "dave" && payload_of(e) == "HELLO 3")
+            .unwrap()
+            .clone();
+        extra.at = ev[i].at;
+        ev.insert(i + 1, extra);
+    });
+    assert!(got.contains(&TRIES), "{got:?}");
+}
+
+#[test]
+fn a_prompt_without_a_try_left_is_caught() {
+    let s = load("03-three-resets.toml");
+    let got = broken(&s, Transport::Tcp, |ev| {
+        let i = position(ev, |e| is_out(e, "carol", "Connection Error c"));
+        let mut prompt = ev[i].clone();
+        prompt.kind = EventKind::Prompt {
+            prompt: "Enter a new connection ID: ".into(),
+            typed: Some("d".into()),
+            after: Duration::ZERO,
+        };
+        ev.insert(i + 1, prompt);
+    });
+    assert!(got.contains(&PROMPT), "{got:?}");
+}
+
+#[test]
+fn a_reused_socket_is_caught() {
+    let s = load("03-three-resets.toml");
+    let got = broken(&s, Transport::Udp, |ev| {
+        let first = ev
+            .iter()
+            .find(|e| e.host == "carol" && payload_of(e) == "HELLO a")
+            .map(|e| match &e.kind {
+                EventKind::Send { from, .. } => *from,
+                _ => unreachable!(),
+            })
+            .unwrap();
+        let i = position(ev, |e| e.host == "carol" && payload_of(e) == "HELLO b");
+        if let EventKind::Send { from, .. } = &mut ev[i].kind {
+            *from = first;
+        }
+    });
+    assert!(got.contains(&NEW_SOCKET), "{got:?}");
+}
+
+#[test]
+fn a_reply_taken_from_an_old_socket_is_caught() {
+    // quin's second try is established; pretend the OK that reached the old socket was taken.
+    let s = load("11-late-reply.toml");
+    let got = broken(&s, Transport::Udp, |ev| {
+        let i = position(ev, |e| is_out(e, "quin", "Connection established 2"));
+        let old = ev
+            .iter()
+            .find(|e| e.host == SERVER && payload_of(e).starts_with("OK 1 "))
+            .unwrap();
+        let Ok(Message::Ok(id, addr)) = protocol::parse(payload_of(old).as_bytes()) else {
+            panic!("an OK");
+        };
+        let at = Timestamp(epoch() + chrono::Duration::from_std(ev[i].at).unwrap());
+        let line = ClientLine::Established { id, addr, at };
+        ev[i].kind = EventKind::Out(line.to_string());
+    });
+    assert!(got.contains(&CURRENT_TRY), "{got:?}");
+}
+
+#[test]
+fn a_late_or_an_early_server_exit_is_caught() {
+    let s = load("18-idle-exit.toml");
+    for shift in [-1i64, 1] {
+        let got = broken(&s, Transport::Udp, |ev| {
+            let i = position(ev, |e| is_out(e, SERVER, "Server timed out"));
+            let at = ev[i].at;
+            let moved = if shift < 0 {
+                at - Duration::from_secs(1)
+            } else {
+                at + Duration::from_secs(1)
+            };
+            let stamp = Timestamp(epoch() + chrono::Duration::from_std(moved).unwrap());
+            let idle = Duration::from_secs(120);
+            let line = ServerLine::TimedOut { idle, at: stamp };
+            ev[i].kind = EventKind::Out(line.to_string());
+            for e in ev.iter_mut().filter(|e| e.host == SERVER && e.at == at) {
+                e.at = moved;
+            }
+        });
+        assert!(got.contains(&IDLE_EXIT), "{shift}: {got:?}");
+    }
+}
+
+#[test]
+fn a_server_that_never_exits_is_caught() {
+    let s = load("01-established.toml");
+    let got = broken(&s, Transport::Udp, |ev| {
+        ev.retain(|e| {
+            !(e.host == SERVER
+                && (is_out(e, SERVER, "Server timed out") || matches!(e.kind, EventKind::Exit(_))))
+        });
+    });
+    assert!(got.contains(&IDLE_EXIT), "{got:?}");
+}
+
+#[test]
+fn an_unanswered_request_is_caught() {
+    let s = load("09-same-instant.toml");
+    let got = broken(&s, Transport::Udp, |ev| {
+        let i = position(ev, |e| e.host == SERVER && payload_of(e) == "RESET 7");
+        ev.remove(i);
+    });
+    assert!(got.contains(&ANSWERED), "{got:?}");
+}
+
+#[test]
+fn a_wrong_timestamp_is_caught() {
+    let s = load("01-established.toml");
+    let got = broken(&s, Transport::Udp, |ev| {
+        let i = position(ev, |e| is_out(e, "alice", "Connection established"));
+        if let EventKind::Out(line) = &mut ev[i].kind {
+            *line = line.replace("06:06:00.050000", "06:06:00.050001");
+        }
+    });
+    assert_eq!(got, [TIMESTAMPS]);
+}
+
+#[test]
+fn a_late_ending_and_a_missing_ending_are_caught() {
+    let s = load("04-unreachable-black-hole.toml");
+    let late = broken(&s, Transport::Udp, |ev| {
+        for e in ev
+            .iter_mut()
+            .filter(|e| e.host == "dave" && e.at == Duration::from_secs(45))
+        {
+            e.at += Duration::from_secs(1);
+            if let EventKind::Out(line) = &mut e.kind {
+                *line = line.replace("06:06:45.000000", "06:06:46.000000");
+            }
+        }
+    });
+    assert!(late.contains(&IN_TIME), "{late:?}");
+    let missing = broken(&s, Transport::Udp, |ev| {
+        let i = position(ev, |e| is_out(e, "dave", "Connection Failure"));
+        ev.remove(i);
+    });
+    assert!(missing.contains(&ONE_ENDING), "{missing:?}");
+}
+
+#[test]
+fn a_try_for_another_id_than_typed_is_caught() {
+    let s = load("02-reset-then-new-id.toml");
+    let got = broken(&s, Transport::Udp, |ev| {
+        let i = position(ev, |e| e.host == "bob" && payload_of(e) == "HELLO 1234");
+        set_payload(&mut ev[i], "HELLO 9876");
+    });
+    assert!(got.contains(&TYPED_ID), "{got:?}");
+}
+
+#[test]
+fn a_wrong_exit_code_is_caught() {
+    let s = load("13-end-of-input.toml");
+    let got = broken(&s, Transport::Tcp, |ev| {
+        let i = position(ev, |e| {
+            e.host == "tess" && matches!(e.kind, EventKind::Exit(_))
+        });
+        ev[i].kind = EventKind::Exit(0);
+    });
+    assert_eq!(got, [ONE_ENDING]);
+}
+
+#[test]
+fn timestamps_are_found_anywhere_in_a_line() {
+    assert_eq!(
+        timestamps("2023-01-16 06:06:00.050000 x on 2023-01-16 06:06:01.000001"),
+        ["2023-01-16 06:06:00.050000", "2023-01-16 06:06:01.000001"]
+    );
+    assert!(timestamps("no time 2023-01-16 06:06").is_empty());
+}
+
+#[test]
+fn different_event_lists_break_determinism() {
+    let s = load("01-established.toml");
+    let a = run(&s, Transport::Udp);
+    let mut b = run(&s, Transport::Udp);
+    assert_eq!(same_events(&a, &b), None);
+    b.events.pop();
+    assert_eq!(same_events(&a, &b).map(|v| v.rule), Some(DETERMINISM));
+}
+
+#[test]
+fn transports_matter_for_tries() {
+    // Over TCP a try begins with its connect; the oracle must count those, not sends.
+    let s = load("17-unreachable-refused.toml");
+    let r = run(&s, Transport::Tcp);
+    assert!(check(&s, &r).is_empty());
+}

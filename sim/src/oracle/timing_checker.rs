@@ -1,0 +1,140 @@
+//! Timing: every request answered as soon as it is complete, the idle exit exactly on time, and
+//! every printed timestamp the wall-clock time of its event.
+
+use connid::clock::format_timestamp;
+use connid::protocol::{ConnId, Message};
+
+use super::server_view::{Incarnation, Reply, Request};
+use super::{Findings, ANSWERED, IDLE_EXIT, TIMESTAMPS};
+use crate::events::{secs, Event, EventKind, Run};
+use crate::scenario::Scenario;
+
+/// Rule 5: every request read in this life is answered as soon as it is complete (within a tick).
+pub(super) fn check_answered(
+    scenario: &Scenario,
+    life: &Incarnation<'_>,
+    requests: &[Request<'_>],
+    replies: &[Reply<'_>],
+    found: &mut Findings,
+) {
+    let tick = scenario.network.tick.0;
+    let inside = |t| life.contains(t);
+    let t1 = life.end_at;
+    // Rule 5: every request read is answered as soon as it is complete.
+    for request in requests
+        .iter()
+        .filter(|r| r.due && inside(r.first) && inside(r.at) && r.at < t1)
+    {
+        let answered = replies.iter().any(|r| {
+            r.to == request.from
+                && request.ids.contains(r.message.id())
+                && r.event.at >= request.first
+                && r.event.at <= request.at + tick
+                && !matches!(r.message, Message::Hello(_))
+        });
+        if !answered {
+            let ids: Vec<&str> = request.ids.iter().map(ConnId::as_str).collect();
+            found.add(
+                ANSWERED,
+                request.at,
+                format!(
+                    "HELLO {} from {} was complete at the server by {} and got no answer",
+                    ids.join(" or "),
+                    request.from,
+                    secs(request.at)
+                ),
+                &request.sends,
+            );
+        }
+    }
+}
+
+/// Rule 5: the server exits exactly the idle timeout after the last request of this life.
+pub(super) fn check_idle_exit(scenario: &Scenario, life: &Incarnation<'_>, found: &mut Findings) {
+    let idle = scenario.server.idle_timeout.0;
+    let (t0, t1) = (life.start.at, life.end_at);
+    // Rule 5: the idle exit.
+    let last = life.activity.last().map_or(t0, |e| e.at.max(t0));
+    let due = last + idle;
+    match life.timed_out {
+        Some(exit) if exit.at != due => {
+            let mut shown: Vec<&Event> = life.activity.last().into_iter().copied().collect();
+            shown.push(exit);
+            found.add(
+                    IDLE_EXIT,
+                    exit.at,
+                    format!(
+                        "the server timed out at {}, but its last request was at {} and the idle timeout is {} s (due {})",
+                        secs(exit.at),
+                        secs(last),
+                        idle.as_secs_f64(),
+                        secs(due)
+                    ),
+                    &shown,
+                );
+        }
+        None if matches!(life.end.map(|e| &e.kind), Some(EventKind::Exit(0))) => {
+            let end = life.end.unwrap_or(life.start);
+            found.add(
+                IDLE_EXIT,
+                end.at,
+                format!("the server exited at {} without timing out", secs(end.at)),
+                &[end],
+            );
+        }
+        None if due < t1 => {
+            found.add(
+                IDLE_EXIT,
+                due,
+                format!(
+                    "the server should have timed out at {} (last request {}) but ran on to {}",
+                    secs(due),
+                    secs(last),
+                    secs(t1)
+                ),
+                &[life.start],
+            );
+        }
+        _ => {}
+    }
+}
+
+/// Every `YYYY-MM-DD HH:MM:SS.ffffff` in a line.
+pub(super) fn timestamps(line: &str) -> Vec<&str> {
+    const SHAPE: &[u8; 26] = b"dddd-dd-dd dd:dd:dd.dddddd";
+    let bytes = line.as_bytes();
+    (0..bytes.len().saturating_sub(SHAPE.len() - 1))
+        .filter(|&i| {
+            SHAPE.iter().zip(&bytes[i..]).all(|(s, b)| match s {
+                b'd' => b.is_ascii_digit(),
+                other => other == b,
+            })
+        })
+        .map(|i| &line[i..i + SHAPE.len()])
+        .collect()
+}
+
+/// Rule 6: every timestamp in a printed line is the wall-clock time of its event.
+pub(super) fn check_timestamps(run: &Run, found: &mut Findings) {
+    for e in &run.events {
+        let (EventKind::Out(line) | EventKind::Err(line)) = &e.kind else {
+            continue;
+        };
+        let expected =
+            format_timestamp(run.epoch + chrono::Duration::from_std(e.at).unwrap_or_default());
+        for ts in timestamps(line) {
+            if ts != expected {
+                found.add(
+                    TIMESTAMPS,
+                    e.at,
+                    format!(
+                        "{} prints {ts} at virtual time {} ({expected})",
+                        e.host,
+                        secs(e.at)
+                    ),
+                    &[e],
+                );
+            }
+        }
+    }
+}
