@@ -6,6 +6,11 @@
 //! simulated time and a scripted console, and runs exactly this code. [`load`] is a load generator
 //! for any server that speaks the protocol.
 
+// The only unsafe code is the system calls of `net::mmsg` and `memory`: every block says why it is
+// sound, and an unsafe fn's body is no blanket permission.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod client;
 pub mod clock;
 pub mod console;
