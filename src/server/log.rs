@@ -1,0 +1,227 @@
+//! The server's log: one line per request, with dropped requests limited to
+//! [`DROPPED_LOG_PER_SEC`] lines a second (the rest counted and summed up once the second is over),
+//! so a flood of garbage cannot fill a disk or a terminal. Every answered request is logged.
+
+use std::fmt::Display;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::decision::Dropped;
+use crate::clock::Clock;
+use crate::console::Console;
+use crate::lines::{write_request_line, ServerLine, ServerNote, Timestamp, DROPPED_LOG_PER_SEC};
+
+/// Counts dropped-request lines in one-second windows.
+#[derive(Debug)]
+struct Limit {
+    window: Instant,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl Limit {
+    fn new(now: Instant) -> Self {
+        Self {
+            window: now,
+            logged: 0,
+            suppressed: 0,
+        }
+    }
+}
+
+/// Where the server's lines go, and how many dropped-request lines it still may print this second.
+pub(super) struct Log<'a, C, K> {
+    clock: &'a C,
+    console: &'a mut K,
+    limit: Limit,
+    /// The timestamp printed on request lines, read once per batch of requests ([`Log::stamp`]).
+    ts: String,
+    /// The last request line, its buffer reused.
+    line: String,
+}
+
+impl<'a, C: Clock, K: Console> Log<'a, C, K> {
+    pub(super) fn new(clock: &'a C, console: &'a mut K, now: Instant) -> Self {
+        Self {
+            clock,
+            console,
+            limit: Limit::new(now),
+            ts: String::new(),
+            line: String::new(),
+        }
+    }
+
+    pub(super) fn now(&self) -> Timestamp {
+        Timestamp(self.clock.now())
+    }
+
+    /// Reads the wall clock for the request lines that follow.
+    pub(super) fn stamp(&mut self) {
+        self.ts = self.now().to_string();
+    }
+
+    /// Logs one request received at `now` and what it got: its reply as sent, or why none.
+    pub(super) fn request(
+        &mut self,
+        peer: SocketAddr,
+        bytes: &[u8],
+        outcome: Result<&str, &Dropped>,
+        now: Instant,
+    ) {
+        if now.duration_since(self.limit.window) >= Duration::from_secs(1) {
+            self.flush_suppressed();
+            self.limit = Limit::new(now);
+        }
+        if outcome.is_err() {
+            if self.limit.logged >= DROPPED_LOG_PER_SEC {
+                self.limit.suppressed += 1;
+                return;
+            }
+            self.limit.logged += 1;
+        }
+        self.line.clear();
+        let outcome = outcome.map_err(|why| why as &dyn Display);
+        write_request_line(&mut self.line, &self.ts, peer, bytes, outcome);
+        self.console.out(&self.line);
+    }
+
+    /// Prints how many dropped requests went unlogged, if any.
+    pub(super) fn flush_suppressed(&mut self) {
+        let count = std::mem::take(&mut self.limit.suppressed);
+        if count > 0 {
+            let line = ServerLine::Suppressed {
+                at: self.now(),
+                count,
+                limit: DROPPED_LOG_PER_SEC,
+            };
+            self.console.out(&line.to_string());
+        }
+    }
+
+    /// Prints a line of standard output.
+    pub(super) fn out(&mut self, line: &ServerLine) {
+        self.console.out(&line.to_string());
+    }
+
+    /// Prints a line of standard error.
+    pub(super) fn note(&mut self, note: &ServerNote) {
+        self.console.err(&note.to_string());
+    }
+
+    /// Prints that the reply to `peer` could not be sent.
+    pub(super) fn not_sent(&mut self, peer: SocketAddr, why: &io::Error) {
+        let line = ServerLine::ReplyNotSent {
+            at: self.now(),
+            peer,
+            why: why.to_string(),
+        };
+        self.out(&line);
+    }
+
+    /// Writes out the lines a buffered console holds; the loops call it before they wait.
+    pub(super) fn flush(&mut self) {
+        self.console.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ParseError;
+
+    /// A console that keeps its lines, and a clock at a fixed time.
+    #[derive(Default)]
+    struct Kept(Vec<String>);
+
+    impl Console for Kept {
+        fn out(&mut self, line: &str) {
+            self.0.push(line.to_string());
+        }
+        fn err(&mut self, line: &str) {
+            self.0.push(format!("err: {line}"));
+        }
+        async fn prompt(&mut self, _: &str) -> io::Result<Option<String>> {
+            Ok(None)
+        }
+    }
+
+    struct Fixed;
+
+    impl Clock for Fixed {
+        fn now(&self) -> chrono::NaiveDateTime {
+            chrono::NaiveDate::from_ymd_opt(2023, 1, 16)
+                .and_then(|d| d.and_hms_opt(6, 6, 0))
+                .unwrap()
+        }
+    }
+
+    #[test]
+    fn lines_show_the_request_and_its_reply_or_why_none() {
+        let mut kept = Kept::default();
+        let start = Instant::now();
+        let mut log = Log::new(&Fixed, &mut kept, start);
+        log.stamp();
+        let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
+        log.request(peer, b"HELLO 5\n", Ok("RESET 5"), start);
+        let why = Dropped::Malformed(ParseError::UnknownVerb("HI".into()));
+        log.request(peer, b"HI 5", Err(&why), start);
+        let why = Dropped::Incomplete(Duration::from_secs(15));
+        log.request(peer, b"HEL", Err(&why), start);
+        assert_eq!(
+            kept.0,
+            [
+                "2023-01-16 06:06:00.000000 10.0.0.1:7 \"HELLO 5\\n\" -> RESET 5",
+                "2023-01-16 06:06:00.000000 10.0.0.1:7 \"HI 5\" dropped: unknown verb \"HI\"",
+                "2023-01-16 06:06:00.000000 10.0.0.1:7 \"HEL\" dropped: request not complete within 15 s",
+            ]
+        );
+    }
+
+    #[test]
+    fn dropped_requests_are_logged_twenty_a_second_and_the_rest_summed_up() {
+        let mut kept = Kept::default();
+        let start = Instant::now();
+        let mut log = Log::new(&Fixed, &mut kept, start);
+        log.stamp();
+        let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
+        let why = Dropped::Closed;
+        let second = Duration::from_secs(1);
+        for i in 0..25u32 {
+            log.request(peer, b"", Err(&why), start + second * i / 25);
+        }
+        // Answered requests are always logged, even past the limit.
+        log.request(peer, b"HELLO 1", Ok("OK 1 10.0.0.1 7"), start);
+        // The next second: the count of the first, then the limit again.
+        for _ in 0..21 {
+            log.request(peer, b"", Err(&why), start + second);
+        }
+        log.flush_suppressed();
+        log.flush_suppressed();
+        let dropped = |lines: &[String]| {
+            lines
+                .iter()
+                .filter(|l| l.ends_with("without a request"))
+                .count()
+        };
+        let summary =
+            "2023-01-16 06:06:00.000000 5 more dropped requests not logged (at most 20 a second)";
+        let at = kept
+            .0
+            .iter()
+            .position(|l| l == summary)
+            .expect("the first second's summary");
+        assert_eq!(dropped(&kept.0[..at]), 20);
+        assert!(kept.0[..at]
+            .iter()
+            .any(|l| l.ends_with("-> OK 1 10.0.0.1 7")));
+        assert_eq!(dropped(&kept.0[at..]), 20);
+        assert_eq!(
+            kept.0.last().unwrap(),
+            "2023-01-16 06:06:00.000000 1 more dropped requests not logged (at most 20 a second)"
+        );
+        assert_eq!(kept.0.len(), 20 + 1 + 1 + 20 + 1, "{:#?}", kept.0);
+    }
+}

@@ -1,0 +1,212 @@
+//! The server: answers `HELLO <id>` with `OK` (recording the ID) or `RESET`, over UDP or TCP.
+//!
+//! One job per module: [`decision`] decides what a request gets (pure: [`handle_request`]), `table`
+//! keeps the IDs (and removes expired ones while the server is idle), `log` prints a line per request
+//! (dropped ones rate-limited), and `udp` and `tcp` are the two serving loops. This module wires them:
+//! the server is handed its bound socket ([`Server::bind`]) so the caller learns the address (port 0
+//! works) before it runs, and it exits after the idle timeout or when told to stop.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::clock::Clock;
+use crate::console::Console;
+use crate::defaults;
+use crate::lines::ServerLine;
+use crate::net::{Net, TcpListener, Transport, UdpSocket};
+use crate::protocol::{ConnId, ParseError};
+use crate::registry::Registry;
+
+pub mod decision;
+mod log;
+mod table;
+mod tcp;
+mod udp;
+
+pub use crate::lines::DROPPED_LOG_PER_SEC;
+pub use decision::{handle_request, Dropped};
+use log::Log;
+use table::Table;
+
+/// How often a server holding IDs looks for expired ones to remove, even without requests.
+const TIDY_EVERY: Duration = Duration::from_secs(1);
+
+/// The server's settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub transport: Transport,
+    /// How long a granted ID stays in use.
+    pub id_ttl: Duration,
+    /// The server exits after this long without requests.
+    pub idle_timeout: Duration,
+    /// A TCP peer must complete its request within this time.
+    pub line_timeout: Duration,
+    /// TCP: how long a whole request with no newline and no end of stream waits for more bytes
+    /// ([`crate::framing`]).
+    pub settle: Duration,
+    /// Most TCP connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            transport: defaults::TRANSPORT,
+            id_ttl: defaults::ID_TTL,
+            idle_timeout: defaults::IDLE_TIMEOUT,
+            line_timeout: defaults::LINE_TIMEOUT,
+            settle: defaults::SETTLE,
+            max_connections: defaults::MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// A bound socket of either transport.
+enum Bound<N: Net> {
+    Udp(N::Udp),
+    Tcp(N::Listener),
+}
+
+/// A server with its socket bound, ready to run.
+pub struct Server<N: Net> {
+    socket: Bound<N>,
+    cfg: ServerConfig,
+}
+
+impl<N: Net> Server<N> {
+    /// Binds the socket for `cfg.transport` at `addr`.
+    pub async fn bind(net: &N, addr: SocketAddr, cfg: ServerConfig) -> io::Result<Self> {
+        let socket = match cfg.transport {
+            Transport::Udp => Bound::Udp(net.bind_udp(addr).await?),
+            Transport::Tcp => Bound::Tcp(net.bind_tcp(addr).await?),
+        };
+        Ok(Self { socket, cfg })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match &self.socket {
+            Bound::Udp(s) => s.local_addr(),
+            Bound::Tcp(l) => l.local_addr(),
+        }
+    }
+
+    /// Serves requests until the idle timeout, then prints its line and closes the socket.
+    pub async fn run<C: Clock, K: Console>(self, clock: &C, console: &mut K) -> ServerExit {
+        self.run_until(clock, console, std::future::pending()).await
+    }
+
+    /// Like [`Server::run`], but also stops when `stop` completes (with the reason to print), as the
+    /// binary does on SIGINT or SIGTERM.
+    pub async fn run_until<C: Clock, K: Console>(
+        self,
+        clock: &C,
+        console: &mut K,
+        stop: impl Future<Output = String>,
+    ) -> ServerExit {
+        let started = Instant::now();
+        let mut core = Core {
+            table: Table::new(Registry::new(self.cfg.id_ttl)),
+            log: Log::new(clock, console, started),
+            idle: self.cfg.idle_timeout,
+            idle_deadline: started + self.cfg.idle_timeout,
+        };
+        let listening = ServerLine::Listening {
+            at: core.log.now(),
+            transport: self.cfg.transport,
+            addr: self
+                .local_addr()
+                .map_or_else(|e| format!("(unknown address: {e})"), |a| a.to_string()),
+            ttl: self.cfg.id_ttl,
+            idle: self.cfg.idle_timeout,
+        };
+        core.log.out(&listening);
+        let serve = async {
+            match &self.socket {
+                Bound::Udp(socket) => udp::serve(socket, &mut core).await,
+                Bound::Tcp(listener) => tcp::serve(listener, &self.cfg, &mut core).await,
+            }
+        };
+        let exit = tokio::select! {
+            biased;
+            reason = stop => ServerExit::Stopped(reason),
+            () = serve => ServerExit::IdleTimeout,
+        };
+        core.log.flush_suppressed();
+        let at = core.log.now();
+        let last = match &exit {
+            ServerExit::IdleTimeout => ServerLine::TimedOut {
+                idle: self.cfg.idle_timeout,
+                at,
+            },
+            ServerExit::Stopped(reason) => ServerLine::Stopped {
+                reason: reason.clone(),
+                at,
+            },
+        };
+        core.log.out(&last);
+        core.log.flush();
+        exit
+    }
+}
+
+/// Why the server stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerExit {
+    /// No request for the idle timeout.
+    IdleTimeout,
+    /// Told to stop (by a signal, in the binary).
+    Stopped(String),
+}
+
+/// What both serving loops work with: the table, the log and the idle deadline.
+struct Core<'a, C, K> {
+    table: Table,
+    log: Log<'a, C, K>,
+    idle: Duration,
+    idle_deadline: Instant,
+}
+
+impl<C: Clock, K: Console> Core<'_, C, K> {
+    /// Restarts the idle timer: a request (or the start of one) arrived at `now`.
+    fn activity(&mut self, now: Instant) {
+        self.idle_deadline = now + self.idle;
+    }
+
+    /// Decides and logs one request received at `now`. When it has a reply, the reply is written to
+    /// `reply` (formatted once, for the wire and the log) and the answer is true.
+    fn answer(
+        &mut self,
+        parsed: Result<ConnId, ParseError>,
+        bytes: &[u8],
+        peer: SocketAddr,
+        now: Instant,
+        reply: &mut String,
+    ) -> bool {
+        reply.clear();
+        match parsed {
+            Ok(id) => {
+                let message = self.table.decide(id, peer, now.into_std());
+                message.write_to(reply);
+                self.log.request(peer, bytes, Ok(reply), now);
+                true
+            }
+            Err(e) => {
+                self.log
+                    .request(peer, bytes, Err(&Dropped::Malformed(e)), now);
+                false
+            }
+        }
+    }
+}
+
+/// Ticks every [`TIDY_EVERY`]; a tick missed while busy is not made up.
+fn tidy_timer() -> tokio::time::Interval {
+    let mut timer = tokio::time::interval(TIDY_EVERY);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    timer
+}

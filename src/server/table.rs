@@ -1,0 +1,67 @@
+//! The table of IDs as the server keeps it: decisions recorded in it, expired IDs removed a slice at
+//! a time while the server has nothing else to do, and freed memory given back after a burst.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::decision::decide;
+use crate::protocol::{ConnId, Message};
+use crate::registry::Registry;
+
+/// Most expired IDs removed between two looks at the socket while tidying (well under a millisecond).
+const TIDY_SLICE: usize = 1024;
+
+/// The server's table.
+pub(super) struct Table {
+    registry: Registry,
+    /// Expired IDs are waiting to be removed ([`Table::tidy`]).
+    untidy: bool,
+}
+
+impl Table {
+    pub(super) fn new(registry: Registry) -> Self {
+        Self {
+            registry,
+            untidy: false,
+        }
+    }
+
+    /// Decides a request for `id` from `peer` at `now` (see [`decide`]).
+    pub(super) fn decide(&mut self, id: ConnId, peer: SocketAddr, now: Instant) -> Message {
+        let reply = decide(&mut self.registry, id, peer, now);
+        self.give_back_memory();
+        reply
+    }
+
+    /// Looks the IDs of a batch up before any is decided, so their cache misses overlap.
+    pub(super) fn prefetch<'a>(&self, ids: impl Iterator<Item = &'a ConnId>) {
+        self.registry.prefetch(ids);
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.registry.is_empty()
+    }
+
+    /// Whether expired IDs are known to wait for removal.
+    pub(super) fn is_untidy(&self) -> bool {
+        self.untidy
+    }
+
+    /// Time to look for expired IDs (the tidy timer ticked).
+    pub(super) fn mark_untidy(&mut self) {
+        self.untidy = true;
+    }
+
+    /// Removes a slice of the expired IDs; requests remove a few each, but an idle server would hold
+    /// a burst's memory until the next request.
+    pub(super) fn tidy(&mut self, now: Instant) {
+        self.untidy = self.registry.expire_some(now, TIDY_SLICE);
+        self.give_back_memory();
+    }
+
+    fn give_back_memory(&mut self) {
+        if self.registry.take_shrunk() {
+            crate::memory::give_back_freed();
+        }
+    }
+}

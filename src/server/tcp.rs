@@ -1,0 +1,145 @@
+//! The TCP loop: accepts connections (at most `max_connections` at once), reads each one's request as
+//! [`crate::framing`] frames it within the line timeout, answers and closes, all inside one task, so
+//! nothing outlives the server and a panic anywhere fails the server itself.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
+
+use super::decision::Dropped;
+use super::{tidy_timer, Core, ServerConfig};
+use crate::clock::Clock;
+use crate::console::Console;
+use crate::framing::{read_message, Framer, Received};
+use crate::lines::{ServerLine, ServerNote};
+use crate::net::TcpListener;
+use crate::protocol::{self, ParseError};
+
+/// A TCP request as read: the stream (to answer on), the peer, the bytes, whether they form a
+/// message, and how many bytes came after it (ignored).
+type ReadRequest<S> = (S, SocketAddr, Vec<u8>, Result<(), Dropped>, usize);
+
+/// Reads one request from a new connection (framed as [`crate::framing`] says), within `limit`.
+async fn read_request<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    limit: Duration,
+    settle: Duration,
+) -> ReadRequest<S>
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
+    let mut framer = Framer::new();
+    let read = read_message(&mut stream, &mut framer, settle);
+    let (bytes, result) = match tokio::time::timeout(limit, read).await {
+        Ok(Ok(Received::Message(bytes))) => (bytes, Ok(())),
+        Ok(Ok(Received::TooLong(bytes))) => {
+            let len = bytes.len();
+            (bytes, Err(Dropped::Malformed(ParseError::TooLong(len))))
+        }
+        Ok(Ok(Received::End)) => (Vec::new(), Err(Dropped::Closed)),
+        Ok(Err(e)) => (framer.pending().to_vec(), Err(Dropped::Io(e))),
+        Err(_) => (framer.pending().to_vec(), Err(Dropped::Incomplete(limit))),
+    };
+    let extra = if result.is_ok() {
+        framer.pending().len()
+    } else {
+        0
+    };
+    (stream, peer, bytes, result, extra)
+}
+
+/// Sends the reply, half-closes and closes the connection, within `limit`.
+async fn write_reply<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    reply: Vec<u8>,
+    limit: Duration,
+) -> (SocketAddr, io::Result<()>)
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
+    let write = async {
+        stream.write_all(&reply).await?;
+        stream.shutdown().await
+    };
+    let result = match tokio::time::timeout(limit, write).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "reply not sent in time",
+        )),
+    };
+    (peer, result)
+}
+
+/// Serves `listener` until the idle deadline passes.
+pub(super) async fn serve<L: TcpListener, C: Clock, K: Console>(
+    listener: &L,
+    cfg: &ServerConfig,
+    core: &mut Core<'_, C, K>,
+) {
+    let mut reads = FuturesUnordered::new();
+    let mut writes = FuturesUnordered::new();
+    let mut reply = String::new();
+    let mut tidy = tidy_timer();
+    loop {
+        let open = reads.len() + writes.len();
+        core.log.flush();
+        tokio::select! {
+            biased;
+            _ = tokio::time::sleep_until(core.idle_deadline) => return,
+            Some(done) = reads.next(), if !reads.is_empty() => {
+                let (stream, peer, bytes, result, extra): ReadRequest<L::Stream> = done;
+                let now = Instant::now();
+                core.activity(now);
+                core.log.stamp();
+                let answered = match result {
+                    Ok(()) => {
+                        let parsed = protocol::parse_request(&bytes);
+                        core.answer(parsed, &bytes, peer, now, &mut reply)
+                    }
+                    Err(why) => {
+                        core.log.request(peer, &bytes, Err(&why), now);
+                        false
+                    }
+                };
+                if extra > 0 {
+                    let at = core.log.now();
+                    core.log.out(&ServerLine::Ignored { at, peer, bytes: extra });
+                }
+                if answered {
+                    let reply = reply.as_bytes().to_vec();
+                    writes.push(write_reply(stream, peer, reply, cfg.line_timeout));
+                }
+            }
+            Some(done) = writes.next(), if !writes.is_empty() => {
+                let (peer, result): (SocketAddr, io::Result<()>) = done;
+                if let Err(e) = result {
+                    core.log.not_sent(peer, &e);
+                }
+            }
+            accepted = listener.accept(), if open < cfg.max_connections => match accepted {
+                Ok((stream, peer)) => {
+                    core.activity(Instant::now());
+                    reads.push(read_request(stream, peer, cfg.line_timeout, cfg.settle));
+                }
+                Err(e) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    let at = core.log.now();
+                    core.log.note(&ServerNote::AcceptError { at, why: e.to_string() });
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = tidy.tick(), if !core.table.is_empty() => core.table.mark_untidy(),
+            // Last: only when nothing else is ready.
+            () = std::future::ready(()), if core.table.is_untidy() => {
+                core.table.tidy(Instant::now().into_std());
+            }
+        }
+    }
+}
