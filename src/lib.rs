@@ -5,6 +5,10 @@
 //! The binaries in `src/bin` plug in the real ones; the simulator in `sim/` plugs in turmoil's network,
 //! simulated time and a scripted console, and runs exactly this code. [`load`] is a load generator
 //! for any server that speaks the protocol.
+//!
+//! What the two sides share is pure: the wire format ([`protocol`]), where a message ends in a TCP
+//! stream ([`framing`]), every line the programs print ([`lines`]), the table of IDs ([`registry`])
+//! and the protocol's defaults ([`defaults`]).
 
 // The only unsafe code is the system calls of `net::mmsg` and `memory`: every block says why it is
 // sound, and an unsafe fn's body is no blanket permission.
