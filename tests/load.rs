@@ -95,3 +95,31 @@ fn garbage_replies_are_counted_not_fatal() {
     assert!(n(&r, "malformed") + n(&r, "late") > 0, "{r}");
     assert_eq!(n(&r, "timeouts"), n(&r, "sent"), "{r}");
 }
+
+#[test]
+fn tcp_replies_for_another_id_or_garbage_are_malformed() {
+    use std::io::{Read, Write};
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = fake.local_addr().unwrap();
+    thread::spawn(move || {
+        for (i, stream) in fake.incoming().flatten().enumerate() {
+            let mut s = stream;
+            let mut request = Vec::new();
+            // `load` half-closes after its request: read to the end, then answer and close.
+            let _ = s.read_to_end(&mut request);
+            let reply: &[u8] = if i % 2 == 0 {
+                b"OK someone-else 127.0.0.1 1"
+            } else {
+                b"\xff garbage"
+            };
+            let _ = s.write_all(reply);
+        }
+    });
+    let r = load(
+        addr,
+        &["--transport", "tcp", "--duration", "0.3", "--clients", "2"],
+    );
+    assert!(n(&r, "sent") > 2, "{r}");
+    assert_eq!(n(&r, "ok") + n(&r, "reset"), 0, "{r}");
+    assert_eq!(n(&r, "malformed"), n(&r, "sent"), "{r}");
+}
