@@ -8,8 +8,9 @@
 #   TRANSPORT=tcp OTHER=... bash benches/versus.sh [PAIRS] [SECONDS]
 #
 # UDP (default): both servers get the same load, this build's, closed loop with 1 socket x 32 in
-# flight and unique IDs (the targets' generator). TCP: 32 connections at once, one connection per
-# request, each server with its own build's `load` (the TCP framing changed what a client sends).
+# flight and unique IDs (the targets' generator; UDP_ARGS="--clients 32 --window 4" changes it).
+# TCP: 32 connections at once, one connection per request, each server with its own build's `load`
+# (the TCP framing changed what a client sends).
 # Prints, per run: pair, build, requests sent, OK, errors, timeouts, malformed, replies/s, latency (us).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ for pair in $(seq "$PAIRS"); do
     if [ "$build" = other ]; then B=$OTHER; else B=target/release; fi
     if [ "$TRANSPORT" = udp ]; then
       LOAD=target/release/load
-      ARGS=(--clients 1 --window 32)
+      read -r -a ARGS <<<"${UDP_ARGS:---clients 1 --window 32}"
     else
       LOAD=$B/load
       ARGS=(--clients 32)
