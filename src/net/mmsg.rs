@@ -4,10 +4,10 @@
 //! moves whole batches. The unsafe code is filling the kernel's message headers and socket addresses.
 //!
 //! Why not `quinn-udp`, which does the receiving side safely (`recvmmsg` too): its sending side takes
-//! one `Transmit` per call, one destination (several segments to it with GSO), because a QUIC endpoint
-//! sends runs of packets to one peer. A server's replies go to as many peers as there were requests, so
-//! through `quinn-udp` a batch of 32 replies is 32 system calls where `sendmmsg` makes one. (Read from
-//! its API, 0.5 and 0.6; not measured with `benches/paired.sh`.)
+//! one destination per call (GSO segments go to one peer), and a server's batch of replies goes to as
+//! many peers as there were requests, one system call each. Measured with that sending model (each
+//! reply one `sendto`, receives still batched), the server was not clearly slower on 2026-11-27
+//! (BENCHMARKS.md), so the choice is open: this code stays until `quinn-udp` itself is measured.
 
 use std::io;
 use std::mem;
