@@ -708,6 +708,29 @@ mod tests {
     }
 
     #[test]
+    fn a_reason_may_quote_what_looks_like_the_end_of_the_reason() {
+        // The reason ends at the first "): " outside double quotes.
+        let note = ClientNote::Malformed {
+            why: r#"bad field "x): y""#.into(),
+            shown: "a): b".into(),
+        };
+        let line = note.to_string();
+        assert_eq!(
+            line,
+            r#"ignored a malformed reply (bad field "x): y"): a): b"#
+        );
+        assert_eq!(line.parse(), Ok(note));
+        // An escaped quote inside quotes does not end them; a backslash outside them escapes nothing.
+        for why in [r#"say "x\"): y" now"#, r#"dir \"x): y""#] {
+            let note = ClientNote::Malformed {
+                why: why.into(),
+                shown: "z".into(),
+            };
+            assert_eq!(note.to_string().parse(), Ok(note), "{why}");
+        }
+    }
+
+    #[test]
     fn a_requests_quoted_bytes_may_hold_anything() {
         let line = r#"2023-01-16 06:06:06.000000 10.0.0.1:7 "say \"x\" -> y\\" dropped: unknown verb "say""#;
         assert_eq!(

@@ -143,6 +143,9 @@ mod tests {
         fn err(&mut self, line: &str) {
             self.0.push(format!("err: {line}"));
         }
+        fn flush(&mut self) {
+            self.0.push("(flushed)".into());
+        }
         async fn prompt(&mut self, _: &str) -> io::Result<Option<String>> {
             Ok(None)
         }
@@ -176,6 +179,33 @@ mod tests {
                 "2023-01-16 06:06:00.000000 10.0.0.1:7 \"HELLO 5\\n\" -> RESET 5",
                 "2023-01-16 06:06:00.000000 10.0.0.1:7 \"HI 5\" dropped: unknown verb \"HI\"",
                 "2023-01-16 06:06:00.000000 10.0.0.1:7 \"HEL\" dropped: request not complete within 15 s",
+            ]
+        );
+    }
+
+    #[test]
+    fn other_lines_go_to_standard_output_or_error_and_flush_reaches_the_console() {
+        let mut kept = Kept::default();
+        let mut log = Log::new(&Fixed, &mut kept, Instant::now());
+        let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
+        let at = log.now();
+        log.out(&ServerLine::TimedOut {
+            idle: Duration::from_secs(120),
+            at,
+        });
+        log.not_sent(peer, &io::Error::new(io::ErrorKind::TimedOut, "slow"));
+        log.note(&ServerNote::AcceptError {
+            at,
+            why: "too many open files".into(),
+        });
+        log.flush();
+        assert_eq!(
+            kept.0,
+            [
+                "Server timed out after 120 s without requests on 2023-01-16 06:06:00.000000",
+                "2023-01-16 06:06:00.000000 10.0.0.1:7 reply not sent: slow",
+                "err: 2023-01-16 06:06:00.000000 accept error: too many open files",
+                "(flushed)",
             ]
         );
     }

@@ -65,3 +65,34 @@ impl Table {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn tidying_removes_what_expired_and_says_when_it_is_done() {
+        let ttl = Duration::from_secs(30);
+        let mut table = Table::new(Registry::new(ttl));
+        let t0 = Instant::now();
+        let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
+        assert!(table.is_empty());
+        for i in 0..10 {
+            let id = ConnId::new(&i.to_string()).unwrap();
+            assert!(matches!(table.decide(id, peer, t0), Message::Ok(..)));
+        }
+        assert!(!table.is_empty());
+        assert!(!table.is_untidy());
+        table.mark_untidy();
+        assert!(table.is_untidy());
+        // Nothing has expired yet: tidying removes nothing, and there is nothing left to do.
+        table.tidy(t0 + ttl);
+        assert!(!table.is_empty());
+        assert!(!table.is_untidy());
+        table.mark_untidy();
+        table.tidy(t0 + ttl + Duration::from_millis(1));
+        assert!(table.is_empty());
+        assert!(!table.is_untidy());
+    }
+}
