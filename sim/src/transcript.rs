@@ -14,7 +14,7 @@ use crate::scenario::SERVER;
 /// Longest payload shown, in characters.
 const PAYLOAD_PREVIEW: usize = 72;
 
-pub use crate::events::secs;
+use crate::events::secs;
 
 fn payload(bytes: &[u8]) -> String {
     format!("\"{}\"", printable(bytes, PAYLOAD_PREVIEW))

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::decision::Dropped;
-use crate::clock::Clock;
+use crate::clock::{format_timestamp, Clock};
 use crate::console::Console;
 use crate::lines::{write_request_line, ServerLine, ServerNote, Timestamp, DROPPED_LOG_PER_SEC};
 
@@ -60,7 +60,9 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
 
     /// Reads the wall clock for the request lines that follow.
     pub(super) fn stamp(&mut self) {
-        self.ts = self.now().to_string();
+        // Written straight into its own string: through `Timestamp`'s Display it would be formatted
+        // into one string and copied into another, once per batch.
+        self.ts = format_timestamp(self.clock.now());
     }
 
     /// Logs one request received at `now` and what it got: its reply as sent, or why none.
