@@ -51,8 +51,38 @@ pub const ANSWERED: &str = "requests-answered";
 pub const TIMESTAMPS: &str = "timestamps-are-virtual-time";
 /// Rule 6: every line the client and the server print is a line of the vocabulary ([`connid::lines`]).
 pub const LINES: &str = "lines-in-the-vocabulary";
+/// Rule 5: the server exits only by its idle timeout: never with an error code.
+pub const KEEPS_SERVING: &str = "server-keeps-serving";
 /// Rule 7: the same seed gives the same events (checked by the explorer, which reruns seeds).
 pub const DETERMINISM: &str = "determinism";
+
+/// How loosely times are compared: exactly in the simulator (virtual time has no noise), with margins on
+/// real sockets, where a program's timers, its start-up and the checker's own readings all drift.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tolerance {
+    /// How much sooner than its exact time a timer may fire (an ID expire, a server time out).
+    pub early: Duration,
+    /// How much later than its exact time a timer may fire, a reply come or a timestamp read.
+    pub late: Duration,
+    /// How much later the idle exit may come.
+    pub idle_late: Duration,
+}
+
+/// Whose server is judged: connid's own, whose printed lines are part of its contract, or any program
+/// that speaks the protocol and prints what it likes (the assignment fixes no server line).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServerKind {
+    #[default]
+    Connid,
+    Foreign,
+}
+
+/// How a run is judged: the simulator's is exact, for connid's own server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Judge {
+    pub tolerance: Tolerance,
+    pub server: ServerKind,
+}
 
 /// One broken rule, with the events that show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,8 +107,13 @@ impl Findings {
     }
 }
 
-/// Checks every rule over one run; an empty result means the run kept them all.
+/// Checks every rule over one simulated run; an empty result means the run kept them all.
 pub fn check(scenario: &Scenario, run: &Run) -> Vec<Violation> {
+    check_with(scenario, run, &Judge::default())
+}
+
+/// Checks every rule over one run, as `judge` says; an empty result means the run kept them all.
+pub fn check_with(scenario: &Scenario, run: &Run, judge: &Judge) -> Vec<Violation> {
     let mut found = Findings(Vec::new());
     let server_ip = run
         .hosts
@@ -89,17 +124,17 @@ pub fn check(scenario: &Scenario, run: &Run) -> Vec<Violation> {
         let server = SocketAddr::new(ip, scenario.server.port);
         let replies = server_view::replies(run);
         let requests = server_view::requests(scenario, run, server);
-        for life in server_view::incarnations(run) {
-            table_checker::check(scenario, &life, &requests, &replies, &mut found);
-            timing_checker::check_answered(scenario, &life, &requests, &replies, &mut found);
-            timing_checker::check_idle_exit(scenario, &life, &mut found);
+        for life in server_view::incarnations(run, server, judge.server) {
+            table_checker::check(scenario, judge, &life, &requests, &replies, &mut found);
+            timing_checker::check_answered(scenario, judge, &life, &requests, &replies, &mut found);
+            timing_checker::check_idle_exit(scenario, judge, &life, &mut found);
         }
         for client in &scenario.clients {
             client_checker::check(scenario, client, run, &replies, &mut found);
         }
     }
-    lines_checker::check(scenario, run, &mut found);
-    timing_checker::check_timestamps(run, &mut found);
+    lines_checker::check(scenario, judge, run, &mut found);
+    timing_checker::check_timestamps(judge, run, &mut found);
     found.0.sort_by_key(|v| v.at);
     found.0
 }

@@ -9,6 +9,7 @@ use connid::lines::ServerLine;
 use connid::protocol::{self, ConnId, Message};
 use connid::Transport;
 
+use super::ServerKind;
 use crate::events::{Event, EventKind, Run};
 use crate::scenario::{Scenario, SERVER};
 
@@ -171,8 +172,9 @@ pub(super) struct Incarnation<'a> {
     /// When it ended: its exit or crash, or the end of the run.
     pub end_at: Duration,
     pub timed_out: Option<&'a Event>,
-    /// Its request lines and accepted connections, which restart the idle timer.
-    pub activity: Vec<&'a Event>,
+    /// What restarted its idle timer, and when it reached the server: its request lines and accepted
+    /// connections (connid's), or the messages and connections that reached it (any other server).
+    pub activity: Vec<(Duration, &'a Event)>,
 }
 
 impl Incarnation<'_> {
@@ -182,10 +184,33 @@ impl Incarnation<'_> {
     }
 }
 
-/// The server's lives in order.
-pub(super) fn incarnations(run: &Run) -> Vec<Incarnation<'_>> {
+/// The server's lives in order. Connid's server shows its activity and its idle exit in the lines it
+/// prints; any other server is seen from outside: what reached its address, and an exit with code 0.
+pub(super) fn incarnations(
+    run: &Run,
+    server: SocketAddr,
+    kind: ServerKind,
+) -> Vec<Incarnation<'_>> {
     let mut lives: Vec<Incarnation<'_>> = Vec::new();
-    for e in run.events.iter().filter(|e| e.host == SERVER) {
+    for e in &run.events {
+        if e.host != SERVER {
+            let reached = match &e.kind {
+                EventKind::Send {
+                    to,
+                    delivered: Some(at),
+                    ..
+                } if *to == server => Some(*at),
+                EventKind::Connected { to, .. } if *to == server => Some(e.at),
+                _ => None,
+            };
+            if let (Some(at), Some(life)) = (
+                reached.filter(|_| kind == ServerKind::Foreign),
+                lives.last_mut().filter(|l| l.end.is_none()),
+            ) {
+                life.activity.push((at, e));
+            }
+            continue;
+        }
         match &e.kind {
             EventKind::Start(_) => lives.push(Incarnation {
                 start: e,
@@ -198,17 +223,28 @@ pub(super) fn incarnations(run: &Run) -> Vec<Incarnation<'_>> {
                 let Some(life) = lives.last_mut().filter(|l| l.end.is_none()) else {
                     continue;
                 };
-                match &e.kind {
-                    EventKind::Exit(_) | EventKind::Crash => {
+                match (&e.kind, kind) {
+                    (EventKind::Exit(code), _) => {
+                        life.end = Some(e);
+                        life.end_at = e.at;
+                        if *code == 0 && kind == ServerKind::Foreign {
+                            life.timed_out = Some(e);
+                        }
+                    }
+                    (EventKind::Crash, _) => {
                         life.end = Some(e);
                         life.end_at = e.at;
                     }
-                    EventKind::Out(line) => match line.parse::<ServerLine>() {
-                        Ok(ServerLine::TimedOut { .. }) => life.timed_out = Some(e),
-                        Ok(ServerLine::Request { .. }) => life.activity.push(e),
-                        _ => {}
-                    },
-                    EventKind::Accepted { .. } => life.activity.push(e),
+                    (EventKind::Out(line), ServerKind::Connid) => {
+                        match line.parse::<ServerLine>() {
+                            Ok(ServerLine::TimedOut { .. }) => life.timed_out = Some(e),
+                            Ok(ServerLine::Request { .. }) => life.activity.push((e.at, e)),
+                            _ => {}
+                        }
+                    }
+                    (EventKind::Accepted { .. }, ServerKind::Connid) => {
+                        life.activity.push((e.at, e));
+                    }
                     _ => {}
                 }
             }

@@ -6,19 +6,23 @@ use std::collections::HashMap;
 use connid::protocol::{ConnId, Message};
 
 use super::server_view::{Incarnation, Reply, Request};
-use super::{Findings, GRANT_ONCE, OK_SOURCE, RESET_IN_USE};
+use super::{Findings, Judge, GRANT_ONCE, OK_SOURCE, RESET_IN_USE};
 use crate::events::{secs, Event};
 use crate::scenario::Scenario;
 
-/// Rules 1 and 2 over one life of the server (its table starts empty at each start).
+/// Rules 1 and 2 over one life of the server (its table starts empty at each start). Within the
+/// tolerance of the TTL either answer is right.
 pub(super) fn check(
     scenario: &Scenario,
+    judge: &Judge,
     life: &Incarnation<'_>,
     requests: &[Request<'_>],
     replies: &[Reply<'_>],
     found: &mut Findings,
 ) {
     let ttl = scenario.server.id_ttl.0;
+    let surely_in_use = ttl.saturating_sub(judge.tolerance.early);
+    let surely_free = ttl + judge.tolerance.late;
     let inside = |t| life.contains(t);
     // Rule 1, and rule 2's address.
     let mut granted: HashMap<&ConnId, &Event> = HashMap::new();
@@ -26,7 +30,7 @@ pub(super) fn check(
         let at = reply.event.at;
         match &reply.message {
             Message::Ok(id, addr) => {
-                if let Some(before) = granted.get(id).filter(|b| at - b.at <= ttl) {
+                if let Some(before) = granted.get(id).filter(|b| at - b.at <= surely_in_use) {
                     found.add(
                             GRANT_ONCE,
                             at,
@@ -58,7 +62,7 @@ pub(super) fn check(
             }
             Message::Reset(id) => {
                 let last = granted.get(id);
-                if last.is_none_or(|b| at - b.at > ttl) {
+                if last.is_none_or(|b| at - b.at > surely_free) {
                     let why = last.map_or_else(
                         || "never granted since the server started".to_string(),
                         |b| {

@@ -415,3 +415,98 @@ fn transports_matter_for_tries() {
     let r = run(&s, Transport::Tcp);
     assert!(check(&s, &r).is_empty());
 }
+
+/// The run of 18-idle-exit as a foreign server would show it: no lines of connid's vocabulary.
+fn foreign_idle_run(t: Transport) -> (Scenario, Run) {
+    let s = load("18-idle-exit.toml");
+    let mut r = run(&s, t);
+    r.events
+        .retain(|e| !(e.host == SERVER && matches!(e.kind, EventKind::Out(_))));
+    (s, r)
+}
+
+fn foreign(tolerance: Tolerance) -> Judge {
+    Judge {
+        tolerance,
+        server: ServerKind::Foreign,
+    }
+}
+
+fn foreign_rules(s: &Scenario, r: &Run, judge: &Judge) -> Vec<&'static str> {
+    check_with(s, r, judge)
+        .into_iter()
+        .map(|v| v.rule)
+        .collect()
+}
+
+#[test]
+fn a_foreign_server_is_judged_by_what_reached_it_and_how_it_exited() {
+    for t in Transport::ALL {
+        let (s, r) = foreign_idle_run(t);
+        let exact = foreign(Tolerance::default());
+        assert_eq!(foreign_rules(&s, &r, &exact), Vec::<&str>::new(), "{t}");
+        // Connid's own server must print that it timed out.
+        assert_eq!(rules(&s, &r), [IDLE_EXIT], "{t}");
+
+        let exit = position(&r.events, |e| {
+            e.host == SERVER && e.kind == EventKind::Exit(0)
+        });
+        let mut failed = Run {
+            events: r.events.clone(),
+            ..r
+        };
+        failed.events[exit].kind = EventKind::Exit(1);
+        assert_eq!(foreign_rules(&s, &failed, &exact), [KEEPS_SERVING], "{t}");
+    }
+}
+
+#[test]
+fn the_idle_exit_may_be_as_late_as_the_tolerance_says_and_no_later() {
+    let (s, mut r) = foreign_idle_run(Transport::Udp);
+    let exit = position(&r.events, |e| {
+        e.host == SERVER && e.kind == EventKind::Exit(0)
+    });
+    r.events[exit].at += Duration::from_secs(2);
+    r.simulated += Duration::from_secs(2);
+    let loose = foreign(Tolerance {
+        idle_late: Duration::from_secs(2),
+        ..Tolerance::default()
+    });
+    assert_eq!(foreign_rules(&s, &r, &loose), Vec::<&str>::new());
+    let tight = foreign(Tolerance {
+        idle_late: Duration::from_millis(1_999),
+        ..Tolerance::default()
+    });
+    assert_eq!(foreign_rules(&s, &r, &tight), [IDLE_EXIT]);
+}
+
+#[test]
+fn an_id_is_surely_in_use_until_the_ttl_less_the_early_margin() {
+    let s = load("07-expiry-boundary.toml");
+    let r = run(&s, Transport::Udp);
+    let grants: Vec<Duration> = r
+        .events
+        .iter()
+        .filter(|e| e.host == SERVER && payload_of(e).starts_with("OK "))
+        .map(|e| e.at)
+        .collect();
+    assert!(grants.len() >= 2, "07 grants one ID twice, a TTL apart");
+    // Shift every event after the first grant 100 ms earlier: the second grant comes before the TTL.
+    let first = grants[0];
+    let mut early = Run {
+        events: r.events.clone(),
+        ..r
+    };
+    for e in early.events.iter_mut().filter(|e| e.at > first) {
+        e.at -= Duration::from_millis(100);
+    }
+    assert!(foreign_rules(&s, &early, &Judge::default()).contains(&GRANT_ONCE));
+    let margin = Judge {
+        tolerance: Tolerance {
+            early: Duration::from_millis(100),
+            ..Tolerance::default()
+        },
+        ..Judge::default()
+    };
+    assert!(!foreign_rules(&s, &early, &margin).contains(&GRANT_ONCE));
+}

@@ -5,19 +5,21 @@ use connid::clock::format_timestamp;
 use connid::protocol::{ConnId, Message};
 
 use super::server_view::{Incarnation, Reply, Request};
-use super::{Findings, ANSWERED, IDLE_EXIT, TIMESTAMPS};
+use super::{Findings, Judge, ANSWERED, IDLE_EXIT, KEEPS_SERVING, TIMESTAMPS};
 use crate::events::{secs, Event, EventKind, Run};
 use crate::scenario::Scenario;
 
-/// Rule 5: every request read in this life is answered as soon as it is complete (within a tick).
+/// Rule 5: every request read in this life is answered as soon as it is complete (within a tick and
+/// the tolerance).
 pub(super) fn check_answered(
     scenario: &Scenario,
+    judge: &Judge,
     life: &Incarnation<'_>,
     requests: &[Request<'_>],
     replies: &[Reply<'_>],
     found: &mut Findings,
 ) {
-    let tick = scenario.network.tick.0;
+    let tick = scenario.network.tick.0 + judge.tolerance.late;
     let inside = |t| life.contains(t);
     let t1 = life.end_at;
     // Rule 5: every request read is answered as soon as it is complete.
@@ -49,16 +51,44 @@ pub(super) fn check_answered(
     }
 }
 
-/// Rule 5: the server exits exactly the idle timeout after the last request of this life.
-pub(super) fn check_idle_exit(scenario: &Scenario, life: &Incarnation<'_>, found: &mut Findings) {
+/// Rule 5: the server exits exactly the idle timeout after the last request of this life (within the
+/// tolerance), and never with an error.
+pub(super) fn check_idle_exit(
+    scenario: &Scenario,
+    judge: &Judge,
+    life: &Incarnation<'_>,
+    found: &mut Findings,
+) {
+    if let Some(
+        end @ Event {
+            kind: EventKind::Exit(code @ 1..),
+            ..
+        },
+    ) = life.end
+    {
+        found.add(
+            KEEPS_SERVING,
+            end.at,
+            format!("the server exited with code {code} at {}", secs(end.at)),
+            &[end],
+        );
+        return;
+    }
     let idle = scenario.server.idle_timeout.0;
+    let tolerance = judge.tolerance;
     let (t0, t1) = (life.start.at, life.end_at);
     // Rule 5: the idle exit.
-    let last = life.activity.last().map_or(t0, |e| e.at.max(t0));
+    let last = life
+        .activity
+        .iter()
+        .map(|(at, _)| *at)
+        .max()
+        .map_or(t0, |at| at.max(t0));
     let due = last + idle;
     match life.timed_out {
-        Some(exit) if exit.at != due => {
-            let mut shown: Vec<&Event> = life.activity.last().into_iter().copied().collect();
+        Some(exit) if exit.at + tolerance.early < due || exit.at > due + tolerance.idle_late => {
+            let mut shown: Vec<&Event> =
+                life.activity.last().map(|(_, e)| *e).into_iter().collect();
             shown.push(exit);
             found.add(
                     IDLE_EXIT,
@@ -82,7 +112,7 @@ pub(super) fn check_idle_exit(scenario: &Scenario, life: &Incarnation<'_>, found
                 &[end],
             );
         }
-        None if due < t1 => {
+        None if due + tolerance.idle_late < t1 => {
             found.add(
                 IDLE_EXIT,
                 due,
@@ -114,16 +144,19 @@ pub(super) fn timestamps(line: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Rule 6: every timestamp in a printed line is the wall-clock time of its event.
-pub(super) fn check_timestamps(run: &Run, found: &mut Findings) {
+/// Rule 6: every timestamp in a printed line is the wall-clock time of its event (printed at most the
+/// tolerance before it was read).
+pub(super) fn check_timestamps(judge: &Judge, run: &Run, found: &mut Findings) {
+    let at = |d| run.epoch + chrono::Duration::from_std(d).unwrap_or_default();
     for e in &run.events {
         let (EventKind::Out(line) | EventKind::Err(line)) = &e.kind else {
             continue;
         };
-        let expected =
-            format_timestamp(run.epoch + chrono::Duration::from_std(e.at).unwrap_or_default());
+        let expected = format_timestamp(at(e.at));
+        let earliest = format_timestamp(at(e.at.saturating_sub(judge.tolerance.late)));
         for ts in timestamps(line) {
-            if ts != expected {
+            // The fixed shape orders as text as it orders in time.
+            if ts > expected.as_str() || ts < earliest.as_str() {
                 found.add(
                     TIMESTAMPS,
                     e.at,
