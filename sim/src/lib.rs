@@ -9,6 +9,7 @@
 //! rules ([`oracle`]) and shrinks what fails ([`explore`]).
 
 pub mod clock;
+pub mod conform;
 pub mod console;
 pub mod events;
 pub mod explore;

@@ -1,0 +1,123 @@
+//! `conform server [OPTIONS] -- CMD ARGS...`: runs the server suite against any implementation of the
+//! protocol and judges it with the simulator's oracle.
+//!
+//! Exit codes: 0 every case passed (or was unsupported), 1 a case failed, 2 bad arguments.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use connid::Transport;
+use connid_sim::conform::{self, report, Options, Program, Timing};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "conform",
+    version,
+    about = "Judge an implementation of the connection-ID protocol over real sockets"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// CMD serves; the checker plays the clients. `{ip}` `{port}` `{transport}` in ARGS are filled in,
+    /// and with `--timing scaled` `{ttl}` and `{idle}` (seconds).
+    Server {
+        #[command(flatten)]
+        options: Common,
+        /// The server's command line.
+        #[arg(last = true, required = true, value_name = "CMD ARGS")]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// Transports to check.
+    #[arg(long, value_enum, default_value_t = Transports::Udp)]
+    transport: Transports,
+    /// Only the cases that finish in seconds (no TTL or idle waits).
+    #[arg(long)]
+    quick: bool,
+    /// Only the cases whose requirement ID contains this.
+    #[arg(long, value_name = "PATTERN")]
+    only: Option<String>,
+    /// Cases run at once, each with its own child process and port (default: cores x 2).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// exact: the assignment's timers. scaled: shortened ones, passed in `{ttl}` and `{idle}`.
+    #[arg(long, value_enum, default_value_t = TimingArg::Exact)]
+    timing: TimingArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Transports {
+    Udp,
+    Tcp,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TimingArg {
+    Exact,
+    Scaled,
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message} (see --help)");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                e.exit();
+            }
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or("bad arguments");
+            return usage_error(first.trim_start_matches("error: "));
+        }
+    };
+    let Command::Server { options, command } = args.command;
+    let program = Program { argv: command };
+    let timing = match options.timing {
+        TimingArg::Exact => Timing::Exact,
+        TimingArg::Scaled => Timing::Scaled,
+    };
+    if timing == Timing::Scaled && !program.takes_timers() {
+        return usage_error("--timing scaled needs {ttl} and {idle} in the command line");
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let options = Options {
+        transports: match options.transport {
+            Transports::Udp => vec![Transport::Udp],
+            Transports::Tcp => vec![Transport::Tcp],
+            Transports::Both => Transport::ALL.to_vec(),
+        },
+        quick: options.quick,
+        only: options.only,
+        jobs: options.jobs.map_or(cores * 2, usize::from),
+        timing,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let results = runtime.block_on(conform::run_server_suite(&program, &options, |r| {
+        println!("{}", report::case_line(r));
+    }));
+    print!("{}", report::failures(&results));
+    println!("{}", report::summary(&results));
+    ExitCode::from(report::exit_code(&results))
+}

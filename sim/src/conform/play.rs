@@ -1,0 +1,290 @@
+//! The checker's side of a case: the clients and raw peers it plays against the program under test,
+//! over real sockets, each send, reply and close recorded as the simulator records them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use connid::protocol::{self, Message};
+use connid::Transport;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{Times, LOOPBACK};
+use crate::events::{EventKind, Recorder};
+use crate::scenario::SERVER;
+
+/// One case in progress: where the server is and what has been recorded.
+pub struct Session {
+    pub recorder: Recorder,
+    pub start: Instant,
+    pub transport: Transport,
+    pub server: SocketAddr,
+    pub times: Times,
+    /// The hosts the checker played, in order of first use.
+    pub hosts: Vec<&'static str>,
+    udp: Vec<UdpHost>,
+    held: Vec<TcpStream>,
+    /// The readers of the UDP sockets, stopped with the session.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// A UDP socket the checker sends from as one host, and the datagrams that came back to it.
+type UdpHost = (
+    &'static str,
+    Arc<UdpSocket>,
+    mpsc::UnboundedReceiver<Vec<u8>>,
+);
+
+/// What came back on one TCP connection.
+#[derive(Debug, Default)]
+pub struct TcpReply {
+    pub bytes: Vec<u8>,
+    /// Whether the server closed the connection within the wait.
+    pub closed: bool,
+}
+
+impl Session {
+    pub fn new(transport: Transport, server: SocketAddr, times: Times, start: Instant) -> Self {
+        Self {
+            recorder: Recorder::new(),
+            start,
+            transport,
+            server,
+            times,
+            hosts: Vec::new(),
+            udp: Vec::new(),
+            held: Vec::new(),
+            tasks: Vec::new(),
+        }
+    }
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// How long a reply is waited for: it is due at once, give or take the tolerance.
+    pub fn reply_wait(&self) -> Duration {
+        self.times.tolerance.late + Duration::from_millis(400)
+    }
+
+    fn played(&mut self, host: &'static str) {
+        if !self.hosts.contains(&host) {
+            self.hosts.push(host);
+        }
+    }
+
+    /// Sends `bytes` from `host` (over TCP on a new connection, then half-closed) and waits for the
+    /// reply: the message if one came and parses.
+    pub async fn send(&mut self, host: &'static str, bytes: &[u8]) -> Option<Message> {
+        match self.transport {
+            Transport::Udp => {
+                let wait = self.reply_wait();
+                self.udp_send(host, bytes).await;
+                self.udp_reply(host, wait).await
+            }
+            Transport::Tcp => {
+                let reply = self.tcp(host, &[bytes], Duration::ZERO, true).await;
+                protocol::parse(&reply.bytes).ok()
+            }
+        }
+    }
+
+    /// `HELLO <id>` from `host`, as [`Session::send`].
+    pub async fn hello(&mut self, host: &'static str, id: &str) -> Option<Message> {
+        self.send(host, format!("HELLO {id}").as_bytes()).await
+    }
+
+    async fn udp_socket(&mut self, host: &'static str) -> Option<Arc<UdpSocket>> {
+        self.played(host);
+        if let Some((_, s, _)) = self.udp.iter().find(|(h, ..)| *h == host) {
+            return Some(s.clone());
+        }
+        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(LOOPBACK, 0)).await.ok()?);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (reader, recorder, start, server) = (
+            socket.clone(),
+            self.recorder.clone(),
+            self.start,
+            self.server,
+        );
+        self.tasks.push(tokio::spawn(async move {
+            let Ok(local) = reader.local_addr() else {
+                return;
+            };
+            let mut buf = vec![0; 65_536];
+            while let Ok((n, from)) = reader.recv_from(&mut buf).await {
+                let at = start.elapsed();
+                let host = if from == server { SERVER } else { "elsewhere" };
+                recorder.send(at, host, Transport::Udp, from, local, &buf[..n]);
+                recorder.receive(at, Transport::Udp, from, local, &buf[..n]);
+                if tx.send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+        }));
+        self.udp.push((host, socket.clone(), rx));
+        Some(socket)
+    }
+
+    async fn udp_send(&mut self, host: &'static str, bytes: &[u8]) {
+        let Some(socket) = self.udp_socket(host).await else {
+            return;
+        };
+        let Ok(local) = socket.local_addr() else {
+            return;
+        };
+        let at = self.now();
+        if socket.send_to(bytes, self.server).await.is_ok() {
+            self.recorder
+                .send(at, host, Transport::Udp, local, self.server, bytes);
+            self.recorder
+                .receive(at, Transport::Udp, local, self.server, bytes);
+        }
+    }
+
+    async fn udp_reply(&mut self, host: &'static str, wait: Duration) -> Option<Message> {
+        let (_, _, rx) = self.udp.iter_mut().find(|(h, ..)| *h == host)?;
+        let bytes = tokio::time::timeout(wait, rx.recv()).await.ok()??;
+        protocol::parse(&bytes).ok()
+    }
+
+    /// Connects from `host`, recording the attempt; `None` if the connection failed.
+    async fn connect(&mut self, host: &'static str) -> Option<TcpStream> {
+        self.played(host);
+        let server = self.server;
+        self.recorder
+            .record(self.now(), host, EventKind::Connect { to: server });
+        let wait = self.reply_wait();
+        match tokio::time::timeout(wait, TcpStream::connect(server)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                let from = stream.local_addr().ok()?;
+                self.recorder
+                    .record(self.now(), host, EventKind::Connected { from, to: server });
+                Some(stream)
+            }
+            Ok(Err(e)) => {
+                self.recorder.record(
+                    self.now(),
+                    host,
+                    EventKind::ConnectFailed {
+                        to: server,
+                        why: e.to_string(),
+                    },
+                );
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Opens a connection from `host` and keeps it open, silent, until the case ends.
+    pub async fn open_silent(&mut self, host: &'static str) {
+        if let Some(stream) = self.connect(host).await {
+            self.held.push(stream);
+        }
+    }
+
+    /// One TCP connection from `host`: writes `pieces` with `gap` between them, half-closes if asked,
+    /// then reads what the server sends until it closes or the reply wait passes.
+    pub async fn tcp(
+        &mut self,
+        host: &'static str,
+        pieces: &[&[u8]],
+        gap: Duration,
+        half_close: bool,
+    ) -> TcpReply {
+        let Some(mut stream) = self.connect(host).await else {
+            return TcpReply::default();
+        };
+        let (Ok(local), server) = (stream.local_addr(), self.server) else {
+            return TcpReply::default();
+        };
+        for (i, piece) in pieces.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(gap).await;
+            }
+            let at = self.now();
+            if stream.write_all(piece).await.is_err() {
+                break;
+            }
+            self.recorder
+                .send(at, host, Transport::Tcp, local, server, piece);
+            self.recorder
+                .receive(at, Transport::Tcp, local, server, piece);
+        }
+        if half_close && stream.shutdown().await.is_ok() {
+            self.recorder.record(
+                self.now(),
+                host,
+                EventKind::Shutdown {
+                    local,
+                    peer: server,
+                },
+            );
+        }
+        let mut reply = TcpReply::default();
+        let deadline = Instant::now() + self.reply_wait();
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                Ok(Ok(0)) => {
+                    reply.closed = true;
+                    self.recorder.record(
+                        self.now(),
+                        SERVER,
+                        EventKind::Close {
+                            local: server,
+                            peer: local,
+                        },
+                    );
+                    break;
+                }
+                Ok(Ok(n)) => {
+                    let at = self.now();
+                    self.recorder
+                        .send(at, SERVER, Transport::Tcp, server, local, &buf[..n]);
+                    self.recorder
+                        .receive(at, Transport::Tcp, server, local, &buf[..n]);
+                    reply.bytes.extend_from_slice(&buf[..n]);
+                }
+                // A reset after the reply is a close too, if a rough one.
+                Ok(Err(_)) => {
+                    reply.closed = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        self.recorder.record(
+            self.now(),
+            host,
+            EventKind::Close {
+                local,
+                peer: server,
+            },
+        );
+        reply
+    }
+
+    /// Waits, so the next step happens `d` later.
+    pub async fn pause(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+
+    /// Waits until `at` after the case started.
+    pub async fn until(&self, at: Duration) {
+        tokio::time::sleep_until(self.start + at).await;
+    }
+}

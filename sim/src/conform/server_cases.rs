@@ -1,0 +1,506 @@
+//! The server suite: the checker plays clients and raw peers against a server under test. Each case
+//! names its requirement, quotes the assignment, and is judged on the oracle's rules for it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::process::Stdio;
+use std::time::Duration;
+
+use connid::protocol::Message;
+use connid::{Clock, SystemClock, Transport};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::time::Instant;
+
+use super::child::Child;
+use super::play::Session;
+use super::{CaseResult, Fill, Program, Timing, Verdict, LOOPBACK};
+use crate::events::Run;
+use crate::oracle::{
+    self, ANSWERED, GRANT_ONCE, IDLE_EXIT, KEEPS_SERVING, OK_SOURCE, RESET_IN_USE,
+};
+use crate::scenario::{Dur, Scenario, SERVER};
+use crate::transcript;
+
+/// What a case plays; `Err` is a failure the oracle's rules do not cover (said in one line).
+pub type Play = for<'a> fn(
+    &'a mut Session,
+    &'a mut Child,
+    &'static str,
+) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// One case of the server suite.
+pub struct ServerCase {
+    /// The requirement it checks: `server.<part>.<what>`.
+    pub id: &'static str,
+    /// The assignment's sentence it checks.
+    pub quote: &'static str,
+    /// The oracle's rules it is judged on.
+    pub rules: &'static [&'static str],
+    /// Whether it waits for the TTL or the idle timeout (not run with `--quick`).
+    pub long: bool,
+    pub tcp_only: bool,
+    /// A parameter of its play (the malformed form).
+    pub arg: &'static str,
+    pub play: Play,
+}
+
+const OK_QUOTE: &str =
+    "the server includes the client IP address and client port number in its return message";
+const RESET_QUOTE: &str = "If the connectionID specified by the client is in use, your server responds with a RESET message ... and echoes back the client-provided connectionID";
+const FREE_QUOTE: &str = "If the connectionID specified by the client is not in use, your server adds the connectionID to its list of in-use IDs and responds with an OK message";
+const TTL_QUOTE: &str = "your server should timeout and remove connectionIDs that have been in its connectionID list for more than 30 seconds";
+const IDLE_QUOTE: &str = "does not receive any requests from any clients for two minutes, your server should timeout and exit gracefully";
+const ROBUST_QUOTE: &str = "server will keep a list of in-use connectionID and two types of response (a request that is neither is no reason to stop serving)";
+const TCP_QUOTE: &str = "UDP and TCP are being studied (over TCP, one connection's silence or its framing must not cost another client its answer)";
+
+macro_rules! play {
+    (|$s:ident, $c:ident, $a:ident| $body:block) => {{
+        fn play<'a>(
+            $s: &'a mut Session,
+            $c: &'a mut Child,
+            $a: &'static str,
+        ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+            let _ = (&$c, &$a);
+            Box::pin(async move { $body })
+        }
+        play as Play
+    }};
+}
+
+fn malformed_case(id: &'static str, form: &'static str) -> ServerCase {
+    ServerCase {
+        id,
+        quote: ROBUST_QUOTE,
+        rules: &[KEEPS_SERVING, ANSWERED],
+        long: false,
+        tcp_only: false,
+        arg: form,
+        play: play!(|s, c, form| {
+            s.send("junk", &malformed(form)).await;
+            s.pause(Duration::from_millis(100)).await;
+            s.hello("c1", "8001").await;
+            // Let an exit the junk caused be seen.
+            c.wait(Duration::from_millis(200)).await;
+            Ok(())
+        }),
+    }
+}
+
+/// The bytes of a malformed form.
+pub fn malformed(form: &str) -> Vec<u8> {
+    match form {
+        "bare" => b"HELLO".to_vec(),
+        "space" => b"HELLO ".to_vec(),
+        "empty" => Vec::new(),
+        "random" => {
+            let mut bytes = vec![0; 2000];
+            ChaCha8Rng::seed_from_u64(2000).fill_bytes(&mut bytes);
+            bytes
+        }
+        "non-utf8" => b"HELLO \xff\xfe\xfd".to_vec(),
+        "extra" => b"HELLO 1 2".to_vec(),
+        "verb" => b"HELO 1".to_vec(),
+        _ => format!("HELLO {}", "7".repeat(65)).into_bytes(),
+    }
+}
+
+/// Every server case, in the order they are reported.
+pub fn cases() -> Vec<ServerCase> {
+    vec![
+        ServerCase {
+            id: "server.ok.source-address",
+            quote: OK_QUOTE,
+            rules: &[OK_SOURCE, ANSWERED],
+            long: false,
+            tcp_only: false,
+            arg: "",
+            play: play!(|s, c, a| {
+                s.hello("c1", "1001").await;
+                Ok(())
+            }),
+        },
+        ServerCase {
+            id: "server.reset.in-use",
+            quote: RESET_QUOTE,
+            rules: &[GRANT_ONCE, ANSWERED],
+            long: false,
+            tcp_only: false,
+            arg: "",
+            play: play!(|s, c, a| {
+                s.hello("c1", "2001").await;
+                s.hello("c2", "2001").await;
+                Ok(())
+            }),
+        },
+        ServerCase {
+            id: "server.ok.independent-ids",
+            quote: FREE_QUOTE,
+            rules: &[RESET_IN_USE, ANSWERED],
+            long: false,
+            tcp_only: false,
+            arg: "",
+            play: play!(|s, c, a| {
+                s.hello("c1", "3001").await;
+                s.hello("c2", "3002").await;
+                Ok(())
+            }),
+        },
+        ServerCase {
+            id: "server.ttl.expires",
+            quote: TTL_QUOTE,
+            rules: &[GRANT_ONCE, RESET_IN_USE, ANSWERED],
+            long: true,
+            tcp_only: false,
+            arg: "",
+            play: play!(|s, c, a| {
+                let (ttl, margin) = (
+                    s.times.ttl,
+                    s.times.tolerance.late + Duration::from_millis(100),
+                );
+                let granted = s.start.elapsed();
+                s.hello("c1", "4001").await;
+                s.until(granted + ttl - margin).await;
+                s.hello("c2", "4001").await;
+                s.until(granted + ttl + margin).await;
+                s.hello("c3", "4001").await;
+                Ok(())
+            }),
+        },
+        ServerCase {
+            id: "server.ttl.reset-does-not-refresh",
+            quote: TTL_QUOTE,
+            rules: &[RESET_IN_USE, ANSWERED],
+            long: true,
+            tcp_only: false,
+            arg: "",
+            play: play!(|s, c, a| {
+                let (ttl, margin) = (
+                    s.times.ttl,
+                    s.times.tolerance.late + Duration::from_millis(100),
+                );
+                let granted = s.start.elapsed();
+                s.hello("c1", "5001").await;
+                s.until(granted + ttl / 2).await;
+                s.hello("c2", "5001").await;
+                s.until(granted + ttl + margin).await;
+                s.hello("c3", "5001").await;
+                Ok(())
+            }),
+        },
+        ServerCase {
+            id: "server.idle.exit",
+            quote: IDLE_QUOTE,
+            rules: &[IDLE_EXIT, KEEPS_SERVING],
+            long: true,
+            tcp_only: false,
+            arg: "",
+            play: play!(|s, c, a| {
+                s.hello("c1", "6001").await;
+                let limit = s.times.idle + s.times.tolerance.idle_late + Duration::from_secs(1);
+                c.wait(limit).await;
+                Ok(())
+            }),
+        },
+        ServerCase {
+            id: "server.idle.request-restarts-timer",
+            quote: IDLE_QUOTE,
+            rules: &[IDLE_EXIT, KEEPS_SERVING],
+            long: true,
+            tcp_only: false,
+            arg: "",
+            play: play!(|s, c, a| {
+                s.hello("c1", "6101").await;
+                s.pause(s.times.idle / 2).await;
+                s.hello("c2", "6102").await;
+                let limit = s.times.idle + s.times.tolerance.idle_late + Duration::from_secs(1);
+                c.wait(limit).await;
+                Ok(())
+            }),
+        },
+        malformed_case("server.malformed.bare-hello", "bare"),
+        malformed_case("server.malformed.hello-space", "space"),
+        malformed_case("server.malformed.empty", "empty"),
+        malformed_case("server.malformed.random-2000-bytes", "random"),
+        malformed_case("server.malformed.non-utf8", "non-utf8"),
+        malformed_case("server.malformed.extra-fields", "extra"),
+        malformed_case("server.malformed.wrong-verb", "verb"),
+        malformed_case("server.malformed.65-character-id", "long"),
+        ServerCase {
+            id: "server.tcp.silent-connection-blocks-no-one",
+            quote: TCP_QUOTE,
+            rules: &[ANSWERED],
+            long: false,
+            tcp_only: true,
+            arg: "",
+            play: play!(|s, c, a| {
+                s.open_silent("silent").await;
+                s.pause(Duration::from_millis(50)).await;
+                s.hello("c1", "9001").await;
+                Ok(())
+            }),
+        },
+        ServerCase {
+            id: "server.tcp.split-request",
+            quote: TCP_QUOTE,
+            rules: &[OK_SOURCE, ANSWERED],
+            long: false,
+            tcp_only: true,
+            arg: "",
+            play: play!(|s, c, a| {
+                s.tcp(
+                    "c1",
+                    &[b"HELLO 91", b"02\n"],
+                    Duration::from_millis(50),
+                    false,
+                )
+                .await;
+                Ok(())
+            }),
+        },
+        ServerCase {
+            id: "server.tcp.ended-by-half-close",
+            quote: TCP_QUOTE,
+            rules: &[OK_SOURCE, ANSWERED],
+            long: false,
+            tcp_only: true,
+            arg: "",
+            play: play!(|s, c, a| {
+                s.tcp("c1", &[b"HELLO 9201"], Duration::ZERO, true).await;
+                Ok(())
+            }),
+        },
+        ServerCase {
+            id: "server.tcp.reply-then-close",
+            quote: TCP_QUOTE,
+            rules: &[ANSWERED],
+            long: false,
+            tcp_only: true,
+            arg: "",
+            play: play!(|s, c, a| {
+                let reply = s.tcp("c1", &[b"HELLO 9301\n"], Duration::ZERO, false).await;
+                match connid::protocol::parse(&reply.bytes) {
+                    Ok(Message::Ok(..) | Message::Reset(_)) if !reply.closed => Err(format!(
+                        "the server replied but did not close the connection within {} s",
+                        s.reply_wait().as_secs_f64()
+                    )),
+                    _ => Ok(()),
+                }
+            }),
+        },
+    ]
+}
+
+/// The scenario a server case is judged against: the timers the run expects, no simulated network.
+fn scenario(case: &ServerCase, port: u16, timing: Timing) -> Scenario {
+    let times = timing.times();
+    let mut s = Scenario::parse("", std::path::Path::new(case.id)).expect("the empty scenario");
+    s.server.port = port;
+    s.server.id_ttl = Dur(times.ttl);
+    s.server.idle_timeout = Dur(times.idle);
+    s.network.tick = Dur(Duration::ZERO);
+    s
+}
+
+/// A port the system says is free now, for `transport` on loopback.
+fn free_port(transport: Transport) -> std::io::Result<u16> {
+    let any = SocketAddr::new(LOOPBACK, 0);
+    Ok(match transport {
+        Transport::Udp => std::net::UdpSocket::bind(any)?.local_addr()?.port(),
+        Transport::Tcp => std::net::TcpListener::bind(any)?.local_addr()?.port(),
+    })
+}
+
+/// Whether something listens on `addr`: binding it ourselves fails.
+fn is_listening(transport: Transport, addr: SocketAddr) -> bool {
+    let taken = |e: std::io::Error| e.kind() == std::io::ErrorKind::AddrInUse;
+    match transport {
+        Transport::Udp => std::net::UdpSocket::bind(addr).err().is_some_and(taken),
+        Transport::Tcp => std::net::TcpListener::bind(addr).err().is_some_and(taken),
+    }
+}
+
+/// How long a server has to start listening.
+const START_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs one case against a fresh child of `program`.
+pub async fn run_case(
+    case: &ServerCase,
+    program: &Program,
+    transport: Transport,
+    timing: Timing,
+) -> CaseResult {
+    let began = std::time::Instant::now();
+    let times = timing.times();
+    let mut result = CaseResult {
+        id: case.id,
+        quote: case.quote,
+        transport,
+        verdict: Verdict::Pass,
+        transcript: String::new(),
+        stderr: String::new(),
+        wall: Duration::ZERO,
+    };
+    let port = match free_port(transport) {
+        Ok(port) => port,
+        Err(e) => {
+            result.verdict = Verdict::Fail {
+                reason: format!("no free port on loopback: {e}"),
+                details: Vec::new(),
+            };
+            return result;
+        }
+    };
+    let server = SocketAddr::new(LOOPBACK, port);
+    let fill = Fill {
+        ip: LOOPBACK,
+        port,
+        transport,
+        times,
+        id: String::new(),
+    };
+    let start = Instant::now();
+    let epoch = SystemClock.now();
+    let mut session = Session::new(transport, server, times, start);
+    let argv = program.command(&fill);
+    let (mut child, _) = match Child::spawn(&argv, SERVER, &session.recorder, start, Stdio::null())
+    {
+        Ok(child) => child,
+        Err(e) => {
+            result.verdict = Verdict::Fail {
+                reason: format!("cannot start {:?}: {e}", argv.join(" ")),
+                details: Vec::new(),
+            };
+            return result;
+        }
+    };
+    let mut outcome = Ok(());
+    let mut listening = false;
+    while start.elapsed() < START_LIMIT && !child.has_exited() {
+        if is_listening(transport, server) {
+            listening = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if listening {
+        let limit = times.ttl * 2 + times.idle + Duration::from_secs(30);
+        match tokio::time::timeout(limit, (case.play)(&mut session, &mut child, case.arg)).await {
+            Ok(played) => outcome = played,
+            Err(_) => outcome = Err(format!("the case did not end within {} s", limit.as_secs())),
+        }
+    }
+    result.stderr = child.stop().await;
+    let hosts = std::iter::once(SERVER)
+        .chain(session.hosts.iter().copied())
+        .map(|h| (h.to_string(), LOOPBACK))
+        .collect();
+    let run = Run {
+        transport,
+        hosts,
+        events: session.recorder.take().into_events(),
+        epoch,
+        simulated: start.elapsed(),
+        hit_limit: false,
+    };
+    result.transcript = transcript::text(case.id, case.quote, &run);
+    result.wall = began.elapsed();
+    if !listening {
+        result.verdict = match run.events.iter().find_map(|e| match e.kind {
+            crate::events::EventKind::Exit(code) => Some(code),
+            _ => None,
+        }) {
+            Some(code) => Verdict::Fail {
+                reason: format!(
+                    "the server exited with code {code} before it listened on {transport} {server}"
+                ),
+                details: Vec::new(),
+            },
+            None => Verdict::Unsupported(format!(
+                "the server did not listen on {transport} {server} within {} s",
+                START_LIMIT.as_secs()
+            )),
+        };
+        return result;
+    }
+    let violations: Vec<_> =
+        oracle::check_with(&scenario(case, port, timing), &run, &timing.judge())
+            .into_iter()
+            .filter(|v| case.rules.contains(&v.rule))
+            .collect();
+    let mut details: Vec<String> = violations
+        .iter()
+        .map(|v| format!("{}: {}", v.rule, v.message))
+        .collect();
+    if let Err(own) = outcome {
+        details.push(own);
+    }
+    if let Some(first) = details.first() {
+        result.verdict = Verdict::Fail {
+            reason: first.clone(),
+            details,
+        };
+    }
+    result
+}
+
+/// The cases that run for these options, with their transports, in report order.
+pub fn selected(
+    transports: &[Transport],
+    quick: bool,
+    only: Option<&str>,
+) -> Vec<(ServerCase, Transport)> {
+    let mut chosen = Vec::new();
+    for &t in transports {
+        for case in cases() {
+            let skipped = (quick && case.long) || (case.tcp_only && t != Transport::Tcp);
+            let wanted = !skipped && only.is_none_or(|p| case.id.contains(p));
+            if wanted {
+                chosen.push((case, t));
+            }
+        }
+    }
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirement_ids_are_unique_and_every_case_is_judged_on_some_rule() {
+        let all = cases();
+        let mut ids: Vec<_> = all.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), all.len());
+        assert!(all
+            .iter()
+            .all(|c| !c.rules.is_empty() && c.id.starts_with("server.")));
+    }
+
+    #[test]
+    fn quick_leaves_out_the_long_cases_and_udp_the_tcp_ones() {
+        let quick = selected(&[Transport::Udp], true, None);
+        assert!(quick.iter().all(|(c, _)| !c.long && !c.tcp_only));
+        let all = selected(&Transport::ALL, false, None);
+        assert!(all.len() > quick.len() * 2);
+        let only = selected(&Transport::ALL, false, Some("server.ttl"));
+        assert_eq!(only.len(), 4);
+    }
+
+    #[test]
+    fn each_malformed_form_is_its_own_bytes() {
+        let forms = [
+            "bare", "space", "empty", "random", "non-utf8", "extra", "verb", "long",
+        ];
+        let bytes: Vec<Vec<u8>> = forms.iter().map(|f| malformed(f)).collect();
+        for (i, b) in bytes.iter().enumerate() {
+            assert!(connid::protocol::parse_request(b).is_err(), "{}", forms[i]);
+            assert_eq!(bytes.iter().filter(|o| *o == b).count(), 1);
+        }
+        assert_eq!(malformed("random").len(), 2000);
+        assert_eq!(malformed("long").len(), "HELLO ".len() + 65);
+    }
+}
