@@ -244,7 +244,7 @@ pub fn cases() -> Vec<ServerCase> {
         ServerCase {
             id: "server.tcp.split-request",
             quote: TCP_QUOTE,
-            rules: &[OK_SOURCE, ANSWERED],
+            rules: &[ANSWERED],
             long: false,
             tcp_only: true,
             arg: "",
@@ -262,7 +262,7 @@ pub fn cases() -> Vec<ServerCase> {
         ServerCase {
             id: "server.tcp.ended-by-half-close",
             quote: TCP_QUOTE,
-            rules: &[OK_SOURCE, ANSWERED],
+            rules: &[ANSWERED],
             long: false,
             tcp_only: true,
             arg: "",

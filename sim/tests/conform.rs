@@ -1,0 +1,217 @@
+//! `conform` against real programs over loopback, with the timers scaled so each suite takes seconds:
+//! connid's own server and a correct Python server pass every case, the classic Python peer fails
+//! exactly the cases it does not implement, and each seeded defect fails exactly its own requirement.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use connid::Transport;
+use connid_sim::conform::{self, Options, Program, Timing, Verdict};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// connid's server binary, beside this package's binaries (built here if a lone `-p connid-sim` run
+/// did not build it).
+fn connid_server() -> String {
+    let path = Path::new(env!("CARGO_BIN_EXE_conform")).with_file_name("server");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = Command::new(cargo)
+            .args(["build", "-p", "connid", "--bin", "server"])
+            .current_dir(root())
+            .status()
+            .expect("cargo runs");
+        assert!(built.success());
+    }
+    path.to_string_lossy().into_owned()
+}
+
+fn program(argv: &[&str]) -> Program {
+    Program {
+        argv: argv.iter().map(|a| a.to_string()).collect(),
+    }
+}
+
+fn python(script: &str, rest: &[&str]) -> Program {
+    let script = root().join(script).to_string_lossy().into_owned();
+    let mut argv = vec!["python3", script.as_str()];
+    argv.extend_from_slice(rest);
+    program(&argv)
+}
+
+fn options(transports: &[Transport], quick: bool, timing: Timing) -> Options {
+    Options {
+        transports: transports.to_vec(),
+        quick,
+        only: None,
+        jobs: 4,
+        timing,
+    }
+}
+
+/// The failed cases as `id [transport]`, sorted; every other case must have passed.
+fn failed(program: &Program, options: &Options) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let results = runtime.block_on(conform::run_server_suite(program, options, |_| {}));
+    assert!(!results.is_empty());
+    let mut failed = Vec::new();
+    for r in &results {
+        match &r.verdict {
+            Verdict::Pass => {}
+            Verdict::Fail { .. } => failed.push(format!("{} [{}]", r.id, r.transport)),
+            Verdict::Unsupported(why) => panic!("{} [{}] unsupported: {why}", r.id, r.transport),
+        }
+    }
+    failed.sort();
+    if !failed.is_empty() {
+        eprintln!("{}", conform::report::failures(&results));
+    }
+    failed
+}
+
+fn fixture(defect: &str) -> Program {
+    python(
+        "tests/conform/server.py",
+        &["{ip}", "{port}", "{transport}", "{ttl}", "{idle}", defect],
+    )
+}
+
+#[test]
+fn connids_own_server_passes_every_case_on_both_transports() {
+    let server = connid_server();
+    let p = program(&[
+        &server,
+        "{ip}",
+        "{port}",
+        "--transport",
+        "{transport}",
+        "--id-ttl",
+        "{ttl}",
+        "--idle-timeout",
+        "{idle}",
+    ]);
+    assert_eq!(
+        failed(&p, &options(&Transport::ALL, false, Timing::Scaled)),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_correct_python_server_passes_every_case_on_both_transports() {
+    assert_eq!(
+        failed(
+            &fixture(""),
+            &options(&Transport::ALL, false, Timing::Scaled)
+        ),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn the_classic_python_server_fails_exactly_what_it_does_not_implement() {
+    // It decodes every request as UTF-8 (and dies on anything else) and reads one recv() per TCP
+    // connection, in the main thread.
+    let p = python(
+        "tests/interop/classic_server.py",
+        &["{ip}", "{port}", "{transport}"],
+    );
+    assert_eq!(
+        failed(&p, &options(&Transport::ALL, true, Timing::Exact)),
+        [
+            "server.malformed.non-utf8 [tcp]",
+            "server.malformed.non-utf8 [udp]",
+            "server.malformed.random-2000-bytes [tcp]",
+            "server.malformed.random-2000-bytes [udp]",
+            "server.tcp.silent-connection-blocks-no-one [tcp]",
+            "server.tcp.split-request [tcp]",
+        ]
+    );
+}
+
+#[test]
+fn each_seeded_defect_fails_exactly_its_own_requirement() {
+    let udp = options(&[Transport::Udp], false, Timing::Scaled);
+    assert_eq!(
+        failed(&fixture("crash-on-one-word"), &udp),
+        ["server.malformed.bare-hello [udp]"]
+    );
+    assert_eq!(
+        failed(&fixture("own-port"), &udp),
+        ["server.ok.source-address [udp]"]
+    );
+    assert_eq!(
+        failed(&fixture("never-expires"), &udp),
+        [
+            "server.ttl.expires [udp]",
+            "server.ttl.reset-does-not-refresh [udp]"
+        ]
+    );
+    let tcp = options(&[Transport::Tcp], false, Timing::Scaled);
+    assert_eq!(
+        failed(&fixture("one-tcp-at-a-time"), &tcp),
+        ["server.tcp.silent-connection-blocks-no-one [tcp]"]
+    );
+}
+
+#[test]
+fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments() {
+    let conform = env!("CARGO_BIN_EXE_conform");
+    let script = root().join("tests/conform/server.py");
+    let script = script.to_string_lossy();
+    let out = Command::new(conform)
+        .args(["server", "--quick", "--only", "server.ok", "--"])
+        .args([
+            "python3",
+            &script,
+            "{ip}",
+            "{port}",
+            "{transport}",
+            "30",
+            "120",
+            "own-port",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            "✘ server.ok.source-address [udp]: ok-carries-request-source: OK for 1001 names"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✔ server.ok.independent-ids [udp]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("assignment: \"the server includes the client IP address"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("1 passed, 1 failed, 0 unsupported\n"),
+        "{stdout}"
+    );
+
+    let scaled_without_timers = Command::new(conform)
+        .args([
+            "server", "--timing", "scaled", "--", "python3", &script, "{ip}", "{port}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(scaled_without_timers.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&scaled_without_timers.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: --timing scaled needs {ttl}"),
+        "{stderr}"
+    );
+
+    let no_command = Command::new(conform).args(["server"]).output().unwrap();
+    assert_eq!(no_command.status.code(), Some(2));
+}

@@ -1,0 +1,86 @@
+"""A classic-style server for checking `conform` itself: correct unless a defect is named.
+
+Usage: python3 server.py SERVER_IP SERVER_PORT udp|tcp TTL IDLE [DEFECT]
+DEFECT, one per class of bug seen in real submissions:
+  crash-on-one-word   a one-word datagram ("HELLO") raises and kills the server
+  own-port            OK names the server's own port instead of the client's
+  never-expires       IDs stay in use forever
+  one-tcp-at-a-time   TCP connections are served one after another, in the main thread
+Standard library only. Over TCP a request ends at a newline or when the client stops sending.
+"""
+import socket
+import sys
+import threading
+import time
+
+ip, port, transport = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ttl, idle = float(sys.argv[4]), float(sys.argv[5])
+defect = sys.argv[6] if len(sys.argv) > 6 else ""
+in_use = {}
+lock = threading.Lock()
+
+
+def answer(message, addr, own_port):
+    now = time.time()
+    with lock:
+        if defect != "never-expires":
+            for cid in list(in_use):
+                if now - in_use[cid] > ttl:
+                    del in_use[cid]
+        parts = message.split(" ")
+        if parts[0] != "HELLO":
+            return None
+        if defect == "crash-on-one-word":
+            cid = parts[1]
+        if len(parts) != 2 or not parts[1]:
+            return None
+        cid = parts[1]
+        if cid in in_use:
+            return "RESET " + cid
+        in_use[cid] = now
+        shown = own_port if defect == "own-port" else addr[1]
+        return "OK %s %s %d" % (cid, addr[0], shown)
+
+
+def serve_connection(conn, addr, own_port):
+    with conn:
+        data = b""
+        while b"\n" not in data:
+            chunk = conn.recv(1024)
+            if not chunk:
+                break
+            data += chunk
+        message = data.split(b"\n")[0].decode(errors="replace")
+        reply = answer(message, addr, own_port)
+        if reply:
+            conn.sendall(reply.encode() + b"\n")
+
+
+kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
+s = socket.socket(socket.AF_INET, kind)
+if transport == "tcp":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((ip, port))
+if transport == "tcp":
+    s.listen(16)
+own_port = s.getsockname()[1]
+s.settimeout(idle)
+print("listening on %s %s:%d" % (transport, ip, own_port), flush=True)
+while True:
+    try:
+        if transport == "udp":
+            data, addr = s.recvfrom(2048)
+            reply = answer(data.decode(errors="replace"), addr, own_port)
+            if reply:
+                s.sendto(reply.encode(), addr)
+        else:
+            conn, addr = s.accept()
+            conn.settimeout(None)
+            if defect == "one-tcp-at-a-time":
+                serve_connection(conn, addr, own_port)
+            else:
+                threading.Thread(target=serve_connection, args=(conn, addr, own_port), daemon=True).start()
+    except socket.timeout:
+        print("Server timed out", flush=True)
+        break
+s.close()
