@@ -1,6 +1,7 @@
 //! `conform` against real programs over loopback, with the timers scaled so each suite takes seconds:
-//! connid's own server and a correct Python server pass every case, the classic Python peer fails
-//! exactly the cases it does not implement, and each seeded defect fails exactly its own requirement.
+//! connid's own server and client and correct Python ones pass every case, the classic Python peers
+//! fail exactly the cases they do not implement, and each seeded defect fails exactly its own
+//! requirement.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,14 +13,14 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// connid's server binary, beside this package's binaries (built here if a lone `-p connid-sim` run
-/// did not build it).
-fn connid_server() -> String {
-    let path = Path::new(env!("CARGO_BIN_EXE_conform")).with_file_name("server");
+/// connid's `server` or `client` binary, beside this package's binaries (built here if a lone
+/// `-p connid-sim` run did not build it).
+fn connid_binary(name: &str) -> String {
+    let path = Path::new(env!("CARGO_BIN_EXE_conform")).with_file_name(name);
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let built = Command::new(cargo)
-            .args(["build", "-p", "connid", "--bin", "server"])
+            .args(["build", "-p", "connid", "--bin", name])
             .current_dir(root())
             .status()
             .expect("cargo runs");
@@ -51,13 +52,29 @@ fn options(transports: &[Transport], quick: bool, timing: Timing) -> Options {
     }
 }
 
-/// The failed cases as `id [transport]`, sorted; every other case must have passed.
+#[derive(Clone, Copy)]
+enum Suite {
+    Server,
+    Client,
+}
+
+/// The failed cases of the server suite as `id [transport]`, sorted; every other case must have passed.
 fn failed(program: &Program, options: &Options) -> Vec<String> {
+    failed_in(Suite::Server, program, options)
+}
+
+/// The failed cases of `suite`, as [`failed`].
+fn failed_in(suite: Suite, program: &Program, options: &Options) -> Vec<String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let results = runtime.block_on(conform::run_server_suite(program, options, |_| {}));
+    let results = runtime.block_on(async {
+        match suite {
+            Suite::Server => conform::run_server_suite(program, options, |_| {}).await,
+            Suite::Client => conform::run_client_suite(program, options, |_| {}).await,
+        }
+    });
     assert!(!results.is_empty());
     let mut failed = Vec::new();
     for r in &results {
@@ -83,7 +100,7 @@ fn fixture(defect: &str) -> Program {
 
 #[test]
 fn connids_own_server_passes_every_case_on_both_transports() {
-    let server = connid_server();
+    let server = connid_binary("server");
     let p = program(&[
         &server,
         "{ip}",
@@ -214,4 +231,119 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
 
     let no_command = Command::new(conform).args(["server"]).output().unwrap();
     assert_eq!(no_command.status.code(), Some(2));
+}
+
+fn client_fixture(defect: &str) -> Program {
+    python(
+        "tests/conform/client.py",
+        &[
+            "HELLO",
+            "{ip}",
+            "{port}",
+            "{id}",
+            "{transport}",
+            "{timeout}",
+            defect,
+        ],
+    )
+}
+
+#[test]
+fn connids_own_client_passes_every_case_on_both_transports() {
+    let client = connid_binary("client");
+    let p = program(&[
+        &client,
+        "HELLO",
+        "{ip}",
+        "{port}",
+        "{id}",
+        "--transport",
+        "{transport}",
+        "--timeout",
+        "{timeout}",
+    ]);
+    let all = options(&Transport::ALL, false, Timing::Scaled);
+    assert_eq!(failed_in(Suite::Client, &p, &all), Vec::<String>::new());
+}
+
+#[test]
+fn a_correct_python_client_passes_every_case_on_both_transports() {
+    let all = options(&Transport::ALL, false, Timing::Scaled);
+    assert_eq!(
+        failed_in(Suite::Client, &client_fixture(""), &all),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn the_classic_python_client_fails_exactly_what_it_does_not_implement() {
+    // It takes the first reply as the answer (a reply for another ID or a malformed one ends the try
+    // at once), and input() at the end of input raises.
+    let p = python(
+        "tests/interop/classic_client.py",
+        &["HELLO", "{ip}", "{port}", "{id}", "{transport}"],
+    );
+    assert_eq!(
+        failed_in(
+            Suite::Client,
+            &p,
+            &options(&Transport::ALL, true, Timing::Exact)
+        ),
+        [
+            "client.failure.end-of-input [tcp]",
+            "client.failure.end-of-input [udp]",
+            "client.reply.malformed-ignored [tcp]",
+            "client.reply.malformed-ignored [udp]",
+            "client.reply.other-id-ignored [tcp]",
+            "client.reply.other-id-ignored [udp]",
+        ]
+    );
+}
+
+#[test]
+fn each_seeded_client_defect_fails_exactly_its_own_requirement() {
+    let all = options(&Transport::ALL, false, Timing::Scaled);
+    let failed = |defect| failed_in(Suite::Client, &client_fixture(defect), &all);
+    assert_eq!(
+        failed("short-timeout"),
+        [
+            "client.timeout.error-at-timeout [tcp]",
+            "client.timeout.error-at-timeout [udp]",
+            "client.timeout.lost-request-retried [udp]",
+        ]
+    );
+    // It reuses its UDP socket; over TCP every try is a new connection anyway.
+    assert_eq!(failed("reuses-socket"), ["client.retry.new-socket [udp]"]);
+    // Every requirement that needs a second try: after a RESET, after three, after a lost request.
+    assert_eq!(
+        failed("never-reprompts"),
+        [
+            "client.failure.after-three-tries [tcp]",
+            "client.failure.after-three-tries [udp]",
+            "client.reset.error-then-prompt [tcp]",
+            "client.reset.error-then-prompt [udp]",
+            "client.timeout.lost-request-retried [udp]",
+        ]
+    );
+    assert_eq!(
+        failed("four-tries"),
+        [
+            "client.failure.after-three-tries [tcp]",
+            "client.failure.after-three-tries [udp]",
+        ]
+    );
+    assert_eq!(
+        failed("crash-at-eof"),
+        [
+            "client.failure.end-of-input [tcp]",
+            "client.failure.end-of-input [udp]",
+        ]
+    );
+    assert_eq!(
+        failed("takes-other-id"),
+        [
+            "client.reply.other-id-ignored [tcp]",
+            "client.reply.other-id-ignored [udp]",
+        ]
+    );
 }

@@ -1,5 +1,5 @@
-//! `conform server [OPTIONS] -- CMD ARGS...`: runs the server suite against any implementation of the
-//! protocol and judges it with the simulator's oracle.
+//! `conform server|client [OPTIONS] -- CMD ARGS...`: runs the server or the client suite against any
+//! implementation of the protocol and judges it with the simulator's oracle.
 //!
 //! Exit codes: 0 every case passed (or was unsupported), 1 a case failed, 2 bad arguments.
 
@@ -31,6 +31,15 @@ enum Command {
         #[arg(last = true, required = true, value_name = "CMD ARGS")]
         command: Vec<String>,
     },
+    /// CMD is a client; the checker is its server and its keyboard. `{ip}` `{port}` `{id}`
+    /// `{transport}` in ARGS are filled in, and with `--timing scaled` `{timeout}` (seconds).
+    Client {
+        #[command(flatten)]
+        options: Common,
+        /// The client's command line.
+        #[arg(last = true, required = true, value_name = "CMD ARGS")]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,7 +56,7 @@ struct Common {
     /// Cases run at once, each with its own child process and port (default: cores x 2).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
-    /// exact: the assignment's timers. scaled: shortened ones, passed in `{ttl}` and `{idle}`.
+    /// exact: the assignment's timers. scaled: shortened ones, passed in `{ttl}`, `{idle}`, `{timeout}`.
     #[arg(long, value_enum, default_value_t = TimingArg::Exact)]
     timing: TimingArg,
 }
@@ -83,14 +92,21 @@ fn main() -> ExitCode {
             return usage_error(first.trim_start_matches("error: "));
         }
     };
-    let Command::Server { options, command } = args.command;
+    let (is_server, options, command) = match args.command {
+        Command::Server { options, command } => (true, options, command),
+        Command::Client { options, command } => (false, options, command),
+    };
     let program = Program { argv: command };
     let timing = match options.timing {
         TimingArg::Exact => Timing::Exact,
         TimingArg::Scaled => Timing::Scaled,
     };
-    if timing == Timing::Scaled && !program.takes_timers() {
-        return usage_error("--timing scaled needs {ttl} and {idle} in the command line");
+    if timing == Timing::Scaled && !program.takes_timers(is_server) {
+        return usage_error(if is_server {
+            "--timing scaled needs {ttl} and {idle} in the command line"
+        } else {
+            "--timing scaled needs {timeout} in the command line"
+        });
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let options = Options {
@@ -114,9 +130,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let results = runtime.block_on(conform::run_server_suite(&program, &options, |r| {
-        println!("{}", report::case_line(r));
-    }));
+    let print = |r: &conform::CaseResult| println!("{}", report::case_line(r));
+    let results = runtime.block_on(async {
+        if is_server {
+            conform::run_server_suite(&program, &options, print).await
+        } else {
+            conform::run_client_suite(&program, &options, print).await
+        }
+    });
     print!("{}", report::failures(&results));
     println!("{}", report::summary(&results));
     ExitCode::from(report::exit_code(&results))

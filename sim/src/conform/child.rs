@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::events::{EventKind, Recorder};
+use crate::scenario::SERVER;
 
 /// A running (or ended) child; dropping it kills it.
 pub struct Child {
@@ -21,13 +23,15 @@ pub struct Child {
 }
 
 impl Child {
-    /// Starts `argv` as `host`, recording its start, its lines and its exit against `start`.
+    /// Starts `argv` as `host`, recording its start, its lines and its exit against `start`; each line
+    /// it prints on standard output is also sent to `watch` (with when it was read), if given.
     pub fn spawn(
         argv: &[String],
         host: &'static str,
         recorder: &Recorder,
         start: Instant,
         stdin: Stdio,
+        watch: Option<UnboundedSender<(Duration, String)>>,
     ) -> std::io::Result<(Child, Option<tokio::process::ChildStdin>)> {
         let (program, args) = argv
             .split_first()
@@ -45,14 +49,14 @@ impl Child {
         let out = child
             .stdout
             .take()
-            .map(|o| tokio::spawn(lines(o, host, recorder.clone(), start, None)));
+            .map(|o| tokio::spawn(lines(o, host, recorder.clone(), start, Output::Out(watch))));
         let err = child.stderr.take().map(|e| {
             tokio::spawn(lines(
                 e,
                 host,
                 recorder.clone(),
                 start,
-                Some(stderr.clone()),
+                Output::Err(stderr.clone()),
             ))
         });
         let (exited_tx, exited) = watch::channel(None);
@@ -115,13 +119,38 @@ impl Child {
     }
 }
 
-/// Records each line of `from` as printed by `host`; standard error's lines are also kept whole.
+/// Where a stream's lines go besides the record.
+enum Output {
+    /// Standard output, watched by the case if it asks.
+    Out(Option<UnboundedSender<(Duration, String)>>),
+    /// Standard error, also kept whole for the report.
+    Err(Arc<Mutex<String>>),
+}
+
+/// The assignment's client lines. A prompt printed without a newline runs into the line after it
+/// (`New ID: Connection established ...`): the line is read from where one of these begins.
+const CLIENT_LINES: [&str; 3] = [
+    "Connection established",
+    "Connection Error",
+    "Connection Failure",
+];
+
+/// `line` without a prompt run into its start.
+fn without_prompt(line: &str) -> &str {
+    CLIENT_LINES
+        .iter()
+        .filter_map(|marker| line.find(marker))
+        .min()
+        .map_or(line, |at| &line[at..])
+}
+
+/// Records each line of `from` as printed by `host`.
 async fn lines(
     from: impl AsyncRead + Unpin,
     host: &'static str,
     recorder: Recorder,
     start: Instant,
-    keep: Option<Arc<Mutex<String>>>,
+    output: Output,
 ) {
     let mut reader = BufReader::new(from);
     let mut line = Vec::new();
@@ -131,20 +160,46 @@ async fn lines(
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        let text = String::from_utf8_lossy(&line)
-            .trim_end_matches(['\n', '\r'])
-            .to_string();
-        if let Some(keep) = &keep {
-            if let Ok(mut all) = keep.lock() {
-                all.push_str(&text);
-                all.push('\n');
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        let at = start.elapsed();
+        match &output {
+            Output::Out(watch) => {
+                let text = if host == SERVER {
+                    text
+                } else {
+                    without_prompt(text)
+                };
+                recorder.record(at, host, EventKind::Out(text.to_string()));
+                if let Some(watch) = watch {
+                    let _ = watch.send((at, text.to_string()));
+                }
+            }
+            Output::Err(all) => {
+                if let Ok(mut all) = all.lock() {
+                    all.push_str(text);
+                    all.push('\n');
+                }
+                recorder.record(at, host, EventKind::Err(text.to_string()));
             }
         }
-        let kind = if keep.is_some() {
-            EventKind::Err(text)
-        } else {
-            EventKind::Out(text)
-        };
-        recorder.record(start.elapsed(), host, kind);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prompt_run_into_a_client_line_is_cut_off() {
+        assert_eq!(
+            without_prompt("Enter a new ID: Connection Error 7 on 2023-01-16 06:06:06.123456"),
+            "Connection Error 7 on 2023-01-16 06:06:06.123456"
+        );
+        assert_eq!(
+            without_prompt("Connection Failure on x"),
+            "Connection Failure on x"
+        );
+        assert_eq!(without_prompt("sending HELLO 7"), "sending HELLO 7");
     }
 }

@@ -2,9 +2,10 @@
 //! simulator's own oracle.
 //!
 //! The checker runs the program under test as a child process ([`child`]), plays the other side itself
-//! ([`play`]), records what happens as the simulator's [`events`](crate::events), and hands the run to
+//! ([`play`] for a server under test, [`client_cases`] as the server of a client under test), records
+//! what happens as the simulator's [`events`](crate::events), and hands the run to
 //! [`oracle::check_with`] with a timing tolerance: the rules are the simulator's, not a copy. Each case
-//! ([`server_cases`]) names a requirement, quotes the assignment's sentence it checks, and is judged on
+//! ([`server_cases`], [`client_cases`]) names a requirement, quotes the assignment's sentence it checks, and is judged on
 //! the rules that requirement is about, so one defect fails its own cases and no others.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -12,9 +13,10 @@ use std::time::Duration;
 
 use connid::Transport;
 
-use crate::oracle::{Judge, ServerKind, Tolerance};
+use crate::oracle::{Judge, Programs, Tolerance};
 
 pub mod child;
+pub mod client_cases;
 pub mod play;
 pub mod report;
 pub mod server_cases;
@@ -55,16 +57,17 @@ impl Timing {
                 },
             },
             // Short enough for `cargo test`, long enough that a loaded machine's scheduling noise
-            // (tens of milliseconds) stays well inside the margins.
+            // (up to a few hundred milliseconds while the rest of the suite runs) stays inside the
+            // margins.
             Timing::Scaled => Times {
-                ttl: Duration::from_secs(3),
-                idle: Duration::from_secs(4),
-                timeout: Duration::from_secs(2),
+                ttl: Duration::from_secs(4),
+                idle: Duration::from_secs(5),
+                timeout: Duration::from_secs(3),
                 tries: connid::defaults::TRIES,
                 tolerance: Tolerance {
-                    early: Duration::from_millis(400),
-                    late: Duration::from_millis(600),
-                    idle_late: Duration::from_millis(900),
+                    early: Duration::from_millis(500),
+                    late: Duration::from_millis(900),
+                    idle_late: Duration::from_secs(2),
                 },
             },
         }
@@ -74,7 +77,7 @@ impl Timing {
     pub fn judge(self) -> Judge {
         Judge {
             tolerance: self.times().tolerance,
-            server: ServerKind::Foreign,
+            programs: Programs::Foreign,
         }
     }
 }
@@ -118,11 +121,15 @@ impl Program {
             .collect()
     }
 
-    /// Whether the program takes the shortened timers (it names `{ttl}` or `{idle}` or `{timeout}`).
-    pub fn takes_timers(&self) -> bool {
-        self.argv
-            .iter()
-            .any(|a| a.contains("{ttl}") || a.contains("{idle}") || a.contains("{timeout}"))
+    /// Whether the program takes the shortened timers: a server `{ttl}` and `{idle}`, a client
+    /// `{timeout}`.
+    pub fn takes_timers(&self, server: bool) -> bool {
+        let names = |p: &str| self.argv.iter().any(|a| a.contains(p));
+        if server {
+            names("{ttl}") && names("{idle}")
+        } else {
+            names("{timeout}")
+        }
     }
 }
 
@@ -153,9 +160,172 @@ pub struct CaseResult {
     pub wall: Duration,
 }
 
+/// The scenario a case is judged against: the timers the run expects (both servers' and clients'),
+/// on a network that adds nothing (real time has its own noise, which the tolerance covers).
+fn judged_scenario(case: &str, port: u16, timing: Timing) -> crate::scenario::Scenario {
+    use crate::scenario::{Dur, Scenario};
+    let times = timing.times();
+    let mut s = Scenario::parse("", std::path::Path::new(case)).expect("the empty scenario");
+    s.server.port = port;
+    s.server.id_ttl = Dur(times.ttl);
+    s.server.idle_timeout = Dur(times.idle);
+    s.network.tick = Dur(Duration::ZERO);
+    s
+}
+
+/// A case's verdict: the oracle's violations of the rules the case is judged on, then the case's own
+/// failure, if any; the first is the reason.
+fn verdict(
+    scenario: &crate::scenario::Scenario,
+    run: &crate::events::Run,
+    timing: Timing,
+    rules: &[&str],
+    own: Result<(), String>,
+) -> Verdict {
+    let mut details: Vec<String> = crate::oracle::check_with(scenario, run, &timing.judge())
+        .into_iter()
+        .filter(|v| rules.contains(&v.rule))
+        .map(|v| format!("{}: {}", v.rule, v.message))
+        .collect();
+    details.extend(own.err());
+    match details.first() {
+        None => Verdict::Pass,
+        Some(first) => Verdict::Fail {
+            reason: first.clone(),
+            details,
+        },
+    }
+}
+
+/// Each case of `cases` on each transport, unless `skip` says so or its ID does not contain `only`.
+fn select<C>(
+    transports: &[Transport],
+    only: Option<&str>,
+    cases: impl Fn() -> Vec<C>,
+    id: impl Fn(&C) -> &'static str,
+    skip: impl Fn(&C, Transport) -> bool,
+) -> Vec<(C, Transport)> {
+    let mut chosen = Vec::new();
+    for &t in transports {
+        for case in cases() {
+            if !skip(&case, t) && only.is_none_or(|p| id(&case).contains(p)) {
+                chosen.push((case, t));
+            }
+        }
+    }
+    chosen
+}
+
+/// What to run, from the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub transports: Vec<Transport>,
+    pub quick: bool,
+    pub only: Option<String>,
+    pub jobs: usize,
+    pub timing: Timing,
+}
+
+/// One case on one transport, ready to run.
+type Job = std::pin::Pin<Box<dyn std::future::Future<Output = CaseResult> + Send>>;
+
+/// Runs `jobs`, `options.jobs` at a time (each with its own child and port), calling `done` as each
+/// ends; the results come back in the jobs' order.
+async fn run_jobs(
+    jobs: Vec<Job>,
+    options: &Options,
+    mut done: impl FnMut(&CaseResult),
+) -> Vec<CaseResult> {
+    let total = jobs.len();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, job) in jobs.into_iter().enumerate() {
+        let gate = gate.clone();
+        tasks.spawn(async move {
+            let _turn = gate.acquire_owned().await;
+            (index, job.await)
+        });
+    }
+    let mut results: Vec<Option<CaseResult>> = vec![None; total];
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((index, result)) = joined {
+            done(&result);
+            results[index] = Some(result);
+        }
+    }
+    results.into_iter().flatten().collect()
+}
+
+/// Runs the server suite against `program` (a server), calling `done` as each case ends.
+pub async fn run_server_suite(
+    program: &Program,
+    options: &Options,
+    done: impl FnMut(&CaseResult),
+) -> Vec<CaseResult> {
+    let chosen =
+        server_cases::selected(&options.transports, options.quick, options.only.as_deref());
+    let jobs = chosen
+        .into_iter()
+        .map(|(case, transport)| {
+            let (program, timing) = (program.clone(), options.timing);
+            Box::pin(
+                async move { server_cases::run_case(&case, &program, transport, timing).await },
+            ) as Job
+        })
+        .collect();
+    run_jobs(jobs, options, done).await
+}
+
+/// Runs the client suite against `program` (a client), calling `done` as each case ends.
+pub async fn run_client_suite(
+    program: &Program,
+    options: &Options,
+    done: impl FnMut(&CaseResult),
+) -> Vec<CaseResult> {
+    let chosen =
+        client_cases::selected(&options.transports, options.quick, options.only.as_deref());
+    let jobs = chosen
+        .into_iter()
+        .map(|(case, transport)| {
+            let (program, timing) = (program.clone(), options.timing);
+            Box::pin(
+                async move { client_cases::run_case(&case, &program, transport, timing).await },
+            ) as Job
+        })
+        .collect();
+    run_jobs(jobs, options, done).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requirement_ids_are_unique_named_for_their_suite_and_judged_on_some_rule() {
+        let server = server_cases::cases();
+        let client = client_cases::cases();
+        let mut ids: Vec<&str> = Vec::new();
+        for c in &server {
+            assert!(
+                c.id.starts_with("server.") && !c.rules.is_empty(),
+                "{}",
+                c.id
+            );
+            ids.push(c.id);
+        }
+        for c in &client {
+            assert!(
+                c.id.starts_with("client.") && !c.rules.is_empty(),
+                "{}",
+                c.id
+            );
+            ids.push(c.id);
+        }
+        let all = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), all);
+    }
 
     #[test]
     fn placeholders_are_filled_and_the_rest_left_alone() {
@@ -186,59 +356,18 @@ mod tests {
                 "srv",
                 "127.0.0.1",
                 "4242",
-                "--ttl=3",
+                "--ttl=4",
                 "--idle",
-                "4",
+                "5",
                 "tcp",
                 "{x}"
             ]
         );
-        assert!(p.takes_timers());
-        assert!(!Program {
-            argv: vec!["srv".into(), "{port}".into()]
-        }
-        .takes_timers());
+        assert!(p.takes_timers(true));
+        assert!(!p.takes_timers(false));
+        let ttl_only = Program {
+            argv: vec!["srv".into(), "{port}".into(), "{ttl}".into()],
+        };
+        assert!(!ttl_only.takes_timers(true));
     }
-}
-
-/// What to run, from the command line.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub transports: Vec<Transport>,
-    pub quick: bool,
-    pub only: Option<String>,
-    pub jobs: usize,
-    pub timing: Timing,
-}
-
-/// Runs the server suite against `program`, `jobs` cases at a time (each with its own child and port),
-/// calling `done` as each case ends; the results come back in report order.
-pub async fn run_server_suite(
-    program: &Program,
-    options: &Options,
-    mut done: impl FnMut(&CaseResult),
-) -> Vec<CaseResult> {
-    let chosen =
-        server_cases::selected(&options.transports, options.quick, options.only.as_deref());
-    let total = chosen.len();
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, (case, transport)) in chosen.into_iter().enumerate() {
-        let (gate, program, timing) = (gate.clone(), program.clone(), options.timing);
-        tasks.spawn(async move {
-            let _turn = gate.acquire_owned().await;
-            (
-                index,
-                server_cases::run_case(&case, &program, transport, timing).await,
-            )
-        });
-    }
-    let mut results: Vec<Option<CaseResult>> = vec![None; total];
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((index, result)) = joined {
-            done(&result);
-            results[index] = Some(result);
-        }
-    }
-    results.into_iter().flatten().collect()
 }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use connid::protocol::Message;
@@ -15,12 +16,12 @@ use tokio::time::Instant;
 
 use super::child::Child;
 use super::play::Session;
-use super::{CaseResult, Fill, Program, Timing, Verdict, LOOPBACK};
-use crate::events::Run;
-use crate::oracle::{
-    self, ANSWERED, GRANT_ONCE, IDLE_EXIT, KEEPS_SERVING, OK_SOURCE, RESET_IN_USE,
+use super::{
+    judged_scenario, select, verdict, CaseResult, Fill, Program, Timing, Verdict, LOOPBACK,
 };
-use crate::scenario::{Dur, Scenario, SERVER};
+use crate::events::Run;
+use crate::oracle::{ANSWERED, GRANT_ONCE, IDLE_EXIT, KEEPS_SERVING, OK_SOURCE, RESET_IN_USE};
+use crate::scenario::SERVER;
 use crate::transcript;
 
 /// What a case plays; `Err` is a failure the oracle's rules do not cover (said in one line).
@@ -292,24 +293,35 @@ pub fn cases() -> Vec<ServerCase> {
     ]
 }
 
-/// The scenario a server case is judged against: the timers the run expects, no simulated network.
-fn scenario(case: &ServerCase, port: u16, timing: Timing) -> Scenario {
-    let times = timing.times();
-    let mut s = Scenario::parse("", std::path::Path::new(case.id)).expect("the empty scenario");
-    s.server.port = port;
-    s.server.id_ttl = Dur(times.ttl);
-    s.server.idle_timeout = Dur(times.idle);
-    s.network.tick = Dur(Duration::ZERO);
-    s
-}
-
-/// A port the system says is free now, for `transport` on loopback.
+/// A port for the server under test: free now, and below the system's ephemeral range, so that no
+/// socket bound to port 0 elsewhere (another case's client, another program) can take it in the time
+/// the server takes to start and bind it.
 fn free_port(transport: Transport) -> std::io::Result<u16> {
-    let any = SocketAddr::new(LOOPBACK, 0);
-    Ok(match transport {
-        Transport::Udp => std::net::UdpSocket::bind(any)?.local_addr()?.port(),
-        Transport::Tcp => std::net::TcpListener::bind(any)?.local_addr()?.port(),
-    })
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .filter(|low| (2048..=65535).contains(low))
+        .unwrap_or(32768);
+    let (first, span) = (low / 2, low / 2);
+    // Processes checking at once start at different places of the range.
+    let start = std::process::id().wrapping_mul(7919);
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = first + start.wrapping_add(n) % span;
+        let addr = SocketAddr::new(LOOPBACK, u16::try_from(port).unwrap_or(0));
+        let free = match transport {
+            Transport::Udp => std::net::UdpSocket::bind(addr).is_ok(),
+            Transport::Tcp => std::net::TcpListener::bind(addr).is_ok(),
+        };
+        if free {
+            return Ok(addr.port());
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        "no free port below the ephemeral range",
+    ))
 }
 
 /// Whether something listens on `addr`: binding it ourselves fails.
@@ -364,17 +376,17 @@ pub async fn run_case(
     let epoch = SystemClock.now();
     let mut session = Session::new(transport, server, times, start);
     let argv = program.command(&fill);
-    let (mut child, _) = match Child::spawn(&argv, SERVER, &session.recorder, start, Stdio::null())
-    {
-        Ok(child) => child,
-        Err(e) => {
-            result.verdict = Verdict::Fail {
-                reason: format!("cannot start {:?}: {e}", argv.join(" ")),
-                details: Vec::new(),
-            };
-            return result;
-        }
-    };
+    let (mut child, _) =
+        match Child::spawn(&argv, SERVER, &session.recorder, start, Stdio::null(), None) {
+            Ok(child) => child,
+            Err(e) => {
+                result.verdict = Verdict::Fail {
+                    reason: format!("cannot start {:?}: {e}", argv.join(" ")),
+                    details: Vec::new(),
+                };
+                return result;
+            }
+        };
     let mut outcome = Ok(());
     let mut listening = false;
     while start.elapsed() < START_LIMIT && !child.has_exited() {
@@ -424,24 +436,8 @@ pub async fn run_case(
         };
         return result;
     }
-    let violations: Vec<_> =
-        oracle::check_with(&scenario(case, port, timing), &run, &timing.judge())
-            .into_iter()
-            .filter(|v| case.rules.contains(&v.rule))
-            .collect();
-    let mut details: Vec<String> = violations
-        .iter()
-        .map(|v| format!("{}: {}", v.rule, v.message))
-        .collect();
-    if let Err(own) = outcome {
-        details.push(own);
-    }
-    if let Some(first) = details.first() {
-        result.verdict = Verdict::Fail {
-            reason: first.clone(),
-            details,
-        };
-    }
+    let scenario = judged_scenario(case.id, port, timing);
+    result.verdict = verdict(&scenario, &run, timing, case.rules, outcome);
     result
 }
 
@@ -451,34 +447,18 @@ pub fn selected(
     quick: bool,
     only: Option<&str>,
 ) -> Vec<(ServerCase, Transport)> {
-    let mut chosen = Vec::new();
-    for &t in transports {
-        for case in cases() {
-            let skipped = (quick && case.long) || (case.tcp_only && t != Transport::Tcp);
-            let wanted = !skipped && only.is_none_or(|p| case.id.contains(p));
-            if wanted {
-                chosen.push((case, t));
-            }
-        }
-    }
-    chosen
+    select(
+        transports,
+        only,
+        cases,
+        |c| c.id,
+        |c, t| (quick && c.long) || (c.tcp_only && t != Transport::Tcp),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn requirement_ids_are_unique_and_every_case_is_judged_on_some_rule() {
-        let all = cases();
-        let mut ids: Vec<_> = all.iter().map(|c| c.id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), all.len());
-        assert!(all
-            .iter()
-            .all(|c| !c.rules.is_empty() && c.id.starts_with("server.")));
-    }
 
     #[test]
     fn quick_leaves_out_the_long_cases_and_udp_the_tcp_ones() {

@@ -11,7 +11,8 @@ use connid::Transport;
 
 use super::server_view::Reply;
 use super::{
-    Findings, CURRENT_TRY, ERROR_PER_TRY, IN_TIME, NEW_SOCKET, ONE_ENDING, PROMPT, TRIES, TYPED_ID,
+    Findings, Judge, Programs, CURRENT_TRY, ERROR_PER_TRY, ERROR_WHEN_DUE, IN_TIME, NEW_SOCKET,
+    ONE_ENDING, PROMPT, TRIES, TYPED_ID,
 };
 use crate::events::{secs, Event, EventKind, Run};
 use crate::scenario::{ClientSpec, Scenario};
@@ -32,6 +33,7 @@ fn hello_id(payload: &[u8]) -> Option<String> {
 /// Rules 3 and 4 for one client.
 pub(super) fn check(
     scenario: &Scenario,
+    judge: &Judge,
     spec: &ClientSpec,
     run: &Run,
     replies: &[Reply<'_>],
@@ -46,6 +48,7 @@ pub(super) fn check(
     let mut endings: Vec<(&Event, bool)> = Vec::new();
     let mut started: Option<Duration> = None;
     let mut exit: Option<(&Event, u8)> = None;
+    let mut traceback: Option<&Event> = None;
     let mut next_id = spec.id.clone();
 
     for &e in &events {
@@ -113,6 +116,9 @@ pub(super) fn check(
             EventKind::Out(line) => match line.parse::<ClientLine>() {
                 Ok(ClientLine::Error { id, .. }) => {
                     errors += 1;
+                    if let Some(t) = tries.last() {
+                        check_error_due(scenario, judge, spec, run, replies, t, e, found);
+                    }
                     let current = tries.last().and_then(|t| t.id.as_deref());
                     if errors != tries.len() || current != Some(id.as_str()) {
                         found.add(
@@ -187,8 +193,19 @@ pub(super) fn check(
                 }
             }
             EventKind::Exit(code) => exit = Some((e, *code)),
+            EventKind::Err(line) if line.starts_with("Traceback") => {
+                traceback = traceback.or(Some(e));
+            }
             _ => {}
         }
+    }
+    if let (Some(e), Programs::Foreign) = (traceback, judge.programs) {
+        found.add(
+            ONE_ENDING,
+            e.at,
+            format!("{name} does not end gracefully: it prints a traceback"),
+            &[e],
+        );
     }
 
     check_new_sockets(name, &tries, found);
@@ -199,7 +216,66 @@ pub(super) fn check(
         started,
         exit,
     };
-    check_ending(scenario, spec, run, &story, found);
+    check_ending(scenario, judge, spec, run, &story, found);
+}
+
+/// Rule 3: the Connection Error `e` of try `t` comes when the try is over: at once on a RESET for its
+/// ID, a refused connection or one the server closed, and otherwise at the timeout (within the
+/// tolerance, and a tick late at most).
+#[allow(clippy::too_many_arguments)]
+fn check_error_due(
+    scenario: &Scenario,
+    judge: &Judge,
+    spec: &ClientSpec,
+    run: &Run,
+    replies: &[Reply<'_>],
+    t: &Try<'_>,
+    e: &Event,
+    found: &mut Findings,
+) {
+    let name = spec.name.as_str();
+    let during = |at: Duration| at >= t.first.at && at <= e.at;
+    let reset = replies.iter().any(|r| {
+        Some(r.to) == t.local
+            && matches!(&r.message, Message::Reset(id) if t.id.as_deref() == Some(id.as_str()))
+            && matches!(r.event.kind, EventKind::Send { delivered: Some(at), .. } if during(at))
+    });
+    let ended_by_network = run.events.iter().any(|x| {
+        during(x.at)
+            && match &x.kind {
+                EventKind::ConnectFailed { .. } => x.host == name,
+                EventKind::Close { peer, .. } => x.host != name && Some(*peer) == t.local,
+                EventKind::Crash => x.host != name,
+                _ => false,
+            }
+    });
+    let due = t.first.at + spec.timeout.0;
+    let tolerance = judge.tolerance;
+    let waited = (e.at - t.first.at).as_secs_f64();
+    if !reset && !ended_by_network && e.at + tolerance.early < due {
+        found.add(
+            ERROR_WHEN_DUE,
+            e.at,
+            format!(
+                "{name} gives up on try {} after {waited} s, before its timeout of {} s, with no RESET for its ID and no refused or closed connection",
+                t.id.as_deref().unwrap_or("?"),
+                spec.timeout.0.as_secs_f64()
+            ),
+            &[t.first, e],
+        );
+    }
+    if e.at > due + scenario.network.tick.0 + tolerance.late {
+        found.add(
+            ERROR_WHEN_DUE,
+            e.at,
+            format!(
+                "{name} gives up on try {} after {waited} s, later than its timeout of {} s",
+                t.id.as_deref().unwrap_or("?"),
+                spec.timeout.0.as_secs_f64()
+            ),
+            &[t.first, e],
+        );
+    }
 }
 
 /// What the walk over one client's events found, for the checks that need all of it.
@@ -240,6 +316,7 @@ fn check_new_sockets(name: &str, tries: &[Try<'_>], found: &mut Findings) {
 /// Rule 3: exactly one ending, with its exit code, in time.
 fn check_ending(
     scenario: &Scenario,
+    judge: &Judge,
     spec: &ClientSpec,
     run: &Run,
     story: &Story<'_, '_>,
@@ -255,15 +332,23 @@ fn check_ending(
     } = *story;
     let start = started.unwrap_or(spec.start.0);
     let tries_made = u32::try_from(tries.len()).unwrap_or(u32::MAX);
-    let deadline =
-        start + spec.timeout.0 * tries_made + spec.typing.0 * prompts + scenario.network.tick.0;
+    let deadline = start
+        + spec.timeout.0 * tries_made
+        + spec.typing.0 * prompts
+        + scenario.network.tick.0
+        + judge.tolerance.late;
     if endings.is_empty() && run.hit_limit && run.simulated <= deadline {
         return; // cut off by the scenario's limit before it was due
     }
     match (endings, exit) {
         ([(end, ok)], Some((exit_event, code))) => {
-            let expected = if *ok { 0 } else { 1 };
-            if code != expected {
+            // Any program may end a failure "gracefully" with 0; connid's says so with 1.
+            let expected_ok = match (ok, judge.programs) {
+                (true, _) => code == 0,
+                (false, Programs::Connid) => code == 1,
+                (false, Programs::Foreign) => code <= 1,
+            };
+            if !expected_ok {
                 found.add(
                     ONE_ENDING,
                     exit_event.at,

@@ -2,17 +2,17 @@
 
 use connid::lines::{ClientLine, ClientNote, ServerLine, ServerNote};
 
-use super::{Findings, Judge, ServerKind, LINES};
+use super::{Findings, Judge, Programs, LINES};
 use crate::events::{EventKind, Run};
 use crate::scenario::{Scenario, SERVER};
 
-/// Rule 6: every line the server (if connid's) and the clients print parses as a line of the
-/// vocabulary.
+/// Rule 6: every line connid's server and clients print parses as a line of the vocabulary (other
+/// programs may print what they like besides the lines the assignment fixes).
 pub(super) fn check(scenario: &Scenario, judge: &Judge, run: &Run, found: &mut Findings) {
     let is_client = |host: &str| scenario.clients.iter().any(|c| c.name == host);
     for e in &run.events {
         let problem = match (&e.kind, e.host.as_str()) {
-            (_, SERVER) if judge.server == ServerKind::Foreign => None,
+            _ if judge.programs == Programs::Foreign => None,
             (EventKind::Out(line), SERVER) => line.parse::<ServerLine>().err(),
             (EventKind::Err(line), SERVER) => line.parse::<ServerNote>().err(),
             (EventKind::Out(line), host) if is_client(host) => line.parse::<ClientLine>().err(),

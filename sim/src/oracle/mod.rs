@@ -21,6 +21,8 @@ mod table_checker;
 mod tests;
 mod timing_checker;
 
+pub use timing_checker::timestamps;
+
 /// Rule 1: the server never grants an ID it granted less than TTL ago (same incarnation).
 pub const GRANT_ONCE: &str = "grant-once-per-ttl";
 /// Rule 1: the server answers RESET only for an ID in use.
@@ -35,6 +37,9 @@ pub const ERROR_PER_TRY: &str = "one-error-per-failed-try";
 pub const PROMPT: &str = "prompt-only-when-a-try-remains";
 /// Rule 3: a client ends with exactly one of established (exit 0) or failure (exit 1).
 pub const ONE_ENDING: &str = "exactly-one-ending";
+/// Rule 3: a try ends in Connection Error when it is over: on a RESET for its ID, a refused or closed
+/// connection, or the timeout; not sooner, and not later than the timeout.
+pub const ERROR_WHEN_DUE: &str = "error-when-due";
 /// Rule 3: a client ends by its start + tries x timeout + typing time + one tick.
 pub const IN_TIME: &str = "ends-in-time";
 /// Rule 3: try 1 asks for the command line's ID, each later try for the ID typed before it.
@@ -68,10 +73,12 @@ pub struct Tolerance {
     pub idle_late: Duration,
 }
 
-/// Whose server is judged: connid's own, whose printed lines are part of its contract, or any program
-/// that speaks the protocol and prints what it likes (the assignment fixes no server line).
+/// Whose programs are judged: connid's own, whose every printed line and exit code is part of its
+/// contract, or any program that speaks the protocol. Of those, only what the assignment fixes is
+/// judged: the replies, the timers, a client's three lines (established, error, failure) and that it
+/// ends gracefully (exit 0 when established; no traceback).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ServerKind {
+pub enum Programs {
     #[default]
     Connid,
     Foreign,
@@ -81,7 +88,7 @@ pub enum ServerKind {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Judge {
     pub tolerance: Tolerance,
-    pub server: ServerKind,
+    pub programs: Programs,
 }
 
 /// One broken rule, with the events that show it.
@@ -124,13 +131,13 @@ pub fn check_with(scenario: &Scenario, run: &Run, judge: &Judge) -> Vec<Violatio
         let server = SocketAddr::new(ip, scenario.server.port);
         let replies = server_view::replies(run);
         let requests = server_view::requests(scenario, run, server);
-        for life in server_view::incarnations(run, server, judge.server) {
+        for life in server_view::incarnations(run, server, judge.programs) {
             table_checker::check(scenario, judge, &life, &requests, &replies, &mut found);
             timing_checker::check_answered(scenario, judge, &life, &requests, &replies, &mut found);
             timing_checker::check_idle_exit(scenario, judge, &life, &mut found);
         }
         for client in &scenario.clients {
-            client_checker::check(scenario, client, run, &replies, &mut found);
+            client_checker::check(scenario, judge, client, run, &replies, &mut found);
         }
     }
     lines_checker::check(scenario, judge, run, &mut found);

@@ -9,7 +9,7 @@ use connid::lines::ServerLine;
 use connid::protocol::{self, ConnId, Message};
 use connid::Transport;
 
-use super::ServerKind;
+use super::Programs;
 use crate::events::{Event, EventKind, Run};
 use crate::scenario::{Scenario, SERVER};
 
@@ -186,11 +186,7 @@ impl Incarnation<'_> {
 
 /// The server's lives in order. Connid's server shows its activity and its idle exit in the lines it
 /// prints; any other server is seen from outside: what reached its address, and an exit with code 0.
-pub(super) fn incarnations(
-    run: &Run,
-    server: SocketAddr,
-    kind: ServerKind,
-) -> Vec<Incarnation<'_>> {
+pub(super) fn incarnations(run: &Run, server: SocketAddr, kind: Programs) -> Vec<Incarnation<'_>> {
     let mut lives: Vec<Incarnation<'_>> = Vec::new();
     for e in &run.events {
         if e.host != SERVER {
@@ -204,7 +200,7 @@ pub(super) fn incarnations(
                 _ => None,
             };
             if let (Some(at), Some(life)) = (
-                reached.filter(|_| kind == ServerKind::Foreign),
+                reached.filter(|_| kind == Programs::Foreign),
                 lives.last_mut().filter(|l| l.end.is_none()),
             ) {
                 life.activity.push((at, e));
@@ -227,7 +223,7 @@ pub(super) fn incarnations(
                     (EventKind::Exit(code), _) => {
                         life.end = Some(e);
                         life.end_at = e.at;
-                        if *code == 0 && kind == ServerKind::Foreign {
+                        if *code == 0 && kind == Programs::Foreign {
                             life.timed_out = Some(e);
                         }
                     }
@@ -235,14 +231,12 @@ pub(super) fn incarnations(
                         life.end = Some(e);
                         life.end_at = e.at;
                     }
-                    (EventKind::Out(line), ServerKind::Connid) => {
-                        match line.parse::<ServerLine>() {
-                            Ok(ServerLine::TimedOut { .. }) => life.timed_out = Some(e),
-                            Ok(ServerLine::Request { .. }) => life.activity.push((e.at, e)),
-                            _ => {}
-                        }
-                    }
-                    (EventKind::Accepted { .. }, ServerKind::Connid) => {
+                    (EventKind::Out(line), Programs::Connid) => match line.parse::<ServerLine>() {
+                        Ok(ServerLine::TimedOut { .. }) => life.timed_out = Some(e),
+                        Ok(ServerLine::Request { .. }) => life.activity.push((e.at, e)),
+                        _ => {}
+                    },
+                    (EventKind::Accepted { .. }, Programs::Connid) => {
                         life.activity.push((e.at, e));
                     }
                     _ => {}

@@ -428,7 +428,7 @@ fn foreign_idle_run(t: Transport) -> (Scenario, Run) {
 fn foreign(tolerance: Tolerance) -> Judge {
     Judge {
         tolerance,
-        server: ServerKind::Foreign,
+        programs: Programs::Foreign,
     }
 }
 
@@ -509,4 +509,67 @@ fn an_id_is_surely_in_use_until_the_ttl_less_the_early_margin() {
         ..Judge::default()
     };
     assert!(!foreign_rules(&s, &early, &margin).contains(&GRANT_ONCE));
+}
+
+/// Moves erin's first Connection Error (at the 15 s timeout in 05) by `shift`, its timestamp with it.
+fn shifted_error(shift: impl Fn(Duration) -> Duration) -> Vec<&'static str> {
+    let s = load("05-request-lost.toml");
+    broken(&s, Transport::Udp, |ev| {
+        let i = position(ev, |e| is_out(e, "erin", "Connection Error"));
+        let at = shift(ev[i].at);
+        let stamp = |d: Duration| {
+            connid::clock::format_timestamp(epoch() + chrono::Duration::from_std(d).unwrap())
+        };
+        let (old, new) = (stamp(ev[i].at), stamp(at));
+        if let EventKind::Out(line) = &mut ev[i].kind {
+            *line = line.replace(&old, &new);
+        }
+        ev[i].at = at;
+    })
+}
+
+#[test]
+fn an_error_before_the_timeout_or_after_it_is_caught() {
+    assert_eq!(
+        shifted_error(|at| at - Duration::from_secs(10)),
+        [ERROR_WHEN_DUE]
+    );
+    let late = shifted_error(|at| at + Duration::from_secs(1));
+    assert!(late.contains(&ERROR_WHEN_DUE), "{late:?}");
+}
+
+#[test]
+fn an_error_at_once_after_a_reset_is_due() {
+    // 02: bob's first try gets RESET and errs at once; 03: three RESETs in a row.
+    for name in ["02-reset-then-new-id.toml", "03-three-resets.toml"] {
+        let s = load(name);
+        for t in Transport::ALL {
+            assert!(
+                !rules(&s, &run(&s, t)).contains(&ERROR_WHEN_DUE),
+                "{name} {t}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_foreign_client_may_end_a_failure_with_0_but_not_with_a_traceback() {
+    let s = load("03-three-resets.toml");
+    let mut r = run(&s, Transport::Udp);
+    let exit = position(&r.events, |e| e.kind == EventKind::Exit(1));
+    let host = r.events[exit].host.clone();
+    r.events[exit].kind = EventKind::Exit(0);
+    let judge = foreign(Tolerance::default());
+    assert_eq!(rules(&s, &r), [ONE_ENDING], "connid's client fails with 1");
+    assert_eq!(foreign_rules(&s, &r, &judge), Vec::<&str>::new());
+    let at = r.events[exit].at;
+    r.events.insert(
+        exit,
+        Event {
+            at,
+            host,
+            kind: EventKind::Err("Traceback (most recent call last):".into()),
+        },
+    );
+    assert_eq!(foreign_rules(&s, &r, &judge), [ONE_ENDING]);
 }

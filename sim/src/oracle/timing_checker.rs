@@ -130,7 +130,7 @@ pub(super) fn check_idle_exit(
 }
 
 /// Every `YYYY-MM-DD HH:MM:SS.ffffff` in a line.
-pub(super) fn timestamps(line: &str) -> Vec<&str> {
+pub fn timestamps(line: &str) -> Vec<&str> {
     const SHAPE: &[u8; 26] = b"dddd-dd-dd dd:dd:dd.dddddd";
     let bytes = line.as_bytes();
     (0..bytes.len().saturating_sub(SHAPE.len() - 1))

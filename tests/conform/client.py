@@ -1,0 +1,106 @@
+"""A classic-style client for checking `conform` itself: correct unless a defect is named.
+
+Usage: python3 client.py HELLO SERVER_IP SERVER_PORT CONNECTION_ID udp|tcp TIMEOUT [DEFECT]
+DEFECT, one per class of bug seen in real submissions:
+  short-timeout       gives up after a third of the timeout
+  reuses-socket       every try on the same socket
+  never-reprompts     gives up after the first failed try
+  four-tries          asks for a new ID a third time and tries a fourth time
+  crash-at-eof        input() at the end of input raises
+  takes-other-id      takes any OK as its own
+Standard library only. Replies for another ID and malformed replies are ignored until the timeout.
+"""
+import socket
+import sys
+import time
+from datetime import datetime
+
+_, verb, ip, port, cid, transport, timeout = sys.argv[:7]
+defect = sys.argv[7] if len(sys.argv) > 7 else ""
+port, timeout = int(port), float(timeout)
+if defect == "short-timeout":
+    timeout /= 3
+tries_allowed = 4 if defect == "four-tries" else 3
+shared = None
+
+
+def now():
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def new_socket():
+    global shared
+    kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
+    if defect == "reuses-socket" and transport == "udp":
+        if shared is None:
+            shared = socket.socket(socket.AF_INET, kind)
+        return shared
+    return socket.socket(socket.AF_INET, kind)
+
+
+def matches(parts, cid):
+    if defect == "takes-other-id":
+        return len(parts) == 4 and parts[0] == "OK" or len(parts) == 2 and parts[0] == "RESET"
+    return (len(parts) == 4 and parts[0] == "OK" or len(parts) == 2 and parts[0] == "RESET") and parts[1] == cid
+
+
+def attempt(cid):
+    """The matching reply's fields, or None at the timeout."""
+    s = new_socket()
+    deadline = time.monotonic() + timeout
+    try:
+        if transport == "udp":
+            s.sendto(("%s %s" % (verb, cid)).encode(), (ip, port))
+        else:
+            s.settimeout(timeout)
+            s.connect((ip, port))
+            s.sendall(("%s %s" % (verb, cid)).encode())
+            s.shutdown(socket.SHUT_WR)
+        pending = b""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            s.settimeout(left)
+            if transport == "udp":
+                data, _ = s.recvfrom(2048)
+                lines = [data]
+            else:
+                data = s.recv(2048)
+                if not data:
+                    lines, pending = [pending], b""
+                else:
+                    pending += data
+                    *lines, pending = pending.split(b"\n")
+            for line in lines:
+                parts = line.decode(errors="replace").split()
+                if matches(parts, cid):
+                    return parts
+            if transport == "tcp" and not data:
+                return None
+    except OSError:
+        return None
+    finally:
+        if s is not shared:
+            s.close()
+
+
+tries = 0
+while tries < tries_allowed:
+    parts = attempt(cid)
+    tries += 1
+    if parts and parts[0] == "OK":
+        print("Connection established %s %s %s on %s" % (parts[1], parts[2], parts[3], now()), flush=True)
+        sys.exit(0)
+    print("Connection Error %s on %s" % (cid, now()), flush=True)
+    if defect == "never-reprompts":
+        break
+    if tries < tries_allowed:
+        if defect == "crash-at-eof":
+            cid = input("Enter a new connection ID: ").strip()
+        else:
+            try:
+                cid = input("Enter a new connection ID: ").strip()
+            except EOFError:
+                break
+print("Connection Failure on %s" % now(), flush=True)
