@@ -1,6 +1,7 @@
 //! Tells a run's story: as text (one line per event, in virtual-time order), or as a Mermaid
 //! `sequenceDiagram` that renders on GitHub.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -129,11 +130,22 @@ fn mermaid_text(s: &str) -> String {
 /// cross marks a lost one), notes carry printed lines, prompts, faults and exits.
 pub fn mermaid(name: &str, run: &Run) -> String {
     let hosts = &run.hosts;
+    // Who sent from each address: on real sockets every host shares 127.0.0.1, so the address's port
+    // tells them apart; otherwise its IP does.
+    let mut senders: BTreeMap<SocketAddr, &str> = BTreeMap::new();
+    for e in &run.events {
+        if let EventKind::Send { from, .. } | EventKind::Connected { from, .. } = &e.kind {
+            senders.entry(*from).or_insert(&e.host);
+        }
+    }
     let host_of = |addr: &SocketAddr| -> String {
-        hosts
-            .iter()
-            .find(|(_, ip)| *ip == addr.ip())
-            .map_or_else(|| addr.ip().to_string(), |(h, _)| h.clone())
+        match senders.get(addr) {
+            Some(host) => host.to_string(),
+            None => hosts
+                .iter()
+                .find(|(_, ip)| *ip == addr.ip())
+                .map_or_else(|| addr.ip().to_string(), |(h, _)| h.clone()),
+        }
     };
     let mut out = String::new();
     let _ = writeln!(out, "sequenceDiagram");

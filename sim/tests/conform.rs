@@ -180,8 +180,18 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
     let conform = env!("CARGO_BIN_EXE_conform");
     let script = root().join("tests/conform/server.py");
     let script = script.to_string_lossy();
+    let dir = std::env::temp_dir().join(format!("conform-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, junit, markdown) = (dir.join("r.json"), dir.join("r.xml"), dir.join("r.md"));
     let out = Command::new(conform)
-        .args(["server", "--quick", "--only", "server.ok", "--"])
+        .args(["server", "--quick", "--only", "server.ok"])
+        .arg("--json")
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--markdown")
+        .arg(&markdown)
+        .arg("--")
         .args([
             "python3",
             &script,
@@ -214,6 +224,24 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
         stdout.ends_with("1 passed, 1 failed, 0 unsupported\n"),
         "{stdout}"
     );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!((&json["passed"], &json["failed"]), (&1.into(), &1.into()));
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        junit.contains("tests=\"2\" failures=\"1\" skipped=\"0\""),
+        "{junit}"
+    );
+    let markdown = std::fs::read_to_string(&markdown).unwrap();
+    assert!(
+        markdown.contains("## ✘ `server.ok.source-address` over udp"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("```mermaid\nsequenceDiagram"),
+        "{markdown}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 
     let scaled_without_timers = Command::new(conform)
         .args([

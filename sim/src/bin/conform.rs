@@ -1,8 +1,10 @@
 //! `conform server|client [OPTIONS] -- CMD ARGS...`: runs the server or the client suite against any
 //! implementation of the protocol and judges it with the simulator's oracle.
 //!
-//! Exit codes: 0 every case passed (or was unsupported), 1 a case failed, 2 bad arguments.
+//! Exit codes: 0 every case passed (or was unsupported), 1 a case failed, 2 bad arguments or a report
+//! file that cannot be written.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -59,6 +61,15 @@ struct Common {
     /// exact: the assignment's timers. scaled: shortened ones, passed in `{ttl}`, `{idle}`, `{timeout}`.
     #[arg(long, value_enum, default_value_t = TimingArg::Exact)]
     timing: TimingArg,
+    /// Also write the report as JUnit XML (for CI).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write the report as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Also write the report as Markdown, each failure with a Mermaid sequence diagram.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -108,6 +119,20 @@ fn main() -> ExitCode {
             "--timing scaled needs {timeout} in the command line"
         });
     }
+    let files = [
+        (
+            options.junit.clone(),
+            report::junit as fn(&str, &[conform::CaseResult]) -> String,
+        ),
+        (options.json.clone(), report::json),
+        (options.markdown.clone(), report::markdown),
+    ];
+    // A report that cannot be written is found out before the run, not after it.
+    for path in files.iter().filter_map(|(path, _)| path.as_ref()) {
+        if let Err(e) = std::fs::File::create(path) {
+            return usage_error(&format!("cannot write {}: {e}", path.display()));
+        }
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let options = Options {
         transports: match options.transport {
@@ -140,5 +165,14 @@ fn main() -> ExitCode {
     });
     print!("{}", report::failures(&results));
     println!("{}", report::summary(&results));
+    let suite = if is_server { "server" } else { "client" };
+    for (path, render) in files {
+        if let Some(path) = path {
+            if let Err(e) = std::fs::write(&path, render(suite, &results)) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
     ExitCode::from(report::exit_code(&results))
 }

@@ -435,13 +435,11 @@ pub async fn run_case(
         transport,
         verdict: Verdict::Pass,
         transcript: String::new(),
+        mermaid: String::new(),
         stderr: String::new(),
         wall: Duration::ZERO,
     };
-    let fail = |reason: String| Verdict::Fail {
-        reason,
-        details: Vec::new(),
-    };
+    let fail = Verdict::failed;
     let recorder = Recorder::new();
     let start = Instant::now();
     let epoch = SystemClock.now();
@@ -570,6 +568,7 @@ pub async fn run_case(
         hit_limit: false,
     };
     result.transcript = transcript::text(case.id, case.quote, &run);
+    result.mermaid = transcript::mermaid(case.id, &run);
     result.wall = began.elapsed();
     let reached = run.events.iter().any(|e| {
         e.host == CLIENT && matches!(e.kind, EventKind::Send { .. } | EventKind::Connected { .. })

@@ -137,13 +137,42 @@ impl Program {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Pass,
-    /// The first broken rule in one line, then each violation in full.
+    /// The first finding in one line, then every finding.
     Fail {
         reason: String,
-        details: Vec<String>,
+        details: Vec<Finding>,
     },
     /// The program does not do what the case needs (e.g. it has no TCP).
     Unsupported(String),
+}
+
+/// One thing a failed case found: a broken oracle rule, or (`rule: None`) a failure of the case's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: Option<&'static str>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.rule {
+            Some(rule) => write!(f, "{rule}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl Verdict {
+    /// A failure with one finding of the case's own.
+    pub fn failed(message: String) -> Verdict {
+        Verdict::Fail {
+            reason: message.clone(),
+            details: vec![Finding {
+                rule: None,
+                message,
+            }],
+        }
+    }
 }
 
 /// One case on one transport, judged, with what it recorded.
@@ -155,6 +184,8 @@ pub struct CaseResult {
     pub verdict: Verdict,
     /// The run as the simulator's text transcript.
     pub transcript: String,
+    /// The run as a Mermaid sequence diagram.
+    pub mermaid: String,
     /// What the program printed on standard error.
     pub stderr: String,
     pub wall: Duration,
@@ -182,16 +213,22 @@ fn verdict(
     rules: &[&str],
     own: Result<(), String>,
 ) -> Verdict {
-    let mut details: Vec<String> = crate::oracle::check_with(scenario, run, &timing.judge())
+    let mut details: Vec<Finding> = crate::oracle::check_with(scenario, run, &timing.judge())
         .into_iter()
         .filter(|v| rules.contains(&v.rule))
-        .map(|v| format!("{}: {}", v.rule, v.message))
+        .map(|v| Finding {
+            rule: Some(v.rule),
+            message: v.message,
+        })
         .collect();
-    details.extend(own.err());
+    details.extend(own.err().map(|message| Finding {
+        rule: None,
+        message,
+    }));
     match details.first() {
         None => Verdict::Pass,
         Some(first) => Verdict::Fail {
-            reason: first.clone(),
+            reason: first.to_string(),
             details,
         },
     }

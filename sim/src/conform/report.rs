@@ -1,9 +1,14 @@
-//! What a conform run prints: one line per case (✔ pass, ✘ fail, – unsupported) with its requirement
-//! and a one-line reason, each failure's details and transcript, and a summary.
+//! What a conform run reports. On the terminal: one line per case (✔ pass, ✘ fail, – unsupported) with
+//! its requirement and a one-line reason, each failure in full, and a summary. In files: JUnit XML for
+//! CI, JSON, and Markdown (a table of cases and, per failure, the assignment's sentence, expected
+//! against observed, and the case as a Mermaid sequence diagram).
 
 use std::fmt::Write as _;
 
-use super::{CaseResult, Verdict};
+use serde::Serialize;
+
+use super::{CaseResult, Finding, Verdict};
+use crate::oracle::rule_statement;
 
 /// The line of one case.
 pub fn case_line(r: &CaseResult) -> String {
@@ -15,8 +20,16 @@ pub fn case_line(r: &CaseResult) -> String {
     format!("{mark} {} [{}]{why}", r.id, r.transport)
 }
 
-/// Each failure in full: the assignment's sentence, every broken rule, the transcript and what the
-/// program printed on standard error.
+/// What a finding expected: its rule's statement, or for a case's own check its requirement.
+fn expected(finding: &Finding, r: &CaseResult) -> String {
+    match finding.rule.and_then(rule_statement) {
+        Some(statement) => statement.to_string(),
+        None => format!("what {} requires", r.id),
+    }
+}
+
+/// Each failure in full: the assignment's sentence, what was expected and observed, the transcript
+/// and what the program printed on standard error.
 pub fn failures(results: &[CaseResult]) -> String {
     let mut out = String::new();
     for r in results {
@@ -26,6 +39,7 @@ pub fn failures(results: &[CaseResult]) -> String {
         let _ = writeln!(out, "\n── {} [{}] ──", r.id, r.transport);
         let _ = writeln!(out, "assignment: \"{}\"", r.quote);
         for d in details {
+            let _ = writeln!(out, "expected: {}", expected(d, r));
             let _ = writeln!(out, "observed: {d}");
         }
         out.push_str(&r.transcript);
@@ -39,15 +53,20 @@ pub fn failures(results: &[CaseResult]) -> String {
     out
 }
 
-/// `12 passed, 1 failed, 2 unsupported`.
-pub fn summary(results: &[CaseResult]) -> String {
+/// How many cases passed, failed and were unsupported.
+fn counts(results: &[CaseResult]) -> (usize, usize, usize) {
     let count = |f: fn(&Verdict) -> bool| results.iter().filter(|r| f(&r.verdict)).count();
-    format!(
-        "{} passed, {} failed, {} unsupported",
+    (
         count(|v| *v == Verdict::Pass),
         count(|v| matches!(v, Verdict::Fail { .. })),
-        count(|v| matches!(v, Verdict::Unsupported(_)))
+        count(|v| matches!(v, Verdict::Unsupported(_))),
     )
+}
+
+/// `12 passed, 1 failed, 2 unsupported`.
+pub fn summary(results: &[CaseResult]) -> String {
+    let (passed, failed, unsupported) = counts(results);
+    format!("{passed} passed, {failed} failed, {unsupported} unsupported")
 }
 
 /// The exit code of a run: 0 when nothing failed, 1 otherwise.
@@ -57,4 +76,334 @@ pub fn exit_code(results: &[CaseResult]) -> u8 {
             .iter()
             .any(|r| matches!(r.verdict, Verdict::Fail { .. })),
     )
+}
+
+fn status(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail { .. } => "fail",
+        Verdict::Unsupported(_) => "unsupported",
+    }
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    suite: &'a str,
+    passed: usize,
+    failed: usize,
+    unsupported: usize,
+    cases: Vec<JsonCase<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonCase<'a> {
+    requirement: &'a str,
+    transport: String,
+    status: &'static str,
+    assignment: &'a str,
+    /// The one-line reason of a failure or of an unsupported case.
+    reason: Option<&'a str>,
+    findings: Vec<JsonFinding<'a>>,
+    wall_ms: u128,
+    transcript: &'a str,
+    stderr: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    rule: Option<&'static str>,
+    expected: String,
+    observed: &'a str,
+}
+
+/// The run as JSON: the counts, then every case with its findings, transcript and standard error.
+pub fn json(suite: &str, results: &[CaseResult]) -> String {
+    let (passed, failed, unsupported) = counts(results);
+    let cases = results
+        .iter()
+        .map(|r| {
+            let (reason, findings) = match &r.verdict {
+                Verdict::Pass => (None, Vec::new()),
+                Verdict::Unsupported(why) => (Some(why.as_str()), Vec::new()),
+                Verdict::Fail { reason, details } => (
+                    Some(reason.as_str()),
+                    details
+                        .iter()
+                        .map(|d| JsonFinding {
+                            rule: d.rule,
+                            expected: expected(d, r),
+                            observed: &d.message,
+                        })
+                        .collect(),
+                ),
+            };
+            JsonCase {
+                requirement: r.id,
+                transport: r.transport.to_string(),
+                status: status(&r.verdict),
+                assignment: r.quote,
+                reason,
+                findings,
+                wall_ms: r.wall.as_millis(),
+                transcript: &r.transcript,
+                stderr: &r.stderr,
+            }
+        })
+        .collect();
+    let report = JsonReport {
+        suite,
+        passed,
+        failed,
+        unsupported,
+        cases,
+    };
+    let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// `text` as XML character data or attribute value: escaped, and without the control characters XML
+/// 1.0 cannot hold.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The run as JUnit XML: one test case per case and transport; a failure holds the findings and the
+/// transcript, an unsupported case is skipped.
+pub fn junit(suite: &str, results: &[CaseResult]) -> String {
+    let (_, failed, unsupported) = counts(results);
+    let seconds: f64 = results.iter().map(|r| r.wall.as_secs_f64()).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"conform\" tests=\"{}\" failures=\"{failed}\" skipped=\"{unsupported}\" time=\"{seconds:.3}\">",
+        results.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"conform {}\" tests=\"{}\" failures=\"{failed}\" skipped=\"{unsupported}\" time=\"{seconds:.3}\">",
+        xml(suite),
+        results.len()
+    );
+    for r in results {
+        let _ = write!(
+            out,
+            "    <testcase classname=\"conform.{}.{}\" name=\"{}\" time=\"{:.3}\">",
+            xml(suite),
+            r.transport,
+            xml(r.id),
+            r.wall.as_secs_f64()
+        );
+        match &r.verdict {
+            Verdict::Pass => {}
+            Verdict::Unsupported(why) => {
+                let _ = write!(out, "\n      <skipped message=\"{}\"/>", xml(why));
+            }
+            Verdict::Fail { reason, details } => {
+                let mut body = format!("assignment: \"{}\"\n", r.quote);
+                for d in details {
+                    let _ = writeln!(body, "expected: {}\nobserved: {d}", expected(d, r));
+                }
+                body.push_str(&r.transcript);
+                let _ = write!(
+                    out,
+                    "\n      <failure message=\"{}\">{}</failure>",
+                    xml(reason),
+                    xml(&body)
+                );
+            }
+        }
+        if !r.stderr.is_empty() {
+            let _ = write!(out, "\n      <system-err>{}</system-err>", xml(&r.stderr));
+        }
+        if r.verdict != Verdict::Pass || !r.stderr.is_empty() {
+            out.push_str("\n    ");
+        }
+        out.push_str("</testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// `text` inside a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The run as Markdown: a table of cases, then each failure with the assignment's sentence, expected
+/// against observed, the case as a Mermaid sequence diagram, and its transcript.
+pub fn markdown(suite: &str, results: &[CaseResult]) -> String {
+    let mut out = format!("# conform {suite}: {}\n\n", summary(results));
+    out.push_str("| | requirement | transport | result |\n|---|---|---|---|\n");
+    for r in results {
+        let (mark, text) = match &r.verdict {
+            Verdict::Pass => ("✔", "pass".to_string()),
+            Verdict::Fail { reason, .. } => ("✘", cell(reason)),
+            Verdict::Unsupported(why) => ("–", format!("unsupported: {}", cell(why))),
+        };
+        let _ = writeln!(out, "| {mark} | `{}` | {} | {text} |", r.id, r.transport);
+    }
+    for r in results {
+        let Verdict::Fail { details, .. } = &r.verdict else {
+            continue;
+        };
+        let _ = writeln!(out, "\n## ✘ `{}` over {}\n", r.id, r.transport);
+        let _ = writeln!(out, "> {}\n", r.quote);
+        out.push_str("| expected | observed |\n|---|---|\n");
+        for d in details {
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                cell(&expected(d, r)),
+                cell(&d.to_string())
+            );
+        }
+        let _ = writeln!(out, "\n```mermaid\n{}```\n", r.mermaid);
+        let _ = writeln!(
+            out,
+            "<details><summary>transcript</summary>\n\n```\n{}```\n</details>",
+            r.transcript
+        );
+        if !r.stderr.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n<details><summary>standard error</summary>\n\n```\n{}```\n</details>",
+                r.stderr
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use connid::Transport;
+
+    use super::*;
+    use crate::oracle::ANSWERED;
+
+    fn results() -> Vec<CaseResult> {
+        let case = |id, verdict| CaseResult {
+            id,
+            quote: "the server <answers> & \"echoes\"",
+            transport: Transport::Udp,
+            verdict,
+            transcript: "0.000000  server  start  srv\n".into(),
+            mermaid: "sequenceDiagram\n".into(),
+            stderr: String::new(),
+            wall: Duration::from_millis(1500),
+        };
+        vec![
+            case("server.a", Verdict::Pass),
+            CaseResult {
+                stderr: "Traceback\u{1}\n".into(),
+                ..case(
+                    "server.b",
+                    Verdict::Fail {
+                        reason: "requests-answered: no | answer".into(),
+                        details: vec![
+                            Finding {
+                                rule: Some(ANSWERED),
+                                message: "no | answer".into(),
+                            },
+                            Finding {
+                                rule: None,
+                                message: "not closed".into(),
+                            },
+                        ],
+                    },
+                )
+            },
+            case("server.c", Verdict::Unsupported("no tcp".into())),
+        ]
+    }
+
+    #[test]
+    fn the_summary_and_the_exit_code_count_each_verdict() {
+        let r = results();
+        assert_eq!(summary(&r), "1 passed, 1 failed, 1 unsupported");
+        assert_eq!(exit_code(&r), 1);
+        assert_eq!(exit_code(&r[..1]), 0);
+        assert_eq!(exit_code(&[r[0].clone(), r[2].clone()]), 0);
+        assert_eq!(
+            case_line(&r[1]),
+            "✘ server.b [udp]: requests-answered: no | answer"
+        );
+        assert_eq!(case_line(&r[2]), "– server.c [udp]: no tcp");
+    }
+
+    #[test]
+    fn json_holds_every_case_with_expected_and_observed() {
+        let v: serde_json::Value = serde_json::from_str(&json("server", &results())).unwrap();
+        assert_eq!(v["failed"], 1);
+        assert_eq!(v["cases"].as_array().unwrap().len(), 3);
+        let failed = &v["cases"][1];
+        assert_eq!(failed["status"], "fail");
+        assert_eq!(failed["findings"][0]["rule"], ANSWERED);
+        assert_eq!(
+            failed["findings"][0]["expected"],
+            rule_statement(ANSWERED).unwrap()
+        );
+        assert_eq!(failed["findings"][1]["rule"], serde_json::Value::Null);
+        assert_eq!(failed["findings"][1]["expected"], "what server.b requires");
+        assert_eq!(v["cases"][2]["reason"], "no tcp");
+        assert_eq!(v["cases"][0]["wall_ms"], 1500);
+    }
+
+    #[test]
+    fn junit_escapes_and_marks_failures_and_skips() {
+        let x = junit("server", &results());
+        assert!(
+            x.contains("tests=\"3\" failures=\"1\" skipped=\"1\""),
+            "{x}"
+        );
+        assert!(x.contains("<testcase classname=\"conform.server.udp\" name=\"server.a\" time=\"1.500\"></testcase>"), "{x}");
+        assert!(x.contains("<failure message=\"requests-answered: no | answer\">assignment: &quot;the server &lt;answers&gt; &amp; &quot;echoes&quot;&quot;"), "{x}");
+        assert!(x.contains("<skipped message=\"no tcp\"/>"), "{x}");
+        assert!(
+            x.contains("<system-err>Traceback\u{fffd}\n</system-err>"),
+            "{x}"
+        );
+        assert_eq!(
+            x.matches("<testcase ").count(),
+            x.matches("</testcase>").count()
+        );
+    }
+
+    #[test]
+    fn markdown_tables_escape_pipes_and_each_failure_has_a_diagram() {
+        let m = markdown("server", &results());
+        assert!(m.starts_with("# conform server: 1 passed, 1 failed, 1 unsupported\n"));
+        assert!(
+            m.contains("| ✘ | `server.b` | udp | requests-answered: no \\| answer |"),
+            "{m}"
+        );
+        assert!(
+            m.contains("| – | `server.c` | udp | unsupported: no tcp |"),
+            "{m}"
+        );
+        assert_eq!(m.matches("```mermaid").count(), 1);
+        assert!(
+            m.contains(&format!(
+                "| {} | requests-answered: no \\| answer |",
+                rule_statement(ANSWERED).unwrap()
+            )),
+            "{m}"
+        );
+    }
 }

@@ -213,7 +213,10 @@ pub fn cases() -> Vec<ServerCase> {
             arg: "",
             play: play!(|s, c, a| {
                 s.hello("c1", "6101").await;
-                s.pause(s.times.idle / 2).await;
+                // Long enough apart that an exit timed from the first request is plainly early;
+                // short enough that the case ends soon after the plain idle-exit case.
+                s.pause((s.times.idle / 2).min(Duration::from_secs(10)))
+                    .await;
                 s.hello("c2", "6102").await;
                 let limit = s.times.idle + s.times.tolerance.idle_late + Duration::from_secs(1);
                 c.wait(limit).await;
@@ -351,16 +354,14 @@ pub async fn run_case(
         transport,
         verdict: Verdict::Pass,
         transcript: String::new(),
+        mermaid: String::new(),
         stderr: String::new(),
         wall: Duration::ZERO,
     };
     let port = match free_port(transport) {
         Ok(port) => port,
         Err(e) => {
-            result.verdict = Verdict::Fail {
-                reason: format!("no free port on loopback: {e}"),
-                details: Vec::new(),
-            };
+            result.verdict = Verdict::failed(format!("no free port on loopback: {e}"));
             return result;
         }
     };
@@ -380,10 +381,7 @@ pub async fn run_case(
         match Child::spawn(&argv, SERVER, &session.recorder, start, Stdio::null(), None) {
             Ok(child) => child,
             Err(e) => {
-                result.verdict = Verdict::Fail {
-                    reason: format!("cannot start {:?}: {e}", argv.join(" ")),
-                    details: Vec::new(),
-                };
+                result.verdict = Verdict::failed(format!("cannot start {:?}: {e}", argv.join(" ")));
                 return result;
             }
         };
@@ -417,18 +415,16 @@ pub async fn run_case(
         hit_limit: false,
     };
     result.transcript = transcript::text(case.id, case.quote, &run);
+    result.mermaid = transcript::mermaid(case.id, &run);
     result.wall = began.elapsed();
     if !listening {
         result.verdict = match run.events.iter().find_map(|e| match e.kind {
             crate::events::EventKind::Exit(code) => Some(code),
             _ => None,
         }) {
-            Some(code) => Verdict::Fail {
-                reason: format!(
-                    "the server exited with code {code} before it listened on {transport} {server}"
-                ),
-                details: Vec::new(),
-            },
+            Some(code) => Verdict::failed(format!(
+                "the server exited with code {code} before it listened on {transport} {server}"
+            )),
             None => Verdict::Unsupported(format!(
                 "the server did not listen on {transport} {server} within {} s",
                 START_LIMIT.as_secs()

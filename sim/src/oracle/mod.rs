@@ -61,6 +61,36 @@ pub const KEEPS_SERVING: &str = "server-keeps-serving";
 /// Rule 7: the same seed gives the same events (checked by the explorer, which reruns seeds).
 pub const DETERMINISM: &str = "determinism";
 
+/// What each rule requires, in a sentence: the "expected" of a conform report.
+pub const RULES: &[(&str, &str)] = &[
+    (GRANT_ONCE, "the server never grants an ID it granted less than the TTL ago"),
+    (RESET_IN_USE, "the server answers RESET only for an ID in use"),
+    (OK_SOURCE, "every OK carries the source address and port of the request it answers"),
+    (TRIES, "a client makes at most its number of tries (three)"),
+    (ERROR_PER_TRY, "one Connection Error per failed try, for that try's ID, then a new try while one remains"),
+    (PROMPT, "a prompt only after a failed try, while a try remains and input has not ended"),
+    (ONE_ENDING, "a client ends with exactly one of Connection established (exit 0) or Connection Failure, gracefully"),
+    (IN_TIME, "a client ends by its start plus its tries times the timeout"),
+    (TYPED_ID, "try 1 asks for the command line's ID, each later try for the ID typed before it"),
+    (NEW_SOCKET, "each try uses a new socket"),
+    (CURRENT_TRY, "a client prints established only for an OK for its own ID that reached its current try's socket"),
+    (IDLE_EXIT, "the server exits the idle timeout after its last request, not earlier and not later"),
+    (ANSWERED, "every well-formed request that reaches the running server is answered at once"),
+    (KEEPS_SERVING, "the server exits only by its idle timeout, never with an error"),
+    (ERROR_WHEN_DUE, "a try ends in Connection Error only when it is over: on a RESET for its ID, a refused or closed connection, or the timeout"),
+    (TIMESTAMPS, "every printed timestamp is the time it was printed"),
+    (LINES, "every printed line is a line of the vocabulary"),
+    (DETERMINISM, "the same seed gives the same events"),
+];
+
+/// The sentence of `rule` in [`RULES`].
+pub fn rule_statement(rule: &str) -> Option<&'static str> {
+    RULES
+        .iter()
+        .find(|(name, _)| *name == rule)
+        .map(|(_, s)| *s)
+}
+
 /// How loosely times are compared: exactly in the simulator (virtual time has no noise), with margins on
 /// real sockets, where a program's timers, its start-up and the checker's own readings all drift.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

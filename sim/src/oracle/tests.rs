@@ -573,3 +573,37 @@ fn a_foreign_client_may_end_a_failure_with_0_but_not_with_a_traceback() {
     );
     assert_eq!(foreign_rules(&s, &r, &judge), [ONE_ENDING]);
 }
+
+#[test]
+fn every_rule_has_one_statement() {
+    let mut names: Vec<&str> = RULES.iter().map(|(name, _)| *name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), RULES.len());
+    for rule in [
+        GRANT_ONCE,
+        RESET_IN_USE,
+        OK_SOURCE,
+        TRIES,
+        ERROR_PER_TRY,
+        PROMPT,
+        ONE_ENDING,
+        IN_TIME,
+        TYPED_ID,
+        NEW_SOCKET,
+        CURRENT_TRY,
+        IDLE_EXIT,
+        ANSWERED,
+        KEEPS_SERVING,
+        ERROR_WHEN_DUE,
+        TIMESTAMPS,
+        LINES,
+        DETERMINISM,
+    ] {
+        assert!(
+            rule_statement(rule).is_some_and(|s| !s.is_empty()),
+            "{rule}"
+        );
+    }
+    assert_eq!(rule_statement("no-such-rule"), None);
+}
