@@ -150,29 +150,65 @@ fn the_classic_python_server_fails_exactly_what_it_does_not_implement() {
     );
 }
 
+/// Runs `suite` against each fixture defect at once (the cases mostly wait on timers), and returns
+/// each defect with its failed cases.
+fn failed_by_defect(
+    suite: Suite,
+    defects: &[(&'static str, &Options)],
+    fixture: fn(&str) -> Program,
+) -> Vec<(&'static str, Vec<String>)> {
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = defects
+            .iter()
+            .map(|&(defect, options)| {
+                scope.spawn(move || (defect, failed_in(suite, &fixture(defect), options)))
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    })
+}
+
 #[test]
 fn each_seeded_defect_fails_exactly_its_own_requirement() {
     let udp = options(&[Transport::Udp], false, Timing::Scaled);
-    assert_eq!(
-        failed(&fixture("crash-on-one-word"), &udp),
-        ["server.malformed.bare-hello [udp]"]
-    );
-    assert_eq!(
-        failed(&fixture("own-port"), &udp),
-        ["server.ok.source-address [udp]"]
-    );
-    assert_eq!(
-        failed(&fixture("never-expires"), &udp),
-        [
-            "server.ttl.expires [udp]",
-            "server.ttl.reset-does-not-refresh [udp]"
-        ]
-    );
     let tcp = options(&[Transport::Tcp], false, Timing::Scaled);
-    assert_eq!(
-        failed(&fixture("one-tcp-at-a-time"), &tcp),
-        ["server.tcp.silent-connection-blocks-no-one [tcp]"]
+    let got = failed_by_defect(
+        Suite::Server,
+        &[
+            ("crash-on-one-word", &udp),
+            ("own-port", &udp),
+            ("never-expires", &udp),
+            ("silent-exit", &udp),
+            ("one-tcp-at-a-time", &tcp),
+        ],
+        fixture,
     );
+    let expected: [(&str, &[&str]); 5] = [
+        ("crash-on-one-word", &["server.malformed.bare-hello [udp]"]),
+        ("own-port", &["server.ok.source-address [udp]"]),
+        (
+            "never-expires",
+            &[
+                "server.ttl.expires [udp]",
+                "server.ttl.reset-does-not-refresh [udp]",
+            ],
+        ),
+        (
+            "silent-exit",
+            &[
+                "server.idle.exit [udp]",
+                "server.idle.request-restarts-timer [udp]",
+            ],
+        ),
+        (
+            "one-tcp-at-a-time",
+            &["server.tcp.silent-connection-blocks-no-one [tcp]"],
+        ),
+    ];
+    for ((defect, failed), (named, want)) in got.iter().zip(expected) {
+        let want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
+        assert_eq!((*defect, failed), (named, &want));
+    }
 }
 
 #[test]
@@ -331,47 +367,47 @@ fn the_classic_python_client_fails_exactly_what_it_does_not_implement() {
 #[test]
 fn each_seeded_client_defect_fails_exactly_its_own_requirement() {
     let all = options(&Transport::ALL, false, Timing::Scaled);
-    let failed = |defect| failed_in(Suite::Client, &client_fixture(defect), &all);
-    assert_eq!(
-        failed("short-timeout"),
-        [
+    let defects = [
+        "short-timeout",
+        "reuses-socket",
+        "never-reprompts",
+        "four-tries",
+        "crash-at-eof",
+        "takes-other-id",
+    ];
+    let runs: Vec<_> = defects.iter().map(|d| (*d, &all)).collect();
+    let got = failed_by_defect(Suite::Client, &runs, client_fixture);
+    let expected: [&[&str]; 6] = [
+        &[
             "client.timeout.error-at-timeout [tcp]",
             "client.timeout.error-at-timeout [udp]",
             "client.timeout.lost-request-retried [udp]",
-        ]
-    );
-    // It reuses its UDP socket; over TCP every try is a new connection anyway.
-    assert_eq!(failed("reuses-socket"), ["client.retry.new-socket [udp]"]);
-    // Every requirement that needs a second try: after a RESET, after three, after a lost request.
-    assert_eq!(
-        failed("never-reprompts"),
-        [
+        ],
+        // It reuses its UDP socket; over TCP every try is a new connection anyway.
+        &["client.retry.new-socket [udp]"],
+        // Every requirement that needs a second try: after a RESET, after three, after a lost request.
+        &[
             "client.failure.after-three-tries [tcp]",
             "client.failure.after-three-tries [udp]",
             "client.reset.error-then-prompt [tcp]",
             "client.reset.error-then-prompt [udp]",
             "client.timeout.lost-request-retried [udp]",
-        ]
-    );
-    assert_eq!(
-        failed("four-tries"),
-        [
+        ],
+        &[
             "client.failure.after-three-tries [tcp]",
             "client.failure.after-three-tries [udp]",
-        ]
-    );
-    assert_eq!(
-        failed("crash-at-eof"),
-        [
+        ],
+        &[
             "client.failure.end-of-input [tcp]",
             "client.failure.end-of-input [udp]",
-        ]
-    );
-    assert_eq!(
-        failed("takes-other-id"),
-        [
+        ],
+        &[
             "client.reply.other-id-ignored [tcp]",
             "client.reply.other-id-ignored [udp]",
-        ]
-    );
+        ],
+    ];
+    for ((defect, failed), want) in got.iter().zip(expected) {
+        let want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
+        assert_eq!((*defect, failed), (*defect, &want));
+    }
 }

@@ -6,6 +6,7 @@ DEFECT, one per class of bug seen in real submissions:
   own-port            OK names the server's own port instead of the client's
   never-expires       IDs stay in use forever
   one-tcp-at-a-time   TCP connections are served one after another, in the main thread
+  silent-exit         exits at the idle timeout without a word
 Standard library only. Over TCP a request ends at a newline or when the client stops sending.
 """
 import socket
@@ -81,6 +82,7 @@ while True:
             else:
                 threading.Thread(target=serve_connection, args=(conn, addr, own_port), daemon=True).start()
     except socket.timeout:
-        print("Server timed out", flush=True)
+        if defect != "silent-exit":
+            print("Server timed out", flush=True)
         break
 s.close()

@@ -18,7 +18,8 @@ use tokio::time::Instant;
 
 use super::child::Child;
 use super::{
-    judged_scenario, select, verdict, CaseResult, Fill, Program, Timing, Verdict, LOOPBACK,
+    judged_scenario, select, verdict, CaseResult, Fill, OwnCheck, Program, Times, Timing, Verdict,
+    LOOPBACK,
 };
 use crate::events::{EventKind, Recorder, Run};
 use crate::oracle::{
@@ -53,9 +54,6 @@ const HOLD: Duration = Duration::from_secs(600);
 
 /// How long the wrong reply comes before the right one.
 const WRONG_FIRST: Duration = Duration::from_millis(300);
-
-/// A case's own check over its run: `Err` says in one line what failed.
-pub type OwnCheck = fn(&Run) -> Result<(), String>;
 
 /// One case of the client suite.
 pub struct ClientCase {
@@ -201,7 +199,7 @@ pub fn cases() -> Vec<ClientCase> {
 }
 
 /// The established line ends in a timestamp of exactly the assignment's shape.
-fn established_timestamp_shape(run: &Run) -> Result<(), String> {
+fn established_timestamp_shape(run: &Run, _: &Times) -> Result<(), String> {
     let line = run
         .events
         .iter()
@@ -580,7 +578,7 @@ pub async fn run_case(
         return result;
     }
     let scenario = scenario(case, port, timing, typed);
-    let own = case.own.map_or(Ok(()), |own| own(&run));
+    let own = case.own.map_or(Ok(()), |own| own(&run, &times));
     result.verdict = verdict(&scenario, &run, timing, case.rules, own);
     result
 }

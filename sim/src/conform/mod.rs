@@ -146,6 +146,9 @@ pub enum Verdict {
     Unsupported(String),
 }
 
+/// A case's own check over its run, for what no oracle rule covers: `Err` says in one line what failed.
+pub type OwnCheck = fn(&crate::events::Run, &Times) -> Result<(), String>;
+
 /// One thing a failed case found: a broken oracle rule, or (`rule: None`) a failure of the case's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {

@@ -17,9 +17,10 @@ use tokio::time::Instant;
 use super::child::Child;
 use super::play::Session;
 use super::{
-    judged_scenario, select, verdict, CaseResult, Fill, Program, Timing, Verdict, LOOPBACK,
+    judged_scenario, select, verdict, CaseResult, Fill, OwnCheck, Program, Times, Timing, Verdict,
+    LOOPBACK,
 };
-use crate::events::Run;
+use crate::events::{EventKind, Run};
 use crate::oracle::{ANSWERED, GRANT_ONCE, IDLE_EXIT, KEEPS_SERVING, OK_SOURCE, RESET_IN_USE};
 use crate::scenario::SERVER;
 use crate::transcript;
@@ -45,6 +46,8 @@ pub struct ServerCase {
     /// A parameter of its play (the malformed form).
     pub arg: &'static str,
     pub play: Play,
+    /// A check of its own over the run, for what no oracle rule covers.
+    pub own: Option<OwnCheck>,
 }
 
 const OK_QUOTE: &str =
@@ -77,6 +80,7 @@ fn malformed_case(id: &'static str, form: &'static str) -> ServerCase {
         rules: &[KEEPS_SERVING, ANSWERED],
         long: false,
         tcp_only: false,
+        own: None,
         arg: form,
         play: play!(|s, c, form| {
             s.send("junk", &malformed(form)).await;
@@ -87,6 +91,30 @@ fn malformed_case(id: &'static str, form: &'static str) -> ServerCase {
             Ok(())
         }),
     }
+}
+
+/// The server that exits idle says so: it prints a line once the idle timeout has passed since the last
+/// request (any line: the assignment fixes none).
+fn says_it_timed_out(run: &Run, times: &Times) -> Result<(), String> {
+    let last = run
+        .events
+        .iter()
+        .filter(|e| e.host != SERVER && matches!(e.kind, EventKind::Send { .. }))
+        .map(|e| e.at)
+        .max()
+        .unwrap_or_default();
+    let from = last + times.idle.saturating_sub(times.tolerance.early);
+    let exited = run
+        .events
+        .iter()
+        .any(|e| e.host == SERVER && e.kind == EventKind::Exit(0));
+    let said = run.events.iter().any(|e| {
+        e.host == SERVER && e.at >= from && matches!(e.kind, EventKind::Out(_) | EventKind::Err(_))
+    });
+    if exited && !said {
+        return Err("the server exited idle without a line that says so".to_string());
+    }
+    Ok(())
 }
 
 /// The bytes of a malformed form.
@@ -116,6 +144,7 @@ pub fn cases() -> Vec<ServerCase> {
             rules: &[OK_SOURCE, ANSWERED],
             long: false,
             tcp_only: false,
+            own: None,
             arg: "",
             play: play!(|s, c, a| {
                 s.hello("c1", "1001").await;
@@ -128,6 +157,7 @@ pub fn cases() -> Vec<ServerCase> {
             rules: &[GRANT_ONCE, ANSWERED],
             long: false,
             tcp_only: false,
+            own: None,
             arg: "",
             play: play!(|s, c, a| {
                 s.hello("c1", "2001").await;
@@ -141,6 +171,7 @@ pub fn cases() -> Vec<ServerCase> {
             rules: &[RESET_IN_USE, ANSWERED],
             long: false,
             tcp_only: false,
+            own: None,
             arg: "",
             play: play!(|s, c, a| {
                 s.hello("c1", "3001").await;
@@ -154,6 +185,7 @@ pub fn cases() -> Vec<ServerCase> {
             rules: &[GRANT_ONCE, RESET_IN_USE, ANSWERED],
             long: true,
             tcp_only: false,
+            own: None,
             arg: "",
             play: play!(|s, c, a| {
                 let (ttl, margin) = (
@@ -175,6 +207,7 @@ pub fn cases() -> Vec<ServerCase> {
             rules: &[RESET_IN_USE, ANSWERED],
             long: true,
             tcp_only: false,
+            own: None,
             arg: "",
             play: play!(|s, c, a| {
                 let (ttl, margin) = (
@@ -196,6 +229,7 @@ pub fn cases() -> Vec<ServerCase> {
             rules: &[IDLE_EXIT, KEEPS_SERVING],
             long: true,
             tcp_only: false,
+            own: Some(says_it_timed_out),
             arg: "",
             play: play!(|s, c, a| {
                 s.hello("c1", "6001").await;
@@ -210,6 +244,7 @@ pub fn cases() -> Vec<ServerCase> {
             rules: &[IDLE_EXIT, KEEPS_SERVING],
             long: true,
             tcp_only: false,
+            own: Some(says_it_timed_out),
             arg: "",
             play: play!(|s, c, a| {
                 s.hello("c1", "6101").await;
@@ -237,6 +272,7 @@ pub fn cases() -> Vec<ServerCase> {
             rules: &[ANSWERED],
             long: false,
             tcp_only: true,
+            own: None,
             arg: "",
             play: play!(|s, c, a| {
                 s.open_silent("silent").await;
@@ -251,6 +287,7 @@ pub fn cases() -> Vec<ServerCase> {
             rules: &[ANSWERED],
             long: false,
             tcp_only: true,
+            own: None,
             arg: "",
             play: play!(|s, c, a| {
                 s.tcp(
@@ -269,6 +306,7 @@ pub fn cases() -> Vec<ServerCase> {
             rules: &[ANSWERED],
             long: false,
             tcp_only: true,
+            own: None,
             arg: "",
             play: play!(|s, c, a| {
                 s.tcp("c1", &[b"HELLO 9201"], Duration::ZERO, true).await;
@@ -281,6 +319,7 @@ pub fn cases() -> Vec<ServerCase> {
             rules: &[ANSWERED],
             long: false,
             tcp_only: true,
+            own: None,
             arg: "",
             play: play!(|s, c, a| {
                 let reply = s.tcp("c1", &[b"HELLO 9301\n"], Duration::ZERO, false).await;
@@ -419,7 +458,7 @@ pub async fn run_case(
     result.wall = began.elapsed();
     if !listening {
         result.verdict = match run.events.iter().find_map(|e| match e.kind {
-            crate::events::EventKind::Exit(code) => Some(code),
+            EventKind::Exit(code) => Some(code),
             _ => None,
         }) {
             Some(code) => Verdict::failed(format!(
@@ -433,6 +472,7 @@ pub async fn run_case(
         return result;
     }
     let scenario = judged_scenario(case.id, port, timing);
+    let outcome = outcome.and_then(|()| case.own.map_or(Ok(()), |own| own(&run, &times)));
     result.verdict = verdict(&scenario, &run, timing, case.rules, outcome);
     result
 }
