@@ -427,16 +427,7 @@ pub async fn run_case(
 ) -> CaseResult {
     let began = std::time::Instant::now();
     let times = timing.times();
-    let mut result = CaseResult {
-        id: case.id,
-        quote: case.quote,
-        transport,
-        verdict: Verdict::Pass,
-        transcript: String::new(),
-        mermaid: String::new(),
-        stderr: String::new(),
-        wall: Duration::ZERO,
-    };
+    let mut result = CaseResult::new(case.id, case.quote, transport);
     let fail = Verdict::failed;
     let recorder = Recorder::new();
     let start = Instant::now();

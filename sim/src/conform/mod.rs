@@ -178,6 +178,22 @@ impl Verdict {
     }
 }
 
+impl CaseResult {
+    /// The result of a case not yet run: a pass with nothing recorded.
+    pub fn new(id: &'static str, quote: &'static str, transport: Transport) -> Self {
+        Self {
+            id,
+            quote,
+            transport,
+            verdict: Verdict::Pass,
+            transcript: String::new(),
+            mermaid: String::new(),
+            stderr: String::new(),
+            wall: Duration::ZERO,
+        }
+    }
+}
+
 /// One case on one transport, judged, with what it recorded.
 #[derive(Debug, Clone)]
 pub struct CaseResult {
@@ -269,29 +285,50 @@ pub struct Options {
 /// One case on one transport, ready to run.
 type Job = std::pin::Pin<Box<dyn std::future::Future<Output = CaseResult> + Send>>;
 
-/// Runs `jobs`, `options.jobs` at a time (each with its own child and port), calling `done` as each
-/// ends; the results come back in the jobs' order.
+/// `case` as a job whose failure inside the checker (a panic) is reported as the case failing, not lost.
+fn guarded(
+    blank: CaseResult,
+    case: impl std::future::Future<Output = CaseResult> + Send + 'static,
+) -> Job {
+    Box::pin(async move {
+        match tokio::spawn(case).await {
+            Ok(result) => result,
+            Err(e) => CaseResult {
+                verdict: Verdict::failed(format!("the checker itself failed on this case: {e}")),
+                ..blank
+            },
+        }
+    })
+}
+
+/// Runs `jobs`, `options.jobs` at a time (each with its own child and port), the long ones (`true`:
+/// those that wait for the TTL, the idle timeout or the client's timeout) first, so the run takes
+/// about as long as its longest case; calls `done` as each ends. The results come back in the jobs'
+/// order.
 async fn run_jobs(
-    jobs: Vec<Job>,
+    jobs: Vec<(bool, Job)>,
     options: &Options,
     mut done: impl FnMut(&CaseResult),
 ) -> Vec<CaseResult> {
     let total = jobs.len();
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, job) in jobs.into_iter().enumerate() {
-        let gate = gate.clone();
-        tasks.spawn(async move {
-            let _turn = gate.acquire_owned().await;
-            (index, job.await)
-        });
-    }
+    let mut order: Vec<(usize, (bool, Job))> = jobs.into_iter().enumerate().collect();
+    order.sort_by_key(|(index, (long, _))| (!*long, *index));
     let mut results: Vec<Option<CaseResult>> = vec![None; total];
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((index, result)) = joined {
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut finish = |joined: Option<Result<(usize, CaseResult), _>>| {
+        if let Some(Ok((index, result))) = joined {
             done(&result);
             results[index] = Some(result);
         }
+    };
+    for (index, (_, job)) in order {
+        while tasks.len() >= options.jobs.max(1) {
+            finish(tasks.join_next().await);
+        }
+        tasks.spawn(async move { (index, job.await) });
+    }
+    while !tasks.is_empty() {
+        finish(tasks.join_next().await);
     }
     results.into_iter().flatten().collect()
 }
@@ -308,9 +345,11 @@ pub async fn run_server_suite(
         .into_iter()
         .map(|(case, transport)| {
             let (program, timing) = (program.clone(), options.timing);
-            Box::pin(
-                async move { server_cases::run_case(&case, &program, transport, timing).await },
-            ) as Job
+            let blank = CaseResult::new(case.id, case.quote, transport);
+            let long = case.long;
+            let run =
+                async move { server_cases::run_case(&case, &program, transport, timing).await };
+            (long, guarded(blank, run))
         })
         .collect();
     run_jobs(jobs, options, done).await
@@ -328,9 +367,11 @@ pub async fn run_client_suite(
         .into_iter()
         .map(|(case, transport)| {
             let (program, timing) = (program.clone(), options.timing);
-            Box::pin(
-                async move { client_cases::run_case(&case, &program, transport, timing).await },
-            ) as Job
+            let blank = CaseResult::new(case.id, case.quote, transport);
+            let long = case.long;
+            let run =
+                async move { client_cases::run_case(&case, &program, transport, timing).await };
+            (long, guarded(blank, run))
         })
         .collect();
     run_jobs(jobs, options, done).await

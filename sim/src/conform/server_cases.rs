@@ -387,16 +387,7 @@ pub async fn run_case(
 ) -> CaseResult {
     let began = std::time::Instant::now();
     let times = timing.times();
-    let mut result = CaseResult {
-        id: case.id,
-        quote: case.quote,
-        transport,
-        verdict: Verdict::Pass,
-        transcript: String::new(),
-        mermaid: String::new(),
-        stderr: String::new(),
-        wall: Duration::ZERO,
-    };
+    let mut result = CaseResult::new(case.id, case.quote, transport);
     let port = match free_port(transport) {
         Ok(port) => port,
         Err(e) => {
