@@ -1,5 +1,6 @@
 //! The oracle against broken runs: each rule is shown a run that breaks it.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -511,31 +512,251 @@ fn an_id_is_surely_in_use_until_the_ttl_less_the_early_margin() {
     assert!(!foreign_rules(&s, &early, &margin).contains(&GRANT_ONCE));
 }
 
-/// Moves erin's first Connection Error (at the 15 s timeout in 05) by `shift`, its timestamp with it.
-fn shifted_error(shift: impl Fn(Duration) -> Duration) -> Vec<&'static str> {
-    let s = load("05-request-lost.toml");
-    broken(&s, Transport::Udp, |ev| {
-        let i = position(ev, |e| is_out(e, "erin", "Connection Error"));
-        let at = shift(ev[i].at);
-        let stamp = |d: Duration| {
-            connid::clock::format_timestamp(epoch() + chrono::Duration::from_std(d).unwrap())
-        };
-        let (old, new) = (stamp(ev[i].at), stamp(at));
-        if let EventKind::Out(line) = &mut ev[i].kind {
-            *line = line.replace(&old, &new);
+/// A clean run of `name` over `t` with `host`'s `nth` Connection Error moved to `at(old time)` (its
+/// timestamp with it; moved later, with everything after it), then `edit` applied; events back in
+/// time order.
+fn error_moved(
+    name: &str,
+    t: Transport,
+    host: &str,
+    nth: usize,
+    at: impl Fn(Duration) -> Duration,
+    edit: impl FnOnce(&mut Vec<Event>),
+) -> (Scenario, Run) {
+    let s = load(name);
+    let mut r = run(&s, t);
+    assert_eq!(
+        rules(&s, &r),
+        Vec::<&str>::new(),
+        "the unedited run must be clean"
+    );
+    let i = r
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| is_out(e, host, "Connection Error"))
+        .map(|(i, _)| i)
+        .nth(nth)
+        .expect("the error to move");
+    let new = at(r.events[i].at);
+    let stamp = |d: Duration| {
+        connid::clock::format_timestamp(epoch() + chrono::Duration::from_std(d).unwrap())
+    };
+    let (old, moved) = (stamp(r.events[i].at), stamp(new));
+    if let EventKind::Out(line) = &mut r.events[i].kind {
+        *line = line.replace(&old, &moved);
+    }
+    // Moved later, the rest of the story moves with it, so the error stays its own try's.
+    let later = new.saturating_sub(r.events[i].at);
+    let from = r.events[i].at;
+    for e in r
+        .events
+        .iter_mut()
+        .filter(|e| e.at > from || (e.at == from && !later.is_zero()))
+    {
+        e.at += later;
+        if let EventKind::Send {
+            delivered: Some(d), ..
+        } = &mut e.kind
+        {
+            if *d >= from {
+                *d += later;
+            }
         }
-        ev[i].at = at;
-    })
+    }
+    r.simulated += later;
+    r.events[i].at = new;
+    edit(&mut r.events);
+    r.events.sort_by_key(|e| e.at);
+    (s, r)
+}
+
+fn judged(s: &Scenario, r: &Run, judge: &Judge) -> Vec<Violation> {
+    check_with(s, r, judge)
+        .into_iter()
+        .filter(|v| v.rule == ERROR_WHEN_DUE)
+        .collect()
+}
+
+fn crash_at(at: Duration) -> impl FnOnce(&mut Vec<Event>) {
+    move |ev| {
+        ev.push(Event {
+            at,
+            host: SERVER.into(),
+            kind: EventKind::Crash,
+        })
+    }
 }
 
 #[test]
 fn an_error_before_the_timeout_or_after_it_is_caught() {
-    assert_eq!(
-        shifted_error(|at| at - Duration::from_secs(10)),
-        [ERROR_WHEN_DUE]
+    let secs = Duration::from_secs;
+    let exact = Judge::default();
+    // dave's tries in 04 each time out: at 15, 30 and 45 s.
+    let (s, r) = error_moved(
+        "04-unreachable-black-hole.toml",
+        Transport::Udp,
+        "dave",
+        1,
+        |_| secs(20),
+        |_| {},
     );
-    let late = shifted_error(|at| at + Duration::from_secs(1));
-    assert!(late.contains(&ERROR_WHEN_DUE), "{late:?}");
+    let early = judged(&s, &r, &exact);
+    assert_eq!(early.len(), 1, "{early:?}");
+    assert!(
+        early[0]
+            .message
+            .contains("after 5 s, before its timeout of 15 s"),
+        "{}",
+        early[0].message
+    );
+    let (s, r) = error_moved(
+        "05-request-lost.toml",
+        Transport::Udp,
+        "erin",
+        0,
+        |at| at + secs(1),
+        |_| {},
+    );
+    assert_eq!(judged(&s, &r, &exact).len(), 1);
+    // A tick late is on time; a moment more is not.
+    let tick = load("05-request-lost.toml").network.tick.0;
+    let (s, r) = error_moved(
+        "05-request-lost.toml",
+        Transport::Udp,
+        "erin",
+        0,
+        |at| at + tick,
+        |_| {},
+    );
+    assert_eq!(judged(&s, &r, &exact), []);
+    let (s, r) = error_moved(
+        "05-request-lost.toml",
+        Transport::Udp,
+        "erin",
+        0,
+        |at| at + tick + Duration::from_micros(1),
+        |_| {},
+    );
+    assert_eq!(judged(&s, &r, &exact).len(), 1);
+}
+
+#[test]
+fn an_error_within_the_tolerance_is_on_time() {
+    let ms = Duration::from_millis;
+    let loose = foreign(Tolerance {
+        early: ms(1000),
+        late: ms(1000),
+        ..Tolerance::default()
+    });
+    for (shift, flagged) in [(-500i64, false), (-1500, true), (500, false), (1500, true)] {
+        let (s, r) = error_moved(
+            "05-request-lost.toml",
+            Transport::Udp,
+            "erin",
+            0,
+            |at| {
+                if shift < 0 {
+                    at - ms(shift.unsigned_abs())
+                } else {
+                    at + ms(shift.unsigned_abs())
+                }
+            },
+            |_| {},
+        );
+        assert_eq!(!judged(&s, &r, &loose).is_empty(), flagged, "{shift} ms");
+    }
+}
+
+#[test]
+fn a_crash_during_the_try_lets_it_end_early_and_one_before_does_not() {
+    let secs = Duration::from_secs;
+    let name = "04-unreachable-black-hole.toml";
+    // dave's second try runs from 15 s to its timeout at 30 s; its error moves to 20 s.
+    let (s, r) = error_moved(
+        name,
+        Transport::Udp,
+        "dave",
+        1,
+        |_| secs(20),
+        crash_at(secs(16)),
+    );
+    assert_eq!(judged(&s, &r, &Judge::default()), []);
+    let (s, r) = error_moved(
+        name,
+        Transport::Udp,
+        "dave",
+        1,
+        |_| secs(20),
+        crash_at(secs(1)),
+    );
+    assert_eq!(judged(&s, &r, &Judge::default()).len(), 1);
+}
+
+/// 02 over TCP with bob's RESET turned into junk, so only a close of his connection can end his first
+/// try early: the close `close` makes (by `host`, of the connection to `peer`) is added at the reply.
+fn reset_replaced_by_close(
+    close: impl Fn(SocketAddr, SocketAddr) -> (String, EventKind),
+) -> Vec<Violation> {
+    let (s, r) = error_moved(
+        "02-reset-then-new-id.toml",
+        Transport::Tcp,
+        "bob",
+        0,
+        |at| at,
+        |ev| {
+            let i = position(ev, |e| {
+                e.host == SERVER && payload_of(e).starts_with("RESET ")
+            });
+            set_payload(&mut ev[i], "RESXT");
+            let EventKind::Send { from, to, .. } = ev[i].kind.clone() else {
+                unreachable!()
+            };
+            let at = ev[i].at;
+            // Only the close added here may end the try.
+            ev.retain(|e| {
+                !matches!(e.kind, EventKind::Close { local, peer } if local == to || peer == to)
+            });
+            let (host, kind) = close(from, to);
+            ev.push(Event { at, host, kind });
+        },
+    );
+    judged(&s, &r, &Judge::default())
+}
+
+#[test]
+fn only_the_server_closing_the_tries_connection_lets_it_end_early() {
+    let by_server = |server: SocketAddr, bob: SocketAddr| {
+        (
+            SERVER.to_string(),
+            EventKind::Close {
+                local: server,
+                peer: bob,
+            },
+        )
+    };
+    assert_eq!(reset_replaced_by_close(by_server), []);
+    let by_bob = |server: SocketAddr, bob: SocketAddr| {
+        (
+            "bob".to_string(),
+            EventKind::Close {
+                local: bob,
+                peer: server,
+            },
+        )
+    };
+    assert_eq!(reset_replaced_by_close(by_bob).len(), 1);
+    let another = |server: SocketAddr, bob: SocketAddr| {
+        let other = SocketAddr::new(bob.ip(), bob.port().wrapping_add(1));
+        (
+            SERVER.to_string(),
+            EventKind::Close {
+                local: server,
+                peer: other,
+            },
+        )
+    };
+    assert_eq!(reset_replaced_by_close(another).len(), 1);
 }
 
 #[test]
@@ -606,4 +827,85 @@ fn every_rule_has_one_statement() {
         );
     }
     assert_eq!(rule_statement("no-such-rule"), None);
+}
+
+#[test]
+fn only_what_reaches_a_foreign_server_restarts_its_idle_timer() {
+    let exact = foreign(Tolerance::default());
+    let secs = Duration::from_secs;
+    // A datagram to another address at 150 s does not restart it.
+    let (s, mut r) = foreign_idle_run(Transport::Udp);
+    let lee = r
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Send { from, .. } if e.host == "lee" => Some(*from),
+            _ => None,
+        })
+        .unwrap();
+    let elsewhere = SocketAddr::new(lee.ip(), 9);
+    r.events.push(Event {
+        at: secs(150),
+        host: "lee".into(),
+        kind: EventKind::Send {
+            msg: 999,
+            transport: Transport::Udp,
+            from: lee,
+            to: elsewhere,
+            payload: b"ping".to_vec(),
+            delivered: Some(secs(150)),
+        },
+    });
+    r.events.sort_by_key(|e| e.at);
+    assert_eq!(foreign_rules(&s, &r, &exact), Vec::<&str>::new());
+
+    // Nor does a connection to another address.
+    let (s, mut r) = foreign_idle_run(Transport::Tcp);
+    r.events.push(Event {
+        at: secs(150),
+        host: "lee".into(),
+        kind: EventKind::Connected {
+            from: lee,
+            to: elsewhere,
+        },
+    });
+    r.events.sort_by_key(|e| e.at);
+    assert_eq!(foreign_rules(&s, &r, &exact), Vec::<&str>::new());
+
+    // But a connection that reaches it does, even with nothing sent on it (the connection came a
+    // moment before the request did, so the exit is that much later than due).
+    let (s, mut r) = foreign_idle_run(Transport::Tcp);
+    r.events
+        .retain(|e| !(e.host == "lee" && matches!(e.kind, EventKind::Send { .. })));
+    let loose = foreign(Tolerance {
+        idle_late: secs(1),
+        ..Tolerance::default()
+    });
+    assert!(!foreign_rules(&s, &r, &loose).contains(&IDLE_EXIT));
+}
+
+#[test]
+fn connids_server_must_say_it_timed_out_and_counts_accepted_connections() {
+    let s = load("18-idle-exit.toml");
+    // Without its timed-out line, an exit with 0 is not an idle exit.
+    let mut r = run(&s, Transport::Udp);
+    r.events.retain(|e| {
+        !(e.host == SERVER
+            && matches!(&e.kind, EventKind::Out(l) if matches!(l.parse(), Ok(ServerLine::TimedOut { .. }))))
+    });
+    assert_eq!(rules(&s, &r), [IDLE_EXIT]);
+    // A connection accepted at 110 s restarts the timer: the exit at 220 s is then early.
+    let mut r = run(&s, Transport::Tcp);
+    let accepted = r
+        .events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::Accepted { .. }))
+        .cloned()
+        .unwrap();
+    r.events.push(Event {
+        at: Duration::from_secs(110),
+        ..accepted
+    });
+    r.events.sort_by_key(|e| e.at);
+    assert_eq!(rules(&s, &r), [IDLE_EXIT]);
 }
