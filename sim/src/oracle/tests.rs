@@ -909,3 +909,33 @@ fn connids_server_must_say_it_timed_out_and_counts_accepted_connections() {
     r.events.sort_by_key(|e| e.at);
     assert_eq!(rules(&s, &r), [IDLE_EXIT]);
 }
+
+/// 02 over UDP with the RESET of bob's first try changed by `edit`: the ERROR_WHEN_DUE findings.
+fn reset_changed(edit: impl FnOnce(&mut Event)) -> Vec<Violation> {
+    let (s, r) = error_moved(
+        "02-reset-then-new-id.toml",
+        Transport::Udp,
+        "bob",
+        0,
+        |at| at,
+        |ev| {
+            let i = position(ev, |e| {
+                e.host == SERVER && payload_of(e).starts_with("RESET ")
+            });
+            edit(&mut ev[i]);
+        },
+    );
+    judged(&s, &r, &Judge::default())
+}
+
+#[test]
+fn only_a_reset_for_the_tries_id_on_its_socket_lets_it_end_early() {
+    assert_eq!(reset_changed(|_| {}), []);
+    assert_eq!(reset_changed(|e| set_payload(e, "RESET 9999")).len(), 1);
+    let elsewhere = reset_changed(|e| {
+        if let EventKind::Send { to, .. } = &mut e.kind {
+            to.set_port(to.port().wrapping_add(1));
+        }
+    });
+    assert_eq!(elsewhere.len(), 1);
+}
