@@ -1,9 +1,9 @@
 //! A load generator for any server that speaks the protocol (ours, or a student's).
 //!
-//! UDP ([`udp`]): each of `clients` sockets keeps requests in flight and matches replies by ID; closed
+//! UDP (`udp`): each of `clients` sockets keeps requests in flight and matches replies by ID; closed
 //! loop keeps `window` requests outstanding per socket, open loop sends at a fixed total `rate` whatever
-//! the replies. TCP ([`tcp`]): one connection per request. Every reply is classified (OK, RESET,
-//! malformed, late; [`report`]); nothing a server sends can make it crash.
+//! the replies. TCP (`tcp`): one connection per request. Every reply is classified (OK, RESET,
+//! malformed, late; `report`); nothing a server sends can make it crash.
 //!
 //! Unlike the client and the server, `load` is a real-socket tool and does not take the network seam
 //! as a parameter: it measures what a real kernel and a real server cost (throughput, latency, every

@@ -4,9 +4,10 @@
 //! The checker runs the program under test as a child process ([`child`]), plays the other side itself
 //! ([`play`] for a server under test, [`client_cases`] as the server of a client under test), records
 //! what happens as the simulator's [`events`](crate::events), and hands the run to
-//! [`oracle::check_with`] with a timing tolerance: the rules are the simulator's, not a copy. Each case
-//! ([`server_cases`], [`client_cases`]) names a requirement, quotes the assignment's sentence it checks, and is judged on
-//! the rules that requirement is about, so one defect fails its own cases and no others.
+//! [`check_with`](crate::oracle::check_with) with a timing tolerance: the rules are the simulator's,
+//! not a copy. Each case ([`server_cases`], [`client_cases`]) names a requirement, quotes the
+//! assignment's sentence it checks, and is judged on the rules that requirement is about, so one defect
+//! fails its own cases and no others.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;

@@ -3,9 +3,9 @@
 //! It is a pure function of the scenario and the recorded events; it never looks inside the client or
 //! the server, only at what they sent, received and printed (read through [`connid::lines`]). Each
 //! rule has a name that failures print. One checker per part of the protocol, as in TigerBeetle's
-//! simulator: [`table_checker`] (the server's table), [`client_checker`] (the client's contract),
-//! [`timing_checker`] (answers, the idle exit and timestamps on time) and [`lines_checker`] (every
-//! printed line in the vocabulary), over what [`server_view`] reconstructs of the server.
+//! simulator: `table_checker` (the server's table), `client_checker` (the client's contract),
+//! `timing_checker` (answers, the idle exit and timestamps on time) and `lines_checker` (every
+//! printed line in the vocabulary), over what `server_view` reconstructs of the server.
 
 use std::net::SocketAddr;
 use std::time::Duration;
