@@ -1,9 +1,9 @@
 //! `sim`: plays scenario files with the real connid client and server in a simulated network.
 //!
-//! `sim run <file>` prints a transcript; `sim explore` runs generated scenarios against the oracle;
-//! `sim bench` measures replay speed.
-//! Exit codes: 0 the scenario ran (explore: every seed passed), 1 the simulation failed (explore: a seed
-//! failed), 2 bad arguments or a bad scenario file.
+//! `sim run <file>` prints a transcript and the oracle's verdict on it; `sim explore` runs generated
+//! scenarios against the oracle; `sim bench` measures replay speed.
+//! Exit codes: 0 the scenario ran and kept every rule (explore: every seed passed), 1 the simulation
+//! failed or broke a rule (explore: a seed failed), 2 bad arguments or a bad scenario file.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use connid::Transport;
 use connid_sim::scenario::Scenario;
 use connid_sim::transcript;
-use connid_sim::{explore, runner};
+use connid_sim::{explore, oracle, runner};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 
@@ -30,7 +30,8 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run one scenario file and print its transcript (one per transport it names).
+    /// Run one scenario file and print its transcript and the oracle's verdict (one per transport it
+    /// names); exit 1 if a rule is broken.
     Run {
         scenario: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -267,17 +268,21 @@ fn run(path: &Path, format: Format, only: Transports) -> ExitCode {
         .iter()
         .copied()
         .filter(|t| only.includes(*t));
+    let mut kept = true;
     for (i, transport) in transports.enumerate() {
         match runner::run(&scenario, transport) {
             Ok(run) => {
-                let shown = match format {
-                    Format::Text => transcript::text(&name, &scenario.description, &run),
-                    Format::Mermaid => transcript::mermaid(&name, &run),
+                let violations = oracle::check(&scenario, &run);
+                kept &= violations.is_empty();
+                let (shown, comment) = match format {
+                    Format::Text => (transcript::text(&name, &scenario.description, &run), "#"),
+                    Format::Mermaid => (transcript::mermaid(&name, &run), "%%"),
                 };
                 if i > 0 {
                     println!();
                 }
                 print!("{shown}");
+                print!("{}", transcript::verdict(&violations, comment));
             }
             Err(e) => {
                 eprintln!("sim: {}: {e}", path.display());
@@ -285,5 +290,9 @@ fn run(path: &Path, format: Format, only: Transports) -> ExitCode {
             }
         }
     }
-    ExitCode::SUCCESS
+    if kept {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use connid::protocol::printable;
 
 use crate::events::EventKind;
+use crate::oracle::{Violation, DETERMINISM, RULES};
 use crate::runner::Run;
 use crate::scenario::SERVER;
 
@@ -202,6 +203,40 @@ pub fn mermaid(name: &str, run: &Run) -> String {
     out
 }
 
+/// The oracle's verdict on a run, as the lines that end its transcript, each starting with `comment`
+/// (`#` in text, `%%` in Mermaid): the rules checked and all kept, or each broken rule with the events
+/// that show it.
+pub fn verdict(violations: &[Violation], comment: &str) -> String {
+    let checked: Vec<&str> = RULES
+        .iter()
+        .map(|(rule, _)| *rule)
+        .filter(|rule| *rule != DETERMINISM)
+        .collect();
+    if violations.is_empty() {
+        return format!(
+            "{comment} oracle: all {} rules kept ({})\n",
+            checked.len(),
+            checked.join(", ")
+        );
+    }
+    let mut broken: Vec<&str> = violations.iter().map(|v| v.rule).collect();
+    broken.sort_unstable();
+    broken.dedup();
+    let mut out = format!(
+        "{comment} oracle: {} of {} rules broken: {}\n",
+        broken.len(),
+        checked.len(),
+        broken.join(", ")
+    );
+    for v in violations {
+        let _ = writeln!(out, "{comment}   {}: {}", v.rule, v.message);
+        for e in &v.events {
+            let _ = writeln!(out, "{comment}       {}", event_line(e));
+        }
+    }
+    out
+}
+
 /// Host names with their addresses: `server=192.168.0.1 alice=192.168.0.2`.
 pub fn host_list(hosts: &[(String, IpAddr)]) -> String {
     hosts
@@ -219,6 +254,48 @@ mod tests {
     fn times_print_with_microseconds() {
         assert_eq!(secs(Duration::from_micros(15_000_001)), "15.000001");
         assert_eq!(secs(Duration::ZERO), "0.000000");
+    }
+
+    #[test]
+    fn a_verdict_lists_the_rules_kept_or_each_broken_one_with_its_events() {
+        let kept = verdict(&[], "#");
+        assert!(
+            kept.starts_with("# oracle: all 17 rules kept (grant-once-per-ttl, "),
+            "{kept}"
+        );
+        assert!(
+            !kept.contains(DETERMINISM),
+            "one run cannot judge determinism"
+        );
+        let e = crate::events::Event {
+            at: Duration::from_secs(3),
+            host: "bob".into(),
+            kind: EventKind::Out("Connection Error 7 on x".into()),
+        };
+        let broken = |rule| Violation {
+            rule,
+            at: Duration::from_secs(3),
+            message: "too soon".into(),
+            events: vec![e.clone()],
+        };
+        let text = verdict(
+            &[
+                broken(crate::oracle::ERROR_WHEN_DUE),
+                broken(crate::oracle::ERROR_WHEN_DUE),
+                broken(crate::oracle::TRIES),
+            ],
+            "%%",
+        );
+        assert_eq!(
+            text,
+            "%% oracle: 2 of 17 rules broken: at-most-tries, error-when-due\n\
+             %%   error-when-due: too soon\n\
+             %%       3.000000 bob out Connection Error 7 on x\n\
+             %%   error-when-due: too soon\n\
+             %%       3.000000 bob out Connection Error 7 on x\n\
+             %%   at-most-tries: too soon\n\
+             %%       3.000000 bob out Connection Error 7 on x\n"
+        );
     }
 
     #[test]

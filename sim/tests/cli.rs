@@ -121,3 +121,28 @@ fn a_bad_scenario_file_is_one_line_and_exit_2() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn run_ends_each_transcript_with_the_oracles_verdict() {
+    let (code, out, err) = sim(&["run", &scenario("02-reset-then-new-id.toml")]);
+    assert_eq!(code, 0, "{err}");
+    let verdicts: Vec<&str> = out.lines().filter(|l| l.starts_with("# oracle:")).collect();
+    assert_eq!(verdicts.len(), 2, "{out}");
+    assert!(
+        verdicts[0].starts_with("# oracle: all 17 rules kept (grant-once-per-ttl, "),
+        "{out}"
+    );
+    assert!(verdicts[0].contains("error-when-due"), "{out}");
+    let (code, mermaid, _) = sim(&[
+        "run",
+        &scenario("02-reset-then-new-id.toml"),
+        "--format",
+        "mermaid",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        mermaid.matches("\n%% oracle: all 17 rules kept").count(),
+        2,
+        "{mermaid}"
+    );
+}
