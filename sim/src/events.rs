@@ -130,6 +130,33 @@ impl Recorder {
         to: SocketAddr,
         payload: &[u8],
     ) -> usize {
+        self.record_send(at, host, transport, from, to, payload, None)
+    }
+
+    /// Records a send that arrived the moment it left: on loopback, where only one end of it is seen.
+    pub fn send_arrived(
+        &self,
+        at: Duration,
+        host: &str,
+        transport: Transport,
+        from: SocketAddr,
+        to: SocketAddr,
+        payload: &[u8],
+    ) -> usize {
+        self.record_send(at, host, transport, from, to, payload, Some(at))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_send(
+        &self,
+        at: Duration,
+        host: &str,
+        transport: Transport,
+        from: SocketAddr,
+        to: SocketAddr,
+        payload: &[u8],
+        delivered: Option<Duration>,
+    ) -> usize {
         let mut log = self.lock();
         let msg = log.next_msg;
         log.next_msg += 1;
@@ -142,7 +169,7 @@ impl Recorder {
                 from,
                 to,
                 payload: payload.to_vec(),
-                delivered: None,
+                delivered,
             },
         });
         msg

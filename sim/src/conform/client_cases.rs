@@ -18,8 +18,8 @@ use tokio::time::Instant;
 
 use super::child::Child;
 use super::{
-    judged_scenario, select, verdict, CaseResult, Fill, OwnCheck, Program, Times, Timing, Verdict,
-    LOOPBACK,
+    judged_scenario, select, told_run, verdict, CaseResult, Fill, OwnCheck, Program, Times, Timing,
+    Verdict, LOOPBACK,
 };
 use crate::events::{EventKind, Recorder, Run};
 use crate::oracle::{
@@ -27,7 +27,6 @@ use crate::oracle::{
     TIMESTAMPS, TRIES, TYPED_ID,
 };
 use crate::scenario::{ClientSpec, Dur, Scenario, SERVER};
-use crate::transcript;
 
 /// The client's host name in transcripts.
 pub const CLIENT: &str = "client";
@@ -275,11 +274,12 @@ async fn serve_udp(
         }
         let n_try = tries.len().saturating_sub(1);
         let answer = answers.get(n_try).copied().unwrap_or(Answer::Ok);
-        recorder.send(at, CLIENT, Transport::Udp, from, server, bytes);
         if answer == Answer::Drop {
+            // Lost on the way, as far as the client can tell.
+            recorder.send(at, CLIENT, Transport::Udp, from, server, bytes);
             continue;
         }
-        recorder.receive(at, Transport::Udp, from, server, bytes);
+        recorder.send_arrived(at, CLIENT, Transport::Udp, from, server, bytes);
         let Some(id) = id else {
             continue;
         };
@@ -288,8 +288,7 @@ async fn serve_udp(
             tokio::time::sleep(delay).await;
             let at = start.elapsed();
             if socket.send_to(text.as_bytes(), to).await.is_ok() {
-                recorder.send(at, SERVER, Transport::Udp, server, to, text.as_bytes());
-                recorder.receive(at, Transport::Udp, server, to, text.as_bytes());
+                recorder.send_arrived(at, SERVER, Transport::Udp, server, to, text.as_bytes());
             }
         }
     }
@@ -352,8 +351,7 @@ async fn serve_connection(
             Ok(Ok(0)) | Ok(Err(_)) => break framer.settle(),
             Ok(Ok(n)) => {
                 let at = start.elapsed();
-                recorder.send(at, CLIENT, Transport::Tcp, peer, server, &buf[..n]);
-                recorder.receive(at, Transport::Tcp, peer, server, &buf[..n]);
+                recorder.send_arrived(at, CLIENT, Transport::Tcp, peer, server, &buf[..n]);
                 framer.extend(&buf[..n]);
                 match framer.next_frame() {
                     Frame::Message(m) => break Some(m),
@@ -380,8 +378,7 @@ async fn serve_connection(
             if stream.write_all(text.as_bytes()).await.is_err() {
                 break;
             }
-            recorder.send(at, SERVER, Transport::Tcp, server, peer, text.as_bytes());
-            recorder.receive(at, Transport::Tcp, server, peer, text.as_bytes());
+            recorder.send_arrived(at, SERVER, Transport::Tcp, server, peer, text.as_bytes());
         }
     }
     if matches!(answer, Answer::Silent | Answer::Drop) {
@@ -418,6 +415,8 @@ fn scenario(case: &ClientCase, port: u16, timing: Timing, typed: Vec<String>) ->
     s
 }
 
+impl_case!(ClientCase, run_case);
+
 /// Runs one case against a fresh child of `program`, the checker serving on a free port.
 pub async fn run_case(
     case: &ClientCase,
@@ -425,7 +424,6 @@ pub async fn run_case(
     transport: Transport,
     timing: Timing,
 ) -> CaseResult {
-    let began = std::time::Instant::now();
     let times = timing.times();
     let mut result = CaseResult::new(case.id, case.quote, transport);
     let fail = Verdict::failed;
@@ -545,20 +543,7 @@ pub async fn run_case(
     // Replies still being sent finish, so their events are in the record.
     tokio::time::sleep(Duration::from_millis(50)).await;
     server_task.abort();
-    let run = Run {
-        transport,
-        hosts: vec![
-            (SERVER.to_string(), LOOPBACK),
-            (CLIENT.to_string(), LOOPBACK),
-        ],
-        events: recorder.take().into_events(),
-        epoch,
-        simulated: start.elapsed(),
-        hit_limit: false,
-    };
-    result.transcript = transcript::text(case.id, case.quote, &run);
-    result.mermaid = transcript::mermaid(case.id, &run);
-    result.wall = began.elapsed();
+    let run = told_run(&mut result, &recorder, &[SERVER, CLIENT], start, epoch);
     let reached = run.events.iter().any(|e| {
         e.host == CLIENT && matches!(e.kind, EventKind::Send { .. } | EventKind::Connected { .. })
     });
@@ -580,13 +565,9 @@ pub fn selected(
     quick: bool,
     only: Option<&str>,
 ) -> Vec<(ClientCase, Transport)> {
-    select(
-        transports,
-        only,
-        cases,
-        |c| c.id,
-        |c, t| (quick && c.long) || (c.udp_only && t != Transport::Udp),
-    )
+    select(transports, quick, only, cases, |c, t| {
+        c.udp_only && t != Transport::Udp
+    })
 }
 
 #[cfg(test)]

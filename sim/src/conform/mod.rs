@@ -16,6 +16,34 @@ use connid::Transport;
 
 use crate::oracle::{Judge, Programs, Tolerance};
 
+/// [`Case`] for a suite's case type from its `id`, `quote` and `long` fields and its `run_case`.
+macro_rules! impl_case {
+    ($case:ty, $run:path) => {
+        impl $crate::conform::Case for $case {
+            fn id(&self) -> &'static str {
+                self.id
+            }
+
+            fn quote(&self) -> &'static str {
+                self.quote
+            }
+
+            fn long(&self) -> bool {
+                self.long
+            }
+
+            fn run(
+                &self,
+                program: &$crate::conform::Program,
+                transport: connid::Transport,
+                timing: $crate::conform::Timing,
+            ) -> impl std::future::Future<Output = $crate::conform::CaseResult> + Send {
+                $run(self, program, transport, timing)
+            }
+        }
+    };
+}
+
 pub mod child;
 pub mod client_cases;
 pub mod play;
@@ -224,6 +252,29 @@ fn judged_scenario(case: &str, port: u16, timing: Timing) -> crate::scenario::Sc
     s
 }
 
+/// What a case recorded since `start` (when the wall clock read `epoch`) as a run of `hosts`, all on
+/// loopback; its transcript, diagram and wall time go into `result`.
+fn told_run(
+    result: &mut CaseResult,
+    recorder: &crate::events::Recorder,
+    hosts: &[&str],
+    start: tokio::time::Instant,
+    epoch: chrono::NaiveDateTime,
+) -> crate::events::Run {
+    let run = crate::events::Run {
+        transport: result.transport,
+        hosts: hosts.iter().map(|h| (h.to_string(), LOOPBACK)).collect(),
+        events: recorder.take().into_events(),
+        epoch,
+        simulated: start.elapsed(),
+        hit_limit: false,
+    };
+    result.transcript = crate::transcript::text(result.id, result.quote, &run);
+    result.mermaid = crate::transcript::mermaid(result.id, &run);
+    result.wall = start.elapsed();
+    run
+}
+
 /// A case's verdict: the oracle's violations of the rules the case is judged on, then the case's own
 /// failure, if any; the first is the reason.
 fn verdict(
@@ -254,18 +305,20 @@ fn verdict(
     }
 }
 
-/// Each case of `cases` on each transport, unless `skip` says so or its ID does not contain `only`.
-fn select<C>(
+/// Each case of `cases` on each transport, but no long one if `quick`, none on a transport `skip`
+/// rules out, and none whose ID does not contain `only`.
+fn select<C: Case>(
     transports: &[Transport],
+    quick: bool,
     only: Option<&str>,
     cases: impl Fn() -> Vec<C>,
-    id: impl Fn(&C) -> &'static str,
     skip: impl Fn(&C, Transport) -> bool,
 ) -> Vec<(C, Transport)> {
     let mut chosen = Vec::new();
     for &t in transports {
         for case in cases() {
-            if !skip(&case, t) && only.is_none_or(|p| id(&case).contains(p)) {
+            let skipped = (quick && case.long()) || skip(&case, t);
+            if !skipped && only.is_none_or(|p| case.id().contains(p)) {
                 chosen.push((case, t));
             }
         }
@@ -334,6 +387,43 @@ async fn run_jobs(
     results.into_iter().flatten().collect()
 }
 
+/// What the runner needs of a case, whichever suite it is in.
+pub trait Case: Send + 'static {
+    /// The requirement it checks.
+    fn id(&self) -> &'static str;
+    /// The assignment's sentence it checks.
+    fn quote(&self) -> &'static str;
+    /// Whether it waits for the TTL, the idle timeout or the client's timeout (not run with `--quick`).
+    fn long(&self) -> bool;
+    /// Runs it against a fresh child of `program`.
+    fn run(
+        &self,
+        program: &Program,
+        transport: Transport,
+        timing: Timing,
+    ) -> impl std::future::Future<Output = CaseResult> + Send;
+}
+
+/// Runs the `chosen` cases against `program`, calling `done` as each case ends.
+async fn run_suite<C: Case>(
+    chosen: Vec<(C, Transport)>,
+    program: &Program,
+    options: &Options,
+    done: impl FnMut(&CaseResult),
+) -> Vec<CaseResult> {
+    let jobs = chosen
+        .into_iter()
+        .map(|(case, transport)| {
+            let (program, timing) = (program.clone(), options.timing);
+            let blank = CaseResult::new(case.id(), case.quote(), transport);
+            let long = case.long();
+            let run = async move { case.run(&program, transport, timing).await };
+            (long, guarded(blank, run))
+        })
+        .collect();
+    run_jobs(jobs, options, done).await
+}
+
 /// Runs the server suite against `program` (a server), calling `done` as each case ends.
 pub async fn run_server_suite(
     program: &Program,
@@ -342,18 +432,7 @@ pub async fn run_server_suite(
 ) -> Vec<CaseResult> {
     let chosen =
         server_cases::selected(&options.transports, options.quick, options.only.as_deref());
-    let jobs = chosen
-        .into_iter()
-        .map(|(case, transport)| {
-            let (program, timing) = (program.clone(), options.timing);
-            let blank = CaseResult::new(case.id, case.quote, transport);
-            let long = case.long;
-            let run =
-                async move { server_cases::run_case(&case, &program, transport, timing).await };
-            (long, guarded(blank, run))
-        })
-        .collect();
-    run_jobs(jobs, options, done).await
+    run_suite(chosen, program, options, done).await
 }
 
 /// Runs the client suite against `program` (a client), calling `done` as each case ends.
@@ -364,18 +443,7 @@ pub async fn run_client_suite(
 ) -> Vec<CaseResult> {
     let chosen =
         client_cases::selected(&options.transports, options.quick, options.only.as_deref());
-    let jobs = chosen
-        .into_iter()
-        .map(|(case, transport)| {
-            let (program, timing) = (program.clone(), options.timing);
-            let blank = CaseResult::new(case.id, case.quote, transport);
-            let long = case.long;
-            let run =
-                async move { client_cases::run_case(&case, &program, transport, timing).await };
-            (long, guarded(blank, run))
-        })
-        .collect();
-    run_jobs(jobs, options, done).await
+    run_suite(chosen, program, options, done).await
 }
 
 #[cfg(test)]

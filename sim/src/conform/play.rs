@@ -126,8 +126,7 @@ impl Session {
             while let Ok((n, from)) = reader.recv_from(&mut buf).await {
                 let at = start.elapsed();
                 let host = if from == server { SERVER } else { "elsewhere" };
-                recorder.send(at, host, Transport::Udp, from, local, &buf[..n]);
-                recorder.receive(at, Transport::Udp, from, local, &buf[..n]);
+                recorder.send_arrived(at, host, Transport::Udp, from, local, &buf[..n]);
                 if tx.send(buf[..n].to_vec()).is_err() {
                     return;
                 }
@@ -147,9 +146,7 @@ impl Session {
         let at = self.now();
         if socket.send_to(bytes, self.server).await.is_ok() {
             self.recorder
-                .send(at, host, Transport::Udp, local, self.server, bytes);
-            self.recorder
-                .receive(at, Transport::Udp, local, self.server, bytes);
+                .send_arrived(at, host, Transport::Udp, local, self.server, bytes);
         }
     }
 
@@ -220,9 +217,7 @@ impl Session {
                 break;
             }
             self.recorder
-                .send(at, host, Transport::Tcp, local, server, piece);
-            self.recorder
-                .receive(at, Transport::Tcp, local, server, piece);
+                .send_arrived(at, host, Transport::Tcp, local, server, piece);
         }
         if half_close && stream.shutdown().await.is_ok() {
             self.recorder.record(
@@ -253,10 +248,14 @@ impl Session {
                 }
                 Ok(Ok(n)) => {
                     let at = self.now();
-                    self.recorder
-                        .send(at, SERVER, Transport::Tcp, server, local, &buf[..n]);
-                    self.recorder
-                        .receive(at, Transport::Tcp, server, local, &buf[..n]);
+                    self.recorder.send_arrived(
+                        at,
+                        SERVER,
+                        Transport::Tcp,
+                        server,
+                        local,
+                        &buf[..n],
+                    );
                     reply.bytes.extend_from_slice(&buf[..n]);
                 }
                 // A reset after the reply is a close too, if a rough one.

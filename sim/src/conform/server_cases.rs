@@ -17,13 +17,12 @@ use tokio::time::Instant;
 use super::child::Child;
 use super::play::Session;
 use super::{
-    judged_scenario, select, verdict, CaseResult, Fill, OwnCheck, Program, Times, Timing, Verdict,
-    LOOPBACK,
+    judged_scenario, select, told_run, verdict, CaseResult, Fill, OwnCheck, Program, Times, Timing,
+    Verdict, LOOPBACK,
 };
 use crate::events::{EventKind, Run};
 use crate::oracle::{ANSWERED, GRANT_ONCE, IDLE_EXIT, KEEPS_SERVING, OK_SOURCE, RESET_IN_USE};
 use crate::scenario::SERVER;
-use crate::transcript;
 
 /// What a case plays; `Err` is a failure the oracle's rules do not cover (said in one line).
 pub type Play = for<'a> fn(
@@ -73,23 +72,41 @@ macro_rules! play {
     }};
 }
 
-fn malformed_case(id: &'static str, form: &'static str) -> ServerCase {
+/// A quick case for either transport, with no parameter and no check of its own.
+fn case(
+    id: &'static str,
+    quote: &'static str,
+    rules: &'static [&'static str],
+    play: Play,
+) -> ServerCase {
     ServerCase {
         id,
-        quote: ROBUST_QUOTE,
-        rules: &[KEEPS_SERVING, ANSWERED],
+        quote,
+        rules,
         long: false,
         tcp_only: false,
+        arg: "",
+        play,
         own: None,
+    }
+}
+
+fn malformed_case(id: &'static str, form: &'static str) -> ServerCase {
+    ServerCase {
         arg: form,
-        play: play!(|s, c, form| {
-            s.send("junk", &malformed(form)).await;
-            s.pause(Duration::from_millis(100)).await;
-            s.hello("c1", "8001").await;
-            // Let an exit the junk caused be seen.
-            c.wait(Duration::from_millis(200)).await;
-            Ok(())
-        }),
+        ..case(
+            id,
+            ROBUST_QUOTE,
+            &[KEEPS_SERVING, ANSWERED],
+            play!(|s, c, form| {
+                s.send("junk", &malformed(form)).await;
+                s.pause(Duration::from_millis(100)).await;
+                s.hello("c1", "8001").await;
+                // Let an exit the junk caused be seen.
+                c.wait(Duration::from_millis(200)).await;
+                Ok(())
+            }),
+        )
     }
 }
 
@@ -138,125 +155,111 @@ pub fn malformed(form: &str) -> Vec<u8> {
 /// Every server case, in the order they are reported.
 pub fn cases() -> Vec<ServerCase> {
     vec![
-        ServerCase {
-            id: "server.ok.source-address",
-            quote: OK_QUOTE,
-            rules: &[OK_SOURCE, ANSWERED],
-            long: false,
-            tcp_only: false,
-            own: None,
-            arg: "",
-            play: play!(|s, c, a| {
+        case(
+            "server.ok.source-address",
+            OK_QUOTE,
+            &[OK_SOURCE, ANSWERED],
+            play!(|s, c, a| {
                 s.hello("c1", "1001").await;
                 Ok(())
             }),
-        },
-        ServerCase {
-            id: "server.reset.in-use",
-            quote: RESET_QUOTE,
-            rules: &[GRANT_ONCE, ANSWERED],
-            long: false,
-            tcp_only: false,
-            own: None,
-            arg: "",
-            play: play!(|s, c, a| {
+        ),
+        case(
+            "server.reset.in-use",
+            RESET_QUOTE,
+            &[GRANT_ONCE, ANSWERED],
+            play!(|s, c, a| {
                 s.hello("c1", "2001").await;
                 s.hello("c2", "2001").await;
                 Ok(())
             }),
-        },
-        ServerCase {
-            id: "server.ok.independent-ids",
-            quote: FREE_QUOTE,
-            rules: &[RESET_IN_USE, ANSWERED],
-            long: false,
-            tcp_only: false,
-            own: None,
-            arg: "",
-            play: play!(|s, c, a| {
+        ),
+        case(
+            "server.ok.independent-ids",
+            FREE_QUOTE,
+            &[RESET_IN_USE, ANSWERED],
+            play!(|s, c, a| {
                 s.hello("c1", "3001").await;
                 s.hello("c2", "3002").await;
                 Ok(())
             }),
+        ),
+        ServerCase {
+            long: true,
+            ..case(
+                "server.ttl.expires",
+                TTL_QUOTE,
+                &[GRANT_ONCE, RESET_IN_USE, ANSWERED],
+                play!(|s, c, a| {
+                    let (ttl, margin) = (
+                        s.times.ttl,
+                        s.times.tolerance.late + Duration::from_millis(100),
+                    );
+                    let granted = s.start.elapsed();
+                    s.hello("c1", "4001").await;
+                    s.until(granted + ttl - margin).await;
+                    s.hello("c2", "4001").await;
+                    s.until(granted + ttl + margin).await;
+                    s.hello("c3", "4001").await;
+                    Ok(())
+                }),
+            )
         },
         ServerCase {
-            id: "server.ttl.expires",
-            quote: TTL_QUOTE,
-            rules: &[GRANT_ONCE, RESET_IN_USE, ANSWERED],
             long: true,
-            tcp_only: false,
-            own: None,
-            arg: "",
-            play: play!(|s, c, a| {
-                let (ttl, margin) = (
-                    s.times.ttl,
-                    s.times.tolerance.late + Duration::from_millis(100),
-                );
-                let granted = s.start.elapsed();
-                s.hello("c1", "4001").await;
-                s.until(granted + ttl - margin).await;
-                s.hello("c2", "4001").await;
-                s.until(granted + ttl + margin).await;
-                s.hello("c3", "4001").await;
-                Ok(())
-            }),
+            ..case(
+                "server.ttl.reset-does-not-refresh",
+                TTL_QUOTE,
+                &[RESET_IN_USE, ANSWERED],
+                play!(|s, c, a| {
+                    let (ttl, margin) = (
+                        s.times.ttl,
+                        s.times.tolerance.late + Duration::from_millis(100),
+                    );
+                    let granted = s.start.elapsed();
+                    s.hello("c1", "5001").await;
+                    s.until(granted + ttl / 2).await;
+                    s.hello("c2", "5001").await;
+                    s.until(granted + ttl + margin).await;
+                    s.hello("c3", "5001").await;
+                    Ok(())
+                }),
+            )
         },
         ServerCase {
-            id: "server.ttl.reset-does-not-refresh",
-            quote: TTL_QUOTE,
-            rules: &[RESET_IN_USE, ANSWERED],
             long: true,
-            tcp_only: false,
-            own: None,
-            arg: "",
-            play: play!(|s, c, a| {
-                let (ttl, margin) = (
-                    s.times.ttl,
-                    s.times.tolerance.late + Duration::from_millis(100),
-                );
-                let granted = s.start.elapsed();
-                s.hello("c1", "5001").await;
-                s.until(granted + ttl / 2).await;
-                s.hello("c2", "5001").await;
-                s.until(granted + ttl + margin).await;
-                s.hello("c3", "5001").await;
-                Ok(())
-            }),
-        },
-        ServerCase {
-            id: "server.idle.exit",
-            quote: IDLE_QUOTE,
-            rules: &[IDLE_EXIT, KEEPS_SERVING],
-            long: true,
-            tcp_only: false,
             own: Some(says_it_timed_out),
-            arg: "",
-            play: play!(|s, c, a| {
-                s.hello("c1", "6001").await;
-                let limit = s.times.idle + s.times.tolerance.idle_late + Duration::from_secs(1);
-                c.wait(limit).await;
-                Ok(())
-            }),
+            ..case(
+                "server.idle.exit",
+                IDLE_QUOTE,
+                &[IDLE_EXIT, KEEPS_SERVING],
+                play!(|s, c, a| {
+                    s.hello("c1", "6001").await;
+                    let limit = s.times.idle + s.times.tolerance.idle_late + Duration::from_secs(1);
+                    c.wait(limit).await;
+                    Ok(())
+                }),
+            )
         },
         ServerCase {
-            id: "server.idle.request-restarts-timer",
-            quote: IDLE_QUOTE,
-            rules: &[IDLE_EXIT, KEEPS_SERVING],
             long: true,
-            tcp_only: false,
             own: Some(says_it_timed_out),
-            arg: "",
-            play: play!(|s, c, a| {
-                s.hello("c1", "6101").await;
-                // Long enough apart that an exit timed from the first request is plainly early;
-                // short enough that the case ends soon after the plain idle-exit case.
-                s.pause((s.times.idle / 2).min(Duration::from_secs(10)))
-                    .await;
-                s.hello("c2", "6102").await;
-                let limit = s.times.idle + s.times.tolerance.idle_late + Duration::from_secs(1);
-                c.wait(limit).await;
-                Ok(())
-            }),
+            ..case(
+                "server.idle.request-restarts-timer",
+                IDLE_QUOTE,
+                &[IDLE_EXIT, KEEPS_SERVING],
+                play!(|s, c, a| {
+                    s.hello("c1", "6101").await;
+                    // Long enough apart that an exit timed from the first request is plainly early;
+                    // short enough that the case ends soon after the plain idle-exit case.
+                    s.pause((s.times.idle / 2).min(Duration::from_secs(10)))
+                        .await;
+                    s.hello("c2", "6102").await;
+                    let limit = s.times.idle + s.times.tolerance.idle_late + Duration::from_secs(1);
+                    c.wait(limit).await;
+                    Ok(())
+                }),
+            )
         },
         malformed_case("server.malformed.bare-hello", "bare"),
         malformed_case("server.malformed.hello-space", "space"),
@@ -267,70 +270,66 @@ pub fn cases() -> Vec<ServerCase> {
         malformed_case("server.malformed.wrong-verb", "verb"),
         malformed_case("server.malformed.65-character-id", "long"),
         ServerCase {
-            id: "server.tcp.silent-connection-blocks-no-one",
-            quote: TCP_QUOTE,
-            rules: &[ANSWERED],
-            long: false,
             tcp_only: true,
-            own: None,
-            arg: "",
-            play: play!(|s, c, a| {
-                s.open_silent("silent").await;
-                s.pause(Duration::from_millis(50)).await;
-                s.hello("c1", "9001").await;
-                Ok(())
-            }),
+            ..case(
+                "server.tcp.silent-connection-blocks-no-one",
+                TCP_QUOTE,
+                &[ANSWERED],
+                play!(|s, c, a| {
+                    s.open_silent("silent").await;
+                    s.pause(Duration::from_millis(50)).await;
+                    s.hello("c1", "9001").await;
+                    Ok(())
+                }),
+            )
         },
         ServerCase {
-            id: "server.tcp.split-request",
-            quote: TCP_QUOTE,
-            rules: &[ANSWERED],
-            long: false,
             tcp_only: true,
-            own: None,
-            arg: "",
-            play: play!(|s, c, a| {
-                s.tcp(
-                    "c1",
-                    &[b"HELLO 91", b"02\n"],
-                    Duration::from_millis(50),
-                    false,
-                )
-                .await;
-                Ok(())
-            }),
+            ..case(
+                "server.tcp.split-request",
+                TCP_QUOTE,
+                &[ANSWERED],
+                play!(|s, c, a| {
+                    s.tcp(
+                        "c1",
+                        &[b"HELLO 91", b"02\n"],
+                        Duration::from_millis(50),
+                        false,
+                    )
+                    .await;
+                    Ok(())
+                }),
+            )
         },
         ServerCase {
-            id: "server.tcp.ended-by-half-close",
-            quote: TCP_QUOTE,
-            rules: &[ANSWERED],
-            long: false,
             tcp_only: true,
-            own: None,
-            arg: "",
-            play: play!(|s, c, a| {
-                s.tcp("c1", &[b"HELLO 9201"], Duration::ZERO, true).await;
-                Ok(())
-            }),
+            ..case(
+                "server.tcp.ended-by-half-close",
+                TCP_QUOTE,
+                &[ANSWERED],
+                play!(|s, c, a| {
+                    s.tcp("c1", &[b"HELLO 9201"], Duration::ZERO, true).await;
+                    Ok(())
+                }),
+            )
         },
         ServerCase {
-            id: "server.tcp.reply-then-close",
-            quote: TCP_QUOTE,
-            rules: &[ANSWERED],
-            long: false,
             tcp_only: true,
-            own: None,
-            arg: "",
-            play: play!(|s, c, a| {
-                let reply = s.tcp("c1", &[b"HELLO 9301\n"], Duration::ZERO, false).await;
-                match connid::protocol::parse(&reply.bytes) {
-                    Ok(Message::Ok(..) | Message::Reset(_)) if !reply.closed => Err(format!(
-                        "the server replied but did not close the connection within {} s",
-                        s.reply_wait().as_secs_f64()
-                    )),
-                    _ => Ok(()),
-                }
-            }),
+            ..case(
+                "server.tcp.reply-then-close",
+                TCP_QUOTE,
+                &[ANSWERED],
+                play!(|s, c, a| {
+                    let reply = s.tcp("c1", &[b"HELLO 9301\n"], Duration::ZERO, false).await;
+                    match connid::protocol::parse(&reply.bytes) {
+                        Ok(Message::Ok(..) | Message::Reset(_)) if !reply.closed => Err(format!(
+                            "the server replied but did not close the connection within {} s",
+                            s.reply_wait().as_secs_f64()
+                        )),
+                        _ => Ok(()),
+                    }
+                }),
+            )
         },
     ]
 }
@@ -378,6 +377,8 @@ fn is_listening(transport: Transport, addr: SocketAddr) -> bool {
 /// How long a server has to start listening.
 const START_LIMIT: Duration = Duration::from_secs(10);
 
+impl_case!(ServerCase, run_case);
+
 /// Runs one case against a fresh child of `program`.
 pub async fn run_case(
     case: &ServerCase,
@@ -385,7 +386,6 @@ pub async fn run_case(
     transport: Transport,
     timing: Timing,
 ) -> CaseResult {
-    let began = std::time::Instant::now();
     let times = timing.times();
     let mut result = CaseResult::new(case.id, case.quote, transport);
     let port = match free_port(transport) {
@@ -432,21 +432,10 @@ pub async fn run_case(
         }
     }
     result.stderr = child.stop().await;
-    let hosts = std::iter::once(SERVER)
+    let hosts: Vec<&str> = std::iter::once(SERVER)
         .chain(session.hosts.iter().copied())
-        .map(|h| (h.to_string(), LOOPBACK))
         .collect();
-    let run = Run {
-        transport,
-        hosts,
-        events: session.recorder.take().into_events(),
-        epoch,
-        simulated: start.elapsed(),
-        hit_limit: false,
-    };
-    result.transcript = transcript::text(case.id, case.quote, &run);
-    result.mermaid = transcript::mermaid(case.id, &run);
-    result.wall = began.elapsed();
+    let run = told_run(&mut result, &session.recorder, &hosts, start, epoch);
     if !listening {
         result.verdict = match run.events.iter().find_map(|e| match e.kind {
             EventKind::Exit(code) => Some(code),
@@ -474,13 +463,9 @@ pub fn selected(
     quick: bool,
     only: Option<&str>,
 ) -> Vec<(ServerCase, Transport)> {
-    select(
-        transports,
-        only,
-        cases,
-        |c| c.id,
-        |c, t| (quick && c.long) || (c.tcp_only && t != Transport::Tcp),
-    )
+    select(transports, quick, only, cases, |c, t| {
+        c.tcp_only && t != Transport::Tcp
+    })
 }
 
 #[cfg(test)]
