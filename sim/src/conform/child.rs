@@ -16,6 +16,8 @@ use crate::scenario::SERVER;
 
 /// A running (or ended) child; dropping it kills it.
 pub struct Child {
+    /// Its process ID (`None` once the system no longer reports one).
+    pid: Option<u32>,
     /// The exit code once it has exited (`None` inside: killed by a signal).
     exited: watch::Receiver<Option<Option<i32>>>,
     kill: Option<tokio::sync::oneshot::Sender<()>>,
@@ -44,6 +46,7 @@ impl Child {
             .kill_on_drop(true)
             .spawn()?;
         recorder.record(start.elapsed(), host, EventKind::Start(argv.join(" ")));
+        let pid = child.id();
         let stdin = child.stdin.take();
         let stderr = Arc::new(Mutex::new(String::new()));
         let out = child
@@ -87,12 +90,18 @@ impl Child {
         });
         Ok((
             Child {
+                pid,
                 exited,
                 kill: Some(kill),
                 stderr,
             },
             stdin,
         ))
+    }
+
+    /// Its process ID.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
     }
 
     /// Whether it has exited.

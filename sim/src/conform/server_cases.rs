@@ -374,6 +374,67 @@ fn is_listening(transport: Transport, addr: SocketAddr) -> bool {
     }
 }
 
+/// Whether the process `pid` or one of its descendants holds a `transport` socket bound to `port`, as
+/// Linux's `/proc` tells; `None` where there is no `/proc/net` to ask. Binding the port ourselves only
+/// says that *someone* holds it: another checker running at the same moment may have picked it too.
+fn held_by(pid: u32, transport: Transport, port: u16) -> Option<bool> {
+    if !std::path::Path::new("/proc/net").exists() {
+        return None;
+    }
+    let tables: [&str; 2] = match transport {
+        Transport::Udp => ["udp", "udp6"],
+        Transport::Tcp => ["tcp", "tcp6"],
+    };
+    // Each row: `sl local_address rem_address st ... uid timeout inode`; the address is hex `IP:PORT`.
+    let mut sockets = Vec::new();
+    for table in tables {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/net/{table}")) else {
+            continue;
+        };
+        let needle = format!(":{port:04X} ");
+        for row in text.lines().skip(1).filter(|row| row.contains(&needle)) {
+            let fields: Vec<&str> = row.split_whitespace().collect();
+            let local_port = fields
+                .get(1)
+                .and_then(|a| a.rsplit_once(':'))
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            if let (Some(p), Some(inode)) = (local_port, fields.get(9)) {
+                if p == port && *inode != "0" {
+                    sockets.push(format!("socket:[{inode}]"));
+                }
+            }
+        }
+    }
+    let mut family = vec![pid];
+    let mut next = 0;
+    while let Some(&p) = family.get(next) {
+        next += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            family.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    Some(family.iter().any(|p| {
+        std::fs::read_dir(format!("/proc/{p}/fd")).is_ok_and(|fds| {
+            fds.flatten().any(|fd| {
+                std::fs::read_link(fd.path())
+                    .is_ok_and(|link| sockets.iter().any(|s| link.as_os_str() == s.as_str()))
+            })
+        })
+    }))
+}
+
+/// How often a case starts its server again on a new port when another process took the port first.
+const PORT_TRIES: u32 = 3;
+
 /// How long a server has to start listening.
 const START_LIMIT: Duration = Duration::from_secs(10);
 
@@ -388,42 +449,68 @@ pub async fn run_case(
 ) -> CaseResult {
     let times = timing.times();
     let mut result = CaseResult::new(case.id, case.quote, transport);
-    let port = match free_port(transport) {
-        Ok(port) => port,
-        Err(e) => {
-            result.verdict = Verdict::failed(format!("no free port on loopback: {e}"));
-            return result;
-        }
-    };
-    let server = SocketAddr::new(LOOPBACK, port);
-    let fill = Fill {
-        ip: LOOPBACK,
-        port,
-        transport,
-        times,
-        id: String::new(),
-    };
-    let start = Instant::now();
-    let epoch = SystemClock.now();
-    let mut session = Session::new(transport, server, times, start);
-    let argv = program.command(&fill);
-    let (mut child, _) =
-        match Child::spawn(&argv, SERVER, &session.recorder, start, Stdio::null(), None) {
-            Ok(child) => child,
+    // A server is started on a free port; if another process took that port first (our child then
+    // fails to bind it), it is started again on another.
+    let mut attempt = 0;
+    let (port, server, start, epoch, mut session, mut child, listening) = loop {
+        attempt += 1;
+        let port = match free_port(transport) {
+            Ok(port) => port,
             Err(e) => {
-                result.verdict = Verdict::failed(format!("cannot start {:?}: {e}", argv.join(" ")));
+                result.verdict = Verdict::failed(format!("no free port on loopback: {e}"));
                 return result;
             }
         };
-    let mut outcome = Ok(());
-    let mut listening = false;
-    while start.elapsed() < START_LIMIT && !child.has_exited() {
-        if is_listening(transport, server) {
-            listening = true;
-            break;
+        let server = SocketAddr::new(LOOPBACK, port);
+        let fill = Fill {
+            ip: LOOPBACK,
+            port,
+            transport,
+            times,
+            id: String::new(),
+        };
+        let start = Instant::now();
+        let epoch = SystemClock.now();
+        let session = Session::new(transport, server, times, start);
+        let argv = program.command(&fill);
+        let (mut child, _) =
+            match Child::spawn(&argv, SERVER, &session.recorder, start, Stdio::null(), None) {
+                Ok(child) => child,
+                Err(e) => {
+                    result.verdict =
+                        Verdict::failed(format!("cannot start {:?}: {e}", argv.join(" ")));
+                    return result;
+                }
+            };
+        let mut listening = false;
+        let mut taken = false;
+        while start.elapsed() < START_LIMIT && !child.has_exited() {
+            if !taken && is_listening(transport, server) {
+                // Asked once, off the runtime's threads: /proc/net can be long on a busy machine.
+                let pid = child.pid();
+                let held = tokio::task::spawn_blocking(move || {
+                    pid.and_then(|pid| held_by(pid, transport, port))
+                })
+                .await
+                .ok()
+                .flatten();
+                if held == Some(false) {
+                    // Someone else's: our child cannot bind it and will exit.
+                    taken = true;
+                } else {
+                    listening = true;
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        if taken && !listening && attempt < PORT_TRIES {
+            child.stop().await;
+            continue;
+        }
+        break (port, server, start, epoch, session, child, listening);
+    };
+    let mut outcome = Ok(());
     if listening {
         let limit = times.ttl * 2 + times.idle + Duration::from_secs(30);
         match tokio::time::timeout(limit, (case.play)(&mut session, &mut child, case.arg)).await {
@@ -471,6 +558,34 @@ pub fn selected(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_is_held_by_the_process_that_bound_it_and_no_other() {
+        let udp = std::net::UdpSocket::bind(SocketAddr::new(LOOPBACK, 0)).unwrap();
+        let tcp = std::net::TcpListener::bind(SocketAddr::new(LOOPBACK, 0)).unwrap();
+        let (u, t) = (
+            udp.local_addr().unwrap().port(),
+            tcp.local_addr().unwrap().port(),
+        );
+        let me = std::process::id();
+        if held_by(me, Transport::Udp, u).is_none() {
+            return; // no /proc here: the probe alone decides
+        }
+        assert_eq!(held_by(me, Transport::Udp, u), Some(true));
+        assert_eq!(held_by(me, Transport::Tcp, t), Some(true));
+        // Another process holds neither.
+        let mut other = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        assert_eq!(held_by(other.id(), Transport::Udp, u), Some(false));
+        assert_eq!(held_by(other.id(), Transport::Tcp, t), Some(false));
+        let _ = other.kill();
+        let _ = other.wait();
+        // Nor do we once they are closed.
+        drop((udp, tcp));
+        assert_eq!(held_by(me, Transport::Udp, u), Some(false));
+    }
 
     #[test]
     fn quick_leaves_out_the_long_cases_and_udp_the_tcp_ones() {
