@@ -365,7 +365,8 @@ fn free_port(transport: Transport) -> std::io::Result<u16> {
     ))
 }
 
-/// Whether something listens on `addr`: binding it ourselves fails.
+/// Whether something listens on `addr`: binding it ourselves fails. (While a server is starting, this
+/// can take the port from it between its bind and its listen: [`held_by`] is asked first.)
 fn is_listening(transport: Transport, addr: SocketAddr) -> bool {
     let taken = |e: std::io::Error| e.kind() == std::io::ErrorKind::AddrInUse;
     match transport {
@@ -374,9 +375,10 @@ fn is_listening(transport: Transport, addr: SocketAddr) -> bool {
     }
 }
 
-/// Whether the process `pid` or one of its descendants holds a `transport` socket bound to `port`, as
-/// Linux's `/proc` tells; `None` where there is no `/proc/net` to ask. Binding the port ourselves only
-/// says that *someone* holds it: another checker running at the same moment may have picked it too.
+/// Whether the process `pid` or one of its descendants holds a `transport` socket bound to `port` (TCP:
+/// listening), as Linux's `/proc` tells; `None` where there is no `/proc/net` to ask. Unlike binding the
+/// port ourselves, asking never takes the port from a server between its bind and its listen, and it
+/// tells our child from another checker's server that picked the same port.
 fn held_by(pid: u32, transport: Transport, port: u16) -> Option<bool> {
     if !std::path::Path::new("/proc/net").exists() {
         return None;
@@ -398,7 +400,10 @@ fn held_by(pid: u32, transport: Transport, port: u16) -> Option<bool> {
                 .get(1)
                 .and_then(|a| a.rsplit_once(':'))
                 .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
-            if let (Some(p), Some(inode)) = (local_port, fields.get(9)) {
+            // A TCP server holds the port once it listens (state 0A); one that has only bound may
+            // still fail to listen.
+            let ready = transport == Transport::Udp || fields.get(3) == Some(&"0A");
+            if let (Some(p), Some(inode), true) = (local_port, fields.get(9), ready) {
                 if p == port && *inode != "0" {
                     sockets.push(format!("socket:[{inode}]"));
                 }
@@ -483,28 +488,27 @@ pub async fn run_case(
                 }
             };
         let mut listening = false;
-        let mut taken = false;
         while start.elapsed() < START_LIMIT && !child.has_exited() {
-            if !taken && is_listening(transport, server) {
-                // Asked once, off the runtime's threads: /proc/net can be long on a busy machine.
-                let pid = child.pid();
-                let held = tokio::task::spawn_blocking(move || {
-                    pid.and_then(|pid| held_by(pid, transport, port))
-                })
-                .await
-                .ok()
-                .flatten();
-                if held == Some(false) {
-                    // Someone else's: our child cannot bind it and will exit.
-                    taken = true;
-                } else {
-                    listening = true;
-                    break;
-                }
+            // Asked off the runtime's threads: /proc/net can be long on a busy machine.
+            let pid = child.pid();
+            let held = tokio::task::spawn_blocking(move || {
+                pid.and_then(|pid| held_by(pid, transport, port))
+            })
+            .await
+            .ok()
+            .flatten();
+            listening = held.unwrap_or_else(|| is_listening(transport, server));
+            if listening {
+                break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if taken && !listening && attempt < PORT_TRIES {
+        // Our child could not have the port because another process holds it: try another port.
+        if !listening
+            && child.has_exited()
+            && is_listening(transport, server)
+            && attempt < PORT_TRIES
+        {
             child.stop().await;
             continue;
         }
