@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
-use crate::clock::Clock;
+use crate::clock::{self, Clock};
 use crate::console::Console;
 use crate::defaults;
 use crate::framing::{read_message, Framer, Received};
@@ -169,7 +169,7 @@ where
 {
     let mut id = cfg.id.clone();
     for attempt in 1..=cfg.tries.max(1) {
-        match try_once(net, console, cfg, &id).await {
+        match try_once(net, clock, console, cfg, &id).await {
             Ok(addr) => {
                 let at = Timestamp(clock.now());
                 let line = ClientLine::Established {
@@ -223,8 +223,9 @@ async fn ask_for_id<K: Console>(console: &mut K) -> Option<ConnId> {
 }
 
 /// One try on a new socket, bounded by the timeout.
-async fn try_once<N: Net, K: Console>(
+async fn try_once<N: Net, C: Clock, K: Console>(
     net: &N,
+    clock: &C,
     console: &mut K,
     cfg: &ClientConfig,
     id: &ConnId,
@@ -232,13 +233,12 @@ async fn try_once<N: Net, K: Console>(
     let attempt = async {
         match cfg.transport {
             Transport::Udp => try_udp(net, console, cfg.server, id).await,
-            Transport::Tcp => try_tcp(net, console, cfg, id).await,
+            Transport::Tcp => try_tcp(net, clock, console, cfg, id).await,
         }
     };
-    match tokio::time::timeout(cfg.timeout, attempt).await {
-        Ok(result) => result,
-        Err(_) => Err(TryError::TimedOut(cfg.timeout)),
-    }
+    clock::timeout(clock, cfg.timeout, attempt)
+        .await
+        .unwrap_or(Err(TryError::TimedOut(cfg.timeout)))
 }
 
 /// Classifies one received message: `Some` ends the try, `None` means keep waiting.
@@ -284,8 +284,9 @@ async fn try_udp<N: Net, K: Console>(
     }
 }
 
-async fn try_tcp<N: Net, K: Console>(
+async fn try_tcp<N: Net, C: Clock, K: Console>(
     net: &N,
+    clock: &C,
     console: &mut K,
     cfg: &ClientConfig,
     id: &ConnId,
@@ -299,7 +300,7 @@ async fn try_tcp<N: Net, K: Console>(
     let _ = stream.shutdown().await;
     let mut framer = Framer::new();
     loop {
-        match read_message(&mut stream, &mut framer, cfg.settle).await? {
+        match read_message(clock, &mut stream, &mut framer, cfg.settle).await? {
             Received::Message(bytes) => {
                 if let Some(result) = take_reply(console, &bytes, id) {
                     return result;

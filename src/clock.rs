@@ -1,13 +1,45 @@
-//! The wall-clock seam: where printed timestamps come from.
+//! The clock seam: where printed timestamps come from, and how every timer waits.
 //!
-//! Timeouts use `tokio::time` (which the simulator virtualizes); this trait only answers "what time is it"
-//! for the lines a program prints, so the simulator can print simulated time.
+//! The client's and the server's timers all wait through [`Clock::sleep_until`] (or [`sleep`] and
+//! [`timeout`] on top of it), so a simulator can see each host's next deadline and jump straight to it
+//! instead of stepping through idle time. Deadlines are `tokio::time` instants, which the simulator
+//! virtualizes.
+
+use std::future::Future;
+use std::time::Duration;
 
 use chrono::NaiveDateTime;
+use tokio::time::Instant;
 
-/// A source of the local date and time printed in messages.
+/// A source of the local date and time printed in messages, and of the waits behind every timeout.
 pub trait Clock: Send + Sync {
     fn now(&self) -> NaiveDateTime;
+
+    /// Completes at `deadline`. The real clock hands it to tokio; a simulated one also notes it as an
+    /// armed deadline for as long as the returned future lives.
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep_until(deadline)
+    }
+}
+
+/// Waits `duration` on `clock`.
+pub async fn sleep<C: Clock>(clock: &C, duration: Duration) {
+    clock.sleep_until(Instant::now() + duration).await;
+}
+
+/// Runs `work` for at most `limit` on `clock`: `None` when the time ran out first.
+pub async fn timeout<C: Clock, F: Future>(
+    clock: &C,
+    limit: Duration,
+    work: F,
+) -> Option<F::Output> {
+    let deadline = Instant::now() + limit;
+    tokio::select! {
+        // Work that completes together with the deadline counts, as with `tokio::time::timeout`.
+        biased;
+        done = work => Some(done),
+        () = clock.sleep_until(deadline) => None,
+    }
 }
 
 /// The machine's local time.

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::clock::{self, Clock};
 use crate::protocol::{could_become_message, parse, MAX_MESSAGE_LEN};
 
 /// Splits a TCP byte stream into messages. A line that grows past [`MAX_MESSAGE_LEN`] is reported once
@@ -102,7 +103,8 @@ pub enum Received {
 
 /// Reads from `stream` into `framer` until the next message ends (see the module doc). Call it again
 /// for the next message; bytes read past one message stay in `framer`.
-pub async fn read_message<R: AsyncRead + Unpin>(
+pub async fn read_message<R: AsyncRead + Unpin, C: Clock>(
+    clock: &C,
     stream: &mut R,
     framer: &mut Framer,
     settle: Duration,
@@ -120,7 +122,7 @@ pub async fn read_message<R: AsyncRead + Unpin>(
             tokio::select! {
                 biased;
                 n = read => n?,
-                () = tokio::time::sleep(settle) => {
+                () = clock::sleep(clock, settle) => {
                     if let Some(bytes) = framer.settle() {
                         return Ok(Received::Message(bytes));
                     }
@@ -239,7 +241,9 @@ mod tests {
         let mut got = Vec::new();
         let settle = Duration::from_millis(settle_ms);
         loop {
-            let r = read_message(&mut rx, &mut framer, settle).await.unwrap();
+            let r = read_message(&crate::SystemClock, &mut rx, &mut framer, settle)
+                .await
+                .unwrap();
             let end = r == Received::End;
             got.push(r);
             if end || (!close && got.len() == 1) {

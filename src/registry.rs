@@ -157,6 +157,15 @@ impl<S: BuildHasher> Registry<S> {
         self.order.front().is_some_and(|(at, _)| now - at > ttl)
     }
 
+    /// The first instant at which the oldest ID recorded is free (its age then exceeds the TTL); `None`
+    /// when none is held or that is beyond what an `Instant` can hold. The oldest may have been granted
+    /// again since: it is then the next one after it that expires.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        let (at, _) = self.order.front()?;
+        let nanos = at.checked_add(self.ttl_ticks())?.checked_add(1)?;
+        self.epoch?.checked_add(Duration::from_nanos(nanos))
+    }
+
     /// Removes up to `limit` IDs whose age at `now` exceeds the TTL, oldest first.
     fn remove_expired(&mut self, now: Tick, limit: usize) {
         let ttl = self.ttl_ticks();
@@ -385,6 +394,32 @@ mod tests {
         r.expire(t0 + s(51));
         assert!(r.is_empty());
         assert!(r.order.is_empty());
+    }
+
+    #[test]
+    fn next_expiry_is_the_first_instant_the_oldest_id_is_free() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let ns = Duration::from_nanos;
+        let mut r = Registry::new(TTL);
+        assert_eq!(r.next_expiry(), None);
+        r.request(&id("a"), t0);
+        r.request(&id("b"), t0 + s(10));
+        let due = r.next_expiry().unwrap();
+        assert_eq!(due, t0 + TTL + ns(1));
+        assert!(r.is_in_use(&id("a"), due - ns(1)));
+        assert!(!r.is_in_use(&id("a"), due));
+        // "a" was removed by that look, "b" is next; granted again, its first grant still comes first
+        // (and frees nothing), then its second.
+        assert_eq!(r.next_expiry(), Some(t0 + s(10) + TTL + ns(1)));
+        r.request(&id("b"), t0 + s(45));
+        assert_eq!(r.next_expiry(), Some(t0 + s(45) + TTL + ns(1)));
+        r.expire(t0 + s(45) + TTL + ns(1));
+        assert_eq!(r.next_expiry(), None);
+        // A TTL too long for any instant: nothing is ever due.
+        let mut forever = Registry::new(Duration::MAX);
+        forever.request(&id("a"), t0);
+        assert_eq!(forever.next_expiry(), None);
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connid::Console;
+use connid::{clock, Console};
+
+use crate::clock::SimClock;
 
 use crate::events::{EventKind, Recorder};
 use crate::net::now;
@@ -16,16 +18,24 @@ use crate::net::now;
 pub struct ScriptedConsole {
     host: Arc<str>,
     rec: Recorder,
+    clock: SimClock,
     typed: VecDeque<String>,
     typing: Duration,
 }
 
 impl ScriptedConsole {
     /// A console that answers prompts with `typed`, one line each, `typing` after the prompt.
-    pub fn new(host: &str, rec: Recorder, typed: &[String], typing: Duration) -> Self {
+    pub fn new(
+        host: &str,
+        rec: Recorder,
+        clock: SimClock,
+        typed: &[String],
+        typing: Duration,
+    ) -> Self {
         Self {
             host: host.into(),
             rec,
+            clock,
             typed: typed.iter().cloned().collect(),
             typing,
         }
@@ -51,7 +61,7 @@ impl Console for ScriptedConsole {
             after: self.typing,
         };
         self.rec.record(now(), &self.host, kind);
-        tokio::time::sleep(self.typing).await;
+        clock::sleep(&self.clock, self.typing).await;
         Ok(typed)
     }
 }

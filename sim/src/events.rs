@@ -24,6 +24,8 @@ pub struct Run {
     pub simulated: Duration,
     /// Whether the run was cut off at the scenario's limit with hosts still running.
     pub hit_limit: bool,
+    /// How many steps the simulation took (0 on real sockets).
+    pub steps: u64,
 }
 
 /// `12.345678`: virtual seconds with microseconds, the precision every program prints.

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::scenario::{
-    Action, ClientSpec, Dur, Fault, NetworkSpec, PeerSpec, Scenario, ServerSpec, SERVER,
+    Action, ClientSpec, Dur, Fault, NetworkSpec, PeerSpec, Scenario, ServerSpec, TimeMode, SERVER,
 };
 
 /// Most clients one seed starts.
@@ -123,6 +123,7 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
         },
         repair: 1.0,
         seed,
+        mode: TimeMode::Event,
     };
 
     let pool = rng.random_range(1..=ID_POOL.len());

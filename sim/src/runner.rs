@@ -1,21 +1,28 @@
 //! Runs one scenario on one transport: builds the turmoil simulation, starts the real server and
 //! clients (and raw peers) as simulated hosts, applies the fault timeline between steps, and returns
 //! the recorded events.
+//!
+//! Time moves one tick per step while a message is on its way, right after a fault and at the start.
+//! In event mode (the default), when nothing is, one step jumps to the last tick boundary before the
+//! next thing due: a host's earliest deadline (every wait goes through [`SimClock`]), the next fault or
+//! the limit. Nothing can happen inside a jump, so the transcript is the one fixed steps give.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use connid::lines::ServerNote;
-use connid::{run_client, ClientConfig, ConnId, Console, Server, ServerConfig, Transport};
+use connid::{clock, run_client, ClientConfig, ConnId, Console, Server, ServerConfig, Transport};
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::clock::{epoch, SimClock};
+use crate::clock::{epoch, Deadlines, SimClock};
 use crate::console::ScriptedConsole;
 pub use crate::events::Run;
 use crate::events::{EventKind, Recorder};
 use crate::net::{now, SimNet};
-use crate::scenario::{decode_payload, Action, ClientSpec, Fault, PeerSpec, Scenario, SERVER};
+use crate::scenario::{
+    decode_payload, Action, ClientSpec, Fault, PeerSpec, Scenario, TimeMode, SERVER,
+};
 
 /// The run could not complete: a host failed or panicked.
 #[derive(Debug, Error)]
@@ -42,6 +49,8 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
         .repair_rate(net.repair);
     let mut sim = builder.build();
     let rec = Recorder::new();
+    let deadlines = Deadlines::default();
+    let clock = SimClock::new(deadlines.clone());
 
     // Addresses are handed out in the order names are first looked up: server first, then file order.
     let ips: Vec<IpAddr> = scenario.hosts().iter().map(|h| sim.lookup(*h)).collect();
@@ -55,9 +64,14 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
         settle: scenario.server.settle.0,
         max_connections: scenario.server.max_connections,
     };
-    let server_rec = rec.clone();
+    let (server_rec, server_clock) = (rec.clone(), clock.clone());
     sim.host(SERVER, move || {
-        server_host(server_rec.clone(), server_addr, server_cfg.clone())
+        server_host(
+            server_rec.clone(),
+            server_clock.clone(),
+            server_addr,
+            server_cfg.clone(),
+        )
     });
     for (spec, ip) in scenario.clients.iter().zip(&ips[1..]) {
         let cfg = ClientConfig {
@@ -70,12 +84,19 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
         };
         sim.client(
             spec.name.as_str(),
-            client_host(rec.clone(), *ip, spec.clone(), cfg),
+            client_host(rec.clone(), clock.clone(), *ip, spec.clone(), cfg),
         );
     }
     let peer_ips = &ips[1 + scenario.clients.len()..];
     for (spec, ip) in scenario.peers.iter().zip(peer_ips) {
-        let peer = peer_host(rec.clone(), *ip, spec.clone(), transport, server_addr);
+        let peer = peer_host(
+            rec.clone(),
+            clock.clone(),
+            *ip,
+            spec.clone(),
+            transport,
+            server_addr,
+        );
         sim.client(spec.name.as_str(), peer);
     }
 
@@ -83,11 +104,35 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
     faults.sort_by_key(|f| f.at);
     let mut next_fault = 0;
     let mut hit_limit = false;
+    let base = net.tick.0;
+    let mut tick = base;
+    let mut steps = 0;
+    // No host has run yet, so none has armed a deadline: the first step is a tick.
+    let mut changed = true;
     loop {
         while let Some(fault) = faults.get(next_fault).filter(|f| f.at.0 <= sim.elapsed()) {
             apply(&mut sim, fault, &rec);
             next_fault += 1;
+            changed = true;
         }
+        // After a fault a restarted host has yet to arm its deadlines, and released messages move.
+        let next_tick = if net.mode == TimeMode::Event && !changed && !sim.in_flight() {
+            let next_fault_at = faults.get(next_fault).map(|f| f.at.0);
+            let next = [deadlines.earliest(), next_fault_at, Some(limit)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(limit);
+            jump(sim.elapsed(), next, base)
+        } else {
+            base
+        };
+        if next_tick != tick {
+            sim.set_tick(next_tick);
+            tick = next_tick;
+        }
+        changed = false;
+        steps += 1;
         let clients_done = sim.step().map_err(|e| RunError {
             at: sim.elapsed(),
             message: e.to_string(),
@@ -116,7 +161,15 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
         epoch: epoch(),
         simulated,
         hit_limit,
+        steps,
     })
+}
+
+/// The step from `now` to the last tick boundary before `next` (at least one tick): nothing is due
+/// before `next`, and whatever is due then happens in the ticks that follow, as with fixed steps.
+fn jump(now: Duration, next: Duration, tick: Duration) -> Duration {
+    let ticks = (next.saturating_sub(now).as_nanos().saturating_sub(1) / tick.as_nanos()).max(1);
+    Duration::from_nanos(u64::try_from(ticks * tick.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// turmoil's own epoch, set so nothing depends on the real clock.
@@ -207,9 +260,14 @@ pub fn client_command(cfg: &ClientConfig) -> String {
     line
 }
 
-async fn server_host(rec: Recorder, addr: SocketAddr, cfg: ServerConfig) -> turmoil::Result {
+async fn server_host(
+    rec: Recorder,
+    clock: SimClock,
+    addr: SocketAddr,
+    cfg: ServerConfig,
+) -> turmoil::Result {
     let net = SimNet::new(SERVER, addr.ip(), rec.clone());
-    let mut console = ScriptedConsole::new(SERVER, rec.clone(), &[], Duration::ZERO);
+    let mut console = ScriptedConsole::new(SERVER, rec.clone(), clock.clone(), &[], Duration::ZERO);
     rec.record(
         now(),
         SERVER,
@@ -219,7 +277,7 @@ async fn server_host(rec: Recorder, addr: SocketAddr, cfg: ServerConfig) -> turm
     let transport = cfg.transport;
     match Server::bind(&net, bind, cfg).await {
         Ok(server) => {
-            server.run(&SimClock, &mut console).await;
+            server.run(&clock, &mut console).await;
             rec.record(now(), SERVER, EventKind::Exit(0));
         }
         Err(e) => {
@@ -237,29 +295,32 @@ async fn server_host(rec: Recorder, addr: SocketAddr, cfg: ServerConfig) -> turm
 
 async fn client_host(
     rec: Recorder,
+    clock: SimClock,
     ip: IpAddr,
     spec: ClientSpec,
     cfg: ClientConfig,
 ) -> turmoil::Result {
-    tokio::time::sleep(spec.start.0).await;
+    clock::sleep(&clock, spec.start.0).await;
     let name = spec.name.as_str();
     rec.record(now(), name, EventKind::Start(client_command(&cfg)));
     let net = SimNet::new(name, ip, rec.clone());
-    let mut console = ScriptedConsole::new(name, rec.clone(), &spec.typed, spec.typing.0);
-    let outcome = run_client(&net, &SimClock, &mut console, &cfg).await;
+    let mut console =
+        ScriptedConsole::new(name, rec.clone(), clock.clone(), &spec.typed, spec.typing.0);
+    let outcome = run_client(&net, &clock, &mut console, &cfg).await;
     rec.record(now(), name, EventKind::Exit(outcome.exit_code()));
     Ok(())
 }
 
 async fn peer_host(
     rec: Recorder,
+    clock: SimClock,
     ip: IpAddr,
     spec: PeerSpec,
     transport: Transport,
     server: SocketAddr,
 ) -> turmoil::Result {
     use connid::net::{Net, UdpSocket};
-    tokio::time::sleep(spec.start.0).await;
+    clock::sleep(&clock, spec.start.0).await;
     let name = spec.name.as_str();
     rec.record(
         now(),
@@ -290,20 +351,20 @@ async fn peer_host(
                     .await?;
                 for (i, payload) in payloads.iter().enumerate() {
                     if i > 0 {
-                        tokio::time::sleep(spec.gap.0).await;
+                        clock::sleep(&clock, spec.gap.0).await;
                     }
                     socket.send_to(payload, server).await?;
                 }
                 // Whatever arrives is recorded as delivered by the socket itself.
-                let _ = tokio::time::timeout(spec.wait.0, async {
+                let _ = clock::timeout(&clock, spec.wait.0, async {
                     while socket.recv_from(&mut buf).await.is_ok() {}
                 })
                 .await;
             }
             Transport::Tcp => {
                 // turmoil lets a connect to a stopped server hang: give up after `wait`.
-                let connecting = tokio::time::timeout(spec.wait.0, net.connect_tcp(server)).await;
-                let Ok(connected) = connecting else {
+                let connecting = clock::timeout(&clock, spec.wait.0, net.connect_tcp(server)).await;
+                let Some(connected) = connecting else {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
                         "connect not answered",
@@ -312,14 +373,14 @@ async fn peer_host(
                 let mut stream = connected?;
                 for (i, payload) in payloads.iter().enumerate() {
                     if i > 0 {
-                        tokio::time::sleep(spec.gap.0).await;
+                        clock::sleep(&clock, spec.gap.0).await;
                     }
                     stream.write_all(payload).await?;
                 }
                 if spec.half_close {
                     stream.shutdown().await?;
                 }
-                let _ = tokio::time::timeout(spec.wait.0, async {
+                let _ = clock::timeout(&clock, spec.wait.0, async {
                     while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
                 })
                 .await;
@@ -333,4 +394,26 @@ async fn peer_host(
     }
     rec.record(now(), name, EventKind::Exit(0));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jump;
+    use std::time::Duration;
+
+    #[test]
+    fn a_jump_ends_on_the_last_tick_boundary_before_what_is_due() {
+        let ms = Duration::from_millis;
+        let tick = ms(50);
+        // Due at 1.000 s: stop at 0.950 s, so the tick that follows reaches it as fixed steps would.
+        assert_eq!(jump(ms(0), ms(1000), tick), ms(950));
+        assert_eq!(jump(ms(0), ms(1001), tick), ms(1000));
+        assert_eq!(jump(ms(200), ms(1000), tick), ms(750));
+        // Due within the next tick, now or already past: one tick.
+        assert_eq!(jump(ms(200), ms(250), tick), tick);
+        assert_eq!(jump(ms(200), ms(230), tick), tick);
+        assert_eq!(jump(ms(200), ms(200), tick), tick);
+        assert_eq!(jump(ms(200), ms(100), tick), tick);
+        assert_eq!(jump(ms(0), ms(120_000), ms(1)), ms(119_999));
+    }
 }

@@ -177,6 +177,20 @@ pub struct NetworkSpec {
     pub repair: f64,
     /// Seed of the simulation's random choices (latency, loss).
     pub seed: u64,
+    /// How time moves between ticks: jumping over idle time, or one tick per step.
+    pub mode: TimeMode,
+}
+
+/// How the runner moves simulated time; both give the same transcript.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeMode {
+    /// One tick per step while a message is on its way, else one step to just before the next
+    /// deadline, fault or the limit.
+    #[default]
+    Event,
+    /// One tick per step, always.
+    Fixed,
 }
 
 impl Default for NetworkSpec {
@@ -188,6 +202,7 @@ impl Default for NetworkSpec {
             loss: 0.0,
             repair: 1.0,
             seed: 0,
+            mode: TimeMode::Event,
         }
     }
 }

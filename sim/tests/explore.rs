@@ -2,6 +2,8 @@
 
 use connid::Transport;
 use connid_sim::explore::{self, Config};
+use connid_sim::scenario::TimeMode;
+use connid_sim::{generate, runner, transcript};
 
 #[test]
 fn a_fixed_range_of_seeds_keeps_every_rule_on_both_transports() {
@@ -35,4 +37,29 @@ fn a_fixed_range_of_seeds_keeps_every_rule_on_both_transports() {
         );
     }
     assert!(summary.lost > 100, "{}", summary.lost);
+}
+
+/// Event mode jumps over idle time; fixed mode steps every tick. Over generated scenarios (faults,
+/// loss, latency, raw peers) both must tell the same story, byte for byte.
+#[test]
+fn generated_scenarios_give_the_same_transcript_in_event_and_fixed_mode() {
+    let mut jumped = 0;
+    for seed in 0..150 {
+        for t in [Transport::Udp, Transport::Tcp] {
+            let event = generate::scenario(seed, t);
+            let mut fixed = event.clone();
+            fixed.network.mode = TimeMode::Fixed;
+            let tell = |s| {
+                let run = runner::run(s, t).unwrap_or_else(|e| panic!("seed {seed} {t:?}: {e}"));
+                (transcript::text("seed", "", &run), run.steps)
+            };
+            let ((by_event, event_steps), (by_tick, tick_steps)) = (tell(&event), tell(&fixed));
+            assert_eq!(by_event, by_tick, "seed {seed} over {t:?}");
+            jumped += u32::from(event_steps < tick_steps);
+        }
+    }
+    assert!(
+        jumped > 250,
+        "only {jumped} of 300 runs jumped over idle time"
+    );
 }

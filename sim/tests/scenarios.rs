@@ -1,12 +1,13 @@
 //! The scenario suite: every file in `sim/scenarios/` runs on each transport it names, twice; the two
 //! transcripts must be byte-identical (determinism) and must match the reviewed snapshot in the
-//! top-level `snapshots/` directory. Adding a scenario is adding one file.
+//! top-level `snapshots/` directory. A third run in fixed-tick mode must give the same bytes too: event
+//! mode's jumps over idle time change nothing. Adding a scenario is adding one file.
 
 use std::path::{Path, PathBuf};
 
 use connid::Transport;
 use connid_sim::runner;
-use connid_sim::scenario::Scenario;
+use connid_sim::scenario::{Scenario, TimeMode};
 use connid_sim::transcript;
 
 fn scenario_files() -> Vec<PathBuf> {
@@ -45,6 +46,20 @@ fn transcripts(path: &Path) -> Vec<(String, String)> {
             assert!(!first.hit_limit, "{name} over {t:?} ran into its limit");
             let text = tell(&first);
             assert_eq!(text, tell(&again), "{name} over {t:?} is not deterministic");
+            let mut fixed = scenario.clone();
+            fixed.network.mode = TimeMode::Fixed;
+            let stepped = runner::run(&fixed, t).unwrap_or_else(|e| panic!("{name} {t:?}: {e}"));
+            assert_eq!(
+                text,
+                tell(&stepped),
+                "{name} over {t:?}: event mode and fixed mode differ"
+            );
+            assert!(
+                first.steps < stepped.steps,
+                "{name} over {t:?}: event mode took {} steps, fixed mode {}",
+                first.steps,
+                stepped.steps
+            );
             let transport = match t {
                 Transport::Udp => "udp",
                 Transport::Tcp => "tcp",

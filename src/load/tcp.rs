@@ -13,6 +13,7 @@ use crate::defaults;
 use crate::framing::{read_message, Framer, Received};
 use crate::net::{Net, TokioNet};
 use crate::protocol::{self, Message};
+use crate::SystemClock;
 
 /// One TCP request: connect, send, half-close (the request is complete), read the reply, close.
 pub(super) async fn tcp_request(server: SocketAddr, id: &str) -> Result<Message, TcpFailure> {
@@ -26,7 +27,7 @@ pub(super) async fn tcp_request(server: SocketAddr, id: &str) -> Result<Message,
         .map_err(|_| TcpFailure::Error)?;
     let _ = stream.shutdown().await;
     let mut framer = Framer::new();
-    match read_message(&mut stream, &mut framer, defaults::SETTLE).await {
+    match read_message(&SystemClock, &mut stream, &mut framer, defaults::SETTLE).await {
         Ok(Received::Message(bytes)) => match protocol::parse(&bytes) {
             Ok(m @ (Message::Ok(..) | Message::Reset(_))) if m.id().as_str() == id => Ok(m),
             _ => Err(TcpFailure::Malformed),

@@ -54,6 +54,11 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
         }
     }
 
+    /// The clock the server reads and waits on (borrowed for as long as the log).
+    pub(super) fn clock(&self) -> &'a C {
+        self.clock
+    }
+
     pub(super) fn now(&self) -> Timestamp {
         Timestamp(self.clock.now())
     }

@@ -32,9 +32,6 @@ pub use decision::{handle_request, Dropped};
 use log::Log;
 use table::Table;
 
-/// How often a server holding IDs looks for expired ones to remove, even without requests.
-const TIDY_EVERY: Duration = Duration::from_secs(1);
-
 /// The server's settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -204,9 +201,11 @@ impl<C: Clock, K: Console> Core<'_, C, K> {
     }
 }
 
-/// Ticks every [`TIDY_EVERY`]; a tick missed while busy is not made up.
-fn tidy_timer() -> tokio::time::Interval {
-    let mut timer = tokio::time::interval(TIDY_EVERY);
-    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    timer
+/// Completes when the oldest ID held expires (never, while none is held), so an idle server removes
+/// expired IDs with one wake-up per expiry and none in between.
+async fn next_expiry<C: Clock>(clock: &C, table: &Table) {
+    match table.next_expiry() {
+        Some(at) => clock.sleep_until(Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
 }

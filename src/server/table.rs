@@ -14,16 +14,11 @@ const TIDY_SLICE: usize = 1024;
 /// The server's table.
 pub(super) struct Table {
     registry: Registry,
-    /// Expired IDs are waiting to be removed ([`Table::tidy`]).
-    untidy: bool,
 }
 
 impl Table {
     pub(super) fn new(registry: Registry) -> Self {
-        Self {
-            registry,
-            untidy: false,
-        }
+        Self { registry }
     }
 
     /// Decides a request for `id` from `peer` at `now` (see [`decide`]).
@@ -38,24 +33,16 @@ impl Table {
         self.registry.prefetch(ids);
     }
 
-    pub(super) fn is_empty(&self) -> bool {
-        self.registry.is_empty()
-    }
-
-    /// Whether expired IDs are known to wait for removal.
-    pub(super) fn is_untidy(&self) -> bool {
-        self.untidy
-    }
-
-    /// Time to look for expired IDs (the tidy timer ticked).
-    pub(super) fn mark_untidy(&mut self) {
-        self.untidy = true;
+    /// When the oldest ID held expires (see [`Registry::next_expiry`]): while expired IDs wait for
+    /// removal, a time already past.
+    pub(super) fn next_expiry(&self) -> Option<Instant> {
+        self.registry.next_expiry()
     }
 
     /// Removes a slice of the expired IDs; requests remove a few each, but an idle server would hold
     /// a burst's memory until the next request.
     pub(super) fn tidy(&mut self, now: Instant) {
-        self.untidy = self.registry.expire_some(now, TIDY_SLICE);
+        self.registry.expire_some(now, TIDY_SLICE);
         self.give_back_memory();
     }
 
@@ -77,22 +64,18 @@ mod tests {
         let mut table = Table::new(Registry::new(ttl));
         let t0 = Instant::now();
         let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
-        assert!(table.is_empty());
+        assert_eq!(table.next_expiry(), None);
         for i in 0..10 {
             let id = ConnId::new(&i.to_string()).unwrap();
             assert!(matches!(table.decide(id, peer, t0), Message::Ok(..)));
         }
-        assert!(!table.is_empty());
-        assert!(!table.is_untidy());
-        table.mark_untidy();
-        assert!(table.is_untidy());
-        // Nothing has expired yet: tidying removes nothing, and there is nothing left to do.
+        let due = t0 + ttl + Duration::from_nanos(1);
+        assert_eq!(table.next_expiry(), Some(due));
+        // Nothing has expired yet: tidying removes nothing.
         table.tidy(t0 + ttl);
-        assert!(!table.is_empty());
-        assert!(!table.is_untidy());
-        table.mark_untidy();
-        table.tidy(t0 + ttl + Duration::from_millis(1));
-        assert!(table.is_empty());
-        assert!(!table.is_untidy());
+        assert_eq!(table.next_expiry(), Some(due));
+        table.tidy(due);
+        assert_eq!(table.next_expiry(), None);
+        assert!(table.registry.is_empty());
     }
 }

@@ -11,8 +11,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::decision::Dropped;
-use super::{tidy_timer, Core, ServerConfig};
-use crate::clock::Clock;
+use super::{next_expiry, Core, ServerConfig};
+use crate::clock::{self, Clock};
 use crate::console::Console;
 use crate::framing::{read_message, Framer, Received};
 use crate::lines::{ServerLine, ServerNote};
@@ -24,7 +24,8 @@ use crate::protocol::{self, ParseError};
 type ReadRequest<S> = (S, SocketAddr, Vec<u8>, Result<(), Dropped>, usize);
 
 /// Reads one request from a new connection (framed as [`crate::framing`] says), within `limit`.
-async fn read_request<S>(
+async fn read_request<S, C: Clock>(
+    clock: &C,
     mut stream: S,
     peer: SocketAddr,
     limit: Duration,
@@ -34,16 +35,16 @@ where
     S: tokio::io::AsyncRead + Unpin,
 {
     let mut framer = Framer::new();
-    let read = read_message(&mut stream, &mut framer, settle);
-    let (bytes, result) = match tokio::time::timeout(limit, read).await {
-        Ok(Ok(Received::Message(bytes))) => (bytes, Ok(())),
-        Ok(Ok(Received::TooLong(bytes))) => {
+    let read = read_message(clock, &mut stream, &mut framer, settle);
+    let (bytes, result) = match clock::timeout(clock, limit, read).await {
+        Some(Ok(Received::Message(bytes))) => (bytes, Ok(())),
+        Some(Ok(Received::TooLong(bytes))) => {
             let len = bytes.len();
             (bytes, Err(Dropped::Malformed(ParseError::TooLong(len))))
         }
-        Ok(Ok(Received::End)) => (Vec::new(), Err(Dropped::Closed)),
-        Ok(Err(e)) => (framer.pending().to_vec(), Err(Dropped::Io(e))),
-        Err(_) => (framer.pending().to_vec(), Err(Dropped::Incomplete(limit))),
+        Some(Ok(Received::End)) => (Vec::new(), Err(Dropped::Closed)),
+        Some(Err(e)) => (framer.pending().to_vec(), Err(Dropped::Io(e))),
+        None => (framer.pending().to_vec(), Err(Dropped::Incomplete(limit))),
     };
     let extra = if result.is_ok() {
         framer.pending().len()
@@ -54,7 +55,8 @@ where
 }
 
 /// Sends the reply, half-closes and closes the connection, within `limit`.
-async fn write_reply<S>(
+async fn write_reply<S, C: Clock>(
+    clock: &C,
     mut stream: S,
     peer: SocketAddr,
     reply: Vec<u8>,
@@ -67,9 +69,9 @@ where
         stream.write_all(&reply).await?;
         stream.shutdown().await
     };
-    let result = match tokio::time::timeout(limit, write).await {
-        Ok(r) => r,
-        Err(_) => Err(io::Error::new(
+    let result = match clock::timeout(clock, limit, write).await {
+        Some(r) => r,
+        None => Err(io::Error::new(
             io::ErrorKind::TimedOut,
             "reply not sent in time",
         )),
@@ -86,13 +88,13 @@ pub(super) async fn serve<L: TcpListener, C: Clock, K: Console>(
     let mut reads = FuturesUnordered::new();
     let mut writes = FuturesUnordered::new();
     let mut reply = String::new();
-    let mut tidy = tidy_timer();
+    let clock = core.log.clock();
     loop {
         let open = reads.len() + writes.len();
         core.log.flush();
         tokio::select! {
             biased;
-            _ = tokio::time::sleep_until(core.idle_deadline) => return,
+            () = clock.sleep_until(core.idle_deadline) => return,
             Some(done) = reads.next(), if !reads.is_empty() => {
                 let (stream, peer, bytes, result, extra): ReadRequest<L::Stream> = done;
                 let now = Instant::now();
@@ -114,7 +116,7 @@ pub(super) async fn serve<L: TcpListener, C: Clock, K: Console>(
                 }
                 if answered {
                     let reply = reply.as_bytes().to_vec();
-                    writes.push(write_reply(stream, peer, reply, cfg.line_timeout));
+                    writes.push(write_reply(clock, stream, peer, reply, cfg.line_timeout));
                 }
             }
             Some(done) = writes.next(), if !writes.is_empty() => {
@@ -126,20 +128,17 @@ pub(super) async fn serve<L: TcpListener, C: Clock, K: Console>(
             accepted = listener.accept(), if open < cfg.max_connections => match accepted {
                 Ok((stream, peer)) => {
                     core.activity(Instant::now());
-                    reads.push(read_request(stream, peer, cfg.line_timeout, cfg.settle));
+                    reads.push(read_request(clock, stream, peer, cfg.line_timeout, cfg.settle));
                 }
                 Err(e) => {
                     // Typically out of file descriptors: back off instead of spinning.
                     let at = core.log.now();
                     core.log.note(&ServerNote::AcceptError { at, why: e.to_string() });
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    clock::sleep(clock, Duration::from_millis(100)).await;
                 }
             },
-            _ = tidy.tick(), if !core.table.is_empty() => core.table.mark_untidy(),
-            // Last: only when nothing else is ready.
-            () = std::future::ready(()), if core.table.is_untidy() => {
-                core.table.tidy(Instant::now().into_std());
-            }
+            // Last: expired IDs are removed a slice at a time when nothing else is ready.
+            () = next_expiry(clock, &core.table) => core.table.tidy(Instant::now().into_std()),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use tokio::time::Instant;
 
-use super::{tidy_timer, Core};
+use super::{next_expiry, Core};
 use crate::clock::Clock;
 use crate::console::Console;
 use crate::lines::ServerNote;
@@ -19,24 +19,20 @@ pub(super) async fn serve<S: UdpSocket, C: Clock, K: Console>(
     let mut replies = SendBatch::new();
     let mut parsed = Vec::with_capacity(BATCH);
     let mut reply = String::new();
-    let mut tidy = tidy_timer();
+    let clock = core.log.clock();
     loop {
         // Take what is already waiting without a wake-up; only when nothing is, write out the log
-        // lines held so far, remove expired IDs (a slice at a time, looking at the socket in between)
-        // and wait.
+        // lines held so far and wait for a request or the next expiry (expired IDs are removed a
+        // slice at a time, looking at the socket in between).
         let received = match socket.try_recv_batch(&mut requests) {
             Ok(()) if requests.is_empty() => {
                 core.log.flush();
-                if core.table.is_untidy() {
-                    core.table.tidy(Instant::now().into_std());
-                    continue;
-                }
                 tokio::select! {
                     biased;
-                    _ = tokio::time::sleep_until(core.idle_deadline) => return,
+                    () = clock.sleep_until(core.idle_deadline) => return,
                     received = socket.recv_batch(&mut requests) => received,
-                    _ = tidy.tick(), if !core.table.is_empty() => {
-                        core.table.mark_untidy();
+                    () = next_expiry(clock, &core.table) => {
+                        core.table.tidy(Instant::now().into_std());
                         continue;
                     }
                 }

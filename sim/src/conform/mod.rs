@@ -268,6 +268,7 @@ fn told_run(
         epoch,
         simulated: start.elapsed(),
         hit_limit: false,
+        steps: 0,
     };
     result.transcript = crate::transcript::text(result.id, result.quote, &run);
     result.mermaid = crate::transcript::mermaid(result.id, &run);
