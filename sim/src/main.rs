@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use connid::Transport;
-use connid_sim::scenario::Scenario;
+use connid_sim::scenario::{Scenario, TimeMode};
 use connid_sim::transcript;
 use connid_sim::{explore, oracle, runner};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -60,7 +60,8 @@ enum Command {
         #[arg(long, default_value = "target/explore-failures")]
         save: PathBuf,
     },
-    /// Measure how fast scenarios replay: simulated seconds per wall second, per scenario and in all.
+    /// Measure how fast scenarios replay, in event and in fixed mode: steps, wall time, and simulated
+    /// seconds per wall second, per scenario and in all.
     Bench {
         /// Scenario files or directories of them.
         #[arg(default_value = "sim/scenarios")]
@@ -203,12 +204,17 @@ fn bench(paths: &[PathBuf], repeat: u32) -> ExitCode {
         }
     };
     println!(
-        "{:<40} {:>9} {:>12} {:>10} {:>10}",
-        "scenario", "transport", "simulated s", "wall ms", "ratio"
+        "{:<36} {:>5} {:>10} | {:>7} {:>9} {:>9} | {:>7} {:>9} {:>9}",
+        "scenario", "", "", "event", "", "", "fixed", "", ""
     );
-    let (mut total_sim, mut total_wall) = (Duration::ZERO, Duration::ZERO);
+    println!(
+        "{:<36} {:>5} {:>10} | {:>7} {:>9} {:>9} | {:>7} {:>9} {:>9}",
+        "", "", "simulated", "steps", "wall ms", "sim/wall", "steps", "wall ms", "sim/wall"
+    );
+    let mut total = [Measured::default(), Measured::default()];
+    let mut simulated = Duration::ZERO;
     for path in &files {
-        let scenario = match Scenario::load(path) {
+        let mut scenario = match Scenario::load(path) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("sim: {e}");
@@ -216,40 +222,90 @@ fn bench(paths: &[PathBuf], repeat: u32) -> ExitCode {
             }
         };
         let name = path.file_stem().unwrap_or_default().to_string_lossy();
-        for &transport in &scenario.transports {
-            let mut best = Duration::MAX;
-            let mut simulated = Duration::ZERO;
-            for _ in 0..repeat {
-                let started = Instant::now();
-                match runner::run(&scenario, transport) {
-                    Ok(run) => simulated = run.simulated,
+        for transport in scenario.transports.clone() {
+            let mut row = [Measured::default(), Measured::default()];
+            for (mode, measured) in [TimeMode::Event, TimeMode::Fixed].into_iter().zip(&mut row) {
+                scenario.network.mode = mode;
+                match measure(&scenario, transport, repeat) {
+                    Ok(m) => *measured = m,
                     Err(e) => {
                         eprintln!("sim: {}: {e}", path.display());
                         return ExitCode::from(1);
                     }
                 }
-                best = best.min(started.elapsed());
             }
-            total_sim += simulated;
-            total_wall += best;
+            simulated += row[0].simulated;
             println!(
-                "{name:<40} {:>9} {:>12.3} {:>10.2} {:>10.0}",
+                "{name:<36} {:>5} {:>10.3} | {} | {}",
                 format!("{transport:?}").to_lowercase(),
-                simulated.as_secs_f64(),
-                best.as_secs_f64() * 1e3,
-                simulated.as_secs_f64() / best.as_secs_f64()
+                row[0].simulated.as_secs_f64(),
+                row[0].columns(),
+                row[1].columns()
             );
+            for (t, m) in total.iter_mut().zip(&row) {
+                t.add(m);
+            }
         }
     }
     println!(
-        "{:<40} {:>9} {:>12.3} {:>10.2} {:>10.0}",
+        "{:<36} {:>5} {:>10.3} | {} | {}",
         "total",
         "",
-        total_sim.as_secs_f64(),
-        total_wall.as_secs_f64() * 1e3,
-        total_sim.as_secs_f64() / total_wall.as_secs_f64()
+        simulated.as_secs_f64(),
+        total[0].columns(),
+        total[1].columns()
     );
     ExitCode::SUCCESS
+}
+
+/// One scenario on one transport: its simulated time, steps, and the fastest wall time of `repeat`
+/// runs (building the simulation included).
+#[derive(Debug, Default, Clone, Copy)]
+struct Measured {
+    simulated: Duration,
+    steps: u64,
+    wall: Duration,
+}
+
+impl Measured {
+    fn add(&mut self, other: &Measured) {
+        self.simulated += other.simulated;
+        self.steps += other.steps;
+        self.wall += other.wall;
+    }
+
+    fn columns(&self) -> String {
+        format!(
+            "{:>7} {:>9.3} {:>9.0}",
+            self.steps,
+            self.wall.as_secs_f64() * 1e3,
+            self.simulated.as_secs_f64() / self.wall.as_secs_f64()
+        )
+    }
+}
+
+fn measure(
+    scenario: &Scenario,
+    transport: Transport,
+    repeat: u32,
+) -> Result<Measured, runner::RunError> {
+    let mut best = Measured {
+        wall: Duration::MAX,
+        ..Measured::default()
+    };
+    for _ in 0..repeat {
+        let started = Instant::now();
+        let run = runner::run(scenario, transport)?;
+        let wall = started.elapsed();
+        if wall < best.wall {
+            best = Measured {
+                simulated: run.simulated,
+                steps: run.steps,
+                wall,
+            };
+        }
+    }
+    Ok(best)
 }
 
 fn run(path: &Path, format: Format, only: Transports) -> ExitCode {

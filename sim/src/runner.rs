@@ -2,10 +2,11 @@
 //! clients (and raw peers) as simulated hosts, applies the fault timeline between steps, and returns
 //! the recorded events.
 //!
-//! Time moves one tick per step while a message is on its way, right after a fault and at the start.
-//! In event mode (the default), when nothing is, one step jumps to the last tick boundary before the
-//! next thing due: a host's earliest deadline (every wait goes through [`SimClock`]), the next fault or
-//! the limit. Nothing can happen inside a jump, so the transcript is the one fixed steps give.
+//! In fixed mode time moves one tick per step. In event mode (the default) one step jumps to the last
+//! tick boundary before the next thing due: a host's earliest deadline (every wait goes through
+//! [`SimClock`]), the next message delivery, the next fault or the limit; the first step, and the one
+//! after the server restarts, are one tick (a host that has not run yet has armed nothing). Nothing
+//! can happen inside a jump, so the transcript is the one fixed steps give.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
@@ -107,22 +108,33 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
     let base = net.tick.0;
     let mut tick = base;
     let mut steps = 0;
-    // No host has run yet, so none has armed a deadline: the first step is a tick.
-    let mut changed = true;
+    // A host that has not run yet has armed no deadline: the first step, and the one after a restart,
+    // is a tick.
+    let mut starting = true;
+    let mut clients_done = false;
     loop {
         while let Some(fault) = faults.get(next_fault).filter(|f| f.at.0 <= sim.elapsed()) {
             apply(&mut sim, fault, &rec);
             next_fault += 1;
-            changed = true;
+            starting |= fault.action == Action::Restart;
         }
-        // After a fault a restarted host has yet to arm its deadlines, and released messages move.
-        let next_tick = if net.mode == TimeMode::Event && !changed && !sim.in_flight() {
+        let over = |sim: &mut turmoil::Sim<'_>, clients_done: bool| {
+            clients_done && next_fault == faults.len() && !sim.is_host_running(SERVER)
+        };
+        // A run that is over ends after the next step: a tick, as in fixed mode.
+        let next_tick = if net.mode == TimeMode::Event && !starting && !over(&mut sim, clients_done)
+        {
             let next_fault_at = faults.get(next_fault).map(|f| f.at.0);
-            let next = [deadlines.earliest(), next_fault_at, Some(limit)]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(limit);
+            let next = [
+                deadlines.earliest(),
+                sim.next_delivery(),
+                next_fault_at,
+                Some(limit),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(limit);
             jump(sim.elapsed(), next, base)
         } else {
             base
@@ -131,13 +143,13 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
             sim.set_tick(next_tick);
             tick = next_tick;
         }
-        changed = false;
+        starting = false;
         steps += 1;
-        let clients_done = sim.step().map_err(|e| RunError {
+        clients_done = sim.step().map_err(|e| RunError {
             at: sim.elapsed(),
             message: e.to_string(),
         })?;
-        if clients_done && next_fault == faults.len() && !sim.is_host_running(SERVER) {
+        if over(&mut sim, clients_done) {
             break;
         }
         if sim.elapsed() >= limit {

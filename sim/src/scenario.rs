@@ -16,7 +16,7 @@ use thiserror::Error;
 
 /// The default step of the simulation. 50 ms keeps transcripts readable (a hop shows as 50 ms) and
 /// long scenarios cheap: two simulated minutes are 2,400 steps (see the README's speed table).
-pub const DEFAULT_TICK: Duration = Duration::from_millis(50);
+pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
 
 /// The name the server host always has.
 pub const SERVER: &str = "server";

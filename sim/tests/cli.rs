@@ -38,10 +38,10 @@ fn run_prints_one_transcript_per_transport() {
         .collect();
     assert_eq!(established.len(), 2, "{out}");
     let udp: Vec<&str> = established[0].split_whitespace().collect();
-    assert_eq!(udp[..3], ["0.050000", "alice", "out"]);
+    assert_eq!(udp[..3], ["0.001000", "alice", "out"]);
     assert_eq!(
         udp[3..].join(" "),
-        "Connection established 9876 192.168.0.2 49152 on 2023-01-16 06:06:00.050000"
+        "Connection established 9876 192.168.0.2 49152 on 2023-01-16 06:06:00.001000"
     );
     let (_, udp_only, _) = sim(&[
         "run",
@@ -71,7 +71,7 @@ fn run_prints_a_mermaid_sequence_diagram() {
         "{out}"
     );
     assert!(
-        out.contains("erin->>server: 15.000000 udp \"HELLO 42\" (arrives 15.050000)"),
+        out.contains("erin->>server: 15.000000 udp \"HELLO 42\" (arrives 15.001000)"),
         "{out}"
     );
 }

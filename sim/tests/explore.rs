@@ -1,8 +1,10 @@
 //! A bounded exploration as a regression check: a fixed range of seeds, both transports, every rule.
 
+use std::time::Duration;
+
 use connid::Transport;
 use connid_sim::explore::{self, Config};
-use connid_sim::scenario::TimeMode;
+use connid_sim::scenario::{Dur, TimeMode};
 use connid_sim::{generate, runner, transcript};
 
 #[test]
@@ -40,13 +42,18 @@ fn a_fixed_range_of_seeds_keeps_every_rule_on_both_transports() {
 }
 
 /// Event mode jumps over idle time; fixed mode steps every tick. Over generated scenarios (faults,
-/// loss, latency, raw peers) both must tell the same story, byte for byte.
+/// loss, latency, raw peers) both must tell the same story, byte for byte. Fixed mode pays for every
+/// tick of a run's minutes, so these seeds run at a 10 ms tick (the generator's coarsest), except every
+/// tenth, which keeps its own.
 #[test]
 fn generated_scenarios_give_the_same_transcript_in_event_and_fixed_mode() {
     let mut jumped = 0;
-    for seed in 0..150 {
+    for seed in 0..100 {
         for t in [Transport::Udp, Transport::Tcp] {
-            let event = generate::scenario(seed, t);
+            let mut event = generate::scenario(seed, t);
+            if seed % 10 != 0 {
+                event.network.tick = Dur(Duration::from_millis(10));
+            }
             let mut fixed = event.clone();
             fixed.network.mode = TimeMode::Fixed;
             let tell = |s| {
@@ -58,8 +65,6 @@ fn generated_scenarios_give_the_same_transcript_in_event_and_fixed_mode() {
             jumped += u32::from(event_steps < tick_steps);
         }
     }
-    assert!(
-        jumped > 250,
-        "only {jumped} of 300 runs jumped over idle time"
-    );
+    // Every run has idle time to jump over: at least the server's wait for its idle exit.
+    assert_eq!(jumped, 200, "runs that jumped over idle time");
 }

@@ -340,7 +340,7 @@ fn a_wrong_timestamp_is_caught() {
     let got = broken(&s, Transport::Udp, |ev| {
         let i = position(ev, |e| is_out(e, "alice", "Connection established"));
         if let EventKind::Out(line) = &mut ev[i].kind {
-            *line = line.replace("06:06:00.050000", "06:06:00.050001");
+            *line = line.replace("06:06:00.001000", "06:06:00.001001");
         }
     });
     assert_eq!(got, [TIMESTAMPS]);

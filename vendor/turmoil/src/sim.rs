@@ -78,18 +78,20 @@ impl<'a> Sim<'a> {
         self.config.tick = tick;
     }
 
-    /// Whether a message is on its way to a host: sent and neither delivered,
-    /// dropped nor held (messages due at a crashed host wait for its restart
-    /// and do not count).
+    /// When the next message on its way is due at its host, as a time since
+    /// the simulation started (now, if one is due already); `None` when no
+    /// message is on its way: every one sent is delivered, dropped or held.
+    /// Messages due at a crashed host wait for its restart and do not count.
     ///
-    /// With [`set_tick`](Self::set_tick), lets a caller step finely while
-    /// messages move and jump over the time when none does.
-    pub fn in_flight(&self) -> bool {
-        self.world.borrow().topology.is_in_flight(|addr| {
+    /// With [`set_tick`](Self::set_tick), lets a caller jump over the time
+    /// when no message arrives.
+    pub fn next_delivery(&self) -> Option<Duration> {
+        let wait = self.world.borrow().topology.next_delivery(|addr| {
             self.rts
                 .get(&addr)
                 .is_some_and(|rt| rt.is_software_running())
-        })
+        })?;
+        Some(self.elapsed + wait)
     }
 
     /// Register a client with the simulation.

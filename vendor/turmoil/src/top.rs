@@ -290,18 +290,27 @@ impl Topology {
         }
     }
 
-    /// Whether a message is on its way: sent and neither delivered, dropped
-    /// nor held, or due at a host for which `is_running` is true.
-    pub(crate) fn is_in_flight(&self, is_running: impl Fn(IpAddr) -> bool) -> bool {
-        self.links.values().any(|link| {
-            link.sent
+    /// How long until the next message is due at its host: zero if one
+    /// already is at a host for which `is_running` is true, `None` if no
+    /// message is on its way (every one delivered, dropped or held).
+    pub(crate) fn next_delivery(&self, is_running: impl Fn(IpAddr) -> bool) -> Option<Duration> {
+        let mut next = None;
+        for link in self.links.values() {
+            if link
+                .deliverable
                 .iter()
-                .any(|sent| matches!(sent.status, DeliveryStatus::DeliverAfter(_)))
-                || link
-                    .deliverable
-                    .iter()
-                    .any(|(dst, queue)| !queue.is_empty() && is_running(*dst))
-        })
+                .any(|(dst, queue)| !queue.is_empty() && is_running(*dst))
+            {
+                return Some(Duration::ZERO);
+            }
+            for sent in &link.sent {
+                if let DeliveryStatus::DeliverAfter(at) = sent.status {
+                    let wait = at.saturating_duration_since(link.now);
+                    next = Some(next.map_or(wait, |n: Duration| n.min(wait)));
+                }
+            }
+        }
+        next
     }
 
     pub(crate) fn iter_mut(&mut self) -> LinksIter<'_> {
