@@ -75,6 +75,32 @@ mod tests {
     use super::*;
     use chrono::NaiveDate;
 
+    #[tokio::test(start_paused = true)]
+    async fn sleep_and_timeout_wait_on_the_clock() {
+        let start = Instant::now();
+        sleep(&SystemClock, Duration::from_secs(15)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(15));
+
+        let limit = Duration::from_secs(2);
+        let quick = timeout(
+            &SystemClock,
+            limit,
+            sleep(&SystemClock, Duration::from_secs(1)),
+        );
+        assert_eq!(quick.await, Some(()));
+        assert_eq!(start.elapsed(), Duration::from_secs(16));
+        let slow = timeout(
+            &SystemClock,
+            limit,
+            sleep(&SystemClock, Duration::from_secs(3)),
+        );
+        assert_eq!(slow.await, None);
+        assert_eq!(start.elapsed(), Duration::from_secs(18));
+        // Work done together with the deadline counts.
+        let even = timeout(&SystemClock, limit, sleep(&SystemClock, limit));
+        assert_eq!(even.await, Some(()));
+    }
+
     #[test]
     fn timestamps_have_microseconds() {
         let t = NaiveDate::from_ymd_opt(2023, 1, 16)

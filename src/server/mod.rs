@@ -209,3 +209,29 @@ async fn next_expiry<C: Clock>(clock: &C, table: &Table) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SystemClock;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_expiry_timer_waits_for_the_oldest_id_and_never_for_an_empty_table() {
+        let ttl = Duration::from_secs(30);
+        let mut table = Table::new(Registry::new(ttl));
+        let empty =
+            tokio::time::timeout(Duration::from_secs(3600), next_expiry(&SystemClock, &table));
+        assert!(
+            empty.await.is_err(),
+            "an empty table has nothing to wait for"
+        );
+
+        let t0 = Instant::now();
+        let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
+        table.decide(ConnId::new("a").unwrap(), peer, t0.into_std());
+        let due = tokio::time::timeout(ttl * 2, next_expiry(&SystemClock, &table));
+        assert!(due.await.is_ok(), "a held ID expires");
+        // tokio's timers have millisecond resolution: the first one after the expiry instant.
+        assert_eq!(t0.elapsed(), ttl + Duration::from_millis(1));
+    }
+}
