@@ -4,9 +4,10 @@
 //!
 //! In fixed mode time moves one tick per step. In event mode (the default) one step jumps to the last
 //! tick boundary before the next thing due: a host's earliest deadline (every wait goes through
-//! [`SimClock`]), the next message delivery, the next fault or the limit; the first step, and the one
-//! after the server restarts, are one tick (a host that has not run yet has armed nothing). Nothing
-//! can happen inside a jump, so the transcript is the one fixed steps give.
+//! [`SimClock`]), the next message delivery, the next fault or the limit. The first step and the one
+//! after the server restarts are one tick (a host that has not run yet has armed nothing), and so is
+//! the last (a finished run ends where fixed steps end it). Nothing can happen inside a jump, so the
+//! transcript is the one fixed steps give.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
