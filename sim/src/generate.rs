@@ -214,6 +214,8 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                         gap: pick_dur(&mut rng, Duration::ZERO, secs(1), ms(100)),
                         half_close: rng.random_bool(0.3),
                         wait,
+                        to: None,
+                        port: None,
                     }
                 }
             })
@@ -347,6 +349,8 @@ fn split_request(
         gap: Dur(gaps[rng.random_range(0..gaps.len())]),
         half_close: ending == 1,
         wait,
+        to: None,
+        port: None,
     }
 }
 

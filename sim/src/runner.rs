@@ -23,7 +23,8 @@ pub use crate::events::Run;
 use crate::events::{EventKind, Recorder};
 use crate::net::{now, SimNet};
 use crate::scenario::{
-    decode_payload, Action, ClientSpec, Fault, PeerSpec, Scenario, TimeMode, SERVER,
+    decode_payload, Action, ClientSpec, Fault, PeerSpec, Scenario, TimeMode, FIRST_EPHEMERAL_PORT,
+    SERVER,
 };
 
 /// The run could not complete: a host failed or panicked.
@@ -91,13 +92,26 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
     }
     let peer_ips = &ips[1 + scenario.clients.len()..];
     for (spec, ip) in scenario.peers.iter().zip(peer_ips) {
+        let target = match spec.to.as_deref() {
+            None | Some(SERVER) => {
+                SocketAddr::new(server_addr.ip(), spec.port.unwrap_or(server_addr.port()))
+            }
+            Some(client) => {
+                let i = scenario
+                    .clients
+                    .iter()
+                    .position(|c| c.name == client)
+                    .expect("checked when the scenario was read");
+                SocketAddr::new(ips[1 + i], spec.port.unwrap_or(FIRST_EPHEMERAL_PORT))
+            }
+        };
         let peer = peer_host(
             rec.clone(),
             clock.clone(),
             *ip,
             spec.clone(),
             transport,
-            server_addr,
+            target,
         );
         sim.client(spec.name.as_str(), peer);
     }
@@ -330,7 +344,7 @@ async fn peer_host(
     ip: IpAddr,
     spec: PeerSpec,
     transport: Transport,
-    server: SocketAddr,
+    target: SocketAddr,
 ) -> turmoil::Result {
     use connid::net::{Net, UdpSocket};
     clock::sleep(&clock, spec.start.0).await;
@@ -339,8 +353,12 @@ async fn peer_host(
         now(),
         name,
         EventKind::Start(format!(
-            "raw peer: {} sends over {transport}{}",
+            "raw peer: {} sends over {transport}{}{}",
             spec.sends.len(),
+            match &spec.to {
+                Some(to) if to != SERVER => format!(" to {to} at {target}"),
+                _ => String::new(),
+            },
             if spec.half_close && transport == Transport::Tcp {
                 ", then a half-close"
             } else {
@@ -355,7 +373,7 @@ async fn peer_host(
         .map(|s| decode_payload(s).expect("checked when the scenario was read"))
         .collect();
     let mut buf = vec![0u8; 2048];
-    // A raw peer talks to a server that may hang up on it: failures are printed, never fatal.
+    // A raw peer talks to a host that may hang up on it: failures are printed, never fatal.
     let talked: std::io::Result<()> = async {
         match transport {
             Transport::Udp => {
@@ -366,7 +384,7 @@ async fn peer_host(
                     if i > 0 {
                         clock::sleep(&clock, spec.gap.0).await;
                     }
-                    socket.send_to(payload, server).await?;
+                    socket.send_to(payload, target).await?;
                 }
                 // Whatever arrives is recorded as delivered by the socket itself.
                 let _ = clock::timeout(&clock, spec.wait.0, async {
@@ -376,7 +394,7 @@ async fn peer_host(
             }
             Transport::Tcp => {
                 // turmoil lets a connect to a stopped server hang: give up after `wait`.
-                let connecting = clock::timeout(&clock, spec.wait.0, net.connect_tcp(server)).await;
+                let connecting = clock::timeout(&clock, spec.wait.0, net.connect_tcp(target)).await;
                 let Some(connected) = connecting else {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,

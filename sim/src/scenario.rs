@@ -263,7 +263,17 @@ pub struct PeerSpec {
     /// How long the peer waits for replies after its last send before it closes its socket.
     #[serde(default = "default_peer_wait")]
     pub wait: Dur,
+    /// The host it sends to: the server (by default) or a client, whose sockets anyone may send to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The port it sends to: by default the server's, or for a client 49152, the first ephemeral port
+    /// (its first try's socket; each new try takes the next one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
 }
+
+/// The first ephemeral port turmoil gives a host's sockets.
+pub const FIRST_EPHEMERAL_PORT: u16 = 49152;
 
 fn default_peer_wait() -> Dur {
     Dur::secs(1)
@@ -444,6 +454,17 @@ impl Scenario {
                     return err(at(&format!("sends[{j}]")), e);
                 }
             }
+            if let Some(to) = &p.to {
+                if to != SERVER && !self.clients.iter().any(|c| &c.name == to) {
+                    return err(
+                        at("to"),
+                        format!("{to:?} is neither the server nor a client"),
+                    );
+                }
+            }
+            if p.port == Some(0) {
+                return err(at("port"), "must be 1 to 65535".into());
+            }
         }
         for (i, f) in self.faults.iter().enumerate() {
             let at = |field: &str| format!("faults[{i}].{field}");
@@ -594,6 +615,8 @@ mod tests {
             ("[[faults]]\nat = \"1s\"\naction = \"hold\"\nbetween = [\"server\", \"a\"]\noneway = true\n[[clients]]\nname = \"a\"\nid = \"1\"\n", "faults[0].oneway: only partition and repair"),
             ("transports = [\"sctp\"]\n", "unknown variant `sctp`"),
             ("[[peers]]\nname = \"p\"\nsends = [\"\\\\xg0\"]\n", "peers[0].sends[0]:"),
+            ("[[peers]]\nname = \"p\"\nsends = [\"x\"]\nto = \"p\"\n", "peers[0].to: \"p\" is neither the server nor a client"),
+            ("[[peers]]\nname = \"p\"\nsends = [\"x\"]\nport = 0\n", "peers[0].port: must be 1 to 65535"),
             ("[[faults]]\nat = \"11m\"\naction = \"crash\"\n", "faults[0].at: 11m is after the limit 10m"),
         ];
         for (text, expected) in cases {
