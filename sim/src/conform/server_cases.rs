@@ -110,6 +110,12 @@ fn malformed_case(id: &'static str, form: &'static str) -> ServerCase {
     }
 }
 
+/// How far from the TTL the TTL cases ask, so each request is clearly on one side of it: the late
+/// tolerance plus 0.1 s.
+fn ttl_margin(times: &Times) -> Duration {
+    times.tolerance.late + Duration::from_millis(100)
+}
+
 /// The server that exits idle says so: it prints a line once the idle timeout has passed since the last
 /// request (any line: the assignment fixes none).
 fn says_it_timed_out(run: &Run, times: &Times) -> Result<(), String> {
@@ -191,10 +197,7 @@ pub fn cases() -> Vec<ServerCase> {
                 TTL_QUOTE,
                 &[GRANT_ONCE, RESET_IN_USE, ANSWERED],
                 play!(|s, c, a| {
-                    let (ttl, margin) = (
-                        s.times.ttl,
-                        s.times.tolerance.late + Duration::from_millis(100),
-                    );
+                    let (ttl, margin) = (s.times.ttl, ttl_margin(&s.times));
                     let granted = s.start.elapsed();
                     s.hello("c1", "4001").await;
                     s.until(granted + ttl - margin).await;
@@ -212,10 +215,7 @@ pub fn cases() -> Vec<ServerCase> {
                 TTL_QUOTE,
                 &[RESET_IN_USE, ANSWERED],
                 play!(|s, c, a| {
-                    let (ttl, margin) = (
-                        s.times.ttl,
-                        s.times.tolerance.late + Duration::from_millis(100),
-                    );
+                    let (ttl, margin) = (s.times.ttl, ttl_margin(&s.times));
                     let granted = s.start.elapsed();
                     s.hello("c1", "5001").await;
                     s.until(granted + ttl / 2).await;
