@@ -167,12 +167,21 @@ fn candidates(s: &Scenario) -> Vec<Scenario> {
     let mut out = Vec::new();
     let without_host = |s: &Scenario, name: &str| {
         let mut c = s.clone();
-        c.clients.retain(|x| x.name != name);
-        c.peers.retain(|x| x.name != name);
+        // A peer aimed at the host goes with it.
+        let gone: Vec<String> = std::iter::once(name.to_string())
+            .chain(
+                s.peers
+                    .iter()
+                    .filter(|p| p.to.as_deref() == Some(name))
+                    .map(|p| p.name.clone()),
+            )
+            .collect();
+        c.clients.retain(|x| !gone.contains(&x.name));
+        c.peers.retain(|x| !gone.contains(&x.name));
         c.faults.retain(|f| {
             f.between
                 .as_ref()
-                .is_none_or(|b| !b.iter().any(|h| h == name))
+                .is_none_or(|b| !b.iter().any(|h| gone.contains(h)))
         });
         c
     };

@@ -16,13 +16,16 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::scenario::{
-    Action, ClientSpec, Dur, Fault, NetworkSpec, PeerSpec, Scenario, ServerSpec, TimeMode, SERVER,
+    Action, ClientSpec, Dur, Fault, NetworkSpec, PeerSpec, Scenario, ServerSpec, TimeMode,
+    FIRST_EPHEMERAL_PORT, SERVER,
 };
 
-/// Most clients one seed starts.
+/// Most clients one seed starts before its heal.
 pub const MAX_CLIENTS: usize = 5;
+/// Most fresh clients one seed starts after its heal.
+pub const MAX_FRESH: usize = 2;
 /// Most raw peers one seed starts.
-pub const MAX_PEERS: usize = 2;
+pub const MAX_PEERS: usize = 3;
 /// Most timeline entries (a hold and its release count as two).
 pub const MAX_FAULTS: usize = 8;
 /// Every start and fault time falls before this (with shortened timers; twice as late with the real
@@ -55,6 +58,21 @@ const MALFORMED: [&str; 8] = [
     "hello a\r\n",
 ];
 
+/// What a raw peer sends a client: replies for an ID no client asks for, and malformed replies.
+const TO_CLIENT: [&str; 8] = [
+    "OK z 10.0.0.9 49152",
+    "RESET z",
+    "OK z",
+    "OK\n",
+    "RESET",
+    "HELLO a",
+    "\\xff\\xfe",
+    "OK a 10.0.0.9",
+];
+
+/// A flood sends more malformed datagrams than the server logs in one second (20).
+const FLOOD: std::ops::RangeInclusive<usize> = 21..=40;
+
 /// Which kinds of trouble a seed may use.
 #[derive(Debug, Clone, Copy)]
 struct Swarm {
@@ -68,6 +86,10 @@ struct Swarm {
     slow_typing: bool,
     /// Clients start exactly one TTL (give or take a tick) after another: the expiry boundary.
     boundary: bool,
+    /// UDP datagrams are sometimes duplicated or overtaken.
+    mischief: bool,
+    /// After the last fault the network heals and fresh clients start, to be answered at once.
+    heal: bool,
 }
 
 /// Multiples of `step` from `lo` to `hi`, both included.
@@ -98,6 +120,8 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
         latency: rng.random_bool(0.4),
         slow_typing: rng.random_bool(0.3),
         boundary: rng.random_bool(0.4),
+        mischief: transport == Transport::Udp && rng.random_bool(0.3),
+        heal: rng.random_bool(0.6),
     };
     let real_timers = rng.random_bool(0.8);
     let tick = TICKS[rng.random_range(0..TICKS.len())];
@@ -141,6 +165,17 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
             0.0
         },
         repair: 1.0,
+        duplicate: if swarm.mischief {
+            f64::from(rng.random_range(0..=30u32)) / 100.0
+        } else {
+            0.0
+        },
+        reorder: if swarm.mischief {
+            f64::from(rng.random_range(0..=30u32)) / 100.0
+        } else {
+            0.0
+        },
+        reorder_delay: pick_dur(&mut rng, ms(10), secs(2), ms(10)),
         seed,
         mode: TimeMode::Event,
     };
@@ -201,11 +236,13 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                 let name = format!("p{}", i + 1);
                 let start = pick_dur(&mut rng, Duration::ZERO, horizon, tick);
                 let wait = pick_dur(&mut rng, Duration::ZERO, secs(20), ms(100));
-                if rng.random_bool(0.5) {
-                    let request = format!("HELLO {}", id(&mut rng));
-                    split_request(&mut rng, name, start, wait, &request, server.settle.0, tick)
-                } else {
-                    PeerSpec {
+                let kinds = if transport == Transport::Udp { 4 } else { 2 };
+                match rng.random_range(0..kinds) {
+                    0 => {
+                        let request = format!("HELLO {}", id(&mut rng));
+                        split_request(&mut rng, name, start, wait, &request, server.settle.0, tick)
+                    }
+                    1 => PeerSpec {
                         name,
                         start,
                         sends: (0..rng.random_range(1..=3))
@@ -216,7 +253,20 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                         wait,
                         to: None,
                         port: None,
-                    }
+                    },
+                    2 => to_client(&mut rng, name, &clients, wait),
+                    _ => PeerSpec {
+                        name,
+                        start,
+                        sends: (0..rng.random_range(FLOOD))
+                            .map(|_| MALFORMED[rng.random_range(0..MALFORMED.len())].to_string())
+                            .collect(),
+                        gap: pick_dur(&mut rng, Duration::ZERO, ms(20), tick),
+                        half_close: false,
+                        wait,
+                        to: None,
+                        port: None,
+                    },
                 }
             })
             .collect()
@@ -287,11 +337,44 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                         faults.push(fault(later(&mut rng), Action::Restart, None, false, None));
                     }
                 }
-                Action::Release | Action::Repair | Action::Restart => {}
+                Action::Release | Action::Repair | Action::Restart | Action::Heal => {}
             }
         }
     }
     faults.sort_by_key(|f| f.at);
+    if swarm.heal {
+        let last = faults.last().map_or(Duration::ZERO, |f| f.at.0);
+        let at = Dur(last + pick_dur(&mut rng, tick, secs(5), tick).0);
+        faults.push(Fault {
+            at,
+            action: Action::Heal,
+            between: None,
+            oneway: false,
+            rate: None,
+        });
+        for i in 0..rng.random_range(1..=MAX_FRESH) {
+            clients.push(ClientSpec {
+                name: format!("h{}", i + 1),
+                start: Dur(at.0 + pick_dur(&mut rng, Duration::ZERO, ms(500), tick).0),
+                id: if rng.random_bool(0.5) {
+                    id(&mut rng)
+                } else {
+                    format!("h{}", i + 1)
+                },
+                typed: Vec::new(),
+                typing: Dur::default(),
+                timeout: timer(
+                    &mut rng,
+                    defaults::CLIENT_TIMEOUT,
+                    secs(1),
+                    secs(15),
+                    ms(100),
+                ),
+                tries: 1,
+                settle: Dur(defaults::SETTLE),
+            });
+        }
+    }
 
     Scenario {
         description: format!("Generated by the explorer from seed {seed}."),
@@ -302,6 +385,26 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
         peers,
         faults,
         limit: Dur(Duration::from_secs(1200)),
+    }
+}
+
+/// A UDP raw peer that sends one client replies for an ID it never asks for, or malformed ones, to the
+/// socket of one of its tries (turmoil hands a host's ephemeral ports out in order), while it runs.
+fn to_client(rng: &mut ChaCha8Rng, name: String, clients: &[ClientSpec], wait: Dur) -> PeerSpec {
+    let client = &clients[rng.random_range(0..clients.len())];
+    let try_index = rng.random_range(0..client.tries.min(3));
+    let lifetime = client.timeout.0 * client.tries;
+    PeerSpec {
+        name,
+        start: Dur(client.start.0 + pick_dur(rng, Duration::ZERO, lifetime, ms(100)).0),
+        sends: (0..rng.random_range(1..=3))
+            .map(|_| TO_CLIENT[rng.random_range(0..TO_CLIENT.len())].to_string())
+            .collect(),
+        gap: pick_dur(rng, Duration::ZERO, secs(1), ms(100)),
+        half_close: false,
+        wait,
+        to: Some(client.name.clone()),
+        port: Some(FIRST_EPHEMERAL_PORT + u16::try_from(try_index).unwrap_or_default()),
     }
 }
 

@@ -1,21 +1,85 @@
 //! The network seam on turmoil's simulated sockets, recording every send and receive.
+//!
+//! turmoil loses and delays messages but never duplicates or reorders a datagram; [`Mischief`] adds
+//! both for UDP, at this seam, drawn from the run's seed.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use connid::net::{Net, TcpListener, UdpSocket};
-use connid::Transport;
+use connid::{clock, Transport};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::clock::SimClock;
 use crate::events::{EventKind, Recorder};
+
+/// The host name duplicated datagrams are recorded under: the network sent them, not a program.
+pub const NETWORK: &str = "network";
 
 /// Virtual time since the simulation started, as seen by the running host.
 pub fn now() -> Duration {
     turmoil::sim_elapsed().unwrap_or_default()
+}
+
+/// What the network does to UDP datagrams besides turmoil's loss and latency: it sends one twice
+/// (`duplicate`), or holds one back up to `delay` longer so that later ones overtake it (`reorder`).
+/// One generator per run, shared by its hosts: turmoil runs them in a fixed order, so the draws
+/// replay. A heal calms it for the rest of the run.
+#[derive(Debug, Clone)]
+pub struct Mischief {
+    duplicate: f64,
+    reorder: f64,
+    delay: Duration,
+    rng: Arc<Mutex<ChaCha8Rng>>,
+    calm: Arc<AtomicBool>,
+}
+
+impl Mischief {
+    pub fn new(duplicate: f64, reorder: f64, delay: Duration, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        // Its own stream of the seed: turmoil draws latency and loss from the seed too.
+        rng.set_stream(1);
+        Self {
+            duplicate,
+            reorder,
+            delay,
+            rng: Arc::new(Mutex::new(rng)),
+            calm: Arc::default(),
+        }
+    }
+
+    /// From now on every datagram goes once and in order.
+    pub fn calm(&self) {
+        self.calm.store(true, Ordering::Relaxed);
+    }
+
+    /// None: every datagram goes once, in order, and nothing is drawn.
+    pub fn none() -> Self {
+        Self::new(0.0, 0.0, Duration::ZERO, 0)
+    }
+
+    /// For one datagram: whether it is sent twice, and how much longer it is held back.
+    fn draw(&self) -> (bool, Duration) {
+        if self.duplicate <= 0.0 && self.reorder <= 0.0 || self.calm.load(Ordering::Relaxed) {
+            return (false, Duration::ZERO);
+        }
+        let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+        let twice = rng.random_bool(self.duplicate.clamp(0.0, 1.0));
+        let held = if rng.random_bool(self.reorder.clamp(0.0, 1.0)) && !self.delay.is_zero() {
+            let us = u64::try_from(self.delay.as_micros()).unwrap_or(u64::MAX);
+            Duration::from_micros(rng.random_range(1..=us))
+        } else {
+            Duration::ZERO
+        };
+        (twice, held)
+    }
 }
 
 /// One host's view of the simulated network.
@@ -24,14 +88,18 @@ pub struct SimNet {
     host: Arc<str>,
     ip: IpAddr,
     rec: Recorder,
+    mischief: Mischief,
+    clock: SimClock,
 }
 
 impl SimNet {
-    pub fn new(host: &str, ip: IpAddr, rec: Recorder) -> Self {
+    pub fn new(host: &str, ip: IpAddr, rec: Recorder, mischief: Mischief, clock: SimClock) -> Self {
         Self {
             host: host.into(),
             ip,
             rec,
+            mischief,
+            clock,
         }
     }
 
@@ -65,7 +133,7 @@ impl Net for SimNet {
         let inner = turmoil::net::UdpSocket::bind(addr).await?;
         let local = self.visible(inner.local_addr()?);
         Ok(SimUdp {
-            inner,
+            inner: Arc::new(inner),
             local,
             net: self.clone(),
         })
@@ -101,7 +169,8 @@ impl Net for SimNet {
 
 /// A simulated UDP socket.
 pub struct SimUdp {
-    inner: turmoil::net::UdpSocket,
+    /// Shared with a datagram the network holds back, which leaves from this socket later.
+    inner: Arc<turmoil::net::UdpSocket>,
     local: SocketAddr,
     net: SimNet,
 }
@@ -112,16 +181,27 @@ impl UdpSocket for SimUdp {
     }
 
     async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        let n = self.inner.send_to(buf, target).await?;
         let net = &self.net;
-        net.rec.send(
-            now(),
-            &net.host,
-            Transport::Udp,
-            self.local,
-            target,
-            &buf[..n],
-        );
+        let (twice, held) = net.mischief.draw();
+        let n = if held.is_zero() {
+            self.inner.send_to(buf, target).await?
+        } else {
+            // It left now, as far as the sender knows; the network passes it on later (or never,
+            // if the host stops first).
+            let (inner, clock, payload) = (self.inner.clone(), net.clock.clone(), buf.to_vec());
+            tokio::spawn(async move {
+                clock::sleep(&clock, held).await;
+                let _ = inner.send_to(&payload, target).await;
+            });
+            buf.len()
+        };
+        let udp = Transport::Udp;
+        net.rec
+            .send(now(), &net.host, udp, self.local, target, &buf[..n]);
+        if twice && self.inner.send_to(&buf[..n], target).await.is_ok() {
+            net.rec
+                .send(now(), NETWORK, udp, self.local, target, &buf[..n]);
+        }
         Ok(n)
     }
 

@@ -21,7 +21,7 @@ use crate::clock::{epoch, Deadlines, SimClock};
 use crate::console::ScriptedConsole;
 pub use crate::events::Run;
 use crate::events::{EventKind, Recorder};
-use crate::net::{now, SimNet};
+use crate::net::{now, Mischief, SimNet};
 use crate::scenario::{
     decode_payload, Action, ClientSpec, Fault, PeerSpec, Scenario, TimeMode, FIRST_EPHEMERAL_PORT,
     SERVER,
@@ -54,6 +54,7 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
     let rec = Recorder::new();
     let deadlines = Deadlines::default();
     let clock = SimClock::new(deadlines.clone());
+    let mischief = Mischief::new(net.duplicate, net.reorder, net.reorder_delay.0, net.seed);
 
     // Addresses are handed out in the order names are first looked up: server first, then file order.
     let ips: Vec<IpAddr> = scenario.hosts().iter().map(|h| sim.lookup(*h)).collect();
@@ -67,11 +68,13 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
         settle: scenario.server.settle.0,
         max_connections: scenario.server.max_connections,
     };
-    let (server_rec, server_clock) = (rec.clone(), clock.clone());
+    let (server_rec, server_clock, server_mischief) =
+        (rec.clone(), clock.clone(), mischief.clone());
     sim.host(SERVER, move || {
         server_host(
             server_rec.clone(),
             server_clock.clone(),
+            server_mischief.clone(),
             server_addr,
             server_cfg.clone(),
         )
@@ -87,7 +90,14 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
         };
         sim.client(
             spec.name.as_str(),
-            client_host(rec.clone(), clock.clone(), *ip, spec.clone(), cfg),
+            client_host(
+                rec.clone(),
+                clock.clone(),
+                mischief.clone(),
+                *ip,
+                spec.clone(),
+                cfg,
+            ),
         );
     }
     let peer_ips = &ips[1 + scenario.clients.len()..];
@@ -108,6 +118,7 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
         let peer = peer_host(
             rec.clone(),
             clock.clone(),
+            mischief.clone(),
             *ip,
             spec.clone(),
             transport,
@@ -129,9 +140,8 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
     let mut clients_done = false;
     loop {
         while let Some(fault) = faults.get(next_fault).filter(|f| f.at.0 <= sim.elapsed()) {
-            apply(&mut sim, fault, &rec);
+            starting |= apply(&mut sim, fault, &rec, scenario, &mischief);
             next_fault += 1;
-            starting |= fault.action == Action::Restart;
         }
         let over = |sim: &mut turmoil::Sim<'_>, clients_done: bool| {
             clients_done && next_fault == faults.len() && !sim.is_host_running(SERVER)
@@ -205,7 +215,14 @@ fn sim_epoch() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or_default())
 }
 
-fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, rec: &Recorder) {
+/// Applies one fault; true if it started the server's software again.
+fn apply(
+    sim: &mut turmoil::Sim<'_>,
+    fault: &Fault,
+    rec: &Recorder,
+    scenario: &Scenario,
+    mischief: &Mischief,
+) -> bool {
     let [a, b] = fault.between.clone().unwrap_or_default();
     let (a, b) = (a.as_str(), b.as_str());
     let (what, whom) = if fault.oneway {
@@ -224,8 +241,12 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, rec: &Recorder) {
         ),
         Action::Crash => "crash: the server's software stops; its table of IDs is lost".into(),
         Action::Restart => "restart: the server's software starts again".into(),
+        Action::Heal => "heal: every partition repaired, every held message released, no loss, \
+                         no jitter, no duplicates; the server runs"
+            .into(),
     };
     rec.record(sim.elapsed(), "sim", EventKind::Fault(text));
+    let mut restarted = false;
     match fault.action {
         Action::Hold => sim.hold(a, b),
         Action::Release => sim.release(a, b),
@@ -246,8 +267,28 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, rec: &Recorder) {
                 rec.record(sim.elapsed(), SERVER, EventKind::Crash);
             }
             sim.bounce(SERVER);
+            restarted = true;
+        }
+        Action::Heal => {
+            let hosts = scenario.hosts();
+            for (i, a) in hosts.iter().enumerate() {
+                for b in &hosts[i + 1..] {
+                    sim.repair(*a, *b);
+                    sim.release(*a, *b);
+                    sim.set_link_fail_rate(*a, *b, 0.0);
+                }
+            }
+            sim.set_fail_rate(0.0);
+            // No jitter either: with it turmoil can deliver a TCP segment after a later one.
+            sim.set_max_message_latency(scenario.network.latency.0);
+            mischief.calm();
+            if !sim.is_host_running(SERVER) {
+                sim.bounce(SERVER);
+                restarted = true;
+            }
         }
     }
+    restarted
 }
 
 /// The command line that starts the real server as `cfg` says: every option that applies to its
@@ -290,10 +331,11 @@ pub fn client_command(cfg: &ClientConfig) -> String {
 async fn server_host(
     rec: Recorder,
     clock: SimClock,
+    mischief: Mischief,
     addr: SocketAddr,
     cfg: ServerConfig,
 ) -> turmoil::Result {
-    let net = SimNet::new(SERVER, addr.ip(), rec.clone());
+    let net = SimNet::new(SERVER, addr.ip(), rec.clone(), mischief, clock.clone());
     let mut console = ScriptedConsole::new(SERVER, rec.clone(), clock.clone(), &[], Duration::ZERO);
     rec.record(
         now(),
@@ -323,6 +365,7 @@ async fn server_host(
 async fn client_host(
     rec: Recorder,
     clock: SimClock,
+    mischief: Mischief,
     ip: IpAddr,
     spec: ClientSpec,
     cfg: ClientConfig,
@@ -330,7 +373,7 @@ async fn client_host(
     clock::sleep(&clock, spec.start.0).await;
     let name = spec.name.as_str();
     rec.record(now(), name, EventKind::Start(client_command(&cfg)));
-    let net = SimNet::new(name, ip, rec.clone());
+    let net = SimNet::new(name, ip, rec.clone(), mischief, clock.clone());
     let mut console =
         ScriptedConsole::new(name, rec.clone(), clock.clone(), &spec.typed, spec.typing.0);
     let outcome = run_client(&net, &clock, &mut console, &cfg).await;
@@ -341,6 +384,7 @@ async fn client_host(
 async fn peer_host(
     rec: Recorder,
     clock: SimClock,
+    mischief: Mischief,
     ip: IpAddr,
     spec: PeerSpec,
     transport: Transport,
@@ -366,7 +410,7 @@ async fn peer_host(
             }
         )),
     );
-    let net = SimNet::new(name, ip, rec.clone());
+    let net = SimNet::new(name, ip, rec.clone(), mischief, clock.clone());
     let payloads: Vec<Vec<u8>> = spec
         .sends
         .iter()

@@ -126,6 +126,10 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
 }
 
+fn is_zero(p: &f64) -> bool {
+    *p == 0.0
+}
+
 fn both_transports() -> Vec<Transport> {
     Transport::ALL.to_vec()
 }
@@ -175,6 +179,14 @@ pub struct NetworkSpec {
     pub loss: f64,
     /// Probability that a broken link is repaired at the next send (1.0: each loss is one message).
     pub repair: f64,
+    /// UDP: probability that a datagram is sent twice (the copy is the network's, not the sender's).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub duplicate: f64,
+    /// UDP: probability that a datagram is held back up to `reorder_delay` longer, so later ones
+    /// overtake it.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reorder: f64,
+    pub reorder_delay: Dur,
     /// Seed of the simulation's random choices (latency, loss).
     pub seed: u64,
     /// How time moves between ticks: jumping over idle time, or one tick per step.
@@ -201,6 +213,9 @@ impl Default for NetworkSpec {
             jitter: Dur::default(),
             loss: 0.0,
             repair: 1.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_delay: Dur(Duration::from_millis(500)),
             seed: 0,
             mode: TimeMode::Event,
         }
@@ -334,11 +349,16 @@ pub enum Action {
     Crash,
     /// Starts the server's software again (after a crash, or after it exited).
     Restart,
+    /// The end of trouble: every partition repaired, every held message released, no loss on any
+    /// link, no more jitter, duplicated or reordered datagrams, and a server that is not running
+    /// started again. Clients that start after it, with no
+    /// fault after it, must each be answered on their first try.
+    Heal,
 }
 
 impl Action {
     fn is_link(self) -> bool {
-        !matches!(self, Action::Crash | Action::Restart)
+        !matches!(self, Action::Crash | Action::Restart | Action::Heal)
     }
 }
 
@@ -424,6 +444,8 @@ impl Scenario {
         for (field, p) in [
             ("network.loss", self.network.loss),
             ("network.repair", self.network.repair),
+            ("network.duplicate", self.network.duplicate),
+            ("network.reorder", self.network.reorder),
         ] {
             if !(0.0..=1.0).contains(&p) {
                 return err(field.into(), format!("{p} is not a probability (0 to 1)"));
@@ -481,6 +503,9 @@ impl Scenario {
                     }
                 }
                 (None, true) => return err(at("between"), format!("{name} needs two hosts")),
+                (Some(_), false) if f.action == Action::Heal => {
+                    return err(at("between"), "heal acts on every link at once".into())
+                }
                 (Some(_), false) => {
                     return err(at("between"), format!("{name} acts on the server only"))
                 }
@@ -611,6 +636,9 @@ mod tests {
             ("[network]\nloss = 2.0\n", "network.loss: 2 is not a probability"),
             ("[[faults]]\nat = \"1s\"\naction = \"hold\"\n", "faults[0].between: hold needs two hosts"),
             ("[[faults]]\nat = \"1s\"\naction = \"crash\"\nbetween = [\"server\", \"server\"]\n", "faults[0].between: crash acts on the server only"),
+            ("[[faults]]\nat = \"1s\"\naction = \"heal\"\nbetween = [\"server\", \"a\"]\n", "faults[0].between: heal acts on every link at once"),
+            ("[network]\nduplicate = 1.5\n", "network.duplicate: 1.5 is not a probability (0 to 1)"),
+            ("[network]\nreorder = -0.1\n", "network.reorder: -0.1 is not a probability (0 to 1)"),
             ("[[faults]]\nat = \"1s\"\naction = \"crash\"\nrate = 0.5\n", "faults[0].rate: only loss takes a rate"),
             ("[[faults]]\nat = \"1s\"\naction = \"hold\"\nbetween = [\"server\", \"a\"]\noneway = true\n[[clients]]\nname = \"a\"\nid = \"1\"\n", "faults[0].oneway: only partition and repair"),
             ("transports = [\"sctp\"]\n", "unknown variant `sctp`"),

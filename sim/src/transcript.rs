@@ -260,7 +260,7 @@ mod tests {
     fn a_verdict_lists_the_rules_kept_or_each_broken_one_with_its_events() {
         let kept = verdict(&[], "#");
         assert!(
-            kept.starts_with("# oracle: all 17 rules kept (grant-once-per-ttl, "),
+            kept.starts_with("# oracle: all 18 rules kept (grant-once-per-ttl, "),
             "{kept}"
         );
         assert!(
@@ -288,7 +288,7 @@ mod tests {
         );
         assert_eq!(
             text,
-            "%% oracle: 2 of 17 rules broken: at-most-tries, error-when-due\n\
+            "%% oracle: 2 of 18 rules broken: at-most-tries, error-when-due\n\
              %%   error-when-due: too soon\n\
              %%       3.000000 bob out Connection Error 7 on x\n\
              %%   error-when-due: too soon\n\

@@ -95,6 +95,11 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
         self.console.out(&self.line);
     }
 
+    /// When this second's unlogged drops are to be summed up: at its end, if there were any.
+    pub(super) fn summary_due(&self) -> Option<Instant> {
+        (self.limit.suppressed > 0).then(|| self.limit.window + Duration::from_secs(1))
+    }
+
     /// Prints how many dropped requests went unlogged, if any.
     pub(super) fn flush_suppressed(&mut self) {
         let count = std::mem::take(&mut self.limit.suppressed);
@@ -260,5 +265,22 @@ mod tests {
             "2023-01-16 06:06:00.000000 1 more dropped requests not logged (at most 20 a second)"
         );
         assert_eq!(kept.0.len(), 20 + 1 + 1 + 20 + 1, "{:#?}", kept.0);
+    }
+
+    #[test]
+    fn a_summary_is_due_at_the_end_of_a_second_with_unlogged_drops_only() {
+        let mut kept = Kept::default();
+        let start = Instant::now();
+        let mut log = Log::new(&Fixed, &mut kept, start);
+        log.stamp();
+        let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
+        for _ in 0..DROPPED_LOG_PER_SEC {
+            log.request(peer, b"", Err(&Dropped::Closed), start);
+        }
+        assert_eq!(log.summary_due(), None, "every drop so far has its line");
+        log.request(peer, b"", Err(&Dropped::Closed), start);
+        assert_eq!(log.summary_due(), Some(start + Duration::from_secs(1)));
+        log.flush_suppressed();
+        assert_eq!(log.summary_due(), None, "summed up");
     }
 }

@@ -204,8 +204,13 @@ impl<C: Clock, K: Console> Core<'_, C, K> {
 /// Completes when the oldest ID held expires (never, while none is held), so an idle server removes
 /// expired IDs with one wake-up per expiry and none in between.
 async fn next_expiry<C: Clock>(clock: &C, table: &Table) {
-    match table.next_expiry() {
-        Some(at) => clock.sleep_until(Instant::from_std(at)).await,
+    sleep_until_some(clock, table.next_expiry().map(Instant::from_std)).await;
+}
+
+/// Completes at `at`, or never if there is nothing to wait for.
+async fn sleep_until_some<C: Clock>(clock: &C, at: Option<Instant>) {
+    match at {
+        Some(at) => clock.sleep_until(at).await,
         None => std::future::pending().await,
     }
 }

@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::decision::Dropped;
-use super::{next_expiry, Core, ServerConfig};
+use super::{next_expiry, sleep_until_some, Core, ServerConfig};
 use crate::clock::{self, Clock};
 use crate::console::Console;
 use crate::framing::{read_message, Framer, Received};
@@ -92,6 +92,7 @@ pub(super) async fn serve<L: TcpListener, C: Clock, K: Console>(
     loop {
         let open = reads.len() + writes.len();
         core.log.flush();
+        let summary = core.log.summary_due();
         tokio::select! {
             biased;
             () = clock.sleep_until(core.idle_deadline) => return,
@@ -137,6 +138,7 @@ pub(super) async fn serve<L: TcpListener, C: Clock, K: Console>(
                     clock::sleep(clock, Duration::from_millis(100)).await;
                 }
             },
+            () = sleep_until_some(clock, summary) => core.log.flush_suppressed(),
             // Last: expired IDs are removed a slice at a time when nothing else is ready.
             () = next_expiry(clock, &core.table) => core.table.tidy(Instant::now().into_std()),
         }

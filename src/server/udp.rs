@@ -3,7 +3,7 @@
 
 use tokio::time::Instant;
 
-use super::{next_expiry, Core};
+use super::{next_expiry, sleep_until_some, Core};
 use crate::clock::Clock;
 use crate::console::Console;
 use crate::lines::ServerNote;
@@ -22,15 +22,21 @@ pub(super) async fn serve<S: UdpSocket, C: Clock, K: Console>(
     let clock = core.log.clock();
     loop {
         // Take what is already waiting without a wake-up; only when nothing is, write out the log
-        // lines held so far and wait for a request or the next expiry (expired IDs are removed a
-        // slice at a time, looking at the socket in between).
+        // lines held so far and wait for a request, the end of a second with unlogged drops to sum
+        // up, or the next expiry (expired IDs are removed a slice at a time, looking at the socket
+        // in between).
         let received = match socket.try_recv_batch(&mut requests) {
             Ok(()) if requests.is_empty() => {
                 core.log.flush();
+                let summary = core.log.summary_due();
                 tokio::select! {
                     biased;
                     () = clock.sleep_until(core.idle_deadline) => return,
                     received = socket.recv_batch(&mut requests) => received,
+                    () = sleep_until_some(clock, summary) => {
+                        core.log.flush_suppressed();
+                        continue;
+                    }
                     () = next_expiry(clock, &core.table) => {
                         core.table.tidy(Instant::now().into_std());
                         continue;

@@ -4,8 +4,9 @@
 //! the server, only at what they sent, received and printed (read through [`connid::lines`]). Each
 //! rule has a name that failures print. One checker per part of the protocol, as in TigerBeetle's
 //! simulator: `table_checker` (the server's table), `client_checker` (the client's contract),
-//! `timing_checker` (answers, the idle exit and timestamps on time) and `lines_checker` (every
-//! printed line in the vocabulary), over what `server_view` reconstructs of the server.
+//! `timing_checker` (answers, the idle exit and timestamps on time), `lines_checker` (every printed
+//! line in the vocabulary) and `liveness_checker` (after a heal, clients are answered), over what
+//! `server_view` reconstructs of the server.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::scenario::{Scenario, SERVER};
 
 mod client_checker;
 mod lines_checker;
+mod liveness_checker;
 mod server_view;
 mod table_checker;
 #[cfg(test)]
@@ -58,6 +60,9 @@ pub const TIMESTAMPS: &str = "timestamps-are-virtual-time";
 pub const LINES: &str = "lines-in-the-vocabulary";
 /// Rule 5: the server exits only by its idle timeout: never with an error code.
 pub const KEEPS_SERVING: &str = "server-keeps-serving";
+/// Liveness: after the network heals (and no fault follows), every client that starts is answered
+/// by the server on its first try, unless the server exits by its idle timeout first.
+pub const LIVENESS: &str = "answered-after-healing";
 /// Rule 7: the same seed gives the same events (checked by the explorer, which reruns seeds).
 pub const DETERMINISM: &str = "determinism";
 
@@ -80,6 +85,7 @@ pub const RULES: &[(&str, &str)] = &[
     (ERROR_WHEN_DUE, "a try ends in Connection Error only when it is over: on a RESET for its ID, a refused or closed connection, or the timeout"),
     (TIMESTAMPS, "every printed timestamp is the time it was printed"),
     (LINES, "every printed line is a line of the vocabulary"),
+    (LIVENESS, "after the network heals, every client that starts is answered on its first try while the server runs"),
     (DETERMINISM, "the same seed gives the same events"),
 ];
 
@@ -169,6 +175,7 @@ pub fn check_with(scenario: &Scenario, run: &Run, judge: &Judge) -> Vec<Violatio
         for client in &scenario.clients {
             client_checker::check(scenario, judge, client, run, &replies, &mut found);
         }
+        liveness_checker::check(scenario, run, &replies, &mut found);
     }
     lines_checker::check(scenario, judge, run, &mut found);
     timing_checker::check_timestamps(judge, run, &mut found);

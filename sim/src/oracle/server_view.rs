@@ -172,8 +172,9 @@ pub(super) struct Incarnation<'a> {
     /// When it ended: its exit or crash, or the end of the run.
     pub end_at: Duration,
     pub timed_out: Option<&'a Event>,
-    /// What restarted its idle timer, and when it reached the server: its request lines and accepted
-    /// connections (connid's), or the messages and connections that reached it (any other server).
+    /// What restarted its idle timer, and when it reached the server: its request lines, accepted
+    /// connections and (UDP) datagrams (connid's), or the messages and connections that reached it
+    /// (any other server).
     pub activity: Vec<(Duration, &'a Event)>,
 }
 
@@ -199,8 +200,11 @@ pub(super) fn incarnations(run: &Run, server: SocketAddr, kind: Programs) -> Vec
                 EventKind::Connected { to, .. } if *to == server => Some(e.at),
                 _ => None,
             };
+            // Connid's server over UDP also restarts its timer at datagrams it drops without a
+            // line (past the drop log's limit): every datagram that reaches it counts.
+            let seen = kind == Programs::Foreign || run.transport == Transport::Udp;
             if let (Some(at), Some(life)) = (
-                reached.filter(|_| kind == Programs::Foreign),
+                reached.filter(|_| seen),
                 lives.last_mut().filter(|l| l.end.is_none()),
             ) {
                 life.activity.push((at, e));

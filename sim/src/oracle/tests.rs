@@ -819,6 +819,7 @@ fn every_rule_has_one_statement() {
         ERROR_WHEN_DUE,
         TIMESTAMPS,
         LINES,
+        LIVENESS,
         DETERMINISM,
     ] {
         assert!(
@@ -938,4 +939,63 @@ fn only_a_reset_for_the_tries_id_on_its_socket_lets_it_end_early() {
         }
     });
     assert_eq!(elsewhere.len(), 1);
+}
+
+/// Drops the server's reply to `host` from the record, as if the server had never answered it.
+fn unanswered(host: &'static str) -> impl FnOnce(&mut Vec<Event>) {
+    move |ev| {
+        let addr = ev
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::Send { from, .. } | EventKind::Connected { from, .. }
+                    if e.host == host =>
+                {
+                    Some(*from)
+                }
+                _ => None,
+            })
+            .expect("the client's socket");
+        ev.retain(|e| {
+            !(e.host == SERVER && matches!(&e.kind, EventKind::Send { to, .. } if *to == addr))
+        });
+    }
+}
+
+#[test]
+fn a_client_unanswered_after_the_heal_is_caught() {
+    let s = load("21-heal.toml");
+    for t in Transport::ALL {
+        // hugo's RESET is a reply too: without it, his first try was not answered.
+        let got = broken(&s, t, unanswered("hugo"));
+        assert!(got.contains(&LIVENESS), "{t}: {got:?}");
+        let got = broken(&s, t, unanswered("hana"));
+        assert!(got.contains(&LIVENESS), "{t}: {got:?}");
+    }
+}
+
+#[test]
+fn liveness_is_not_required_after_a_later_fault_or_once_the_server_exited() {
+    let mut s = load("21-heal.toml");
+    let got = broken(&s, Transport::Udp, |ev| {
+        unanswered("hugo")(ev);
+        // The server exits (by its idle timer, as far as this rule knows) before hugo asks.
+        let at = Duration::from_millis(20_550);
+        ev.push(Event {
+            at,
+            host: SERVER.into(),
+            kind: EventKind::Exit(0),
+        });
+    });
+    assert!(!got.contains(&LIVENESS), "{got:?}");
+
+    s.faults.push(crate::scenario::Fault {
+        at: crate::scenario::Dur::secs(100),
+        action: crate::scenario::Action::Loss,
+        between: Some(["hana".into(), SERVER.into()]),
+        oneway: false,
+        rate: Some(0.0),
+    });
+    let got = broken(&s, Transport::Udp, unanswered("hugo"));
+    assert!(!got.contains(&LIVENESS), "{got:?}");
+    assert!(got.contains(&ANSWERED), "{got:?}");
 }

@@ -1,0 +1,94 @@
+//! Liveness after healing, as TigerBeetle's simulator checks it: once the last fault is over and the
+//! network has healed, the system must work again. Every client that starts after the heal is
+//! answered by the server on its first try, unless the server has meanwhile exited by its idle
+//! timeout (which `idle-exit-on-time` judges).
+
+use std::time::Duration;
+
+use connid::lines::ClientLine;
+use connid::protocol::Message;
+
+use super::server_view::Reply;
+use super::{Findings, LIVENESS};
+use crate::events::{secs, Event, EventKind, Run};
+use crate::scenario::{Action, Scenario, SERVER};
+
+/// The liveness rule for every client that starts after the last heal, if no fault follows it.
+pub(super) fn check(scenario: &Scenario, run: &Run, replies: &[Reply<'_>], found: &mut Findings) {
+    let Some(heal) = scenario
+        .faults
+        .iter()
+        .rposition(|f| f.action == Action::Heal)
+    else {
+        return;
+    };
+    let healed = scenario.faults[heal].at.0;
+    if scenario.faults[heal..]
+        .iter()
+        .any(|f| f.action != Action::Heal)
+    {
+        return;
+    }
+    let server_exits: Vec<Duration> = run
+        .events
+        .iter()
+        .filter(|e| e.host == SERVER && matches!(e.kind, EventKind::Exit(_)) && e.at >= healed)
+        .map(|e| e.at)
+        .collect();
+    for client in scenario.clients.iter().filter(|c| c.start.0 >= healed) {
+        let events: Vec<&Event> = run
+            .events
+            .iter()
+            .filter(|e| e.host == client.name)
+            .collect();
+        let Some(start) = events
+            .iter()
+            .find(|e| matches!(e.kind, EventKind::Start(_)))
+        else {
+            continue;
+        };
+        // The first try's socket: where its request left from, or its connection's local end.
+        let local = events.iter().find_map(|e| match &e.kind {
+            EventKind::Send { from, .. } | EventKind::Connected { from, .. } => Some(*from),
+            _ => None,
+        });
+        // The first try is over at its Connection Error, or when the client ends.
+        let over = events
+            .iter()
+            .find(|e| match &e.kind {
+                EventKind::Out(line) => {
+                    matches!(line.parse::<ClientLine>(), Ok(ClientLine::Error { .. }))
+                }
+                EventKind::Exit(_) => true,
+                _ => false,
+            })
+            .map_or(run.simulated, |e| e.at);
+        let answered = replies.iter().any(|r| {
+            let for_it = match &r.message {
+                Message::Ok(id, _) | Message::Reset(id) => id.as_str() == client.id,
+                _ => false,
+            };
+            let arrived = match r.event.kind {
+                EventKind::Send {
+                    delivered: Some(at),
+                    ..
+                } => at <= over,
+                _ => false,
+            };
+            Some(r.to) == local && for_it && arrived
+        });
+        let server_exited = server_exits.iter().any(|&at| at <= over);
+        if !answered && !server_exited {
+            found.add(
+                LIVENESS,
+                over,
+                format!(
+                    "{} started after the network healed at {} and was not answered on its first try",
+                    client.name,
+                    secs(healed)
+                ),
+                &[start],
+            );
+        }
+    }
+}
