@@ -202,7 +202,12 @@ impl Recorder {
                 ..
             } = &mut event.kind
             {
-                if *t == transport && *f == from && *dst == to && rest.starts_with(payload) {
+                // A datagram is one send, whole; TCP bytes may join several writes.
+                let matches = match transport {
+                    Transport::Udp => rest == payload.as_slice(),
+                    Transport::Tcp => rest.starts_with(payload),
+                };
+                if *t == transport && *f == from && *dst == to && matches {
                     *delivered = Some(at);
                     rest = &rest[payload.len()..];
                     if transport == Transport::Udp {
@@ -225,6 +230,28 @@ mod tests {
 
     fn a(s: &str) -> SocketAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_datagram_marks_only_a_send_of_exactly_its_bytes() {
+        let r = Recorder::new();
+        let (c, s) = (a("192.168.0.2:49152"), a("192.168.0.1:5000"));
+        let ms = Duration::from_millis;
+        r.send(ms(0), "c", Transport::Udp, c, s, b"HELLO");
+        r.send(ms(1), "c", Transport::Udp, c, s, b"HELLO\n");
+        // The second overtakes the first: its bytes begin with the first's, but it is not that one.
+        r.receive(ms(5), Transport::Udp, c, s, b"HELLO\n");
+        r.receive(ms(6), Transport::Udp, c, s, b"HELLO");
+        let fates: Vec<_> = r
+            .take()
+            .into_events()
+            .iter()
+            .map(|e| match &e.kind {
+                EventKind::Send { delivered, .. } => *delivered,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fates, [Some(ms(6)), Some(ms(5))]);
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The explorer: many seeds, each a generated scenario run against the oracle; failures are shrunk to a
 //! small scenario file that replays them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::coverage::{self, Situation};
 use crate::events::EventKind;
 use crate::generate;
 use crate::oracle::{self, Violation};
@@ -50,6 +51,10 @@ pub struct SeedResult {
     pub faults: BTreeMap<String, usize>,
     /// Messages sent and never received.
     pub lost: usize,
+    /// The named situations the run reached.
+    pub situations: BTreeSet<Situation>,
+    /// Faults that start trouble, by kind: how many, and how many of them touched nothing.
+    pub effect: BTreeMap<&'static str, (usize, usize)>,
     pub violations: Vec<Violation>,
 }
 
@@ -74,9 +79,14 @@ pub struct Failure {
 pub struct Summary {
     pub seeds: u64,
     pub runs: usize,
+    pub transports: Vec<Transport>,
     pub simulated: Duration,
     pub faults: BTreeMap<String, usize>,
     pub lost: usize,
+    /// How many runs reached each named situation.
+    pub situations: BTreeMap<Situation, usize>,
+    /// Faults that start trouble, by kind: how many, and how many of them touched nothing.
+    pub effect: BTreeMap<&'static str, (usize, usize)>,
     pub failures: Vec<Failure>,
     pub wall: Duration,
 }
@@ -131,10 +141,18 @@ pub fn check_seed(seed: u64, transport: Transport, rerun: bool) -> SeedResult {
         simulated: Duration::ZERO,
         faults: BTreeMap::new(),
         lost: 0,
+        situations: BTreeSet::new(),
+        effect: BTreeMap::new(),
         violations: Vec::new(),
     };
     if let Some(run) = run {
         result.simulated = run.simulated;
+        result.situations = coverage::situations(&scenario, &run);
+        for (kind, touched) in coverage::faults_touched(&scenario, &run) {
+            let (all, idle) = result.effect.entry(kind).or_default();
+            *all += 1;
+            *idle += usize::from(!touched);
+        }
         for e in &run.events {
             match &e.kind {
                 EventKind::Fault(text) => {
@@ -361,11 +379,20 @@ pub fn explore(cfg: &Config, progress: impl Fn(&SeedResult)) -> Summary {
     let mut summary = Summary {
         seeds: shard_seeds(cfg.from, cfg.seeds, cfg.shard).count() as u64,
         runs: results.len(),
+        transports: cfg.transports.clone(),
         ..Summary::default()
     };
     for (result, failure) in results {
         summary.simulated += result.simulated;
         summary.lost += result.lost;
+        for situation in result.situations {
+            *summary.situations.entry(situation).or_default() += 1;
+        }
+        for (kind, (all, idle)) in result.effect {
+            let (sum_all, sum_idle) = summary.effect.entry(kind).or_default();
+            *sum_all += all;
+            *sum_idle += idle;
+        }
         for (kind, n) in result.faults {
             *summary.faults.entry(kind).or_default() += n;
         }
@@ -416,14 +443,41 @@ pub fn summary_text(s: &Summary) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let untouched = s
+        .effect
+        .iter()
+        .map(|(k, (all, idle))| format!("{k} {idle} of {all}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let reachable: Vec<Situation> = Situation::ALL
+        .into_iter()
+        .filter(|x| x.only_over().is_none_or(|t| s.transports.contains(&t)))
+        .collect();
+    let reached = reachable
+        .iter()
+        .filter_map(|x| s.situations.get(x).map(|n| format!("{} {n}", x.name())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let never: Vec<&str> = reachable
+        .iter()
+        .filter(|x| !s.situations.contains_key(x))
+        .map(|x| x.name())
+        .collect();
+    let never = if never.is_empty() {
+        "none".to_string()
+    } else {
+        never.join(", ")
+    };
     let wall = s.wall.as_secs_f64().max(1e-9);
     format!(
-        "seeds: {} ({} runs)\nsimulated time: {:.1} s ({:.1} h)\nfaults injected: {faults}\nmessages lost: {}\nfailures: {}\nspeed: {:.0} seeds/s, {:.0} runs/s ({:.2} s wall)\n",
+        "seeds: {} ({} runs)\nsimulated time: {:.1} s ({:.1} h)\nfaults injected: {faults}\nfaults that touched nothing: {}\nmessages lost: {}\nsituations reached (runs): {}\nsituations never reached: {never}\nfailures: {}\nspeed: {:.0} seeds/s, {:.0} runs/s ({:.2} s wall)\n",
         s.seeds,
         s.runs,
         s.simulated.as_secs_f64(),
         s.simulated.as_secs_f64() / 3600.0,
+        if untouched.is_empty() { "none".to_string() } else { untouched },
         s.lost,
+        if reached.is_empty() { "none".to_string() } else { reached },
         s.failures.len(),
         s.seeds as f64 / wall,
         s.runs as f64 / wall,

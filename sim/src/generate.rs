@@ -236,7 +236,8 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                 let name = format!("p{}", i + 1);
                 let start = pick_dur(&mut rng, Duration::ZERO, horizon, tick);
                 let wait = pick_dur(&mut rng, Duration::ZERO, secs(20), ms(100));
-                let kinds = if transport == Transport::Udp { 4 } else { 2 };
+                // Over UDP, two kinds in five aim at a client.
+                let kinds = if transport == Transport::Udp { 5 } else { 2 };
                 match rng.random_range(0..kinds) {
                     0 => {
                         let request = format!("HELLO {}", id(&mut rng));
@@ -254,7 +255,7 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                         to: None,
                         port: None,
                     },
-                    2 => to_client(&mut rng, name, &clients, wait),
+                    2 | 3 => to_client(&mut rng, name, &clients, wait),
                     _ => PeerSpec {
                         name,
                         start,
@@ -274,10 +275,10 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
         Vec::new()
     };
 
-    let others: Vec<String> = clients
+    let others: Vec<(String, Duration)> = clients
         .iter()
-        .map(|c| c.name.clone())
-        .chain(peers.iter().map(|p| p.name.clone()))
+        .map(|c| (c.name.clone(), c.start.0))
+        .chain(peers.iter().map(|p| (p.name.clone(), p.start.0)))
         .collect();
     let mut kinds = Vec::new();
     for (on, kind) in [
@@ -294,9 +295,23 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
     if !kinds.is_empty() {
         for _ in 0..rng.random_range(0..=MAX_FAULTS / 2) {
             let kind = kinds[rng.random_range(0..kinds.len())];
-            let at = pick_dur(&mut rng, Duration::ZERO, horizon, tick);
+            let (other, talks) = others[rng.random_range(0..others.len())].clone();
+            // Most faults come around when a host starts talking, where they have something to
+            // touch (the explorer reports those that touched nothing); the rest anywhere.
+            let at = if rng.random_bool(0.7) {
+                if kind == Action::Crash {
+                    // A crash in the middle of an exchange: a tick or a few after the first
+                    // message has arrived.
+                    Dur(talks + network.latency.0 + tick * rng.random_range(1..=4))
+                } else {
+                    // Link trouble already there when the host speaks, or just after.
+                    let from = talks.saturating_sub(secs(2));
+                    Dur(from + pick_dur(&mut rng, Duration::ZERO, secs(2) + tick * 5, tick).0)
+                }
+            } else {
+                pick_dur(&mut rng, Duration::ZERO, horizon, tick)
+            };
             let later = |rng: &mut ChaCha8Rng| Dur(at.0 + pick_dur(rng, tick, secs(30), tick).0);
-            let other = others[rng.random_range(0..others.len())].clone();
             let link = Some([other, SERVER.to_string()]);
             let fault = |at, action, between, oneway, rate| Fault {
                 at,
@@ -393,10 +408,21 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
 fn to_client(rng: &mut ChaCha8Rng, name: String, clients: &[ClientSpec], wait: Dur) -> PeerSpec {
     let client = &clients[rng.random_range(0..clients.len())];
     let try_index = rng.random_range(0..client.tries.min(3));
-    let lifetime = client.timeout.0 * client.tries;
+    // Mostly just after the client starts, when it surely waits for a reply on its first socket.
+    let after = if rng.random_bool(0.7) {
+        pick_dur(rng, ms(1), ms(20), ms(1)).0
+    } else {
+        pick_dur(
+            rng,
+            Duration::ZERO,
+            client.timeout.0 * client.tries,
+            ms(100),
+        )
+        .0
+    };
     PeerSpec {
         name,
-        start: Dur(client.start.0 + pick_dur(rng, Duration::ZERO, lifetime, ms(100)).0),
+        start: Dur(client.start.0 + after),
         sends: (0..rng.random_range(1..=3))
             .map(|_| TO_CLIENT[rng.random_range(0..TO_CLIENT.len())].to_string())
             .collect(),

@@ -6,11 +6,13 @@
 //! story as text or as a Mermaid sequence diagram.
 //!
 //! The explorer turns seeds into scenarios ([`generate`]), checks each run against the protocol's
-//! rules ([`oracle`]) and shrinks what fails ([`explore`]).
+//! rules ([`oracle`]), counts the situations its runs reached and the faults that touched something
+//! ([`coverage`]), and shrinks what fails ([`explore`]).
 
 pub mod clock;
 pub mod conform;
 pub mod console;
+pub mod coverage;
 pub mod events;
 pub mod explore;
 pub mod generate;

@@ -257,8 +257,9 @@ fn apply(
         Action::Loss => sim.set_link_fail_rate(a, b, fault.rate.unwrap_or_default()),
         Action::Crash => {
             if sim.is_host_running(SERVER) {
-                sim.crash(SERVER);
+                // Recorded first: the connections the crash closes follow it in the record.
                 rec.record(sim.elapsed(), SERVER, EventKind::Crash);
+                sim.crash(SERVER);
             }
         }
         Action::Restart => {

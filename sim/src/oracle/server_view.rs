@@ -189,9 +189,12 @@ impl Incarnation<'_> {
 /// prints; any other server is seen from outside: what reached its address, and an exit with code 0.
 pub(super) fn incarnations(run: &Run, server: SocketAddr, kind: Programs) -> Vec<Incarnation<'_>> {
     let mut lives: Vec<Incarnation<'_>> = Vec::new();
+    // What reached the server from outside, and when: it belongs to the life running at that time,
+    // which need not be the one running when it was sent.
+    let mut reached: Vec<(Duration, &Event)> = Vec::new();
     for e in &run.events {
         if e.host != SERVER {
-            let reached = match &e.kind {
+            let at = match &e.kind {
                 EventKind::Send {
                     to,
                     delivered: Some(at),
@@ -200,15 +203,7 @@ pub(super) fn incarnations(run: &Run, server: SocketAddr, kind: Programs) -> Vec
                 EventKind::Connected { to, .. } if *to == server => Some(e.at),
                 _ => None,
             };
-            // Connid's server over UDP also restarts its timer at datagrams it drops without a
-            // line (past the drop log's limit): every datagram that reaches it counts.
-            let seen = kind == Programs::Foreign || run.transport == Transport::Udp;
-            if let (Some(at), Some(life)) = (
-                reached.filter(|_| seen),
-                lives.last_mut().filter(|l| l.end.is_none()),
-            ) {
-                life.activity.push((at, e));
-            }
+            reached.extend(at.map(|at| (at, e)));
             continue;
         }
         match &e.kind {
@@ -245,6 +240,15 @@ pub(super) fn incarnations(run: &Run, server: SocketAddr, kind: Programs) -> Vec
                     }
                     _ => {}
                 }
+            }
+        }
+    }
+    // Connid's server over UDP also restarts its timer at datagrams it drops without a line (past
+    // the drop log's limit): every datagram that reaches it counts.
+    if kind == Programs::Foreign || run.transport == Transport::Udp {
+        for (at, e) in reached {
+            if let Some(life) = lives.iter_mut().find(|l| l.contains(at)) {
+                life.activity.push((at, e));
             }
         }
     }
