@@ -1,62 +1,91 @@
 #!/usr/bin/env bash
 # Mutation score of the protocol's code: which changes to it no test notices (cargo-mutants 27.1).
 #
-#   benches/mutants.sh sim   the client and the server, judged by the simulator's tests alone:
-#                            connid-sim's unit tests (oracle, generator, runner), the scenario suite and
-#                            the bounded exploration (sim/tests/{scenarios,explore}.rs)
+#   benches/mutants.sh sim   the client and the server (src/client.rs, src/server/), judged by the
+#                            simulator's tests alone: connid-sim's unit tests (oracle, generator, runner,
+#                            coverage), the scenario suite and the bounded exploration
+#                            (sim/tests/{scenarios,explore}.rs)
 #   benches/mutants.sh all   the client, the server, the registry and the protocol parser, judged by the
-#                            whole `cargo test --workspace`: connid's unit tests first, then the whole
-#                            suite for the mutants they miss (`--iterate`), so a caught mutant costs one
-#                            fast build and test
+#                            whole `cargo test --workspace`, in three passes so a mutant costs only as
+#                            much as the first tests that catch it: connid's unit tests, then the
+#                            simulator's tests for what they missed, then the whole suite for the rest
+#                            (`--iterate`). A mutant caught by part of the suite is caught by all of it.
 #
-# Each prints caught / missed / unviable / timeouts and the score (caught / (caught + missed + timeouts)),
-# and keeps cargo-mutants' own output in target/mutants-<mode>/ (missed.txt names the survivors).
-# Exclusions, each with its reason, are in .cargo/mutants.toml. Not part of CI: `sim` takes about an
-# hour on 2 cores, `all` a few hours. Extra arguments go to cargo-mutants (e.g. `--shard 1/4`, `-j 2`).
+# Each prints caught / missed / unviable / timeouts and the score: caught of the viable mutants (and
+# caught or hung: a mutant that makes the tests hang fails CI too). cargo-mutants' own output stays in
+# target/mutants-<mode>/ (missed.txt names the survivors; for `all`, each pass in its own directory).
+# Exclusions, each with its reason, are in .cargo/mutants.toml. Not part of CI: on 2 cores `sim` takes
+# about half an hour and `all` one to two hours. Extra arguments go to every cargo-mutants run
+# (e.g. `-j 2`, `--shard 1/4`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-}
 shift || true
 client_server=(--file src/client.rs --file 'src/server/*.rs')
+sim_tests=(-- --lib --test scenarios --test explore)
 
-count() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
+count() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
-# report DIR CAUGHT UNVIABLE: the missed and timed-out mutants are those of DIR's last run.
+# Sums one outcome file over the given pass directories.
+total() {
+  local file=$1 n=0
+  shift
+  for dir in "$@"; do n=$((n + $(count "$dir/$file"))); done
+  echo "$n"
+}
+
+# `--exclude-re` arguments for every mutant named in the given files (exact names).
+excluding() {
+  cat "$@" 2>/dev/null | sed 's/[][\.*^$+?(){}|]/\\&/g; s/^/^/; s/$/$/' | while read -r re; do
+    printf -- '--exclude-re\n%s\n' "$re"
+  done
+}
+
+# report PASS_DIR...: the last directory's missed mutants are the survivors.
 report() {
-  local out=$1 caught=$2 unviable=$3 missed timeout
-  missed=$(count "$out/mutants.out/missed.txt")
-  timeout=$(count "$out/mutants.out/timeout.txt")
+  local caught unviable timeout missed last=${*: -1}
+  caught=$(total caught.txt "$@")
+  unviable=$(total unviable.txt "$@")
+  timeout=$(total timeout.txt "$@")
+  missed=$(count "$last/missed.txt")
   local viable=$((caught + missed + timeout))
   echo "caught $caught, missed $missed, unviable $unviable, timeouts $timeout"
   if [ "$viable" -gt 0 ]; then
-    echo "score: $caught of $viable viable mutants caught ($((100 * caught / viable)) %, rounded down)"
+    echo "score: $caught of $viable viable mutants caught ($((1000 * caught / viable / 10)).$((1000 * caught / viable % 10)) %);" \
+      "caught or hung: $((caught + timeout)) ($((1000 * (caught + timeout) / viable / 10)).$((1000 * (caught + timeout) / viable % 10)) %)"
   fi
   if [ "$missed" -gt 0 ]; then
     echo "missed:"
-    sed 's/^/  /' "$out/mutants.out/missed.txt"
+    sed 's/^/  /' "$last/missed.txt"
   fi
 }
 
 case "$mode" in
   sim)
     out=target/mutants-sim
-    mkdir -p "$out"
+    rm -rf "$out" && mkdir -p "$out"
     cargo mutants -p connid "${client_server[@]}" --test-package connid-sim -o "$out" "$@" \
-      -- --lib --test scenarios --test explore || true
-    report "$out" "$(count "$out/mutants.out/caught.txt")" "$(count "$out/mutants.out/unviable.txt")"
+      "${sim_tests[@]}" || true
+    report "$out/mutants.out"
     ;;
   all)
     out=target/mutants-all
     files=("${client_server[@]}" --file src/registry.rs --file src/protocol.rs)
     rm -rf "$out" && mkdir -p "$out"
+    # Each pass retries what the earlier ones neither caught nor found unviable; a mutant that made
+    # earlier tests hang is counted as such and not retried (it would hang these too).
     cargo mutants -p connid "${files[@]}" -o "$out" "$@" -- --lib || true
-    # The second run skips what the first caught or found unviable, and retries the rest.
     cp -r "$out/mutants.out" "$out/unit"
-    cargo mutants -p connid "${files[@]}" --iterate --test-workspace=true -o "$out" "$@" || true
-    report "$out" \
-      $(($(count "$out/unit/caught.txt") + $(count "$out/mutants.out/caught.txt"))) \
-      $(($(count "$out/unit/unviable.txt") + $(count "$out/mutants.out/unviable.txt")))
+    mapfile -t skip < <(excluding "$out/unit/timeout.txt")
+    cargo mutants -p connid "${files[@]}" --iterate --test-package connid-sim "${skip[@]}" \
+      -o "$out" "$@" "${sim_tests[@]}" || true
+    cp -r "$out/mutants.out" "$out/sim"
+    mapfile -t skip < <(excluding "$out/unit/timeout.txt" "$out/sim/timeout.txt")
+    cargo mutants -p connid "${files[@]}" --iterate --test-workspace=true "${skip[@]}" \
+      -o "$out" "$@" || true
+    cp -r "$out/mutants.out" "$out/whole"
+    report "$out/unit" "$out/sim" "$out/whole"
     ;;
   *)
     echo "usage: benches/mutants.sh sim|all [cargo-mutants arguments]" >&2

@@ -542,12 +542,22 @@ mod tests {
     }
 
     #[test]
+    fn an_id_debugs_as_its_text_in_quotes() {
+        assert_eq!(format!("{:?}", id("a1")), "ConnId(\"a1\")");
+    }
+
+    #[test]
     fn printable_escapes_and_truncates() {
         assert_eq!(printable(b"HELLO 1\r\n", 80), "HELLO 1\\r\\n");
         assert_eq!(printable(b"\xff\x00", 80), "\\xff\\0");
         assert_eq!(printable(b"a\xe2\x82b", 80), "a\\xe2\\x82b");
         assert_eq!(printable(b"abcdef", 3), "abc...");
         assert_eq!(printable(b"HELLO 1", 80), "HELLO 1");
+        // The usual request is shown as it is, without a copy.
+        assert!(matches!(
+            printable(b"HELLO 1", 80),
+            std::borrow::Cow::Borrowed("HELLO 1")
+        ));
         assert_eq!(
             printable(b"say \"hi\" \\ 'x'", 80),
             "say \\\"hi\\\" \\\\ \\'x\\'"

@@ -185,16 +185,11 @@ impl<S: BuildHasher> Registry<S> {
                 entry.remove();
                 self.len -= 1;
             }
-            // After a burst has expired, give the shard's memory back: all of it once empty, else
-            // only when three quarters of it is unused, so this is rare.
-            let unused = shard.capacity() - shard.len();
-            if (shard.is_empty() && unused > 0)
-                || (unused > 16 && shard.len() < shard.capacity() / 4)
-            {
+            if worth_shrinking(shard.len(), shard.capacity()) {
                 shard.shrink_to(shard.len() * 2, |held| held.hash);
             }
         }
-        if self.peak > 4 * CHUNK && self.len < self.peak / 4 {
+        if shrank_a_lot(self.peak, self.len) {
             self.peak = self.len;
             self.shrunk = true;
         }
@@ -233,6 +228,20 @@ impl<S: BuildHasher> Registry<S> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+/// Whether a shard holding `len` entries with room for `capacity` should give memory back after a
+/// burst has expired: all of it once empty, else only when over three quarters of it (and more than a
+/// few entries' worth) is unused, so shrinking is rare.
+fn worth_shrinking(len: usize, capacity: usize) -> bool {
+    let unused = capacity - len;
+    (len == 0 && unused > 0) || (unused > 16 && len < capacity / 4)
+}
+
+/// Whether a table that held `peak` IDs at most (a big one: over four chunks) now holds under a
+/// quarter of that: its owner may then give freed memory back to the system.
+fn shrank_a_lot(peak: usize, len: usize) -> bool {
+    peak > 4 * CHUNK && len < peak / 4
 }
 
 /// A time: nanoseconds since the registry's first call.
@@ -431,6 +440,45 @@ mod tests {
             assert_eq!(r.request(&id(&i.to_string()), now), Decision::Granted);
             assert!(r.len() <= 101, "{} ids held at step {i}", r.len());
         }
+    }
+
+    #[test]
+    fn a_shard_shrinks_once_empty_or_over_three_quarters_unused() {
+        assert!(!worth_shrinking(0, 0), "nothing to give back");
+        assert!(worth_shrinking(0, 1));
+        assert!(worth_shrinking(9, 40) && worth_shrinking(8, 40));
+        assert!(!worth_shrinking(10, 40), "exactly three quarters unused");
+        assert!(
+            !worth_shrinking(1, 17),
+            "16 unused entries are not worth it"
+        );
+        assert!(worth_shrinking(1, 18));
+        assert!(!worth_shrinking(20, 20));
+    }
+
+    #[test]
+    fn the_owner_hears_of_a_big_table_shrinking_under_a_quarter() {
+        let big = 4 * CHUNK + 4;
+        assert!(shrank_a_lot(big, big / 4 - 1));
+        assert!(
+            !shrank_a_lot(big, big / 4),
+            "a quarter is not under a quarter"
+        );
+        assert!(!shrank_a_lot(4 * CHUNK, 0), "four chunks are not big");
+        assert!(shrank_a_lot(4 * CHUNK + 1, 0));
+    }
+
+    #[test]
+    fn expire_some_says_whether_expired_ids_remain() {
+        let t0 = Instant::now();
+        let mut r = Registry::new(TTL);
+        r.request(&id("a"), t0);
+        r.request(&id("b"), t0 + Duration::from_secs(1));
+        assert!(!r.is_empty());
+        // "a" goes; "b" is exactly one TTL old: not expired yet.
+        assert!(!r.expire_some(t0 + Duration::from_secs(1) + TTL, 1));
+        assert_eq!(r.len(), 1);
+        assert!(r.expire_some(t0 + Duration::from_secs(2) + TTL, 0));
     }
 
     #[test]
