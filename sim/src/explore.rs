@@ -47,6 +47,8 @@ pub struct SeedResult {
     pub seed: u64,
     pub transport: Transport,
     pub simulated: Duration,
+    /// Simulation steps the run took.
+    pub steps: u64,
     /// Faults applied, by kind.
     pub faults: BTreeMap<String, usize>,
     /// Messages sent and never received.
@@ -81,6 +83,7 @@ pub struct Summary {
     pub runs: usize,
     pub transports: Vec<Transport>,
     pub simulated: Duration,
+    pub steps: u64,
     pub faults: BTreeMap<String, usize>,
     pub lost: usize,
     /// How many runs reached each named situation.
@@ -139,6 +142,7 @@ pub fn check_seed(seed: u64, transport: Transport, rerun: bool) -> SeedResult {
         seed,
         transport,
         simulated: Duration::ZERO,
+        steps: 0,
         faults: BTreeMap::new(),
         lost: 0,
         situations: BTreeSet::new(),
@@ -147,6 +151,7 @@ pub fn check_seed(seed: u64, transport: Transport, rerun: bool) -> SeedResult {
     };
     if let Some(run) = run {
         result.simulated = run.simulated;
+        result.steps = run.steps;
         result.situations = coverage::situations(&scenario, &run);
         for (kind, touched) in coverage::faults_touched(&scenario, &run) {
             let (all, idle) = result.effect.entry(kind).or_default();
@@ -384,6 +389,7 @@ pub fn explore(cfg: &Config, progress: impl Fn(&SeedResult)) -> Summary {
     };
     for (result, failure) in results {
         summary.simulated += result.simulated;
+        summary.steps += result.steps;
         summary.lost += result.lost;
         for situation in result.situations {
             *summary.situations.entry(situation).or_default() += 1;
@@ -470,11 +476,13 @@ pub fn summary_text(s: &Summary) -> String {
     };
     let wall = s.wall.as_secs_f64().max(1e-9);
     format!(
-        "seeds: {} ({} runs)\nsimulated time: {:.1} s ({:.1} h)\nfaults injected: {faults}\nfaults that touched nothing: {}\nmessages lost: {}\nsituations reached (runs): {}\nsituations never reached: {never}\nfailures: {}\nspeed: {:.0} seeds/s, {:.0} runs/s ({:.2} s wall)\n",
+        "seeds: {} ({} runs)\nsimulated time: {:.1} s ({:.1} h) in {} steps ({:.0} a run)\nfaults injected: {faults}\nfaults that touched nothing: {}\nmessages lost: {}\nsituations reached (runs): {}\nsituations never reached: {never}\nfailures: {}\nspeed: {:.0} seeds/s, {:.0} runs/s ({:.2} s wall)\n",
         s.seeds,
         s.runs,
         s.simulated.as_secs_f64(),
         s.simulated.as_secs_f64() / 3600.0,
+        s.steps,
+        s.steps as f64 / s.runs.max(1) as f64,
         if untouched.is_empty() { "none".to_string() } else { untouched },
         s.lost,
         if reached.is_empty() { "none".to_string() } else { reached },

@@ -90,6 +90,8 @@ pub struct SimNet {
     rec: Recorder,
     mischief: Mischief,
     clock: SimClock,
+    /// The datagrams held back on their way out of this host.
+    held: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl SimNet {
@@ -100,6 +102,16 @@ impl SimNet {
             rec,
             mischief,
             clock,
+            held: Arc::default(),
+        }
+    }
+
+    /// Waits until every datagram held back has left: they were sent, and go even if their program
+    /// has ended (a host whose software has finished is never run again, so it must wait here).
+    pub async fn flush_held(&self) {
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(PoisonError::into_inner));
+        for task in held {
+            let _ = task.await;
         }
     }
 
@@ -187,12 +199,16 @@ impl UdpSocket for SimUdp {
             self.inner.send_to(buf, target).await?
         } else {
             // It left now, as far as the sender knows; the network passes it on later (or never,
-            // if the host stops first).
+            // if the host crashes first).
             let (inner, clock, payload) = (self.inner.clone(), net.clock.clone(), buf.to_vec());
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 clock::sleep(&clock, held).await;
                 let _ = inner.send_to(&payload, target).await;
             });
+            net.held
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(task);
             buf.len()
         };
         let udp = Transport::Udp;

@@ -349,6 +349,7 @@ async fn server_host(
         Ok(server) => {
             server.run(&clock, &mut console).await;
             rec.record(now(), SERVER, EventKind::Exit(0));
+            net.flush_held().await;
         }
         Err(e) => {
             let note = ServerNote::CannotListen {
@@ -379,6 +380,7 @@ async fn client_host(
         ScriptedConsole::new(name, rec.clone(), clock.clone(), &spec.typed, spec.typing.0);
     let outcome = run_client(&net, &clock, &mut console, &cfg).await;
     rec.record(now(), name, EventKind::Exit(outcome.exit_code()));
+    net.flush_held().await;
     Ok(())
 }
 
@@ -469,6 +471,7 @@ async fn peer_host(
         rec.record(now(), name, EventKind::Err(format!("raw peer: {e}")));
     }
     rec.record(now(), name, EventKind::Exit(0));
+    net.flush_held().await;
     Ok(())
 }
 

@@ -54,8 +54,10 @@ fn transcripts(path: &Path) -> Vec<(String, String)> {
                 tell(&stepped),
                 "{name} over {t:?}: event mode and fixed mode differ"
             );
+            // Every scenario idles for most of its time: jumping over it takes a small fraction of
+            // the steps (a deadline left armed by a finished host would make every step one tick).
             assert!(
-                first.steps < stepped.steps,
+                first.steps * 50 < stepped.steps,
                 "{name} over {t:?}: event mode took {} steps, fixed mode {}",
                 first.steps,
                 stepped.steps
