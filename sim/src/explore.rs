@@ -199,6 +199,12 @@ fn candidates(s: &Scenario) -> Vec<Scenario> {
                     .map(|p| p.name.clone()),
             )
             .collect();
+        // A client that asked a peer playing a server asks the server instead.
+        for client in c.clients.iter_mut() {
+            if client.server.as_deref() == Some(name) {
+                client.server = None;
+            }
+        }
         c.clients.retain(|x| !gone.contains(&x.name));
         c.peers.retain(|x| !gone.contains(&x.name));
         c.faults.retain(|f| {

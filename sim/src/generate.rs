@@ -70,6 +70,17 @@ const TO_CLIENT: [&str; 8] = [
     "OK a 10.0.0.9",
 ];
 
+/// What a raw peer playing a server answers each request with: twice, another ID first, RESETs, an
+/// address that is not the client's, garbage first, RESET then OK.
+const ANSWERS: [&[&str]; 6] = [
+    &["OK {id} {ip} {port}", "OK {id} {ip} {port}"],
+    &["OK z {ip} {port}", "OK {id} {ip} {port}"],
+    &["RESET z", "RESET {id}"],
+    &["OK {id} 10.9.8.7 4242"],
+    &["garbage", "OK {id} {ip} {port}"],
+    &["RESET {id}", "OK {id} {ip} {port}"],
+];
+
 /// A flood sends more malformed datagrams than the server logs in one second (20).
 const FLOOD: std::ops::RangeInclusive<usize> = 21..=40;
 
@@ -216,6 +227,7 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                     rng.random_range(1..=4)
                 },
                 settle: Dur(defaults::SETTLE),
+                server: None,
             }
         })
         .collect();
@@ -236,8 +248,8 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                 let name = format!("p{}", i + 1);
                 let start = pick_dur(&mut rng, Duration::ZERO, horizon, tick);
                 let wait = pick_dur(&mut rng, Duration::ZERO, secs(20), ms(100));
-                // Over UDP, two kinds in five aim at a client.
-                let kinds = if transport == Transport::Udp { 5 } else { 2 };
+                // Over UDP, two kinds in six aim at a client and one plays a server.
+                let kinds = if transport == Transport::Udp { 6 } else { 2 };
                 match rng.random_range(0..kinds) {
                     0 => {
                         let request = format!("HELLO {}", id(&mut rng));
@@ -254,8 +266,26 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                         wait,
                         to: None,
                         port: None,
+                        answer: false,
+                        from_other_port: false,
                     },
                     2 | 3 => to_client(&mut rng, name, &clients, wait),
+                    4 => PeerSpec {
+                        name,
+                        start: Dur::default(),
+                        sends: ANSWERS[rng.random_range(0..ANSWERS.len())]
+                            .iter()
+                            .map(|a| a.to_string())
+                            .collect(),
+                        gap: pick_dur(&mut rng, Duration::ZERO, secs(20), ms(100)),
+                        half_close: false,
+                        // Until every client is surely done.
+                        wait: Dur(horizon + secs(60)),
+                        to: None,
+                        port: None,
+                        answer: true,
+                        from_other_port: rng.random_bool(0.5),
+                    },
                     _ => PeerSpec {
                         name,
                         start,
@@ -267,6 +297,8 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                         wait,
                         to: None,
                         port: None,
+                        answer: false,
+                        from_other_port: false,
                     },
                 }
             })
@@ -275,6 +307,11 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
         Vec::new()
     };
 
+    // Each peer that plays a server is asked by one client.
+    for peer in peers.iter().filter(|p| p.answer) {
+        let asker = rng.random_range(0..clients.len());
+        clients[asker].server = Some(peer.name.clone());
+    }
     let others: Vec<(String, Duration)> = clients
         .iter()
         .map(|c| (c.name.clone(), c.start.0))
@@ -387,6 +424,7 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                 ),
                 tries: 1,
                 settle: Dur(defaults::SETTLE),
+                server: None,
             });
         }
     }
@@ -431,6 +469,8 @@ fn to_client(rng: &mut ChaCha8Rng, name: String, clients: &[ClientSpec], wait: D
         wait,
         to: Some(client.name.clone()),
         port: Some(FIRST_EPHEMERAL_PORT + u16::try_from(try_index).unwrap_or_default()),
+        answer: false,
+        from_other_port: false,
     }
 }
 
@@ -480,6 +520,8 @@ fn split_request(
         wait,
         to: None,
         port: None,
+        answer: false,
+        from_other_port: false,
     }
 }
 

@@ -79,9 +79,17 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
             server_cfg.clone(),
         )
     });
+    let peer_ips = &ips[1 + scenario.clients.len()..];
+    // Where an answering peer listens.
+    let listening = |name: &str| {
+        let i = scenario.peers.iter().position(|p| p.name == name)?;
+        let port = scenario.peers[i].port.unwrap_or(server_addr.port());
+        Some(SocketAddr::new(peer_ips[i], port))
+    };
     for (spec, ip) in scenario.clients.iter().zip(&ips[1..]) {
+        let asked = spec.server.as_deref().and_then(listening);
         let cfg = ClientConfig {
-            server: server_addr,
+            server: asked.unwrap_or(server_addr),
             id: ConnId::new(&spec.id).expect("checked when the scenario was read"),
             transport,
             timeout: spec.timeout.0,
@@ -100,9 +108,10 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
             ),
         );
     }
-    let peer_ips = &ips[1 + scenario.clients.len()..];
     for (spec, ip) in scenario.peers.iter().zip(peer_ips) {
         let target = match spec.to.as_deref() {
+            // An answering peer's own address, where it listens.
+            _ if spec.answer => listening(&spec.name).unwrap_or(server_addr),
             None | Some(SERVER) => {
                 SocketAddr::new(server_addr.ip(), spec.port.unwrap_or(server_addr.port()))
             }
@@ -396,6 +405,29 @@ async fn peer_host(
     use connid::net::{Net, UdpSocket};
     clock::sleep(&clock, spec.start.0).await;
     let name = spec.name.as_str();
+    if spec.answer {
+        let net = SimNet::new(name, ip, rec.clone(), mischief, clock.clone());
+        rec.record(
+            now(),
+            name,
+            EventKind::Start(format!(
+                "raw peer playing a server over {transport} on port {}: {} answers to each request{}",
+                target.port(),
+                spec.sends.len(),
+                if spec.from_other_port && transport == Transport::Udp {
+                    ", from another port"
+                } else {
+                    ""
+                }
+            )),
+        );
+        if let Err(e) = answer(&net, &clock, &spec, transport, target.port()).await {
+            rec.record(now(), name, EventKind::Err(format!("raw peer: {e}")));
+        }
+        rec.record(now(), name, EventKind::Exit(0));
+        net.flush_held().await;
+        return Ok(());
+    }
     rec.record(
         now(),
         name,
@@ -472,6 +504,59 @@ async fn peer_host(
     }
     rec.record(now(), name, EventKind::Exit(0));
     net.flush_held().await;
+    Ok(())
+}
+
+/// An answering peer (UDP): answers each request with its `sends` (`{id}`, `{ip}` and `{port}`
+/// filled in from the request), one request after another, until `wait` passes without one.
+async fn answer(
+    net: &SimNet,
+    clock: &SimClock,
+    spec: &PeerSpec,
+    transport: Transport,
+    port: u16,
+) -> std::io::Result<()> {
+    use connid::net::{Net, UdpSocket};
+    let here = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+    let mut buf = vec![0u8; 2048];
+    let answers = |request: &[u8], from: SocketAddr| -> Vec<Vec<u8>> {
+        let id = connid::protocol::parse_request(request)
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        spec.sends
+            .iter()
+            .map(|s| {
+                let text = s
+                    .replace("{id}", &id)
+                    .replace("{ip}", &from.ip().to_string())
+                    .replace("{port}", &from.port().to_string());
+                decode_payload(&text).unwrap_or_default()
+            })
+            .collect()
+    };
+    match transport {
+        Transport::Udp => {
+            let socket = net.bind_udp(here).await?;
+            let other = match spec.from_other_port {
+                true => Some(net.bind_udp(SocketAddr::new(here.ip(), 0)).await?),
+                false => None,
+            };
+            let out = other.as_ref().unwrap_or(&socket);
+            while let Some(got) =
+                clock::timeout(clock, spec.wait.0, socket.recv_from(&mut buf)).await
+            {
+                let (n, from) = got?;
+                for (i, a) in answers(&buf[..n], from).iter().enumerate() {
+                    if i > 0 {
+                        clock::sleep(clock, spec.gap.0).await;
+                    }
+                    out.send_to(a, from).await?;
+                }
+            }
+        }
+        // Checked when the scenario was read: a peer that answers is UDP only.
+        Transport::Tcp => {}
+    }
     Ok(())
 }
 

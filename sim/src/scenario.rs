@@ -244,6 +244,9 @@ pub struct ClientSpec {
     /// TCP: how long a whole reply with no newline and no end of stream waits for more bytes.
     #[serde(default = "default_settle")]
     pub settle: Dur,
+    /// The host it asks: the server (by default) or a raw peer that answers (`answer = true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 fn default_settle() -> Dur {
@@ -282,9 +285,17 @@ pub struct PeerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// The port it sends to: by default the server's, or for a client 49152, the first ephemeral port
-    /// (its first try's socket; each new try takes the next one).
+    /// (its first try's socket; each new try takes the next one). An answering peer listens on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// UDP: the peer plays a server, wrongly if its `sends` say so: it listens on `port` and answers
+    /// each request it reads (one after another) with `sends`, `gap` apart, where `{id}`, `{ip}` and `{port}` stand for the
+    /// request's ID and source address; it stops once `wait` passes without a request.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub answer: bool,
+    /// UDP, for an answering peer: its answers leave from another socket than the one asked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_other_port: bool,
 }
 
 /// The first ephemeral port turmoil gives a host's sockets.
@@ -468,8 +479,36 @@ impl Scenario {
                 return err(at("tries"), "must be at least 1".into());
             }
         }
+        for (i, c) in self.clients.iter().enumerate() {
+            if let Some(asked) = c.server.as_deref().filter(|s| *s != SERVER) {
+                if !self.peers.iter().any(|p| p.name == asked && p.answer) {
+                    return err(
+                        format!("clients[{i}].server"),
+                        format!("{asked:?} is neither the server nor a peer that answers"),
+                    );
+                }
+            }
+        }
         for (i, p) in self.peers.iter().enumerate() {
             let at = |f: &str| format!("peers[{i}].{f}");
+            if p.answer && self.transports.contains(&Transport::Tcp) {
+                return err(
+                    at("answer"),
+                    "a peer that answers is UDP only: set transports = [\"udp\"]".into(),
+                );
+            }
+            if p.answer && p.to.is_some() {
+                return err(
+                    at("to"),
+                    "a peer that answers sends to whoever asks it".into(),
+                );
+            }
+            if p.from_other_port && !p.answer {
+                return err(
+                    at("from_other_port"),
+                    "only a peer that answers has one".into(),
+                );
+            }
             check_name(&p.name, &mut names).or_else(|e| err(at("name"), e))?;
             for (j, s) in p.sends.iter().enumerate() {
                 if let Err(e) = decode_payload(s) {
@@ -645,6 +684,10 @@ mod tests {
             ("[[peers]]\nname = \"p\"\nsends = [\"\\\\xg0\"]\n", "peers[0].sends[0]:"),
             ("[[peers]]\nname = \"p\"\nsends = [\"x\"]\nto = \"p\"\n", "peers[0].to: \"p\" is neither the server nor a client"),
             ("[[peers]]\nname = \"p\"\nsends = [\"x\"]\nport = 0\n", "peers[0].port: must be 1 to 65535"),
+            ("[[clients]]\nname = \"a\"\nid = \"1\"\nserver = \"p\"\n[[peers]]\nname = \"p\"\nsends = [\"x\"]\n", "clients[0].server: \"p\" is neither the server nor a peer that answers"),
+            ("transports = [\"udp\"]\n[[peers]]\nname = \"p\"\nsends = [\"x\"]\nanswer = true\nto = \"server\"\n", "peers[0].to: a peer that answers sends to whoever asks it"),
+            ("[[peers]]\nname = \"p\"\nsends = [\"x\"]\nanswer = true\n", "peers[0].answer: a peer that answers is UDP only"),
+            ("[[peers]]\nname = \"p\"\nsends = [\"x\"]\nfrom_other_port = true\n", "peers[0].from_other_port: only a peer that answers has one"),
             ("[[faults]]\nat = \"11m\"\naction = \"crash\"\n", "faults[0].at: 11m is after the limit 10m"),
         ];
         for (text, expected) in cases {

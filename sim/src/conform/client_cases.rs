@@ -411,6 +411,7 @@ fn scenario(case: &ClientCase, port: u16, timing: Timing, typed: Vec<String>) ->
         timeout: Dur(times.timeout),
         tries: times.tries,
         settle: Dur(connid::defaults::SETTLE),
+        server: None,
     });
     s
 }

@@ -35,7 +35,14 @@ pub(super) fn check(scenario: &Scenario, run: &Run, replies: &[Reply<'_>], found
         .filter(|e| e.host == SERVER && matches!(e.kind, EventKind::Exit(_)) && e.at >= healed)
         .map(|e| e.at)
         .collect();
-    for client in scenario.clients.iter().filter(|c| c.start.0 >= healed) {
+    let asks_the_server =
+        |c: &&crate::scenario::ClientSpec| c.server.as_deref().is_none_or(|h| h == SERVER);
+    for client in scenario
+        .clients
+        .iter()
+        .filter(|c| c.start.0 >= healed)
+        .filter(asks_the_server)
+    {
         let events: Vec<&Event> = run
             .events
             .iter()

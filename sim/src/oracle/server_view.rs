@@ -22,9 +22,14 @@ pub(super) struct Reply<'a> {
 
 /// Every message the server sent that parses, in order.
 pub(super) fn replies(run: &Run) -> Vec<Reply<'_>> {
+    replies_from(run, SERVER)
+}
+
+/// Every message `host` sent that parses, in order: what a client asking it may take as a reply.
+pub(super) fn replies_from<'a>(run: &'a Run, host: &str) -> Vec<Reply<'a>> {
     run.events
         .iter()
-        .filter(|e| e.host == SERVER)
+        .filter(|e| e.host == host)
         .filter_map(|event| match &event.kind {
             EventKind::Send { to, payload, .. } => {
                 protocol::parse(payload).ok().map(|message| Reply {

@@ -999,3 +999,34 @@ fn liveness_is_not_required_after_a_later_fault_or_once_the_server_exited() {
     assert!(!got.contains(&LIVENESS), "{got:?}");
     assert!(got.contains(&ANSWERED), "{got:?}");
 }
+
+#[test]
+fn a_client_asking_a_peer_is_judged_by_that_peers_replies() {
+    let s = load("24-a-server-that-answers-wrongly.toml");
+    // vic takes the peer's OK for 9 on her first try, as if it answered her request for 3.
+    let got = broken(&s, Transport::Udp, |ev| {
+        let i = position(ev, |e| {
+            e.host == "vic" && matches!(&e.kind, EventKind::Err(n) if n.contains("OK 9"))
+        });
+        let at = ev[i].at;
+        let (ip, port) = ("192.168.0.2", 49152);
+        ev[i].kind = EventKind::Out(format!(
+            "Connection established 9 {ip} {port} on {}",
+            Timestamp(epoch() + chrono::Duration::from_std(at).unwrap())
+        ));
+    });
+    assert!(got.contains(&CURRENT_TRY), "{got:?}");
+
+    // Answered at once, she is established by the peer's OK: judged by its replies, that is right.
+    let mut quick = s.clone();
+    quick.peers[0].gap = crate::scenario::Dur::default();
+    let r = run(&quick, Transport::Udp);
+    assert!(
+        r.events
+            .iter()
+            .any(|e| is_out(e, "vic", "Connection established 3 ")),
+        "{:#?}",
+        r.events
+    );
+    assert_eq!(rules(&quick, &r), Vec::<&str>::new());
+}
