@@ -15,7 +15,7 @@
 # caught or hung: a mutant that makes the tests hang fails CI too). cargo-mutants' own output stays in
 # target/mutants-<mode>/ (missed.txt names the survivors; for `all`, each pass in its own directory).
 # Exclusions, each with its reason, are in .cargo/mutants.toml. Not part of CI: on 2 cores `sim` takes
-# about half an hour and `all` one to two hours. Extra arguments go to every cargo-mutants run
+# about an hour with -j 2, and `all` several. Extra arguments go to every cargo-mutants run
 # (e.g. `-j 2`, `--shard 1/4`).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -14,8 +14,8 @@ use connid::Transport;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
-/// The default step of the simulation. 50 ms keeps transcripts readable (a hop shows as 50 ms) and
-/// long scenarios cheap: two simulated minutes are 2,400 steps (see the README's speed table).
+/// The default step of the simulation: a hop takes 1 ms. Event mode jumps over idle time, so a fine
+/// tick stays cheap (see the README's speed table).
 pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
 
 /// The name the server host always has.
