@@ -60,11 +60,6 @@ impl Mischief {
         self.calm.store(true, Ordering::Relaxed);
     }
 
-    /// None: every datagram goes once, in order, and nothing is drawn.
-    pub fn none() -> Self {
-        Self::new(0.0, 0.0, Duration::ZERO, 0)
-    }
-
     /// For one datagram: whether it is sent twice, and how much longer it is held back.
     fn draw(&self) -> (bool, Duration) {
         if self.duplicate <= 0.0 && self.reorder <= 0.0 || self.calm.load(Ordering::Relaxed) {

@@ -256,6 +256,9 @@ pub(super) fn incarnations(run: &Run, server: SocketAddr, kind: Programs) -> Vec
                 life.activity.push((at, e));
             }
         }
+        for life in &mut lives {
+            life.activity.sort_by_key(|(at, _)| *at);
+        }
     }
     lives
 }
