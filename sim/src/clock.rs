@@ -1,5 +1,9 @@
 //! The clock seam on simulated time: a fixed epoch plus the virtual time elapsed, and every wait noted
 //! as an armed deadline, so the runner knows when the next host has something to do.
+//!
+//! It also notices a host that spins: simulated time passes only between steps, so a loop that never
+//! waits keeps reading the clock at one instant. Past [`SPIN_LIMIT`] readings and waits at one
+//! instant the host panics with what it was doing, which fails the run instead of hanging it.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -29,15 +33,24 @@ impl SimClock {
     }
 }
 
+/// How many times the hosts of a run may read the clock or start a wait at one simulated instant.
+/// A busy instant (a burst of requests, fifty clients at once) takes a few thousand; a host that
+/// loops without ever waiting reaches it within a second of real time.
+pub const SPIN_LIMIT: u64 = 1_000_000;
+
 impl Clock for SimClock {
     fn now(&self) -> NaiveDateTime {
-        let elapsed = chrono::Duration::from_std(crate::net::now()).unwrap_or_default();
+        let now = crate::net::now();
+        self.deadlines.count_call(now, "a clock reading");
+        let elapsed = chrono::Duration::from_std(now).unwrap_or_default();
         epoch() + elapsed
     }
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {
         // Called on a host, where both clocks read that host's present.
-        let at = crate::net::now() + deadline.saturating_duration_since(Instant::now());
+        let now = crate::net::now();
+        self.deadlines.count_call(now, "a wait started");
+        let at = now + deadline.saturating_duration_since(Instant::now());
         let armed = self.deadlines.arm(at);
         async move {
             tokio::time::sleep_until(deadline).await;
@@ -56,12 +69,33 @@ struct Armed {
     /// Each deadline with a number that tells apart waits due at the same time.
     at: BTreeSet<(Duration, u64)>,
     next: u64,
+    /// The instant of the latest clock call, and how many calls came at it.
+    instant: Duration,
+    calls: u64,
 }
 
 impl Deadlines {
     /// The earliest deadline armed, if any.
     pub fn earliest(&self) -> Option<Duration> {
         self.lock().at.first().map(|(at, _)| *at)
+    }
+
+    /// Counts one clock call at `now`; panics on the [`SPIN_LIMIT`]th at the same instant.
+    fn count_call(&self, now: Duration, what: &str) {
+        let mut armed = self.lock();
+        if armed.instant != now {
+            armed.instant = now;
+            armed.calls = 0;
+        }
+        armed.calls += 1;
+        if armed.calls >= SPIN_LIMIT {
+            drop(armed);
+            panic!(
+                "a host spins: {SPIN_LIMIT} clock calls at {:.6} s without simulated time passing \
+                 (the last: {what}); a loop that never waits",
+                now.as_secs_f64()
+            );
+        }
     }
 
     fn arm(&self, at: Duration) -> Disarm {
@@ -112,5 +146,30 @@ mod tests {
         assert_eq!(d.earliest(), Some(Duration::from_secs(9)));
         drop(late);
         assert_eq!(d.earliest(), None);
+    }
+
+    #[test]
+    fn clock_calls_at_one_instant_are_limited_and_counted_afresh_when_time_passes() {
+        let d = Deadlines::default();
+        let t = Duration::from_secs(3);
+        for _ in 1..SPIN_LIMIT {
+            d.count_call(t, "a clock reading");
+        }
+        // Time passed: the count starts again.
+        d.count_call(t + Duration::from_millis(1), "a clock reading");
+        let spun = std::panic::catch_unwind(|| {
+            for _ in 0..SPIN_LIMIT {
+                d.count_call(t, "a wait started");
+            }
+        });
+        let message = spun.expect_err("a spin at one instant panics");
+        let message = message
+            .downcast_ref::<String>()
+            .expect("a formatted message");
+        assert!(
+            message.starts_with("a host spins: 1000000 clock calls at 3.000000 s"),
+            "{message}"
+        );
+        assert!(message.contains("(the last: a wait started)"), "{message}");
     }
 }

@@ -346,7 +346,8 @@ async fn server_host(
     cfg: ServerConfig,
 ) -> turmoil::Result {
     let net = SimNet::new(SERVER, addr.ip(), rec.clone(), mischief, clock.clone());
-    let mut console = ScriptedConsole::new(SERVER, rec.clone(), clock.clone(), &[], Duration::ZERO);
+    let mut console =
+        ScriptedConsole::new(SERVER, rec.clone(), clock.clone(), &[], Duration::ZERO).buffered();
     rec.record(
         now(),
         SERVER,
