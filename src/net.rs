@@ -103,31 +103,24 @@ pub trait UdpSocket: Send + Sync + 'static {
     /// the next call reports it.
     fn try_recv_batch(&self, batch: &mut RecvBatch) -> io::Result<()> {
         batch.clear();
-        while let Some(slot) = batch.free_slot() {
-            match self.try_recv_from(slot) {
-                Ok(Some((n, peer))) => batch.filled(n, peer),
-                Ok(None) => break,
-                Err(_) if !batch.is_empty() => break,
-                Err(e) => return Err(e),
-            }
+        if let Some(e) = batch.take_deferred() {
+            return Err(e);
         }
-        Ok(())
+        take_waiting(self, batch)
     }
 
-    /// Waits for a datagram, then takes it and the others already waiting into `batch` (emptied first).
+    /// Waits for a datagram, then takes it and the others already waiting into `batch` (emptied
+    /// first). An error after the first datagram is kept for the next call, as above.
     fn recv_batch(&self, batch: &mut RecvBatch) -> impl Future<Output = io::Result<()>> + Send {
         async move {
             batch.clear();
+            if let Some(e) = batch.take_deferred() {
+                return Err(e);
+            }
             let slot = batch.free_slot().expect("an empty batch has a free slot");
             let (n, peer) = self.recv_from(slot).await?;
             batch.filled(n, peer);
-            while let Some(slot) = batch.free_slot() {
-                match self.try_recv_from(slot) {
-                    Ok(Some((n, peer))) => batch.filled(n, peer),
-                    _ => break,
-                }
-            }
-            Ok(())
+            take_waiting(self, batch)
         }
     }
 
@@ -143,6 +136,23 @@ pub trait UdpSocket: Send + Sync + 'static {
             self.send_to(bytes, to).await.map(|_| 1)
         }
     }
+}
+
+/// Adds the datagrams already waiting to `batch`, one receive each, until it is full or none is
+/// waiting. An error ends the batch: reported if the batch is empty, else kept for the next receive.
+fn take_waiting<S: UdpSocket + ?Sized>(socket: &S, batch: &mut RecvBatch) -> io::Result<()> {
+    while let Some(slot) = batch.free_slot() {
+        match socket.try_recv_from(slot) {
+            Ok(Some((n, peer))) => batch.filled(n, peer),
+            Ok(None) => break,
+            Err(e) if batch.is_empty() => return Err(e),
+            Err(e) => {
+                batch.defer(e);
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What [`send_all`] reports: a run of datagrams that went out (their indices in the batch), or the
@@ -413,5 +423,77 @@ mod tests {
             received += batch.len();
         }
         assert_eq!(received, 6);
+    }
+
+    /// A socket that replays scripted receives: a datagram, an error (reported once, as an ICMP error
+    /// is), or nothing waiting.
+    struct Scripted(
+        std::sync::Mutex<std::collections::VecDeque<Option<io::Result<&'static [u8]>>>>,
+    );
+
+    impl UdpSocket for Scripted {
+        fn local_addr(&self) -> io::Result<SocketAddr> {
+            Ok("127.0.0.1:1".parse().unwrap())
+        }
+        async fn send_to(&self, buf: &[u8], _: SocketAddr) -> io::Result<usize> {
+            Ok(buf.len())
+        }
+        async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+            self.try_recv_from(buf)
+                .map(|got| got.expect("the script has a datagram waiting"))
+        }
+        fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
+            match self.0.lock().unwrap().pop_front().flatten() {
+                None => Ok(None),
+                Some(Err(e)) => Err(e),
+                Some(Ok(bytes)) => {
+                    buf[..bytes.len()].copy_from_slice(bytes);
+                    Ok(Some((bytes.len(), "10.0.0.1:7".parse().unwrap())))
+                }
+            }
+        }
+    }
+
+    fn script() -> Scripted {
+        let refused = || io::Error::new(io::ErrorKind::ConnectionReset, "refused");
+        Scripted(std::sync::Mutex::new(
+            [
+                Some(Ok(&b"HELLO 1"[..])),
+                Some(Ok(&b"HELLO 2"[..])),
+                Some(Err(refused())),
+                Some(Ok(&b"HELLO 3"[..])),
+                None,
+            ]
+            .into(),
+        ))
+    }
+
+    fn contents(batch: &RecvBatch) -> Vec<&[u8]> {
+        batch.iter().map(|(bytes, _)| bytes).collect()
+    }
+
+    #[test]
+    fn an_error_after_some_datagrams_is_reported_by_the_next_try_recv_batch() {
+        let socket = script();
+        let mut batch = RecvBatch::new();
+        socket.try_recv_batch(&mut batch).unwrap();
+        assert_eq!(contents(&batch), [&b"HELLO 1"[..], b"HELLO 2"]);
+        let e = socket.try_recv_batch(&mut batch).unwrap_err();
+        assert_eq!(e.to_string(), "refused");
+        assert!(batch.is_empty());
+        socket.try_recv_batch(&mut batch).unwrap();
+        assert_eq!(contents(&batch), [&b"HELLO 3"[..]]);
+    }
+
+    #[tokio::test]
+    async fn an_error_after_some_datagrams_is_reported_by_the_next_recv_batch() {
+        let socket = script();
+        let mut batch = RecvBatch::new();
+        socket.recv_batch(&mut batch).await.unwrap();
+        assert_eq!(contents(&batch), [&b"HELLO 1"[..], b"HELLO 2"]);
+        let e = socket.recv_batch(&mut batch).await.unwrap_err();
+        assert_eq!(e.to_string(), "refused");
+        socket.recv_batch(&mut batch).await.unwrap();
+        assert_eq!(contents(&batch), [&b"HELLO 3"[..]]);
     }
 }

@@ -62,10 +62,14 @@ pub enum Situation {
     IdleExit,
     /// A client that starts after the network healed is answered.
     AnsweredAfterHeal,
+    /// A receive (UDP) or an accept (TCP) of the server fails.
+    ServerSocketError,
+    /// The network refuses to send a reply of the server.
+    ReplyNotSent,
 }
 
 impl Situation {
-    pub const ALL: [Situation; 20] = [
+    pub const ALL: [Situation; 22] = [
         Situation::ResetAtExactlyTheTtl,
         Situation::RegrantJustAfterTheTtl,
         Situation::RegrantAfterCrash,
@@ -86,6 +90,8 @@ impl Situation {
         Situation::DatagramOvertaken,
         Situation::IdleExit,
         Situation::AnsweredAfterHeal,
+        Situation::ServerSocketError,
+        Situation::ReplyNotSent,
     ];
 
     /// The name the explorer prints.
@@ -111,6 +117,8 @@ impl Situation {
             Situation::DatagramOvertaken => "datagram-overtaken",
             Situation::IdleExit => "idle-exit",
             Situation::AnsweredAfterHeal => "answered-after-heal",
+            Situation::ServerSocketError => "server-socket-error",
+            Situation::ReplyNotSent => "reply-not-sent",
         }
     }
 
@@ -334,6 +342,12 @@ pub fn situations(scenario: &Scenario, run: &Run) -> BTreeSet<Situation> {
             EventKind::ConnectFailed { .. } => {
                 found.insert(Situation::ConnectionRefused);
             }
+            EventKind::SocketError { .. } if e.host == SERVER => {
+                found.insert(Situation::ServerSocketError);
+            }
+            EventKind::SendFailed { .. } if e.host == SERVER => {
+                found.insert(Situation::ReplyNotSent);
+            }
             EventKind::Send {
                 delivered: Some(_), ..
             } if e.host == NETWORK => {
@@ -542,7 +556,7 @@ mod tests {
         use Situation::*;
         let udp = Transport::Udp;
         let tcp = Transport::Tcp;
-        let cases: [(&str, Transport, &[Situation]); 15] = [
+        let cases: [(&str, Transport, &[Situation]); 17] = [
             (
                 "03-three-resets.toml",
                 udp,
@@ -578,6 +592,16 @@ mod tests {
                 &[DuplicateDelivered],
             ),
             ("23-flood.toml", udp, &[DropLogLimitReached]),
+            (
+                "27-socket-errors.toml",
+                udp,
+                &[ServerSocketError, ReplyNotSent],
+            ),
+            (
+                "27-socket-errors.toml",
+                tcp,
+                &[ServerSocketError, ReplyNotSent],
+            ),
         ];
         for (file, t, expected) in cases {
             let got = reached(&load(file), t);

@@ -77,12 +77,38 @@ pub enum EventKind {
     Shutdown { local: SocketAddr, peer: SocketAddr },
     /// A TCP connection was closed by this side.
     Close { local: SocketAddr, peer: SocketAddr },
+    /// A message the network refused to send (an injected socket error): it never left.
+    SendFailed {
+        transport: Transport,
+        from: SocketAddr,
+        to: SocketAddr,
+        payload: Vec<u8>,
+        why: String,
+    },
+    /// A receive or an accept that reported an injected socket error.
+    SocketError { op: SocketOp, why: String },
     /// A fault the timeline applied.
     Fault(String),
     /// A program ended with an exit code.
     Exit(u8),
     /// The host's software was stopped from outside.
     Crash,
+}
+
+/// The socket call that reported an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketOp {
+    Receive,
+    Accept,
+}
+
+impl std::fmt::Display for SocketOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SocketOp::Receive => "receive",
+            SocketOp::Accept => "accept",
+        })
+    }
 }
 
 /// What was recorded so far; shared by every host of one simulation.

@@ -145,6 +145,8 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                 pick_dur(rng, lo, hi, step)
             }
         };
+    let client_timeout =
+        |rng: &mut ChaCha8Rng| timer(rng, defaults::CLIENT_TIMEOUT, secs(1), secs(15), ms(100));
 
     let server = ServerSpec {
         port: 5000,
@@ -158,7 +160,7 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
         },
         max_connections: defaults::MAX_CONNECTIONS,
     };
-    let network = NetworkSpec {
+    let mut network = NetworkSpec {
         tick: Dur(tick),
         latency: if swarm.latency {
             pick_dur(&mut rng, ms(0), ms(300), ms(10))
@@ -187,6 +189,7 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
             0.0
         },
         reorder_delay: pick_dur(&mut rng, ms(10), secs(2), ms(10)),
+        socket_errors: 0.0,
         seed,
         mode: TimeMode::Event,
     };
@@ -214,13 +217,7 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                 } else {
                     Dur::default()
                 },
-                timeout: timer(
-                    &mut rng,
-                    defaults::CLIENT_TIMEOUT,
-                    secs(1),
-                    secs(15),
-                    ms(100),
-                ),
+                timeout: client_timeout(&mut rng),
                 tries: if real_timers {
                     defaults::TRIES
                 } else {
@@ -415,18 +412,16 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
                 },
                 typed: Vec::new(),
                 typing: Dur::default(),
-                timeout: timer(
-                    &mut rng,
-                    defaults::CLIENT_TIMEOUT,
-                    secs(1),
-                    secs(15),
-                    ms(100),
-                ),
+                timeout: client_timeout(&mut rng),
                 tries: 1,
                 settle: Dur(defaults::SETTLE),
                 server: None,
             });
         }
+    }
+    // Drawn last, so the rest of a seed's scenario is what it was before the server's socket errors.
+    if rng.random_bool(0.2) {
+        network.socket_errors = f64::from(rng.random_range(5..=40u32)) / 100.0;
     }
 
     Scenario {

@@ -1,7 +1,11 @@
 //! The network seam on turmoil's simulated sockets, recording every send and receive.
 //!
-//! turmoil loses and delays messages but never duplicates or reorders a datagram; [`Mischief`] adds
-//! both for UDP, at this seam, drawn from the run's seed.
+//! turmoil loses and delays messages but never duplicates or reorders a datagram, and its sockets
+//! never fail; [`Mischief`] adds all three at this seam, drawn from the run's seed. Socket errors hit
+//! the server only, each the way a real one comes: a receive reports an earlier datagram refused
+//! (after the datagram it follows), a reply cannot be sent (UDP: no buffer space; TCP: the
+//! connection was reset), an accept fails for want of file descriptors (the connection waits in the
+//! backlog for the next accept).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::clock::SimClock;
-use crate::events::{EventKind, Recorder};
+use crate::events::{EventKind, Recorder, SocketOp};
 
 /// The host name duplicated datagrams are recorded under: the network sent them, not a program.
 pub const NETWORK: &str = "network";
@@ -28,21 +32,23 @@ pub fn now() -> Duration {
     turmoil::sim_elapsed().unwrap_or_default()
 }
 
-/// What the network does to UDP datagrams besides turmoil's loss and latency: it sends one twice
-/// (`duplicate`), or holds one back up to `delay` longer so that later ones overtake it (`reorder`).
-/// One generator per run, shared by its hosts: turmoil runs them in a fixed order, so the draws
-/// replay. A heal calms it for the rest of the run.
+/// What the network does besides turmoil's loss and latency: it sends a UDP datagram twice
+/// (`duplicate`), or holds one back up to `delay` longer so that later ones overtake it (`reorder`),
+/// and fails a share of the server's socket calls (`errors`). One generator per run, shared by its
+/// hosts: turmoil runs them in a fixed order, so the draws replay. A heal calms it for the rest of
+/// the run.
 #[derive(Debug, Clone)]
 pub struct Mischief {
     duplicate: f64,
     reorder: f64,
     delay: Duration,
+    errors: f64,
     rng: Arc<Mutex<ChaCha8Rng>>,
     calm: Arc<AtomicBool>,
 }
 
 impl Mischief {
-    pub fn new(duplicate: f64, reorder: f64, delay: Duration, seed: u64) -> Self {
+    pub fn new(duplicate: f64, reorder: f64, delay: Duration, errors: f64, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         // Its own stream of the seed: turmoil draws latency and loss from the seed too.
         rng.set_stream(1);
@@ -50,6 +56,7 @@ impl Mischief {
             duplicate,
             reorder,
             delay,
+            errors,
             rng: Arc::new(Mutex::new(rng)),
             calm: Arc::default(),
         }
@@ -58,6 +65,15 @@ impl Mischief {
     /// From now on every datagram goes once and in order.
     pub fn calm(&self) {
         self.calm.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether one socket call of the server fails.
+    fn fails(&self) -> bool {
+        if self.errors <= 0.0 || self.calm.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+        rng.random_bool(self.errors.clamp(0.0, 1.0))
     }
 
     /// For one datagram: whether it is sent twice, and how much longer it is held back.
@@ -87,6 +103,8 @@ pub struct SimNet {
     clock: SimClock,
     /// The datagrams held back on their way out of this host.
     held: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// Whether this host's socket calls may fail (the server's).
+    fallible: bool,
 }
 
 impl SimNet {
@@ -98,7 +116,52 @@ impl SimNet {
             mischief,
             clock,
             held: Arc::default(),
+            fallible: false,
         }
+    }
+
+    /// The same network, where a share of socket calls fail (the mischief's `errors`).
+    pub fn fallible(mut self) -> Self {
+        self.fallible = true;
+        self
+    }
+
+    /// Whether the next socket call fails.
+    fn fails(&self) -> bool {
+        self.fallible && self.mischief.fails()
+    }
+
+    /// Records a socket error reported to this host's program, and returns it.
+    fn socket_error(&self, op: SocketOp, kind: io::ErrorKind, why: &str) -> io::Error {
+        let why = format!("{why} (simulated)");
+        let event = EventKind::SocketError {
+            op,
+            why: why.clone(),
+        };
+        self.rec.record(now(), &self.host, event);
+        io::Error::new(kind, why)
+    }
+
+    /// Records a send refused to this host's program, and returns the error.
+    fn send_failed(
+        &self,
+        transport: Transport,
+        from: SocketAddr,
+        to: SocketAddr,
+        payload: &[u8],
+        kind: io::ErrorKind,
+        why: &str,
+    ) -> io::Error {
+        let why = format!("{why} (simulated)");
+        let event = EventKind::SendFailed {
+            transport,
+            from,
+            to,
+            payload: payload.to_vec(),
+            why: why.clone(),
+        };
+        self.rec.record(now(), &self.host, event);
+        io::Error::new(kind, why)
     }
 
     /// Waits until every datagram held back has left: they were sent, and go even if their program
@@ -127,6 +190,7 @@ impl SimNet {
             inner,
             net: self.clone(),
             shut: false,
+            drawn: false,
         })
     }
 }
@@ -143,6 +207,7 @@ impl Net for SimNet {
             inner: Arc::new(inner),
             local,
             net: self.clone(),
+            refused: AtomicBool::new(false),
         })
     }
 
@@ -170,6 +235,7 @@ impl Net for SimNet {
         Ok(SimListener {
             inner: turmoil::net::TcpListener::bind(addr).await?,
             net: self.clone(),
+            backlog: Mutex::default(),
         })
     }
 }
@@ -180,6 +246,29 @@ pub struct SimUdp {
     inner: Arc<turmoil::net::UdpSocket>,
     local: SocketAddr,
     net: SimNet,
+    /// An error the next receive reports: an earlier datagram was refused.
+    refused: AtomicBool,
+}
+
+impl SimUdp {
+    /// Records a datagram received, and draws whether the receive after it reports an error.
+    fn received(&self, from: SocketAddr, bytes: &[u8]) {
+        let net = &self.net;
+        net.rec
+            .receive(now(), Transport::Udp, from, self.local, bytes);
+        if net.fails() {
+            self.refused.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The error a receive reports instead of a datagram, if one is due.
+    fn refusal(&self) -> Option<io::Error> {
+        self.refused.swap(false, Ordering::Relaxed).then(|| {
+            let kind = io::ErrorKind::ConnectionReset;
+            self.net
+                .socket_error(SocketOp::Receive, kind, "an earlier datagram was refused")
+        })
+    }
 }
 
 impl UdpSocket for SimUdp {
@@ -189,6 +278,11 @@ impl UdpSocket for SimUdp {
 
     async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
         let net = &self.net;
+        if net.fails() {
+            let kind = io::ErrorKind::OutOfMemory;
+            let why = "no buffer space available";
+            return Err(net.send_failed(Transport::Udp, self.local, target, buf, kind, why));
+        }
         let (twice, held) = net.mischief.draw();
         let n = if held.is_zero() {
             self.inner.send_to(buf, target).await?
@@ -217,19 +311,21 @@ impl UdpSocket for SimUdp {
     }
 
     async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        if let Some(e) = self.refusal() {
+            return Err(e);
+        }
         let (n, from) = self.inner.recv_from(buf).await?;
-        self.net
-            .rec
-            .receive(now(), Transport::Udp, from, self.local, &buf[..n]);
+        self.received(from, &buf[..n]);
         Ok((n, from))
     }
 
     fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
+        if let Some(e) = self.refusal() {
+            return Err(e);
+        }
         let got = connid::net::would_block(self.inner.try_recv_from(buf))?;
         if let Some((n, from)) = got {
-            self.net
-                .rec
-                .receive(now(), Transport::Udp, from, self.local, &buf[..n]);
+            self.received(from, &buf[..n]);
         }
         Ok(got)
     }
@@ -239,6 +335,8 @@ impl UdpSocket for SimUdp {
 pub struct SimListener {
     inner: turmoil::net::TcpListener,
     net: SimNet,
+    /// A connection whose accept failed: it waits for the next accept.
+    backlog: Mutex<Option<(turmoil::net::TcpStream, SocketAddr)>>,
 }
 
 impl TcpListener for SimListener {
@@ -249,7 +347,24 @@ impl TcpListener for SimListener {
     }
 
     async fn accept(&self) -> io::Result<(SimStream, SocketAddr)> {
-        let (inner, peer) = self.inner.accept().await?;
+        let waiting = self
+            .backlog
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let (inner, peer) = match waiting {
+            Some(waiting) => waiting,
+            None => {
+                let accepted = self.inner.accept().await?;
+                if self.net.fails() {
+                    *self.backlog.lock().unwrap_or_else(PoisonError::into_inner) = Some(accepted);
+                    let kind = io::ErrorKind::Other;
+                    let why = "too many open files";
+                    return Err(self.net.socket_error(SocketOp::Accept, kind, why));
+                }
+                accepted
+            }
+        };
         let stream = self.net.stream(inner)?;
         let kind = EventKind::Accepted {
             from: peer,
@@ -268,6 +383,8 @@ pub struct SimStream {
     net: SimNet,
     /// Whether this side has half-closed (recorded once).
     shut: bool,
+    /// Whether a failure of its writes was drawn (once, at the first).
+    drawn: bool,
 }
 
 impl SimStream {
@@ -305,6 +422,12 @@ impl AsyncWrite for SimStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if !std::mem::replace(&mut self.drawn, true) && self.net.fails() {
+            let kind = io::ErrorKind::ConnectionReset;
+            let why = "connection reset by peer";
+            let e = (self.net).send_failed(Transport::Tcp, self.local, self.peer, buf, kind, why);
+            return Poll::Ready(Err(e));
+        }
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = polled {
             let net = &self.net;

@@ -54,7 +54,13 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
     let rec = Recorder::new();
     let deadlines = Deadlines::default();
     let clock = SimClock::new(deadlines.clone());
-    let mischief = Mischief::new(net.duplicate, net.reorder, net.reorder_delay.0, net.seed);
+    let mischief = Mischief::new(
+        net.duplicate,
+        net.reorder,
+        net.reorder_delay.0,
+        net.socket_errors,
+        net.seed,
+    );
 
     // Addresses are handed out in the order names are first looked up: server first, then file order.
     let ips: Vec<IpAddr> = scenario.hosts().iter().map(|h| sim.lookup(*h)).collect();
@@ -345,7 +351,7 @@ async fn server_host(
     addr: SocketAddr,
     cfg: ServerConfig,
 ) -> turmoil::Result {
-    let net = SimNet::new(SERVER, addr.ip(), rec.clone(), mischief, clock.clone());
+    let net = SimNet::new(SERVER, addr.ip(), rec.clone(), mischief, clock.clone()).fallible();
     let mut console =
         ScriptedConsole::new(SERVER, rec.clone(), clock.clone(), &[], Duration::ZERO).buffered();
     rec.record(

@@ -187,6 +187,10 @@ pub struct NetworkSpec {
     #[serde(skip_serializing_if = "is_zero")]
     pub reorder: f64,
     pub reorder_delay: Dur,
+    /// Probability that one of the server's socket calls fails: a receive reports an earlier
+    /// datagram refused, a reply cannot be sent, an accept finds no file descriptor free.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub socket_errors: f64,
     /// Seed of the simulation's random choices (latency, loss).
     pub seed: u64,
     /// How time moves between ticks: jumping over idle time, or one tick per step.
@@ -216,6 +220,7 @@ impl Default for NetworkSpec {
             duplicate: 0.0,
             reorder: 0.0,
             reorder_delay: Dur(Duration::from_millis(500)),
+            socket_errors: 0.0,
             seed: 0,
             mode: TimeMode::Event,
         }
@@ -361,7 +366,7 @@ pub enum Action {
     /// Starts the server's software again (after a crash, or after it exited).
     Restart,
     /// The end of trouble: every partition repaired, every held message released, no loss on any
-    /// link, no more jitter, duplicated or reordered datagrams, and a server that is not running
+    /// link, no more jitter, duplicated or reordered datagrams or socket errors, and a server that is not running
     /// started again. Clients that start after it, with no
     /// fault after it, must each be answered on their first try.
     Heal,
@@ -457,6 +462,7 @@ impl Scenario {
             ("network.repair", self.network.repair),
             ("network.duplicate", self.network.duplicate),
             ("network.reorder", self.network.reorder),
+            ("network.socket_errors", self.network.socket_errors),
         ] {
             if !(0.0..=1.0).contains(&p) {
                 return err(field.into(), format!("{p} is not a probability (0 to 1)"));

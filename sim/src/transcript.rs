@@ -72,6 +72,17 @@ fn describe(kind: &EventKind) -> (&'static str, String) {
         EventKind::ConnectFailed { to, why } => ("refused", format!("tcp -> {to}: {why}")),
         EventKind::Shutdown { local, peer } => ("shutdown", format!("tcp {local} -> {peer}")),
         EventKind::Close { local, peer } => ("close", format!("tcp {local} -> {peer}")),
+        EventKind::SendFailed {
+            transport,
+            from,
+            to,
+            payload: bytes,
+            why,
+        } => (
+            "unsent",
+            format!("{transport} {from} -> {to} {}: {why}", payload(bytes)),
+        ),
+        EventKind::SocketError { op, why } => ("sockerr", format!("{op}: {why}")),
         EventKind::Fault(text) => ("fault", text.clone()),
         EventKind::Exit(code) => ("exit", code.to_string()),
         EventKind::Crash => ("crash", "the software was stopped".to_string()),
@@ -260,7 +271,7 @@ mod tests {
     fn a_verdict_lists_the_rules_kept_or_each_broken_one_with_its_events() {
         let kept = verdict(&[], "#");
         assert!(
-            kept.starts_with("# oracle: all 18 rules kept (grant-once-per-ttl, "),
+            kept.starts_with("# oracle: all 19 rules kept (grant-once-per-ttl, "),
             "{kept}"
         );
         assert!(
@@ -288,7 +299,7 @@ mod tests {
         );
         assert_eq!(
             text,
-            "%% oracle: 2 of 18 rules broken: at-most-tries, error-when-due\n\
+            "%% oracle: 2 of 19 rules broken: at-most-tries, error-when-due\n\
              %%   error-when-due: too soon\n\
              %%       3.000000 bob out Connection Error 7 on x\n\
              %%   error-when-due: too soon\n\

@@ -4,6 +4,7 @@
 //! datagrams end to end in one buffer. Both are plain memory: any [`super::UdpSocket`] can fill or drain
 //! them one datagram at a time, and the real network does it with one `recvmmsg` or `sendmmsg`.
 
+use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
 /// Most datagrams a batch holds (and one system call moves).
@@ -18,6 +19,9 @@ pub struct RecvBatch {
     lens: [usize; BATCH],
     peers: [SocketAddr; BATCH],
     len: usize,
+    /// An error met after some datagrams, for the next receive to report: a socket may report an
+    /// error only once (an earlier datagram refused), so it must not be lost with the batch.
+    deferred: Option<io::Error>,
 }
 
 impl RecvBatch {
@@ -27,6 +31,7 @@ impl RecvBatch {
             lens: [0; BATCH],
             peers: [SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)); BATCH],
             len: 0,
+            deferred: None,
         }
     }
 
@@ -42,8 +47,19 @@ impl RecvBatch {
         self.len == BATCH
     }
 
+    /// Empties the batch (an error deferred stays for the next receive).
     pub fn clear(&mut self) {
         self.len = 0;
+    }
+
+    /// Keeps `e`, met after this batch's datagrams, for the next receive to report.
+    pub fn defer(&mut self, e: io::Error) {
+        self.deferred = Some(e);
+    }
+
+    /// The error deferred by the last receive, if any.
+    pub fn take_deferred(&mut self) -> Option<io::Error> {
+        self.deferred.take()
     }
 
     /// Datagram `i`: its bytes (cut at [`SLOT`]) and its sender.

@@ -63,6 +63,9 @@ pub const KEEPS_SERVING: &str = "server-keeps-serving";
 /// Liveness: after the network heals (and no fault follows), every client that starts is answered
 /// by the server on its first try, unless the server exits by its idle timeout first.
 pub const LIVENESS: &str = "answered-after-healing";
+/// Rule 6: the server reports every socket error it meets (a failed receive or accept, a reply not
+/// sent), each by its own line, at once.
+pub const SOCKET_ERRORS: &str = "socket-errors-reported";
 /// Rule 7: the same seed gives the same events (checked by the explorer, which reruns seeds).
 pub const DETERMINISM: &str = "determinism";
 
@@ -85,6 +88,7 @@ pub const RULES: &[(&str, &str)] = &[
     (ERROR_WHEN_DUE, "a try ends in Connection Error only when it is over: on a RESET for its ID, a refused or closed connection, or the timeout"),
     (TIMESTAMPS, "every printed timestamp is the time it was printed"),
     (LINES, "every printed line is a line of the vocabulary"),
+    (SOCKET_ERRORS, "the server reports every socket error it meets at once: a failed receive or accept, a reply not sent"),
     (LIVENESS, "after the network heals, every client that starts is answered on its first try while the server runs"),
     (DETERMINISM, "the same seed gives the same events"),
 ];
@@ -182,6 +186,7 @@ pub fn check_with(scenario: &Scenario, run: &Run, judge: &Judge) -> Vec<Violatio
         liveness_checker::check(scenario, run, &replies, &mut found);
     }
     lines_checker::check(scenario, judge, run, &mut found);
+    lines_checker::check_socket_errors(judge, run, &mut found);
     timing_checker::check_timestamps(judge, run, &mut found);
     found.0.sort_by_key(|v| v.at);
     found.0

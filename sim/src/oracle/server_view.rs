@@ -13,7 +13,8 @@ use super::Programs;
 use crate::events::{Event, EventKind, Run};
 use crate::scenario::{Scenario, SERVER};
 
-/// A message the server sent, decoded.
+/// A message the server sent (or tried to: a send the network refused is a decision taken all
+/// the same), decoded.
 pub(super) struct Reply<'a> {
     pub event: &'a Event,
     pub to: SocketAddr,
@@ -25,13 +26,14 @@ pub(super) fn replies(run: &Run) -> Vec<Reply<'_>> {
     replies_from(run, SERVER)
 }
 
-/// Every message `host` sent that parses, in order: what a client asking it may take as a reply.
+/// Every message `host` sent or tried to send that parses, in order: what a client asking it may take
+/// as a reply (if it was delivered).
 pub(super) fn replies_from<'a>(run: &'a Run, host: &str) -> Vec<Reply<'a>> {
     run.events
         .iter()
         .filter(|e| e.host == host)
         .filter_map(|event| match &event.kind {
-            EventKind::Send { to, payload, .. } => {
+            EventKind::Send { to, payload, .. } | EventKind::SendFailed { to, payload, .. } => {
                 protocol::parse(payload).ok().map(|message| Reply {
                     event,
                     to: *to,
@@ -108,13 +110,13 @@ pub(super) fn requests<'a>(
     connections
         .into_iter()
         .filter_map(|(from, pieces)| {
+            // The server reads a connection only once it has accepted it, which may be after its
+            // bytes arrived (an accept that failed leaves it waiting).
             let accepted = run
                 .events
                 .iter()
-                .rev()
                 .find(|e| {
                     e.host == SERVER
-                        && e.at <= pieces[0].2
                         && matches!(e.kind, EventKind::Accepted { from: f, .. } if f == from)
                 })
                 .map_or(pieces[0].2, |e| e.at);
@@ -136,7 +138,7 @@ pub(super) fn requests<'a>(
                 from,
                 ids,
                 first: pieces[0].2,
-                at,
+                at: at.max(accepted),
                 due: at < accepted + line_timeout,
                 sends: pieces[..used].iter().map(|(e, ..)| *e).collect(),
             })

@@ -1030,3 +1030,58 @@ fn a_client_asking_a_peer_is_judged_by_that_peers_replies() {
     );
     assert_eq!(rules(&quick, &r), Vec::<&str>::new());
 }
+
+#[test]
+fn a_socket_error_the_server_does_not_report_breaks_the_rule() {
+    let s = load("27-socket-errors.toml");
+    for t in Transport::ALL {
+        // Each kind of report removed in turn: the error it reported is then unreported.
+        for report in ["receive error: ", "accept error: ", "reply not sent: "] {
+            let made = run(&s, t).events.iter().any(|e| {
+                e.host == SERVER
+                    && matches!(&e.kind, EventKind::Out(l) | EventKind::Err(l) if l.contains(report))
+            });
+            if !made {
+                continue;
+            }
+            let got = broken(&s, t, |events| {
+                let i = position(events, |e| {
+                    e.host == SERVER
+                        && matches!(&e.kind, EventKind::Out(l) | EventKind::Err(l) if l.contains(report))
+                });
+                events.remove(i);
+            });
+            assert_eq!(got, [SOCKET_ERRORS], "{report:?} removed over {t}");
+        }
+        // A report with another reason is not this error's.
+        let got = broken(&s, t, |events| {
+            let i = position(events, |e| {
+                e.host == SERVER
+                    && matches!(&e.kind, EventKind::Out(l) if l.contains("reply not sent"))
+            });
+            if let EventKind::Out(line) = &mut events[i].kind {
+                *line = line.replace("(simulated)", "(elsewhere)");
+            }
+        });
+        assert_eq!(got, [SOCKET_ERRORS], "another reason over {t}");
+    }
+}
+
+#[test]
+fn a_reply_the_network_refused_still_counts_as_an_answer() {
+    let s = load("27-socket-errors.toml");
+    for t in Transport::ALL {
+        let r = run(&s, t);
+        let refused = r
+            .events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::SendFailed { .. }))
+            .count();
+        assert!(refused >= 2, "the scenario refuses replies over {t}");
+        // Without them, the requests they answered would be unanswered.
+        let got = broken(&s, t, |events| {
+            events.retain(|e| !matches!(e.kind, EventKind::SendFailed { .. }));
+        });
+        assert!(got.contains(&ANSWERED), "{got:?} over {t}");
+    }
+}
