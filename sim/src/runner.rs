@@ -409,36 +409,21 @@ async fn peer_host(
     transport: Transport,
     target: SocketAddr,
 ) -> turmoil::Result {
-    use connid::net::{Net, UdpSocket};
     clock::sleep(&clock, spec.start.0).await;
     let name = spec.name.as_str();
-    if spec.answer {
-        let net = SimNet::new(name, ip, rec.clone(), mischief, clock.clone());
-        rec.record(
-            now(),
-            name,
-            EventKind::Start(format!(
-                "raw peer playing a server over {transport} on port {}: {} answers to each request{}",
-                target.port(),
-                spec.sends.len(),
-                if spec.from_other_port && transport == Transport::Udp {
-                    ", from another port"
-                } else {
-                    ""
-                }
-            )),
-        );
-        if let Err(e) = answer(&net, &clock, &spec, transport, target.port()).await {
-            rec.record(now(), name, EventKind::Err(format!("raw peer: {e}")));
-        }
-        rec.record(now(), name, EventKind::Exit(0));
-        net.flush_held().await;
-        return Ok(());
-    }
-    rec.record(
-        now(),
-        name,
-        EventKind::Start(format!(
+    let started = if spec.answer {
+        format!(
+            "raw peer playing a server over {transport} on port {}: {} answers to each request{}",
+            target.port(),
+            spec.sends.len(),
+            if spec.from_other_port && transport == Transport::Udp {
+                ", from another port"
+            } else {
+                ""
+            }
+        )
+    } else {
+        format!(
             "raw peer: {} sends over {transport}{}{}",
             spec.sends.len(),
             match &spec.to {
@@ -450,67 +435,82 @@ async fn peer_host(
             } else {
                 ""
             }
-        )),
-    );
+        )
+    };
+    rec.record(now(), name, EventKind::Start(started));
     let net = SimNet::new(name, ip, rec.clone(), mischief, clock.clone());
+    // A raw peer talks to a host that may hang up on it: failures are printed, never fatal.
+    let talked = if spec.answer {
+        answer(&net, &clock, &spec, transport, target.port()).await
+    } else {
+        send_raw(&net, &clock, &spec, transport, target).await
+    };
+    if let Err(e) = talked {
+        rec.record(now(), name, EventKind::Err(format!("raw peer: {e}")));
+    }
+    rec.record(now(), name, EventKind::Exit(0));
+    net.flush_held().await;
+    Ok(())
+}
+
+/// What a raw peer that does not answer does: sends its payloads (`gap` apart) to `target`, then
+/// reads whatever comes back for `wait`.
+async fn send_raw(
+    net: &SimNet,
+    clock: &SimClock,
+    spec: &PeerSpec,
+    transport: Transport,
+    target: SocketAddr,
+) -> std::io::Result<()> {
+    use connid::net::{Net, UdpSocket};
     let payloads: Vec<Vec<u8>> = spec
         .sends
         .iter()
         .map(|s| decode_payload(s).expect("checked when the scenario was read"))
         .collect();
     let mut buf = vec![0u8; 2048];
-    // A raw peer talks to a host that may hang up on it: failures are printed, never fatal.
-    let talked: std::io::Result<()> = async {
-        match transport {
-            Transport::Udp => {
-                let socket = net
-                    .bind_udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
-                    .await?;
-                for (i, payload) in payloads.iter().enumerate() {
-                    if i > 0 {
-                        clock::sleep(&clock, spec.gap.0).await;
-                    }
-                    socket.send_to(payload, target).await?;
+    match transport {
+        Transport::Udp => {
+            let socket = net
+                .bind_udp(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
+                .await?;
+            for (i, payload) in payloads.iter().enumerate() {
+                if i > 0 {
+                    clock::sleep(clock, spec.gap.0).await;
                 }
-                // Whatever arrives is recorded as delivered by the socket itself.
-                let _ = clock::timeout(&clock, spec.wait.0, async {
-                    while socket.recv_from(&mut buf).await.is_ok() {}
-                })
-                .await;
+                socket.send_to(payload, target).await?;
             }
-            Transport::Tcp => {
-                // turmoil lets a connect to a stopped server hang: give up after `wait`.
-                let connecting = clock::timeout(&clock, spec.wait.0, net.connect_tcp(target)).await;
-                let Some(connected) = connecting else {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "connect not answered",
-                    ));
-                };
-                let mut stream = connected?;
-                for (i, payload) in payloads.iter().enumerate() {
-                    if i > 0 {
-                        clock::sleep(&clock, spec.gap.0).await;
-                    }
-                    stream.write_all(payload).await?;
-                }
-                if spec.half_close {
-                    stream.shutdown().await?;
-                }
-                let _ = clock::timeout(&clock, spec.wait.0, async {
-                    while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
-                })
-                .await;
-            }
+            // Whatever arrives is recorded as delivered by the socket itself.
+            let _ = clock::timeout(clock, spec.wait.0, async {
+                while socket.recv_from(&mut buf).await.is_ok() {}
+            })
+            .await;
         }
-        Ok(())
+        Transport::Tcp => {
+            // turmoil lets a connect to a stopped server hang: give up after `wait`.
+            let connecting = clock::timeout(clock, spec.wait.0, net.connect_tcp(target)).await;
+            let Some(connected) = connecting else {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connect not answered",
+                ));
+            };
+            let mut stream = connected?;
+            for (i, payload) in payloads.iter().enumerate() {
+                if i > 0 {
+                    clock::sleep(clock, spec.gap.0).await;
+                }
+                stream.write_all(payload).await?;
+            }
+            if spec.half_close {
+                stream.shutdown().await?;
+            }
+            let _ = clock::timeout(clock, spec.wait.0, async {
+                while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+            })
+            .await;
+        }
     }
-    .await;
-    if let Err(e) = talked {
-        rec.record(now(), name, EventKind::Err(format!("raw peer: {e}")));
-    }
-    rec.record(now(), name, EventKind::Exit(0));
-    net.flush_held().await;
     Ok(())
 }
 
