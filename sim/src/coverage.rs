@@ -66,10 +66,14 @@ pub enum Situation {
     ServerSocketError,
     /// The network refuses to send a reply of the server.
     ReplyNotSent,
+    /// UDP: more requests reach the server in one instant than one receive batch holds.
+    BurstPastOneBatch,
+    /// TCP: a connection is made while the server already holds as many as it takes at once.
+    ConnectionCapReached,
 }
 
 impl Situation {
-    pub const ALL: [Situation; 22] = [
+    pub const ALL: [Situation; 24] = [
         Situation::ResetAtExactlyTheTtl,
         Situation::RegrantJustAfterTheTtl,
         Situation::RegrantAfterCrash,
@@ -92,6 +96,8 @@ impl Situation {
         Situation::AnsweredAfterHeal,
         Situation::ServerSocketError,
         Situation::ReplyNotSent,
+        Situation::BurstPastOneBatch,
+        Situation::ConnectionCapReached,
     ];
 
     /// The name the explorer prints.
@@ -119,6 +125,8 @@ impl Situation {
             Situation::AnsweredAfterHeal => "answered-after-heal",
             Situation::ServerSocketError => "server-socket-error",
             Situation::ReplyNotSent => "reply-not-sent",
+            Situation::BurstPastOneBatch => "burst-past-one-batch",
+            Situation::ConnectionCapReached => "connection-cap-reached",
         }
     }
 
@@ -127,12 +135,14 @@ impl Situation {
         match self {
             Situation::SplitTcpRequest
             | Situation::ConnectionRefused
-            | Situation::CrashWithTcpConnectionOpen => Some(Transport::Tcp),
+            | Situation::CrashWithTcpConnectionOpen
+            | Situation::ConnectionCapReached => Some(Transport::Tcp),
             Situation::ReplyForAnotherId
             | Situation::MalformedReplyToClient
             | Situation::DropLogLimitReached
             | Situation::DuplicateDelivered
-            | Situation::DatagramOvertaken => Some(Transport::Udp),
+            | Situation::DatagramOvertaken
+            | Situation::BurstPastOneBatch => Some(Transport::Udp),
             _ => None,
         }
     }
@@ -210,6 +220,54 @@ fn sent(e: &Event) -> Option<(SocketAddr, SocketAddr, &[u8], Option<Duration>)> 
         } => Some((*from, *to, payload.as_slice(), *delivered)),
         _ => None,
     }
+}
+
+/// UDP: whether more datagrams than one receive batch holds reached the server at one instant.
+fn burst_past_one_batch(run: &Run) -> bool {
+    if run.transport != Transport::Udp {
+        return false;
+    }
+    let Some(server) = run.hosts.first().map(|(_, ip)| *ip) else {
+        return false;
+    };
+    let mut arrivals: Vec<Duration> = run
+        .events
+        .iter()
+        .filter_map(|e| match sent(e) {
+            Some((_, to, _, Some(at))) if to.ip() == server && e.host != SERVER => Some(at),
+            _ => None,
+        })
+        .collect();
+    arrivals.sort_unstable();
+    arrivals
+        .chunk_by(|a, b| a == b)
+        .any(|same| same.len() > connid::net::BATCH)
+}
+
+/// TCP: whether a client or peer connected while the server held its `max_connections`.
+fn connection_cap_reached(run: &Run, scenario: &Scenario) -> bool {
+    if run.transport != Transport::Tcp {
+        return false;
+    }
+    let mut open: BTreeSet<SocketAddr> = BTreeSet::new();
+    for e in &run.events {
+        match &e.kind {
+            EventKind::Accepted { from, .. } if e.host == SERVER => {
+                open.insert(*from);
+            }
+            EventKind::Close { peer, .. } if e.host == SERVER => {
+                open.remove(peer);
+            }
+            EventKind::Crash if e.host == SERVER => open.clear(),
+            EventKind::Connected { .. }
+                if e.host != SERVER && open.len() >= scenario.server.max_connections =>
+            {
+                return true;
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The situations `run` reached.
@@ -355,6 +413,12 @@ pub fn situations(scenario: &Scenario, run: &Run) -> BTreeSet<Situation> {
             }
             _ => {}
         }
+    }
+    if burst_past_one_batch(run) {
+        found.insert(Situation::BurstPastOneBatch);
+    }
+    if connection_cap_reached(run, scenario) {
+        found.insert(Situation::ConnectionCapReached);
     }
     if overtaken(run) {
         found.insert(Situation::DatagramOvertaken);
@@ -556,7 +620,7 @@ mod tests {
         use Situation::*;
         let udp = Transport::Udp;
         let tcp = Transport::Tcp;
-        let cases: [(&str, Transport, &[Situation]); 17] = [
+        let cases: [(&str, Transport, &[Situation]); 19] = [
             (
                 "03-three-resets.toml",
                 udp,
@@ -597,6 +661,8 @@ mod tests {
                 udp,
                 &[ServerSocketError, ReplyNotSent],
             ),
+            ("25-connection-cap.toml", tcp, &[ConnectionCapReached]),
+            ("26-burst.toml", udp, &[BurstPastOneBatch]),
             (
                 "27-socket-errors.toml",
                 tcp,

@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use connid::net::BATCH;
 use connid::{defaults, Transport};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -148,7 +149,7 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
     let client_timeout =
         |rng: &mut ChaCha8Rng| timer(rng, defaults::CLIENT_TIMEOUT, secs(1), secs(15), ms(100));
 
-    let server = ServerSpec {
+    let mut server = ServerSpec {
         port: 5000,
         id_ttl: timer(&mut rng, defaults::ID_TTL, secs(1), secs(40), tick),
         idle_timeout: timer(&mut rng, defaults::IDLE_TIMEOUT, secs(2), secs(30), tick),
@@ -239,7 +240,7 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
             }
         }
     }
-    let peers: Vec<PeerSpec> = if swarm.peers {
+    let mut peers: Vec<PeerSpec> = if swarm.peers {
         (0..rng.random_range(1..=MAX_PEERS))
             .map(|i| {
                 let name = format!("p{}", i + 1);
@@ -419,9 +420,36 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
             });
         }
     }
-    // Drawn last, so the rest of a seed's scenario is what it was before the server's socket errors.
+    // Drawn last, so the rest of a seed's scenario is what it was before them: the server's socket
+    // errors, a server that takes one or two connections at a time, and (UDP) a burst of more
+    // requests in one instant than one receive batch holds.
     if rng.random_bool(0.2) {
         network.socket_errors = f64::from(rng.random_range(5..=40u32)) / 100.0;
+    }
+    if rng.random_bool(0.15) {
+        server.max_connections = rng.random_range(1..=2);
+    }
+    if transport == Transport::Udp && rng.random_bool(0.1) {
+        let talks = others[rng.random_range(0..others.len())].1;
+        peers.push(PeerSpec {
+            name: format!("p{}", peers.len() + 1),
+            // Mostly just when another host talks, so the burst meets its exchange.
+            start: if rng.random_bool(0.5) {
+                Dur(talks)
+            } else {
+                pick_dur(&mut rng, Duration::ZERO, horizon, tick)
+            },
+            sends: (0..rng.random_range(BATCH + 1..=BATCH + 16))
+                .map(|_| format!("HELLO {}", id(&mut rng)))
+                .collect(),
+            gap: Dur::default(),
+            half_close: false,
+            wait: Dur(secs(1)),
+            to: None,
+            port: None,
+            answer: false,
+            from_other_port: false,
+        });
     }
 
     Scenario {

@@ -4,9 +4,10 @@
 //! the server, only at what they sent, received and printed (read through [`connid::lines`]). Each
 //! rule has a name that failures print. One checker per part of the protocol, as in TigerBeetle's
 //! simulator: `table_checker` (the server's table), `client_checker` (the client's contract),
-//! `timing_checker` (answers, the idle exit and timestamps on time), `lines_checker` (every printed
-//! line in the vocabulary) and `liveness_checker` (after a heal, clients are answered), over what
-//! `server_view` reconstructs of the server.
+//! `timing_checker` (answers, the idle exit and timestamps on time), `cap_checker` (the TCP
+//! connection cap), `lines_checker` (every printed line in the vocabulary, every socket error
+//! reported) and `liveness_checker` (after a heal, clients are answered), over what `server_view`
+//! reconstructs of the server.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use crate::events::{Event, Run};
 use crate::scenario::{Scenario, SERVER};
 
+mod cap_checker;
 mod client_checker;
 mod lines_checker;
 mod liveness_checker;
@@ -63,6 +65,8 @@ pub const KEEPS_SERVING: &str = "server-keeps-serving";
 /// Liveness: after the network heals (and no fault follows), every client that starts is answered
 /// by the server on its first try, unless the server exits by its idle timeout first.
 pub const LIVENESS: &str = "answered-after-healing";
+/// Rule 5: over TCP the server holds at most `max_connections` connections at once.
+pub const CONNECTIONS_CAPPED: &str = "connections-capped";
 /// Rule 6: the server reports every socket error it meets (a failed receive or accept, a reply not
 /// sent), each by its own line, at once.
 pub const SOCKET_ERRORS: &str = "socket-errors-reported";
@@ -85,6 +89,7 @@ pub const RULES: &[(&str, &str)] = &[
     (IDLE_EXIT, "the server exits the idle timeout after its last request, not earlier and not later"),
     (ANSWERED, "every well-formed request that reaches the running server is answered at once"),
     (KEEPS_SERVING, "the server exits only by its idle timeout, never with an error"),
+    (CONNECTIONS_CAPPED, "over TCP the server holds at most its max_connections connections at once"),
     (ERROR_WHEN_DUE, "a try ends in Connection Error only when it is over: on a RESET for its ID, a refused or closed connection, or the timeout"),
     (TIMESTAMPS, "every printed timestamp is the time it was printed"),
     (LINES, "every printed line is a line of the vocabulary"),
@@ -185,6 +190,7 @@ pub fn check_with(scenario: &Scenario, run: &Run, judge: &Judge) -> Vec<Violatio
         }
         liveness_checker::check(scenario, run, &replies, &mut found);
     }
+    cap_checker::check(scenario, judge, run, &mut found);
     lines_checker::check(scenario, judge, run, &mut found);
     lines_checker::check_socket_errors(judge, run, &mut found);
     timing_checker::check_timestamps(judge, run, &mut found);

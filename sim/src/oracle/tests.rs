@@ -1085,3 +1085,26 @@ fn a_reply_the_network_refused_still_counts_as_an_answer() {
         assert!(got.contains(&ANSWERED), "{got:?} over {t}");
     }
 }
+
+#[test]
+fn a_server_that_accepts_past_its_connection_cap_breaks_the_rule() {
+    let s = load("25-connection-cap.toml");
+    let mut r = run(&s, Transport::Tcp);
+    assert_eq!(rules(&s, &r), Vec::<&str>::new());
+    // kay's connection accepted at once, while the silent peer's still holds the only place.
+    let kay = r
+        .events
+        .iter()
+        .rposition(|e| e.host == SERVER && matches!(e.kind, EventKind::Accepted { .. }))
+        .expect("kay accepted");
+    let asked = position(&r.events, |e| {
+        e.host == "kay" && matches!(e.kind, EventKind::Connect { .. })
+    });
+    r.events[kay].at = r.events[asked].at;
+    r.events.sort_by_key(|e| e.at);
+    assert!(rules(&s, &r).contains(&CONNECTIONS_CAPPED));
+    // With room for two, the same accepts keep the rule.
+    let mut roomy = s.clone();
+    roomy.server.max_connections = 2;
+    assert!(!rules(&roomy, &r).contains(&CONNECTIONS_CAPPED));
+}
