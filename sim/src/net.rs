@@ -335,8 +335,9 @@ impl UdpSocket for SimUdp {
 pub struct SimListener {
     inner: turmoil::net::TcpListener,
     net: SimNet,
-    /// A connection whose accept failed: it waits for the next accept.
-    backlog: Mutex<Option<(turmoil::net::TcpStream, SocketAddr)>>,
+    /// A connection whose accept failed: it waits for the next accept (and is closed with the
+    /// listener if none comes).
+    backlog: Mutex<Option<(SimStream, SocketAddr)>>,
 }
 
 impl TcpListener for SimListener {
@@ -352,20 +353,21 @@ impl TcpListener for SimListener {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let (inner, peer) = match waiting {
+        let (stream, peer) = match waiting {
             Some(waiting) => waiting,
             None => {
-                let accepted = self.inner.accept().await?;
+                let (inner, peer) = self.inner.accept().await?;
+                let stream = self.net.stream(inner)?;
                 if self.net.fails() {
-                    *self.backlog.lock().unwrap_or_else(PoisonError::into_inner) = Some(accepted);
+                    *self.backlog.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some((stream, peer));
                     let kind = io::ErrorKind::Other;
                     let why = "too many open files";
                     return Err(self.net.socket_error(SocketOp::Accept, kind, why));
                 }
-                accepted
+                (stream, peer)
             }
         };
-        let stream = self.net.stream(inner)?;
         let kind = EventKind::Accepted {
             from: peer,
             to: stream.local,

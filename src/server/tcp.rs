@@ -79,6 +79,9 @@ where
     (peer, result)
 }
 
+/// How long the server waits to accept again after an accept failed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 /// Serves `listener` until the idle deadline passes.
 pub(super) async fn serve<L: TcpListener, C: Clock, K: Console>(
     listener: &L,
@@ -89,8 +92,11 @@ pub(super) async fn serve<L: TcpListener, C: Clock, K: Console>(
     let mut writes = FuturesUnordered::new();
     let mut reply = String::new();
     let clock = core.log.clock();
+    // After an accept error, when to accept again: the loop goes on serving meanwhile.
+    let mut accept_after: Option<Instant> = None;
     loop {
         let open = reads.len() + writes.len();
+        let accepting = open < cfg.max_connections && accept_after.is_none();
         core.log.flush();
         let summary = core.log.summary_due();
         tokio::select! {
@@ -126,18 +132,20 @@ pub(super) async fn serve<L: TcpListener, C: Clock, K: Console>(
                     core.log.not_sent(peer, &e);
                 }
             }
-            accepted = listener.accept(), if open < cfg.max_connections => match accepted {
+            accepted = listener.accept(), if accepting => match accepted {
                 Ok((stream, peer)) => {
                     core.activity(Instant::now());
                     reads.push(read_request(clock, stream, peer, cfg.line_timeout, cfg.settle));
                 }
                 Err(e) => {
-                    // Typically out of file descriptors: back off instead of spinning.
+                    // Typically out of file descriptors: back off instead of spinning, without
+                    // holding up the open connections or the timers.
                     let at = core.log.now();
                     core.log.note(&ServerNote::AcceptError { at, why: e.to_string() });
-                    clock::sleep(clock, Duration::from_millis(100)).await;
+                    accept_after = Some(Instant::now() + ACCEPT_BACKOFF);
                 }
             },
+            () = sleep_until_some(clock, accept_after) => accept_after = None,
             () = sleep_until_some(clock, summary) => core.log.flush_suppressed(),
             // Last: expired IDs are removed a slice at a time when nothing else is ready.
             () = next_expiry(clock, &core.table) => core.table.tidy(Instant::now().into_std()),
