@@ -52,7 +52,7 @@ pub(super) fn check_socket_errors(judge: &Judge, run: &Run, found: &mut Findings
         };
         let (what, op) = match &e.kind {
             EventKind::SocketError { op, .. } => ("a failed", op.to_string()),
-            EventKind::SendFailed { to, .. } => ("a reply to", to.to_string()),
+            EventKind::SendFailed { to, .. } => ("a failed reply to", to.to_string()),
             _ => continue,
         };
         let report = run.events.iter().enumerate().position(|(i, line)| {
