@@ -133,13 +133,7 @@ impl SimNet {
 
     /// Records a socket error reported to this host's program, and returns it.
     fn socket_error(&self, op: SocketOp, kind: io::ErrorKind, why: &str) -> io::Error {
-        let why = format!("{why} (simulated)");
-        let event = EventKind::SocketError {
-            op,
-            why: why.clone(),
-        };
-        self.rec.record(now(), &self.host, event);
-        io::Error::new(kind, why)
+        self.injected(kind, why, |why| EventKind::SocketError { op, why })
     }
 
     /// Records a send refused to this host's program, and returns the error.
@@ -152,15 +146,24 @@ impl SimNet {
         kind: io::ErrorKind,
         why: &str,
     ) -> io::Error {
-        let why = format!("{why} (simulated)");
-        let event = EventKind::SendFailed {
+        self.injected(kind, why, |why| EventKind::SendFailed {
             transport,
             from,
             to,
             payload: payload.to_vec(),
-            why: why.clone(),
-        };
-        self.rec.record(now(), &self.host, event);
+            why,
+        })
+    }
+
+    /// Records the event of an injected error (given its reason) and returns the error itself.
+    fn injected(
+        &self,
+        kind: io::ErrorKind,
+        why: &str,
+        event: impl FnOnce(String) -> EventKind,
+    ) -> io::Error {
+        let why = format!("{why} (simulated)");
+        self.rec.record(now(), &self.host, event(why.clone()));
         io::Error::new(kind, why)
     }
 
