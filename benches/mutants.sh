@@ -8,8 +8,10 @@
 #   benches/mutants.sh all   the client, the server, the registry and the protocol parser, judged by the
 #                            whole `cargo test --workspace`, in three passes so a mutant costs only as
 #                            much as the first tests that catch it: connid's unit tests, then the
-#                            simulator's tests for what they missed, then the whole suite for the rest
-#                            (`--iterate`). A mutant caught by part of the suite is caught by all of it.
+#                            simulator's tests for what they missed, then every other test target of the
+#                            workspace for the rest (`--iterate`). The three passes together run the
+#                            whole suite (there are no doctests), so a mutant missed by all three is
+#                            missed by `cargo test --workspace`, and one caught by any is caught by it.
 #
 # Each prints caught / missed / unviable / timeouts and the score: caught of the viable mutants (and
 # caught or hung: a mutant that makes the tests hang fails CI too). cargo-mutants' own output stays in
@@ -86,8 +88,15 @@ case "$mode" in
       -o "$out" "$@" "${sim_tests[@]}" || true
     cp -r "$out/mutants.out" "$out/sim"
     mapfile -t skip < <(excluding "$out/unit/timeout.txt" "$out/sim/timeout.txt")
+    # The rest of the suite: the binaries' unit tests and every integration test target in the
+    # workspace except the two the simulator's pass ran.
+    rest=(--bins)
+    for target in tests/*.rs sim/tests/*.rs; do
+      name=$(basename "$target" .rs)
+      case "$name" in scenarios | explore) ;; *) rest+=(--test "$name") ;; esac
+    done
     cargo mutants -p connid "${files[@]}" --iterate --test-workspace=true "${skip[@]}" \
-      -o "$out" "$@" || true
+      -o "$out" "$@" -- "${rest[@]}" || true
     cp -r "$out/mutants.out" "$out/whole"
     report "$out/unit" "$out/sim" "$out/whole"
     ;;
