@@ -95,7 +95,7 @@ case "$mode" in
       name=$(basename "$target" .rs)
       case "$name" in scenarios | explore) ;; *) rest+=(--test "$name") ;; esac
     done
-    cargo mutants -p connid "${files[@]}" --iterate --test-workspace=true "${skip[@]}" \
+    cargo mutants -p connid "${files[@]}" --iterate --test-package connid,connid-sim "${skip[@]}" \
       -o "$out" "$@" -- "${rest[@]}" || true
     cp -r "$out/mutants.out" "$out/whole"
     report "$out/unit" "$out/sim" "$out/whole"

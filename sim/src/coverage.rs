@@ -16,6 +16,7 @@ use connid::Transport;
 
 use crate::events::{Event, EventKind, Run};
 use crate::net::NETWORK;
+use crate::oracle::server_view::OpenConnections;
 use crate::scenario::{Action, Scenario, SERVER};
 
 /// A named situation some runs should reach.
@@ -249,25 +250,15 @@ fn connection_cap_reached(run: &Run, scenario: &Scenario) -> bool {
     if run.transport != Transport::Tcp {
         return false;
     }
-    let mut open: BTreeSet<SocketAddr> = BTreeSet::new();
-    for e in &run.events {
-        match &e.kind {
-            EventKind::Accepted { from, .. } if e.host == SERVER => {
-                open.insert(*from);
-            }
-            EventKind::Close { peer, .. } if e.host == SERVER => {
-                open.remove(peer);
-            }
-            EventKind::Crash if e.host == SERVER => open.clear(),
-            EventKind::Connected { .. }
-                if e.host != SERVER && open.len() >= scenario.server.max_connections =>
-            {
-                return true;
-            }
-            _ => {}
+    let mut open = OpenConnections::default();
+    run.events.iter().any(|e| {
+        if e.host == SERVER {
+            open.follow(&e.kind);
+            return false;
         }
-    }
-    false
+        matches!(e.kind, EventKind::Connected { .. })
+            && open.len() >= scenario.server.max_connections
+    })
 }
 
 /// The situations `run` reached.
@@ -279,22 +270,14 @@ pub fn situations(scenario: &Scenario, run: &Run) -> BTreeSet<Situation> {
     // The server's grants, per incarnation and across crashes.
     let mut granted: Vec<(ConnId, Duration, usize)> = Vec::new();
     let mut life = 0usize;
-    let mut open_connections: BTreeSet<SocketAddr> = BTreeSet::new();
+    let mut open = OpenConnections::default();
     for e in run.events.iter().filter(|e| e.host == SERVER) {
+        if matches!(e.kind, EventKind::Crash) && open.len() > 0 {
+            found.insert(Situation::CrashWithTcpConnectionOpen);
+        }
+        open.follow(&e.kind);
         match &e.kind {
             EventKind::Start(_) => life += 1,
-            EventKind::Crash => {
-                if !open_connections.is_empty() {
-                    found.insert(Situation::CrashWithTcpConnectionOpen);
-                }
-                open_connections.clear();
-            }
-            EventKind::Accepted { from, .. } => {
-                open_connections.insert(*from);
-            }
-            EventKind::Close { peer, .. } => {
-                open_connections.remove(peer);
-            }
             EventKind::Send { payload, .. } => match protocol::parse(payload) {
                 Ok(Message::Ok(id, _)) => {
                     let last = granted.iter().rev().find(|(g, _, _)| *g == id);

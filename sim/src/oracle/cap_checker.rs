@@ -2,9 +2,7 @@
 //! `max_connections` (the rest wait to be accepted), so a flood of silent connections cannot take
 //! every file descriptor.
 
-use std::collections::BTreeSet;
-use std::net::SocketAddr;
-
+use super::server_view::OpenConnections;
 use super::{Findings, Judge, Programs, CONNECTIONS_CAPPED};
 use crate::events::{secs, EventKind, Run};
 use crate::scenario::{Scenario, SERVER};
@@ -16,29 +14,22 @@ pub(super) fn check(scenario: &Scenario, judge: &Judge, run: &Run, found: &mut F
         return;
     }
     let cap = scenario.server.max_connections;
-    let mut open: BTreeSet<SocketAddr> = BTreeSet::new();
+    let mut open = OpenConnections::default();
     for e in run.events.iter().filter(|e| e.host == SERVER) {
-        match &e.kind {
-            EventKind::Accepted { from, .. } => {
-                open.insert(*from);
-                if open.len() > cap {
-                    found.add(
-                        CONNECTIONS_CAPPED,
-                        e.at,
-                        format!(
-                            "the server accepts {from} at {} while it holds {} connections, more than its {cap} at once",
-                            secs(e.at),
-                            open.len() - 1
-                        ),
-                        &[e],
-                    );
-                }
+        open.follow(&e.kind);
+        if let EventKind::Accepted { from, .. } = &e.kind {
+            if open.len() > cap {
+                found.add(
+                    CONNECTIONS_CAPPED,
+                    e.at,
+                    format!(
+                        "the server accepts {from} at {} while it holds {} connections, more than its {cap} at once",
+                        secs(e.at),
+                        open.len() - 1
+                    ),
+                    &[e],
+                );
             }
-            EventKind::Close { peer, .. } => {
-                open.remove(peer);
-            }
-            EventKind::Crash | EventKind::Start(_) => open.clear(),
-            _ => {}
         }
     }
 }

@@ -19,7 +19,7 @@ mod cap_checker;
 mod client_checker;
 mod lines_checker;
 mod liveness_checker;
-mod server_view;
+pub(crate) mod server_view;
 mod table_checker;
 #[cfg(test)]
 mod tests;

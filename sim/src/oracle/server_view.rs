@@ -1,6 +1,7 @@
 //! The server as seen from outside: the replies it sent, the requests it read (over TCP framed as it
 //! must frame them, from the writes and when they arrived), and its lives between starts and crashes.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -43,6 +44,32 @@ pub(super) fn replies_from<'a>(run: &'a Run, host: &str) -> Vec<Reply<'a>> {
             _ => None,
         })
         .collect()
+}
+
+/// The TCP connections the server holds open, followed through its own events: an accept opens one,
+/// the server's close ends it, a crash (or a start) ends them all.
+#[derive(Default)]
+pub(crate) struct OpenConnections(BTreeSet<SocketAddr>);
+
+impl OpenConnections {
+    /// Takes in one of the server's events (other hosts' events must not be given).
+    pub fn follow(&mut self, kind: &EventKind) {
+        match kind {
+            EventKind::Accepted { from, .. } => {
+                self.0.insert(*from);
+            }
+            EventKind::Close { peer, .. } => {
+                self.0.remove(peer);
+            }
+            EventKind::Crash | EventKind::Start(_) => self.0.clear(),
+            _ => {}
+        }
+    }
+
+    /// How many connections are open.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
 }
 
 /// A request the server read: who sent it, which ID it asks for, and when.
@@ -263,4 +290,45 @@ pub(super) fn incarnations(run: &Run, server: SocketAddr, kind: Programs) -> Vec
         }
     }
     lives
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([192, 168, 0, 2], port))
+    }
+
+    #[test]
+    fn open_connections_follow_accepts_closes_and_crashes() {
+        let server = SocketAddr::from(([192, 168, 0, 1], 9000));
+        let accepted = |port| EventKind::Accepted {
+            from: addr(port),
+            to: server,
+        };
+        let closed = |port| EventKind::Close {
+            local: server,
+            peer: addr(port),
+        };
+        let mut open = OpenConnections::default();
+        let mut counts = Vec::new();
+        for kind in [
+            accepted(1),
+            accepted(2),
+            accepted(2),
+            closed(3),
+            closed(1),
+            accepted(3),
+            EventKind::Crash,
+            accepted(4),
+            EventKind::Start("server".into()),
+            accepted(5),
+            EventKind::Out("served".into()),
+        ] {
+            open.follow(&kind);
+            counts.push(open.len());
+        }
+        assert_eq!(counts, [1, 2, 2, 2, 1, 2, 0, 1, 0, 1, 1]);
+    }
 }
