@@ -406,6 +406,15 @@ mod tests {
     }
 
     #[test]
+    fn the_ttl_is_the_one_it_was_made_with() {
+        assert_eq!(Registry::new(TTL).ttl(), TTL);
+        assert_eq!(
+            Registry::new(Duration::from_millis(1)).ttl(),
+            Duration::from_millis(1)
+        );
+    }
+
+    #[test]
     fn next_expiry_is_the_first_instant_the_oldest_id_is_free() {
         let t0 = Instant::now();
         let s = Duration::from_secs;
