@@ -1,5 +1,6 @@
 //! The server as seen from outside: the replies it sent, the requests it read (over TCP framed as it
-//! must frame them, from the writes and when they arrived), and its lives between starts and crashes.
+//! must frame them, from the writes and when they arrived), its lives between starts and crashes, and
+//! the TCP connections it holds open.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
