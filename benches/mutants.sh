@@ -28,8 +28,9 @@ client_server=(--file src/client.rs --file 'src/server/*.rs')
 sim_tests=(-- --lib --test scenarios --test explore)
 # cargo-mutants 27.1 runs its baseline on the mutated package's tests even with --test-package (where
 # `--test scenarios` does not exist), so the simulator's passes skip it and set their own timeout
-# (those tests take about a minute on 2 cores).
-sim_only=(--test-package connid-sim --baseline=skip --timeout 300)
+# (those tests take about a minute on 2 cores); so does the whole suite's last pass, for the same reason.
+no_baseline=(--baseline=skip --timeout 300)
+sim_only=(--test-package connid-sim "${no_baseline[@]}")
 
 count() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
@@ -89,15 +90,14 @@ case "$mode" in
     cp -r "$out/mutants.out" "$out/sim"
     mapfile -t skip < <(excluding "$out/unit/timeout.txt" "$out/sim/timeout.txt")
     # The rest of the suite: the binaries' unit tests and every integration test target in the
-    # workspace except the two the simulator's pass ran (in both packages, so no baseline: see above).
+    # workspace except the two the simulator's pass ran.
     rest=(--bins)
     for target in tests/*.rs sim/tests/*.rs; do
       name=$(basename "$target" .rs)
       case "$name" in scenarios | explore) ;; *) rest+=(--test "$name") ;; esac
     done
-    cargo mutants -p connid "${files[@]}" --iterate --test-package connid,connid-sim --baseline=skip \
-      --timeout 300 "${skip[@]}" \
-      -o "$out" "$@" -- "${rest[@]}" || true
+    cargo mutants -p connid "${files[@]}" --iterate --test-package connid,connid-sim \
+      "${no_baseline[@]}" "${skip[@]}" -o "$out" "$@" -- "${rest[@]}" || true
     cp -r "$out/mutants.out" "$out/whole"
     report "$out/unit" "$out/sim" "$out/whole"
     ;;
