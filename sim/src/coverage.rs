@@ -409,7 +409,7 @@ pub fn situations(scenario: &Scenario, run: &Run) -> BTreeSet<Situation> {
     if split_tcp_request(run, scenario) {
         found.insert(Situation::SplitTcpRequest);
     }
-    if answered_after_heal(scenario, run, &clients) {
+    if answered_after_heal(run, &clients) {
         found.insert(Situation::AnsweredAfterHeal);
     }
     found
@@ -466,21 +466,12 @@ fn server_addr(run: &Run, scenario: &Scenario) -> Option<SocketAddr> {
 }
 
 /// Whether a client that started after the last heal got an answer from the server.
-fn answered_after_heal(scenario: &Scenario, run: &Run, clients: &[(String, Vec<Try>)]) -> bool {
-    let Some(healed) = scenario
-        .faults
-        .iter()
-        .filter(|f| f.action == Action::Heal)
-        .map(|f| f.at.0)
-        .max()
-    else {
+fn answered_after_heal(run: &Run, clients: &[(String, Vec<Try>)]) -> bool {
+    let Some(healed) = run.healed_at() else {
         return false;
     };
     clients.iter().any(|(name, tries)| {
-        let late = scenario
-            .clients
-            .iter()
-            .any(|c| &c.name == name && c.start.0 >= healed);
+        let late = run.started_at(name).is_some_and(|at| at >= healed);
         let local = tries.first().and_then(|t| t.local);
         late && run.events.iter().any(|e| {
             e.host == SERVER && matches!(sent(e), Some((_, to, _, Some(_))) if Some(to) == local)

@@ -11,6 +11,8 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use connid::Transport;
 
+use crate::scenario::Action;
+
 /// What one run produced: the events, and what they need to be read.
 #[derive(Debug)]
 pub struct Run {
@@ -26,6 +28,27 @@ pub struct Run {
     pub hit_limit: bool,
     /// How many steps the simulation took (0 on real sockets).
     pub steps: u64,
+}
+
+impl Run {
+    /// When the network healed for good: the time the last fault applied was applied, if it was a
+    /// `heal`. The time the run applied it, not the time its scenario asked for.
+    pub fn healed_at(&self) -> Option<Duration> {
+        let last = self.events.iter().rev().find_map(|e| match e.kind {
+            EventKind::Fault { action, .. } => Some((e.at, action)),
+            _ => None,
+        });
+        last.filter(|(_, action)| *action == Action::Heal)
+            .map(|(at, _)| at)
+    }
+
+    /// When `host` started, as recorded.
+    pub fn started_at(&self, host: &str) -> Option<Duration> {
+        self.events
+            .iter()
+            .find(|e| e.host == host && matches!(e.kind, EventKind::Start(_)))
+            .map(|e| e.at)
+    }
 }
 
 /// `12.345678`: virtual seconds with microseconds, the precision every program prints.
@@ -87,8 +110,8 @@ pub enum EventKind {
     },
     /// A receive or an accept that reported an injected socket error.
     SocketError { op: SocketOp, why: String },
-    /// A fault the timeline applied.
-    Fault(String),
+    /// A fault the timeline applied, when it was applied, and what it did in words.
+    Fault { action: Action, text: String },
     /// A program ended with an exit code.
     Exit(u8),
     /// The host's software was stopped from outside.

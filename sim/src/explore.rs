@@ -160,7 +160,7 @@ pub fn check_seed(seed: u64, transport: Transport, rerun: bool) -> SeedResult {
         }
         for e in &run.events {
             match &e.kind {
-                EventKind::Fault(text) => {
+                EventKind::Fault { text, .. } => {
                     let kind = text.split(':').next().unwrap_or_default().to_string();
                     *result.faults.entry(kind).or_default() += 1;
                 }

@@ -8,6 +8,12 @@
 //! after the server restarts are one tick (a host that has not run yet has armed nothing), and so is
 //! the last (a finished run ends where fixed steps end it). Nothing can happen inside a jump, so the
 //! transcript is the one fixed steps give.
+//!
+//! A fault happens at its exact time, in both modes, as a host's own timer does: a step that would
+//! pass over it ends at it, the fault is applied, and the next step ends on the tick boundary the cut
+//! step was heading for. A host woken at that same instant runs after the fault (a step ends before
+//! the hosts woken at its end are polled), so a client that starts at a heal's instant already talks
+//! over the healed network.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
@@ -142,8 +148,7 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
         sim.client(spec.name.as_str(), peer);
     }
 
-    let mut faults: Vec<&Fault> = scenario.faults.iter().collect();
-    faults.sort_by_key(|f| f.at);
+    let faults = scenario.timeline();
     let mut next_fault = 0;
     let mut hit_limit = false;
     let base = net.tick.0;
@@ -162,8 +167,8 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
             clients_done && next_fault == faults.len() && !sim.is_host_running(SERVER)
         };
         // A run that is over ends after the next step: a tick, as in fixed mode.
-        let next_tick = if net.mode == TimeMode::Event && !starting && !over(&mut sim, clients_done)
-        {
+        let now = sim.elapsed();
+        let mut end = if net.mode == TimeMode::Event && !starting && !over(&mut sim, clients_done) {
             let next_fault_at = faults.get(next_fault).map(|f| f.at.0);
             let next = [
                 deadlines.earliest(),
@@ -175,10 +180,15 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
             .flatten()
             .min()
             .unwrap_or(limit);
-            jump(sim.elapsed(), next, base)
+            jump_end(now, next, base)
         } else {
-            base
+            next_boundary(now, base)
         };
+        // A fault inside the step cuts it short: it happens at its exact time.
+        if let Some(f) = faults.get(next_fault).filter(|f| f.at.0 < end) {
+            end = f.at.0;
+        }
+        let next_tick = end - now;
         if next_tick != tick {
             sim.set_tick(next_tick);
             tick = next_tick;
@@ -217,11 +227,19 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
     })
 }
 
-/// The step from `now` to the last tick boundary before `next` (at least one tick): nothing is due
-/// before `next`, and whatever is due then happens in the ticks that follow, as with fixed steps.
-fn jump(now: Duration, next: Duration, tick: Duration) -> Duration {
-    let ticks = (next.saturating_sub(now).as_nanos().saturating_sub(1) / tick.as_nanos()).max(1);
+/// The first tick boundary (a multiple of `tick` since the start) after `now`.
+fn next_boundary(now: Duration, tick: Duration) -> Duration {
+    let ticks = now.as_nanos() / tick.as_nanos() + 1;
     Duration::from_nanos(u64::try_from(ticks * tick.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Where a jump from `now` ends: the last tick boundary before `next`, and at least the next one.
+/// Nothing is due before `next`, and whatever is due then happens in the tick that follows, as with
+/// fixed steps.
+fn jump_end(now: Duration, next: Duration, tick: Duration) -> Duration {
+    let before = next.as_nanos().saturating_sub(1) / tick.as_nanos() * tick.as_nanos();
+    let before = Duration::from_nanos(u64::try_from(before).unwrap_or(u64::MAX));
+    before.max(next_boundary(now, tick))
 }
 
 /// turmoil's own epoch, set so nothing depends on the real clock.
@@ -260,7 +278,14 @@ fn apply(
                          no jitter, no duplicates; the server runs"
             .into(),
     };
-    rec.record(sim.elapsed(), "sim", EventKind::Fault(text));
+    rec.record(
+        sim.elapsed(),
+        "sim",
+        EventKind::Fault {
+            action: fault.action,
+            text,
+        },
+    );
     let mut restarted = false;
     match fault.action {
         Action::Hold => sim.hold(a, b),
@@ -569,7 +594,7 @@ async fn answer(
 
 #[cfg(test)]
 mod tests {
-    use super::jump;
+    use super::{jump_end, next_boundary};
     use std::time::Duration;
 
     #[test]
@@ -577,14 +602,26 @@ mod tests {
         let ms = Duration::from_millis;
         let tick = ms(50);
         // Due at 1.000 s: stop at 0.950 s, so the tick that follows reaches it as fixed steps would.
-        assert_eq!(jump(ms(0), ms(1000), tick), ms(950));
-        assert_eq!(jump(ms(0), ms(1001), tick), ms(1000));
-        assert_eq!(jump(ms(200), ms(1000), tick), ms(750));
+        assert_eq!(jump_end(ms(0), ms(1000), tick), ms(950));
+        assert_eq!(jump_end(ms(0), ms(1001), tick), ms(1000));
+        assert_eq!(jump_end(ms(200), ms(1000), tick), ms(950));
         // Due within the next tick, now or already past: one tick.
-        assert_eq!(jump(ms(200), ms(250), tick), tick);
-        assert_eq!(jump(ms(200), ms(230), tick), tick);
-        assert_eq!(jump(ms(200), ms(200), tick), tick);
-        assert_eq!(jump(ms(200), ms(100), tick), tick);
-        assert_eq!(jump(ms(0), ms(120_000), ms(1)), ms(119_999));
+        assert_eq!(jump_end(ms(200), ms(250), tick), ms(250));
+        assert_eq!(jump_end(ms(200), ms(230), tick), ms(250));
+        assert_eq!(jump_end(ms(200), ms(200), tick), ms(250));
+        assert_eq!(jump_end(ms(200), ms(100), tick), ms(250));
+        assert_eq!(jump_end(ms(0), ms(120_000), ms(1)), ms(119_999));
+        // From off the grid (just after a fault), back onto it.
+        assert_eq!(jump_end(ms(77_489), ms(77_600), ms(5)), ms(77_595));
+        assert_eq!(jump_end(ms(77_489), ms(77_491), ms(5)), ms(77_490));
+    }
+
+    #[test]
+    fn the_next_boundary_is_strictly_after_now_and_on_the_grid() {
+        let ms = Duration::from_millis;
+        assert_eq!(next_boundary(ms(0), ms(5)), ms(5));
+        assert_eq!(next_boundary(ms(5), ms(5)), ms(10));
+        assert_eq!(next_boundary(ms(77_489), ms(5)), ms(77_490));
+        assert_eq!(next_boundary(ms(77_486), ms(5)), ms(77_490));
     }
 }

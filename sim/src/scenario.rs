@@ -397,6 +397,13 @@ pub enum ScenarioError {
 }
 
 impl Scenario {
+    /// The faults in the order the runner applies them: by time, and in file order at the same time.
+    pub fn timeline(&self) -> Vec<&Fault> {
+        let mut faults: Vec<&Fault> = self.faults.iter().collect();
+        faults.sort_by_key(|f| f.at);
+        faults
+    }
+
     /// Reads and checks a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {

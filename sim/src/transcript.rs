@@ -83,7 +83,7 @@ fn describe(kind: &EventKind) -> (&'static str, String) {
             format!("{transport} {from} -> {to} {}: {why}", payload(bytes)),
         ),
         EventKind::SocketError { op, why } => ("sockerr", format!("{op}: {why}")),
-        EventKind::Fault(text) => ("fault", text.clone()),
+        EventKind::Fault { text, .. } => ("fault", text.clone()),
         EventKind::Exit(code) => ("exit", code.to_string()),
         EventKind::Crash => ("crash", "the software was stopped".to_string()),
     }
@@ -197,7 +197,7 @@ pub fn mermaid(name: &str, run: &Run) -> String {
                     mermaid_text(&payload(bytes)),
                 );
             }
-            EventKind::Fault(text) => {
+            EventKind::Fault { text, .. } => {
                 let _ = writeln!(out, "    Note over {span}: {t} {}", mermaid_text(text));
             }
             kind => {

@@ -68,3 +68,45 @@ fn generated_scenarios_give_the_same_transcript_in_event_and_fixed_mode() {
     // Every run has idle time to jump over: at least the server's wait for its idle exit.
     assert_eq!(jumped, 200, "runs that jumped over idle time");
 }
+
+/// The eight seeds of a million that once broke `answered-after-healing` (issue 27): each heals at an
+/// instant off its tick, just as a fresh client starts, and the heal used to wait for the next tick.
+/// A fault now happens at its exact time; every rule holds, and fixed mode (which cuts its step at
+/// the fault too) tells the same story.
+#[test]
+fn faults_off_the_tick_happen_at_their_exact_time() {
+    let seeds = [
+        3_049_295, 3_130_636, 3_152_414, 3_532_143, 3_593_296, 3_668_956, 3_768_608, 3_805_261,
+    ];
+    let mut off_the_tick = 0;
+    for seed in seeds {
+        let t = Transport::Udp;
+        let result = explore::check_seed(seed, t, false);
+        let broken: Vec<&str> = result.violations.iter().map(|v| v.rule).collect();
+        assert!(broken.is_empty(), "seed {seed}: {broken:?}");
+
+        let event = generate::scenario(seed, t);
+        let tick = event.network.tick.0.as_nanos();
+        off_the_tick += usize::from(event.faults.iter().any(|f| f.at.0.as_nanos() % tick != 0));
+        let mut fixed = event.clone();
+        fixed.network.mode = TimeMode::Fixed;
+        let (by_event, by_tick) = (
+            runner::run(&event, t).unwrap(),
+            runner::run(&fixed, t).unwrap(),
+        );
+        let asked = event.timeline().last().map(|f| f.at.0);
+        assert_eq!(by_event.healed_at(), asked, "seed {seed}: the heal's time");
+        assert_eq!(
+            by_tick.healed_at(),
+            asked,
+            "seed {seed}: the heal's time, fixed mode"
+        );
+        let tell = |run| transcript::text("seed", "", run);
+        assert_eq!(tell(&by_event), tell(&by_tick), "seed {seed}");
+    }
+    assert_eq!(
+        off_the_tick,
+        seeds.len(),
+        "seeds whose faults fall off the tick"
+    );
+}

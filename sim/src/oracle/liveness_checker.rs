@@ -1,7 +1,8 @@
 //! Liveness after healing, as TigerBeetle's simulator checks it: once the last fault is over and the
 //! network has healed, the system must work again. Every client that starts after the heal is
 //! answered by the server on its first try, unless the server has meanwhile exited by its idle
-//! timeout (which `idle-exit-on-time` judges).
+//! timeout (which `idle-exit-on-time` judges). Both times are the run's: when the heal was applied and
+//! when the client started.
 
 use std::time::Duration;
 
@@ -11,24 +12,13 @@ use connid::protocol::Message;
 use super::server_view::Reply;
 use super::{Findings, LIVENESS};
 use crate::events::{secs, Event, EventKind, Run};
-use crate::scenario::{Action, Scenario, SERVER};
+use crate::scenario::{Scenario, SERVER};
 
 /// The liveness rule for every client that starts after the last heal, if no fault follows it.
 pub(super) fn check(scenario: &Scenario, run: &Run, replies: &[Reply<'_>], found: &mut Findings) {
-    let Some(heal) = scenario
-        .faults
-        .iter()
-        .rposition(|f| f.action == Action::Heal)
-    else {
+    let Some(healed) = run.healed_at() else {
         return;
     };
-    let healed = scenario.faults[heal].at.0;
-    if scenario.faults[heal..]
-        .iter()
-        .any(|f| f.action != Action::Heal)
-    {
-        return;
-    }
     let server_exits: Vec<Duration> = run
         .events
         .iter()
@@ -40,7 +30,7 @@ pub(super) fn check(scenario: &Scenario, run: &Run, replies: &[Reply<'_>], found
     for client in scenario
         .clients
         .iter()
-        .filter(|c| c.start.0 >= healed)
+        .filter(|c| run.started_at(&c.name).is_some_and(|at| at >= healed))
         .filter(asks_the_server)
     {
         let events: Vec<&Event> = run
