@@ -1,8 +1,8 @@
 //! The client: asks the server for a connection ID, retrying with new IDs typed by the user.
 //!
 //! Each try opens a new socket, sends `HELLO <id>` (over TCP, then half-closes: the request is
-//! complete) and waits at most the timeout for the matching `OK` or `RESET`. Replies for another ID, or
-//! malformed ones, are ignored. A failed try prints `Connection Error <id> on <timestamp>` and, while
+//! complete) and waits at most the timeout for the matching `OK` or `RESET`. Replies for another ID,
+//! malformed ones, and datagrams from any address but the server's are ignored. A failed try prints `Connection Error <id> on <timestamp>` and, while
 //! tries remain, asks for a new ID.
 
 use std::fmt;
@@ -265,6 +265,16 @@ fn take_reply<K: Console>(
     }
 }
 
+/// Whether a datagram from `from` may be the reply to a request sent to `server`: only the address
+/// the request went to answers it. A request sent to the unspecified address (`0.0.0.0`, `::`) reaches
+/// this host, which answers from one of its own addresses: then the port must match.
+fn from_the_server(from: SocketAddr, server: SocketAddr) -> bool {
+    match server.ip().is_unspecified() {
+        true => from.port() == server.port(),
+        false => from == server,
+    }
+}
+
 async fn try_udp<N: Net, K: Console>(
     net: &N,
     console: &mut K,
@@ -277,7 +287,11 @@ async fn try_udp<N: Net, K: Console>(
         .await?;
     let mut buf = vec![0u8; 2048];
     loop {
-        let (n, _from) = socket.recv_from(&mut buf).await?;
+        let (n, from) = socket.recv_from(&mut buf).await?;
+        if !from_the_server(from, server) {
+            console.err(&ClientNote::Stranger { from, server }.to_string());
+            continue;
+        }
         if let Some(result) = take_reply(console, &buf[..n], id) {
             return result;
         }
@@ -315,5 +329,22 @@ async fn try_tcp<N: Net, C: Clock, K: Console>(
             }
             Received::End => return Err(TryError::Closed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::from_the_server;
+
+    #[test]
+    fn only_the_address_asked_answers() {
+        let server = "192.0.2.1:5000".parse().unwrap();
+        assert!(from_the_server(server, server));
+        assert!(!from_the_server("192.0.2.1:5001".parse().unwrap(), server));
+        assert!(!from_the_server("192.0.2.2:5000".parse().unwrap(), server));
+        // Asked at the unspecified address, this host answers from one of its own: the port decides.
+        let here = "0.0.0.0:5000".parse().unwrap();
+        assert!(from_the_server("127.0.0.1:5000".parse().unwrap(), here));
+        assert!(!from_the_server("127.0.0.1:5001".parse().unwrap(), here));
     }
 }

@@ -200,6 +200,12 @@ pub enum ClientNote {
     CannotRead { why: String },
     /// `ignored a reply for another request: <reply>`.
     OtherReply { reply: Message },
+    /// `ignored a datagram from <from>, not the server <server>`: a reply is taken only from the
+    /// address the request went to, so another host cannot end a try with a forged OK or RESET.
+    Stranger {
+        from: SocketAddr,
+        server: SocketAddr,
+    },
     /// `ignored a malformed reply (<why>): <shown>`, `shown` escaped as [`protocol::printable`] does.
     Malformed { why: String, shown: String },
     /// `ignored a reply over <max> bytes: <shown>`.
@@ -220,6 +226,9 @@ impl Display for ClientNote {
             ClientNote::CannotRead { why } => write!(f, "cannot read input: {why}"),
             ClientNote::OtherReply { reply } => {
                 write!(f, "ignored a reply for another request: {reply}")
+            }
+            ClientNote::Stranger { from, server } => {
+                write!(f, "ignored a datagram from {from}, not the server {server}")
             }
             ClientNote::Malformed { why, shown } => {
                 write!(f, "ignored a malformed reply ({why}): {shown}")
@@ -280,6 +289,14 @@ impl FromStr for ClientNote {
             let reply = protocol::parse(reply.as_bytes())
                 .map_err(|e| mismatch(WHAT, format!("the reply {reply:?}: {e}")))?;
             return Ok(ClientNote::OtherReply { reply });
+        }
+        if let Some(rest) = line.strip_prefix("ignored a datagram from ") {
+            let bad = || mismatch(WHAT, format!("{line:?}"));
+            let (from, server) = rest.split_once(", not the server ").ok_or_else(bad)?;
+            return Ok(ClientNote::Stranger {
+                from: from.parse().map_err(|_| bad())?,
+                server: server.parse().map_err(|_| bad())?,
+            });
         }
         if let Some(rest) = line.strip_prefix("ignored a malformed reply (") {
             let (why, shown) = split_outside_quotes(rest, "): ")
@@ -840,6 +857,7 @@ mod tests {
                 text().prop_map(|reason| ClientNote::Stopped { reason }),
                 text().prop_map(|why| ClientNote::CannotRead { why }),
                 reply().prop_map(|reply| ClientNote::OtherReply { reply }),
+                (addr(), addr()).prop_map(|(from, server)| ClientNote::Stranger { from, server }),
                 (parse_error(), shown())
                     .prop_map(|(why, shown)| ClientNote::Malformed { why, shown }),
                 (any::<usize>(), shown())

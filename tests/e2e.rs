@@ -338,3 +338,26 @@ fn a_tcp_reply_is_taken_without_waiting_for_the_close() {
     out.assert_lines(&[r"Connection established 1 10\.9\.8\.7 4321 on {TS}"]);
     assert_eq!(out.stderr.matches("ignored").count(), 2, "{}", out.stderr);
 }
+
+#[test]
+fn a_reply_from_another_address_than_the_server_is_ignored_over_udp() {
+    let fake = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let forger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (addr, forged_from) = (fake.local_addr().unwrap(), forger.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        let (n, from) = fake.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"HELLO 1");
+        // Right ID, wrong sender: a forged RESET and a forged OK must not end the try.
+        forger.send_to(b"RESET 1", from).unwrap();
+        forger.send_to(b"OK 1 6.6.6.6 666", from).unwrap();
+        // Sent after the forgeries on loopback, so read after them.
+        fake.send_to(b"OK 1 10.9.8.7 4321", from).unwrap();
+    });
+    let out = client(addr, "udp", "1", &[], "");
+    server.join().unwrap();
+    assert_eq!(out.code, 0, "{out:?}");
+    out.assert_lines(&[r"Connection established 1 10\.9\.8\.7 4321 on {TS}"]);
+    let note = format!("ignored a datagram from {forged_from}, not the server {addr}");
+    assert_eq!(out.stderr.matches(&note).count(), 2, "{}", out.stderr);
+}

@@ -45,6 +45,8 @@ pub enum Situation {
     ReplyForAnotherId,
     /// A client receives something that is not a reply at all.
     MalformedReplyToClient,
+    /// UDP: a client receives an OK or RESET for its try's ID from another address than it asked.
+    ForgedReply,
     /// The server drops a malformed request.
     MalformedRequestDropped,
     /// More malformed requests in one second than the server logs: it sums the rest up.
@@ -74,7 +76,7 @@ pub enum Situation {
 }
 
 impl Situation {
-    pub const ALL: [Situation; 24] = [
+    pub const ALL: [Situation; 25] = [
         Situation::ResetAtExactlyTheTtl,
         Situation::RegrantJustAfterTheTtl,
         Situation::RegrantAfterCrash,
@@ -86,6 +88,7 @@ impl Situation {
         Situation::InvalidTypedId,
         Situation::ReplyForAnotherId,
         Situation::MalformedReplyToClient,
+        Situation::ForgedReply,
         Situation::MalformedRequestDropped,
         Situation::DropLogLimitReached,
         Situation::SplitTcpRequest,
@@ -115,6 +118,7 @@ impl Situation {
             Situation::InvalidTypedId => "invalid-typed-id",
             Situation::ReplyForAnotherId => "reply-for-another-id",
             Situation::MalformedReplyToClient => "malformed-reply-to-client",
+            Situation::ForgedReply => "forged-reply",
             Situation::MalformedRequestDropped => "malformed-request-dropped",
             Situation::DropLogLimitReached => "drop-log-limit-reached",
             Situation::SplitTcpRequest => "split-tcp-request",
@@ -140,6 +144,7 @@ impl Situation {
             | Situation::ConnectionCapReached => Some(Transport::Tcp),
             Situation::ReplyForAnotherId
             | Situation::MalformedReplyToClient
+            | Situation::ForgedReply
             | Situation::DropLogLimitReached
             | Situation::DuplicateDelivered
             | Situation::DatagramOvertaken
@@ -154,6 +159,8 @@ impl Situation {
 struct Try {
     began: Duration,
     local: Option<SocketAddr>,
+    /// Where the request went (UDP): the only address a reply may come from.
+    asked: Option<SocketAddr>,
     id: String,
     failed: Option<Duration>,
 }
@@ -167,19 +174,23 @@ fn tries(run: &Run, scenario: &Scenario) -> Vec<(String, Vec<Try>)> {
             let mut tries: Vec<Try> = Vec::new();
             for e in run.events.iter().filter(|e| e.host == c.name) {
                 match &e.kind {
-                    EventKind::Send { from, payload, .. } if run.transport == Transport::Udp => {
+                    EventKind::Send {
+                        from, to, payload, ..
+                    } if run.transport == Transport::Udp => {
                         if let Ok(id) = protocol::parse_request(payload) {
                             tries.push(Try {
                                 began: e.at,
                                 local: Some(*from),
+                                asked: Some(*to),
                                 id: id.to_string(),
                                 failed: None,
                             });
                         }
                     }
-                    EventKind::Connect { .. } => tries.push(Try {
+                    EventKind::Connect { to } => tries.push(Try {
                         began: e.at,
                         local: None,
+                        asked: Some(*to),
                         id: String::new(),
                         failed: None,
                     }),
@@ -325,7 +336,7 @@ pub fn situations(scenario: &Scenario, run: &Run) -> BTreeSet<Situation> {
         for t in tries {
             let Some(local) = t.local else { continue };
             for e in &run.events {
-                let Some((_, to, payload, delivered)) = sent(e) else {
+                let Some((from, to, payload, delivered)) = sent(e) else {
                     continue;
                 };
                 if to != local {
@@ -341,6 +352,9 @@ pub fn situations(scenario: &Scenario, run: &Run) -> BTreeSet<Situation> {
                 match protocol::parse(payload) {
                     Ok(Message::Ok(id, _) | Message::Reset(id)) if id.as_str() != t.id => {
                         found.insert(Situation::ReplyForAnotherId);
+                    }
+                    Ok(Message::Ok(..) | Message::Reset(_)) if Some(from) != t.asked => {
+                        found.insert(Situation::ForgedReply);
                     }
                     Ok(Message::Hello(_)) | Err(_) => {
                         found.insert(Situation::MalformedReplyToClient);
@@ -594,7 +608,7 @@ mod tests {
         use Situation::*;
         let udp = Transport::Udp;
         let tcp = Transport::Tcp;
-        let cases: [(&str, Transport, &[Situation]); 19] = [
+        let cases: [(&str, Transport, &[Situation]); 20] = [
             (
                 "03-three-resets.toml",
                 udp,
@@ -637,6 +651,7 @@ mod tests {
             ),
             ("25-connection-cap.toml", tcp, &[ConnectionCapReached]),
             ("26-burst.toml", udp, &[BurstPastOneBatch]),
+            ("30-forged-replies.toml", udp, &[ForgedReply]),
             (
                 "27-socket-errors.toml",
                 tcp,

@@ -59,7 +59,8 @@ const MALFORMED: [&str; 8] = [
     "hello a\r\n",
 ];
 
-/// What a raw peer sends a client: replies for an ID no client asks for, and malformed replies.
+/// What a raw peer sends a client: replies for an ID no client asks for, and malformed replies (and,
+/// besides these, forged replies for the ID the client's try asks for).
 const TO_CLIENT: [&str; 8] = [
     "OK z 10.0.0.9 49152",
     "RESET z",
@@ -483,11 +484,20 @@ fn to_client(rng: &mut ChaCha8Rng, name: String, clients: &[ClientSpec], wait: D
         )
         .0
     };
+    // The ID that try asks for, if it is known: a reply for it from this host is forged.
+    let id = match try_index {
+        0 => Some(client.id.as_str()),
+        i => client.typed.get(i as usize - 1).map(String::as_str),
+    };
+    let forged = id.map(|id| [format!("RESET {id}"), format!("OK {id} 10.0.0.9 49152")]);
     PeerSpec {
         name,
         start: Dur(client.start.0 + after),
         sends: (0..rng.random_range(1..=3))
-            .map(|_| TO_CLIENT[rng.random_range(0..TO_CLIENT.len())].to_string())
+            .map(|_| match &forged {
+                Some(forged) if rng.random_bool(0.4) => forged[rng.random_range(0..2)].clone(),
+                _ => TO_CLIENT[rng.random_range(0..TO_CLIENT.len())].to_string(),
+            })
             .collect(),
         gap: pick_dur(rng, Duration::ZERO, secs(1), ms(100)),
         half_close: false,

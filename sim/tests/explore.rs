@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use connid::Transport;
+use connid_sim::events::EventKind;
 use connid_sim::explore::{self, Config};
-use connid_sim::scenario::{Dur, TimeMode};
+use connid_sim::scenario::{Action, Dur, TimeMode};
 use connid_sim::{generate, runner, transcript};
 
 #[test]
@@ -69,44 +70,59 @@ fn generated_scenarios_give_the_same_transcript_in_event_and_fixed_mode() {
     assert_eq!(jumped, 200, "runs that jumped over idle time");
 }
 
-/// The eight seeds of a million that once broke `answered-after-healing` (issue 27): each heals at an
-/// instant off its tick, just as a fresh client starts, and the heal used to wait for the next tick.
-/// A fault now happens at its exact time; every rule holds, and fixed mode (which cuts its step at
-/// the fault too) tells the same story.
+/// A fault happens at its exact time, on the tick or off it (issue 27: a heal that waited for the next
+/// tick lost a fresh client's request, 8 times in a million seeds). Over generated scenarios, at a
+/// 7 ms tick that most fault times are not multiples of, every fault's event is at the time its
+/// scenario gives; for every tenth seed, fixed mode (which cuts its step at the fault too) applies it
+/// then as well and tells the same story. Scenario 29 pins one such heal down.
 #[test]
-fn faults_off_the_tick_happen_at_their_exact_time() {
-    let seeds = [
-        3_049_295, 3_130_636, 3_152_414, 3_532_143, 3_593_296, 3_668_956, 3_768_608, 3_805_261,
-    ];
+fn every_fault_happens_at_its_exact_time() {
     let mut off_the_tick = 0;
-    for seed in seeds {
-        let t = Transport::Udp;
-        let result = explore::check_seed(seed, t, false);
-        let broken: Vec<&str> = result.violations.iter().map(|v| v.rule).collect();
-        assert!(broken.is_empty(), "seed {seed}: {broken:?}");
-
-        let event = generate::scenario(seed, t);
-        let tick = event.network.tick.0.as_nanos();
-        off_the_tick += usize::from(event.faults.iter().any(|f| f.at.0.as_nanos() % tick != 0));
-        let mut fixed = event.clone();
-        fixed.network.mode = TimeMode::Fixed;
-        let (by_event, by_tick) = (
-            runner::run(&event, t).unwrap(),
-            runner::run(&fixed, t).unwrap(),
-        );
-        let asked = event.timeline().last().map(|f| f.at.0);
-        assert_eq!(by_event.healed_at(), asked, "seed {seed}: the heal's time");
-        assert_eq!(
-            by_tick.healed_at(),
-            asked,
-            "seed {seed}: the heal's time, fixed mode"
-        );
-        let tell = |run| transcript::text("seed", "", run);
-        assert_eq!(tell(&by_event), tell(&by_tick), "seed {seed}");
+    for seed in 0..200 {
+        for t in [Transport::Udp, Transport::Tcp] {
+            let mut event = generate::scenario(seed, t);
+            event.network.tick = Dur(Duration::from_millis(7));
+            let mut modes = vec![event.clone()];
+            if seed % 10 == 0 {
+                let mut fixed = event.clone();
+                fixed.network.mode = TimeMode::Fixed;
+                modes.push(fixed);
+            }
+            let mut told = Vec::new();
+            for s in &modes {
+                let run = runner::run(s, t).unwrap_or_else(|e| panic!("seed {seed} {t:?}: {e}"));
+                let applied: Vec<(Duration, Action)> = run
+                    .events
+                    .iter()
+                    .filter_map(|e| match e.kind {
+                        EventKind::Fault { action, .. } => Some((e.at, action)),
+                        _ => None,
+                    })
+                    .collect();
+                let asked: Vec<(Duration, Action)> = s
+                    .timeline()
+                    .iter()
+                    .map(|f| (f.at.0, f.action))
+                    .take(applied.len())
+                    .collect();
+                let mode = s.network.mode;
+                assert_eq!(applied, asked, "seed {seed} over {t:?}, {mode:?} mode");
+                told.push(transcript::text("seed", "", &run));
+            }
+            assert!(
+                told.windows(2).all(|w| w[0] == w[1]),
+                "seed {seed} over {t:?}"
+            );
+            let tick = event.network.tick.0.as_nanos();
+            off_the_tick += event
+                .faults
+                .iter()
+                .filter(|f| f.at.0.as_nanos() % tick != 0)
+                .count();
+        }
     }
-    assert_eq!(
-        off_the_tick,
-        seeds.len(),
-        "seeds whose faults fall off the tick"
+    assert!(
+        off_the_tick > 100,
+        "only {off_the_tick} faults off the tick"
     );
 }

@@ -12,7 +12,7 @@ use connid::Transport;
 use super::server_view::Reply;
 use super::{
     Findings, Judge, Programs, CURRENT_TRY, ERROR_PER_TRY, ERROR_WHEN_DUE, IN_TIME, NEW_SOCKET,
-    ONE_ENDING, PROMPT, TRIES, TYPED_ID,
+    ONE_ENDING, PROMPT, REPLY_SOURCE, TRIES, TYPED_ID,
 };
 use crate::events::{secs, Event, EventKind, Run};
 use crate::scenario::{ClientSpec, Scenario};
@@ -22,6 +22,20 @@ struct Try<'a> {
     first: &'a Event,
     id: Option<String>,
     local: Option<SocketAddr>,
+    /// Where the try sent its request (or connected): the only address its reply may come from.
+    asked: Option<SocketAddr>,
+}
+
+impl Try<'_> {
+    /// Whether `r` reached this try's socket from anyone while the try ran (until `end`), and is for
+    /// its ID.
+    fn reached(&self, r: &Reply<'_>, end: Duration) -> bool {
+        let arrived = matches!(
+            r.event.kind,
+            EventKind::Send { delivered: Some(at), .. } if at >= self.first.at && at <= end
+        );
+        arrived && Some(r.to) == self.local && self.id.as_deref() == Some(r.message.id().as_str())
+    }
 }
 
 fn hello_id(payload: &[u8]) -> Option<String> {
@@ -90,11 +104,14 @@ pub(super) fn check(
                 first: e,
                 id: Some(next_id.clone()),
                 local: None,
+                asked: None,
             });
         }
         match &e.kind {
             EventKind::Start(_) => started = Some(e.at),
-            EventKind::Send { payload, from, .. } => {
+            EventKind::Send {
+                payload, from, to, ..
+            } => {
                 let n = tries.len();
                 if let (Some(t), Some(id)) = (tries.last_mut(), hello_id(payload)) {
                     if t.id.as_deref() != Some(id.as_str()) {
@@ -106,6 +123,12 @@ pub(super) fn check(
                         );
                     }
                     t.local.get_or_insert(*from);
+                    t.asked.get_or_insert(*to);
+                }
+            }
+            EventKind::Connect { to } => {
+                if let Some(t) = tries.last_mut() {
+                    t.asked = Some(*to);
                 }
             }
             EventKind::Connected { from, .. } => {
@@ -235,11 +258,12 @@ fn check_error_due(
 ) {
     let name = spec.name.as_str();
     let during = |at: Duration| at >= t.first.at && at <= e.at;
-    let reset = replies.iter().any(|r| {
-        Some(r.to) == t.local
-            && matches!(&r.message, Message::Reset(id) if t.id.as_deref() == Some(id.as_str()))
-            && matches!(r.event.kind, EventKind::Send { delivered: Some(at), .. } if during(at))
-    });
+    let resets = || {
+        replies
+            .iter()
+            .filter(|r| matches!(r.message, Message::Reset(_)) && t.reached(r, e.at))
+    };
+    let reset = resets().any(|r| Some(r.from) == t.asked);
     let ended_by_network = run.events.iter().any(|x| {
         during(x.at)
             && match &x.kind {
@@ -252,7 +276,21 @@ fn check_error_due(
     let due = t.first.at + spec.timeout.0;
     let tolerance = judge.tolerance;
     let waited = (e.at - t.first.at).as_secs_f64();
-    if !reset && !ended_by_network && e.at + tolerance.early < due {
+    let early = !reset && !ended_by_network && e.at + tolerance.early < due;
+    if let Some(forged) = resets().find(|_| early) {
+        found.add(
+            REPLY_SOURCE,
+            e.at,
+            format!(
+                "{name} gives up on try {} after {waited} s on {} from {}, not from {} where it sent its request",
+                t.id.as_deref().unwrap_or("?"),
+                forged.message,
+                forged.from,
+                t.asked.map_or_else(|| "?".to_string(), |a| a.to_string())
+            ),
+            &[t.first, forged.event, e],
+        );
+    } else if early {
         found.add(
             ERROR_WHEN_DUE,
             e.at,
@@ -406,22 +444,29 @@ fn check_established(
     found: &mut Findings,
 ) {
     let current = tries.last();
-    let taken = replies.iter().find(|r| {
-        let EventKind::Send {
-            delivered: Some(at),
-            ..
-        } = &r.event.kind
-        else {
-            return false;
-        };
-        r.message == *printed
-            && current.is_some_and(|t| {
-                Some(r.to) == t.local
-                    && *at >= t.first.at
-                    && *at <= e.at
-                    && t.id.as_deref() == Some(r.message.id().as_str())
-            })
-    });
+    let reached =
+        |r: &&Reply<'_>| r.message == *printed && current.is_some_and(|t| t.reached(r, e.at));
+    let taken = replies
+        .iter()
+        .filter(reached)
+        .find(|r| current.is_some_and(|t| Some(r.from) == t.asked));
+    let forged = replies.iter().find(reached);
+    if let (None, Some(forged)) = (taken, forged) {
+        found.add(
+            REPLY_SOURCE,
+            e.at,
+            format!(
+                "{name} prints established ({printed}) for an OK from {}, not from {} where try {} sent its request",
+                forged.from,
+                current
+                    .and_then(|t| t.asked)
+                    .map_or_else(|| "?".to_string(), |a| a.to_string()),
+                tries.len()
+            ),
+            &[forged.event, e],
+        );
+        return;
+    }
     if taken.is_none() {
         found.add(
             CURRENT_TRY,

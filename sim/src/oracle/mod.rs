@@ -52,6 +52,9 @@ pub const TYPED_ID: &str = "try-asks-for-the-given-id";
 pub const NEW_SOCKET: &str = "new-socket-per-try";
 /// Rule 4: a client that prints established received that OK, for that ID, on its current try's socket.
 pub const CURRENT_TRY: &str = "established-on-current-try";
+/// Rule 4: a try ends on an OK or a RESET only from the address it sent its request to; a forged
+/// reply from another host or port is ignored.
+pub const REPLY_SOURCE: &str = "reply-only-from-the-asked-address";
 /// Rule 5: the server exits idle-timeout after the last request, not earlier and not later.
 pub const IDLE_EXIT: &str = "idle-exit-on-time";
 /// Rule 5: while the server runs, every well-formed request that reaches it is answered.
@@ -86,6 +89,7 @@ pub const RULES: &[(&str, &str)] = &[
     (TYPED_ID, "try 1 asks for the command line's ID, each later try for the ID typed before it"),
     (NEW_SOCKET, "each try uses a new socket"),
     (CURRENT_TRY, "a client prints established only for an OK for its own ID that reached its current try's socket"),
+    (REPLY_SOURCE, "a try ends on an OK or a RESET only from the address it sent its request to, never on a reply from another host or port"),
     (IDLE_EXIT, "the server exits the idle timeout after its last request, not earlier and not later"),
     (ANSWERED, "every well-formed request that reaches the running server is answered at once"),
     (KEEPS_SERVING, "the server exits only by its idle timeout, never with an error"),
@@ -182,11 +186,10 @@ pub fn check_with(scenario: &Scenario, run: &Run, judge: &Judge) -> Vec<Violatio
             timing_checker::check_idle_exit(scenario, judge, &life, &mut found);
         }
         for client in &scenario.clients {
-            // A client that asks a peer playing a server takes its replies from that peer.
-            let asked = client.server.as_deref().filter(|h| *h != SERVER);
-            let theirs = asked.map(|h| server_view::replies_from(run, h));
-            let replies = theirs.as_deref().unwrap_or(&replies);
-            client_checker::check(scenario, judge, client, run, replies, &mut found);
+            // What reached the client from anyone: only what came from the address a try asked
+            // (the server, or a peer playing one) may end that try.
+            let sent = server_view::messages(run, |h| h != client.name);
+            client_checker::check(scenario, judge, client, run, &sent, &mut found);
         }
         liveness_checker::check(scenario, run, &replies, &mut found);
     }

@@ -19,29 +19,34 @@ use crate::scenario::{Scenario, SERVER};
 /// the same), decoded.
 pub(super) struct Reply<'a> {
     pub event: &'a Event,
+    pub from: SocketAddr,
     pub to: SocketAddr,
     pub message: Message,
 }
 
 /// Every message the server sent that parses, in order.
 pub(super) fn replies(run: &Run) -> Vec<Reply<'_>> {
-    replies_from(run, SERVER)
+    messages(run, |host| host == SERVER)
 }
 
-/// Every message `host` sent or tried to send that parses, in order: what a client asking it may take
-/// as a reply (if it was delivered).
-pub(super) fn replies_from<'a>(run: &'a Run, host: &str) -> Vec<Reply<'a>> {
+/// Every message a host for which `whose` is true sent or tried to send that parses, in order: what
+/// a client may take as a reply (if it was delivered, and came from the address it asked).
+pub(super) fn messages<'a>(run: &'a Run, whose: impl Fn(&str) -> bool) -> Vec<Reply<'a>> {
     run.events
         .iter()
-        .filter(|e| e.host == host)
+        .filter(|e| whose(&e.host))
         .filter_map(|event| match &event.kind {
-            EventKind::Send { to, payload, .. } | EventKind::SendFailed { to, payload, .. } => {
-                protocol::parse(payload).ok().map(|message| Reply {
-                    event,
-                    to: *to,
-                    message,
-                })
+            EventKind::Send {
+                from, to, payload, ..
             }
+            | EventKind::SendFailed {
+                from, to, payload, ..
+            } => protocol::parse(payload).ok().map(|message| Reply {
+                event,
+                from: *from,
+                to: *to,
+                message,
+            }),
             _ => None,
         })
         .collect()

@@ -1108,3 +1108,74 @@ fn a_server_that_accepts_past_its_connection_cap_breaks_the_rule() {
     roomy.server.max_connections = 2;
     assert!(!rules(&roomy, &r).contains(&CONNECTIONS_CAPPED));
 }
+
+/// Scenario 30 with ann's note on ignoring `forged` (a payload mallory sends her) replaced by
+/// `line`, as if she had taken it: the rules broken.
+fn forged_taken(forged: &str, line: impl Fn(&str) -> String) -> Vec<&'static str> {
+    let s = load("30-forged-replies.toml");
+    broken(&s, Transport::Udp, |ev| {
+        let sent = position(ev, |e| e.host == "mallory" && payload_of(e) == forged);
+        let EventKind::Send {
+            delivered: Some(at),
+            ..
+        } = ev[sent].kind
+        else {
+            panic!("mallory's {forged} was delivered");
+        };
+        let i = position(ev, |e| {
+            e.host == "ann"
+                && e.at == at
+                && matches!(&e.kind, EventKind::Err(n) if n.starts_with("ignored a datagram"))
+        });
+        let stamp = Timestamp(epoch() + chrono::Duration::from_std(at).unwrap()).to_string();
+        ev[i].kind = EventKind::Out(line(&stamp));
+        // What she did after: nothing more of the real try, and the ending that forged reply makes.
+        ev.retain(|e| !(e.host == "ann" && e.at > at));
+        let exit = if forged.starts_with("OK") { 0 } else { 1 };
+        if exit == 1 {
+            ev.push(Event {
+                at,
+                host: "ann".into(),
+                kind: EventKind::Out(format!("Connection Failure on {stamp}")),
+            });
+        }
+        ev.push(Event {
+            at,
+            host: "ann".into(),
+            kind: EventKind::Exit(exit),
+        });
+    })
+}
+
+#[test]
+fn a_try_ended_by_a_reply_from_another_host_is_caught() {
+    let got = forged_taken("RESET 1", |ts| format!("Connection Error 1 on {ts}"));
+    assert_eq!(got, [REPLY_SOURCE], "a forged RESET taken");
+    let got = forged_taken("OK 1 6.6.6.6 666", |ts| {
+        format!("Connection established 1 6.6.6.6 666 on {ts}")
+    });
+    assert_eq!(got, [REPLY_SOURCE], "a forged OK taken");
+}
+
+#[test]
+fn a_reply_from_another_port_of_the_asked_host_ends_no_try() {
+    let s = load("30-forged-replies.toml");
+    let got = broken(&s, Transport::Udp, |ev| {
+        let i = position(ev, |e| {
+            e.host == "vic"
+                && matches!(&e.kind, EventKind::Err(n) if n.starts_with("ignored a datagram"))
+        });
+        let at = ev[i].at;
+        let stamp = Timestamp(epoch() + chrono::Duration::from_std(at).unwrap());
+        ev[i].kind = EventKind::Out(format!(
+            "Connection established 3 192.168.0.3 49152 on {stamp}"
+        ));
+        ev.retain(|e| !(e.host == "vic" && e.at > at));
+        ev.push(Event {
+            at,
+            host: "vic".into(),
+            kind: EventKind::Exit(0),
+        });
+    });
+    assert_eq!(got, [REPLY_SOURCE]);
+}
