@@ -10,7 +10,7 @@
 //! stream ([`framing`]), every line the programs print ([`lines`]), the table of IDs ([`registry`])
 //! and the protocol's defaults ([`defaults`]).
 
-// The only unsafe code is the system calls of `net::mmsg` and `memory`: every block says why it is
+// The only unsafe code is the system calls of `net::mmsg`, `memory` and `stdout`: every block says why it is
 // sound, and an unsafe fn's body is no blanket permission.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -27,6 +27,7 @@ pub mod net;
 pub mod protocol;
 pub mod registry;
 pub mod server;
+pub mod stdout;
 
 pub use client::{run_client, ClientConfig, ClientOutcome};
 pub use clock::{Clock, SystemClock};

@@ -107,6 +107,8 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 }
 
 fn main() -> ExitCode {
+    // `sim ... | head`: a closed standard output ends the run quietly, as it ends `cat`.
+    connid::stdout::end_quietly_when_closed();
     match Args::parse().command {
         Command::Run {
             scenario,

@@ -51,6 +51,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // `load ... | head`: a closed standard output ends the run quietly, as it ends `cat`.
+    connid::stdout::end_quietly_when_closed();
     let args: Args = parse_or_exit();
     if let Some(rate) = args.rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
         eprintln!("error: --rate {rate} must be a positive number of requests per second");

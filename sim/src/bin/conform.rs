@@ -2,13 +2,13 @@
 //! implementation of the protocol and judges it with the simulator's oracle.
 //!
 //! Exit codes: 0 every case passed (or was unsupported), 1 a case failed, 2 bad arguments or a report
-//! file that cannot be written.
+//! file that cannot be written. A closed standard output stops the run quietly (by SIGPIPE).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use connid::Transport;
+use connid::{stdout, Transport};
 use connid_sim::conform::{self, report, Options, Program, Timing};
 
 #[derive(Debug, Parser)]
@@ -155,16 +155,39 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let print = |r: &conform::CaseResult| println!("{}", report::case_line(r));
+    // A closed standard output (`conform ... | head`) stops the run: the cases still running are
+    // dropped, which kills their children, and the process ends quietly by SIGPIPE.
+    let closed = tokio::sync::Notify::new();
+    let print = |r: &conform::CaseResult| {
+        if stdout::write_out(&format!("{}\n", report::case_line(r))).is_err() {
+            closed.notify_one();
+        }
+    };
     let results = runtime.block_on(async {
-        if is_server {
-            conform::run_server_suite(&program, &options, print).await
-        } else {
-            conform::run_client_suite(&program, &options, print).await
+        let suite = async {
+            if is_server {
+                conform::run_server_suite(&program, &options, print).await
+            } else {
+                conform::run_client_suite(&program, &options, print).await
+            }
+        };
+        tokio::select! {
+            results = suite => Some(results),
+            () = closed.notified() => None,
         }
     });
-    print!("{}", report::failures(&results));
-    println!("{}", report::summary(&results));
+    drop(runtime);
+    let Some(results) = results else {
+        stdout::die_of_closed_pipe();
+    };
+    let text = format!(
+        "{}{}\n",
+        report::failures(&results),
+        report::summary(&results)
+    );
+    if stdout::write_out(&text).is_err() {
+        stdout::die_of_closed_pipe();
+    }
     let suite = if is_server { "server" } else { "client" };
     for (path, render) in files {
         if let Some(path) = path {
