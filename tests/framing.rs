@@ -153,3 +153,30 @@ fn a_reply_split_at_any_byte_is_taken_whole() {
         out.assert_lines(&[&format!("Connection established {fields} on {{TS}}")]);
     });
 }
+
+/// Bytes a peer sends after its request (here, once the server has answered and stopped reading)
+/// must not destroy the reply: closing with unread bytes makes the stack send a reset, so the server
+/// reads and discards them until the peer's end of stream (within a bound), then closes.
+#[test]
+fn bytes_after_the_request_do_not_destroy_the_reply() {
+    use std::io::{Read, Write};
+    let server = common::Running::server("tcp", &[]);
+    let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+    let me = s.local_addr().unwrap();
+    s.write_all(b"HELLO 42\n").unwrap();
+    // The reply is on its way and the request was read; then more bytes, and a half-close later.
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(&[b'x'; 4096]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Both fail on a connection the server reset.
+    let half_closed = s.shutdown(std::net::Shutdown::Write);
+    let mut reply = Vec::new();
+    s.set_read_timeout(Some(common::PATIENCE)).unwrap();
+    let read = s.read_to_end(&mut reply);
+    let got = String::from_utf8_lossy(&reply);
+    assert!(
+        half_closed.is_ok() && read.is_ok(),
+        "{half_closed:?} {read:?} after {got:?}"
+    );
+    assert_eq!(got, format!("OK 42 127.0.0.1 {}", me.port()));
+}

@@ -1,13 +1,14 @@
 //! The TCP loop: accepts connections (at most `max_connections` at once), reads each one's request as
-//! [`crate::framing`] frames it within the line timeout, answers and closes, all inside one task, so
-//! nothing outlives the server and a panic anywhere fails the server itself.
+//! [`crate::framing`] frames it within the line timeout, answers, lingers until the peer's end of
+//! stream (at most [`LINGER`]) and closes, all inside one task, so nothing outlives the server and a
+//! panic anywhere fails the server itself.
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::decision::Dropped;
@@ -54,7 +55,13 @@ where
     (stream, peer, bytes, result, extra)
 }
 
-/// Sends the reply, half-closes and closes the connection, within `limit`.
+/// After its reply, how long the server reads (and discards) what the peer still sends, waiting for
+/// its end of stream before closing. Closing a connection with unread bytes makes a real stack send a
+/// reset, which can destroy the reply still in flight; the bound (and the connection cap, which counts
+/// a lingering connection) keeps a peer from holding connections open this way.
+pub const LINGER: Duration = Duration::from_secs(1);
+
+/// Sends the reply and half-closes within `limit`, then lingers (see [`LINGER`]) and closes.
 async fn write_reply<S, C: Clock>(
     clock: &C,
     mut stream: S,
@@ -63,7 +70,7 @@ async fn write_reply<S, C: Clock>(
     limit: Duration,
 ) -> (SocketAddr, io::Result<()>)
 where
-    S: tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let write = async {
         stream.write_all(&reply).await?;
@@ -76,6 +83,11 @@ where
             "reply not sent in time",
         )),
     };
+    if result.is_ok() {
+        let mut discard = [0u8; 1024];
+        let drain = async { while matches!(stream.read(&mut discard).await, Ok(n) if n > 0) {} };
+        let _ = clock::timeout(clock, LINGER, drain).await;
+    }
     (peer, result)
 }
 
