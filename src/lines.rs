@@ -353,6 +353,13 @@ pub enum ServerLine {
         count: u64,
         limit: u32,
     },
+    /// `<ts> table full (<max> IDs in use): <refused> new IDs refused without a reply`, at most once
+    /// a second, counting the refusals since the last such line.
+    TableFull {
+        at: Timestamp,
+        max: usize,
+        refused: u64,
+    },
     /// `<ts> <peer> ignored <bytes> bytes after the request` (TCP).
     Ignored {
         at: Timestamp,
@@ -441,6 +448,10 @@ impl Display for ServerLine {
             ServerLine::Suppressed { at, count, limit } => write!(
                 f,
                 "{at} {count} more dropped requests not logged (at most {limit} a second)"
+            ),
+            ServerLine::TableFull { at, max, refused } => write!(
+                f,
+                "{at} table full ({max} IDs in use): {refused} new IDs refused without a reply"
             ),
             ServerLine::Ignored { at, peer, bytes } => {
                 write!(f, "{at} {peer} ignored {bytes} bytes after the request")
@@ -536,6 +547,18 @@ impl FromStr for ServerLine {
                 at,
                 count: count.parse().map_err(|_| bad())?,
                 limit: limit.parse().map_err(|_| bad())?,
+            });
+        }
+        if let Some(rest) = rest.strip_prefix("table full (") {
+            let bad = || mismatch(WHAT, format!("{line:?}"));
+            let (max, rest) = rest.split_once(" IDs in use): ").ok_or_else(bad)?;
+            let refused = rest
+                .strip_suffix(" new IDs refused without a reply")
+                .ok_or_else(bad)?;
+            return Ok(ServerLine::TableFull {
+                at,
+                max: max.parse().map_err(|_| bad())?,
+                refused: refused.parse().map_err(|_| bad())?,
             });
         }
         let (peer, rest) = rest
@@ -895,6 +918,8 @@ mod tests {
                     .prop_map(|(at, count, limit)| ServerLine::Suppressed { at, count, limit }),
                 (timestamp(), addr(), any::<usize>())
                     .prop_map(|(at, peer, bytes)| ServerLine::Ignored { at, peer, bytes }),
+                (timestamp(), any::<usize>(), any::<u64>())
+                    .prop_map(|(at, max, refused)| ServerLine::TableFull { at, max, refused }),
                 (timestamp(), addr(), text())
                     .prop_map(|(at, peer, why)| ServerLine::ReplyNotSent { at, peer, why }),
                 (secs(), timestamp()).prop_map(|(idle, at)| ServerLine::TimedOut { idle, at }),

@@ -40,12 +40,16 @@ pub enum Decision {
     Granted,
     /// The ID is in use; nothing changed.
     InUse,
+    /// The ID is free but the table already holds its most IDs, all in use: it is not recorded.
+    Full,
 }
 
 /// In-use connection IDs and when each was recorded.
 #[derive(Debug)]
 pub struct Registry<S = RandomState> {
     ttl: Duration,
+    /// The most IDs held at once; a new one beyond it is refused ([`Decision::Full`]).
+    max: usize,
     /// Hashes IDs, and so picks their shard; std's default has a per-process random key (hash
     /// flooding).
     hasher: S,
@@ -75,6 +79,7 @@ impl<S: BuildHasher> Registry<S> {
     pub fn with_hasher(ttl: Duration, hasher: S) -> Self {
         Self {
             ttl,
+            max: usize::MAX,
             hasher,
             shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
             len: 0,
@@ -88,6 +93,18 @@ impl<S: BuildHasher> Registry<S> {
 
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// The same table holding at most `max` IDs in use at once: memory is bounded whatever peers
+    /// send. IDs already granted keep their full TTL; a new one is refused while `max` are in use.
+    pub fn with_max(mut self, max: usize) -> Self {
+        self.max = max;
+        self
+    }
+
+    /// The most IDs held at once.
+    pub fn max(&self) -> usize {
+        self.max
     }
 
     /// Handles `HELLO id` at `now`: grants and records a free ID, or reports it in use.
@@ -104,6 +121,14 @@ impl<S: BuildHasher> Registry<S> {
             // remove it, the times differ).
             Some(held) => held.at = now,
             None => {
+                // Full of IDs in use: expired ones still held are removed first, so the table is
+                // refused only when `max` IDs are really in use.
+                while self.len >= self.max {
+                    if self.remove_expired(now, EXPIRE_PER_CALL) == 0 {
+                        return Decision::Full;
+                    }
+                }
+                let shard = &mut self.shards[shard_of(hash)];
                 let entry = Entry {
                     hash,
                     at: now,
@@ -167,8 +192,11 @@ impl<S: BuildHasher> Registry<S> {
     }
 
     /// Removes up to `limit` IDs whose age at `now` exceeds the TTL, oldest first.
-    fn remove_expired(&mut self, now: Tick, limit: usize) {
+    /// Pops at most `limit` expired grants off the queue (removing their IDs); returns how many it
+    /// popped.
+    fn remove_expired(&mut self, now: Tick, limit: usize) -> usize {
         let ttl = self.ttl_ticks();
+        let mut popped = 0;
         for _ in 0..limit {
             match self.order.front() {
                 Some((at, _)) if now - at > ttl => {}
@@ -177,6 +205,7 @@ impl<S: BuildHasher> Registry<S> {
             let Some((at, hash)) = self.order.pop_front() else {
                 break;
             };
+            popped += 1;
             let shard = &mut self.shards[shard_of(hash)];
             // The queue entry names its grant by hash and time. An entry re-granted since has a later
             // time and stays. Two IDs with the same hash and time were granted together and are both
@@ -193,6 +222,7 @@ impl<S: BuildHasher> Registry<S> {
             self.peak = self.len;
             self.shrunk = true;
         }
+        popped
     }
 
     fn hash(&self, text: &[u8]) -> u64 {

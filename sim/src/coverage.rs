@@ -73,10 +73,12 @@ pub enum Situation {
     BurstPastOneBatch,
     /// TCP: a connection is made while the server already holds as many as it takes at once.
     ConnectionCapReached,
+    /// The server's table holds its most IDs and refuses a new one.
+    TableFull,
 }
 
 impl Situation {
-    pub const ALL: [Situation; 25] = [
+    pub const ALL: [Situation; 26] = [
         Situation::ResetAtExactlyTheTtl,
         Situation::RegrantJustAfterTheTtl,
         Situation::RegrantAfterCrash,
@@ -102,6 +104,7 @@ impl Situation {
         Situation::ReplyNotSent,
         Situation::BurstPastOneBatch,
         Situation::ConnectionCapReached,
+        Situation::TableFull,
     ];
 
     /// The name the explorer prints.
@@ -132,6 +135,7 @@ impl Situation {
             Situation::ReplyNotSent => "reply-not-sent",
             Situation::BurstPastOneBatch => "burst-past-one-batch",
             Situation::ConnectionCapReached => "connection-cap-reached",
+            Situation::TableFull => "table-full",
         }
     }
 
@@ -323,6 +327,9 @@ pub fn situations(scenario: &Scenario, run: &Run) -> BTreeSet<Situation> {
                 }
                 Ok(ServerLine::TimedOut { .. }) => {
                     found.insert(Situation::IdleExit);
+                }
+                Ok(ServerLine::TableFull { .. }) => {
+                    found.insert(Situation::TableFull);
                 }
                 _ => {}
             },
@@ -608,7 +615,7 @@ mod tests {
         use Situation::*;
         let udp = Transport::Udp;
         let tcp = Transport::Tcp;
-        let cases: [(&str, Transport, &[Situation]); 20] = [
+        let cases: [(&str, Transport, &[Situation]); 21] = [
             (
                 "03-three-resets.toml",
                 udp,
@@ -652,6 +659,7 @@ mod tests {
             ("25-connection-cap.toml", tcp, &[ConnectionCapReached]),
             ("26-burst.toml", udp, &[BurstPastOneBatch]),
             ("30-forged-replies.toml", udp, &[ForgedReply]),
+            ("31-a-full-table.toml", tcp, &[TableFull]),
             (
                 "27-socket-errors.toml",
                 tcp,

@@ -161,6 +161,7 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
             Dur(defaults::SETTLE)
         },
         max_connections: defaults::MAX_CONNECTIONS,
+        max_ids: defaults::MAX_IDS,
     };
     let mut network = NetworkSpec {
         tick: Dur(tick),
@@ -431,6 +432,11 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
     // liveness rule would take for a server that does not answer.
     if !swarm.heal && rng.random_bool(0.15) {
         server.max_connections = rng.random_range(1..=2);
+    }
+    // A table of one to three IDs, full often. Not with a heal either: a fresh client would meet a
+    // full table.
+    if !swarm.heal && rng.random_bool(0.15) {
+        server.max_ids = rng.random_range(1..=3);
     }
     if transport == Transport::Udp && rng.random_bool(0.1) {
         let talks = others[rng.random_range(0..others.len())].1;

@@ -79,6 +79,7 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
         line_timeout: scenario.server.line_timeout.0,
         settle: scenario.server.settle.0,
         max_connections: scenario.server.max_connections,
+        max_ids: scenario.server.max_ids,
     };
     let (server_rec, server_clock, server_mischief) =
         (rec.clone(), clock.clone(), mischief.clone());
@@ -333,7 +334,8 @@ fn apply(
 }
 
 /// The command line that starts the real server as `cfg` says: every option that applies to its
-/// transport, so a transcript's `start` line reproduces the run.
+/// transport (`--max-ids` only when it is not the default), so a transcript's `start` line reproduces
+/// the run.
 pub fn server_command(port: u16, cfg: &ServerConfig) -> String {
     let mut line = format!(
         "server 0.0.0.0 {port} --transport {} --id-ttl {} --idle-timeout {}",
@@ -348,6 +350,9 @@ pub fn server_command(port: u16, cfg: &ServerConfig) -> String {
             cfg.settle.as_secs_f64(),
             cfg.max_connections
         ));
+    }
+    if cfg.max_ids != connid::defaults::MAX_IDS {
+        line.push_str(&format!(" --max-ids {}", cfg.max_ids));
     }
     line
 }

@@ -149,6 +149,8 @@ pub struct ServerSpec {
     /// TCP: how long a whole request with no newline and no end of stream waits for more bytes.
     pub settle: Dur,
     pub max_connections: usize,
+    /// Most IDs in use at once; a new ID beyond it gets no reply.
+    pub max_ids: usize,
 }
 
 impl Default for ServerSpec {
@@ -160,6 +162,7 @@ impl Default for ServerSpec {
             line_timeout: Dur(defaults::LINE_TIMEOUT),
             settle: Dur(defaults::SETTLE),
             max_connections: defaults::MAX_CONNECTIONS,
+            max_ids: defaults::MAX_IDS,
         }
     }
 }
@@ -460,6 +463,9 @@ impl Scenario {
             if d.0.is_zero() {
                 return err(field.into(), "must be longer than 0".into());
             }
+        }
+        if self.server.max_ids == 0 {
+            return err("server.max_ids".into(), "must be at least 1".into());
         }
         if self.server.max_connections == 0 {
             return err("server.max_connections".into(), "must be at least 1".into());

@@ -39,6 +39,9 @@ struct Args {
     /// Most TCP connections served at once.
     #[arg(long, value_name = "N", default_value_t = defaults::MAX_CONNECTIONS as u64, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
+    /// Most IDs in use at once (about 100 MB of table by default); a new ID beyond it gets no reply.
+    #[arg(long, value_name = "N", default_value_t = defaults::MAX_IDS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_ids: u64,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -52,6 +55,7 @@ async fn main() -> ExitCode {
         line_timeout: args.line_timeout.0,
         settle: args.settle.0,
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        max_ids: usize::try_from(args.max_ids).unwrap_or(usize::MAX),
     };
     let server = match Server::bind(&TokioNet, addr, cfg).await {
         Ok(server) => server,

@@ -35,23 +35,31 @@ impl fmt::Display for Dropped {
     }
 }
 
-/// Decides the reply to the received bytes of one request from `peer` at `now`.
+/// Decides the reply to the received bytes of one request from `peer` at `now` (see [`decide`]).
 pub fn handle_request(
     registry: &mut Registry,
     bytes: &[u8],
     peer: SocketAddr,
     now: Instant,
-) -> Result<Message, ParseError> {
+) -> Result<Option<Message>, ParseError> {
     let id = protocol::parse_request(bytes)?;
     Ok(decide(registry, id, peer, now))
 }
 
 /// Decides the reply to a parsed request for `id` from `peer` at `now`: `OK` naming `peer` if the ID
-/// is free (it is then recorded), `RESET` if it is in use.
-pub fn decide(registry: &mut Registry, id: ConnId, peer: SocketAddr, now: Instant) -> Message {
+/// is free (it is then recorded), `RESET` if it is in use. `None` if the ID is free but the table is
+/// full: no reply, which the client's timeout and retry handle (a RESET would claim the ID is in use,
+/// which is false).
+pub fn decide(
+    registry: &mut Registry,
+    id: ConnId,
+    peer: SocketAddr,
+    now: Instant,
+) -> Option<Message> {
     match registry.request(&id, now) {
-        Decision::Granted => Message::Ok(id, peer),
-        Decision::InUse => Message::Reset(id),
+        Decision::Granted => Some(Message::Ok(id, peer)),
+        Decision::InUse => Some(Message::Reset(id)),
+        Decision::Full => None,
     }
 }
 
@@ -72,16 +80,55 @@ mod tests {
         let id = ConnId::new("9876").unwrap();
         assert_eq!(
             handle_request(&mut reg, b"HELLO 9876", a, now),
-            Ok(Message::Ok(id.clone(), a))
+            Ok(Some(Message::Ok(id.clone(), a)))
         );
         assert_eq!(
             handle_request(&mut reg, b"HELLO 9876\r\n", b, now),
-            Ok(Message::Reset(id))
+            Ok(Some(Message::Reset(id)))
         );
         assert_eq!(
             handle_request(&mut reg, b"HELLO 1\n", b, now),
-            Ok(Message::Ok(ConnId::new("1").unwrap(), b))
+            Ok(Some(Message::Ok(ConnId::new("1").unwrap(), b)))
         );
+    }
+
+    #[test]
+    fn a_full_table_refuses_new_ids_without_a_reply_but_still_resets_held_ones() {
+        let ttl = Duration::from_secs(30);
+        let mut reg = Registry::new(ttl).with_max(2);
+        let t0 = Instant::now();
+        let a = addr("10.0.0.1:1");
+        let id = |s: &str| ConnId::new(s).unwrap();
+        assert_eq!(
+            decide(&mut reg, id("1"), a, t0),
+            Some(Message::Ok(id("1"), a))
+        );
+        assert_eq!(
+            decide(&mut reg, id("2"), a, t0),
+            Some(Message::Ok(id("2"), a))
+        );
+        assert_eq!(decide(&mut reg, id("3"), a, t0), None, "full: no reply");
+        assert_eq!(
+            decide(&mut reg, id("1"), a, t0 + ttl),
+            Some(Message::Reset(id("1")))
+        );
+        assert_eq!(
+            decide(&mut reg, id("3"), a, t0 + ttl),
+            None,
+            "both still in use"
+        );
+        // One past the TTL both are free: a new ID takes the room of an expired one.
+        let later = t0 + ttl + Duration::from_nanos(1);
+        assert_eq!(
+            decide(&mut reg, id("3"), a, later),
+            Some(Message::Ok(id("3"), a))
+        );
+        assert_eq!(
+            decide(&mut reg, id("1"), a, later),
+            Some(Message::Ok(id("1"), a))
+        );
+        assert_eq!(decide(&mut reg, id("4"), a, later), None);
+        assert_eq!(reg.len(), 2);
     }
 
     #[test]

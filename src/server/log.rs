@@ -32,11 +32,23 @@ impl Limit {
     }
 }
 
+/// New IDs refused because the table is full, reported at most once a second.
+#[derive(Debug, Default)]
+struct Refusals {
+    /// When the last report was printed.
+    reported: Option<Instant>,
+    /// Refused since then.
+    count: u64,
+    /// The table's most IDs, for the report.
+    max: usize,
+}
+
 /// Where the server's lines go, and how many dropped-request lines it still may print this second.
 pub(super) struct Log<'a, C, K> {
     clock: &'a C,
     console: &'a mut K,
     limit: Limit,
+    refusals: Refusals,
     /// The timestamp printed on request lines, read once per batch of requests ([`Log::stamp`]).
     ts: String,
     /// The last request line, its buffer reused.
@@ -49,6 +61,7 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
             clock,
             console,
             limit: Limit::new(now),
+            refusals: Refusals::default(),
             ts: String::new(),
             line: String::new(),
         }
@@ -95,9 +108,67 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
         self.console.out(&self.line);
     }
 
-    /// When this second's unlogged drops are to be summed up: at its end, if there were any.
+    /// Counts a new ID refused at `now` because the table holds its most IDs (`max`), and reports
+    /// it at once unless a report was printed less than a second ago.
+    pub(super) fn refused(&mut self, max: usize, now: Instant) {
+        self.refusals.count += 1;
+        self.refusals.max = max;
+        let second = Duration::from_secs(1);
+        if self
+            .refusals
+            .reported
+            .is_none_or(|at| now.duration_since(at) >= second)
+        {
+            self.report_refused(now);
+        }
+    }
+
+    /// Prints how many new IDs were refused since the last report, if any.
+    fn report_refused(&mut self, now: Instant) {
+        let refused = std::mem::take(&mut self.refusals.count);
+        if refused > 0 {
+            let line = ServerLine::TableFull {
+                at: self.now(),
+                max: self.refusals.max,
+                refused,
+            };
+            self.console.out(&line.to_string());
+            self.refusals.reported = Some(now);
+        }
+    }
+
+    /// When a summary is due: the end of this second if it has unlogged drops, and a second after
+    /// the last report of refused IDs if more were refused since.
     pub(super) fn summary_due(&self) -> Option<Instant> {
-        (self.limit.suppressed > 0).then(|| self.limit.window + Duration::from_secs(1))
+        let second = Duration::from_secs(1);
+        let dropped = (self.limit.suppressed > 0).then(|| self.limit.window + second);
+        let refused = self
+            .refusals
+            .reported
+            .filter(|_| self.refusals.count > 0)
+            .map(|at| at + second);
+        dropped.into_iter().chain(refused).min()
+    }
+
+    /// Prints the summaries due at `now` (see [`Log::summary_due`]).
+    pub(super) fn flush_due(&mut self, now: Instant) {
+        let second = Duration::from_secs(1);
+        if now >= self.limit.window + second {
+            self.flush_suppressed();
+        }
+        if self
+            .refusals
+            .reported
+            .is_some_and(|at| now.duration_since(at) >= second)
+        {
+            self.report_refused(now);
+        }
+    }
+
+    /// Prints every summary still held, due or not: the server is stopping.
+    pub(super) fn flush_all(&mut self, now: Instant) {
+        self.flush_suppressed();
+        self.report_refused(now);
     }
 
     /// Prints how many dropped requests went unlogged, if any.
@@ -265,6 +336,37 @@ mod tests {
             "2023-01-16 06:06:00.000000 1 more dropped requests not logged (at most 20 a second)"
         );
         assert_eq!(kept.0.len(), 20 + 1 + 1 + 20 + 1, "{:#?}", kept.0);
+    }
+
+    #[test]
+    fn refused_ids_are_reported_at_most_once_a_second_with_their_count() {
+        let mut kept = Kept::default();
+        let start = Instant::now();
+        let mut log = Log::new(&Fixed, &mut kept, start);
+        let ms = Duration::from_millis;
+        let line = |n: u64| {
+            format!("2023-01-16 06:06:00.000000 table full (2 IDs in use): {n} new IDs refused without a reply")
+        };
+        log.refused(2, start);
+        assert_eq!(kept_len(&log), 1, "the first refusal is reported at once");
+        for i in 1..=4 {
+            log.refused(2, start + ms(200 * i));
+        }
+        assert_eq!(log.summary_due(), Some(start + ms(1000)));
+        log.flush_due(start + ms(999));
+        assert_eq!(kept_len(&log), 1, "not yet a second");
+        log.flush_due(start + ms(1000));
+        assert_eq!(log.summary_due(), None);
+        // A refusal a second after the last report is reported at once; one more waits for the end.
+        log.refused(2, start + ms(2000));
+        log.refused(2, start + ms(2100));
+        log.flush_all(start + ms(2200));
+        drop(log);
+        assert_eq!(kept.0, [line(1), line(4), line(1), line(1)]);
+    }
+
+    fn kept_len(log: &Log<'_, Fixed, Kept>) -> usize {
+        log.console.0.len()
     }
 
     #[test]

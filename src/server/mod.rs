@@ -47,6 +47,9 @@ pub struct ServerConfig {
     pub settle: Duration,
     /// Most TCP connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Most IDs in use at once: a new ID beyond it gets no reply, so memory stays bounded whatever
+    /// peers send.
+    pub max_ids: usize,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +61,7 @@ impl Default for ServerConfig {
             line_timeout: defaults::LINE_TIMEOUT,
             settle: defaults::SETTLE,
             max_connections: defaults::MAX_CONNECTIONS,
+            max_ids: defaults::MAX_IDS,
         }
     }
 }
@@ -107,7 +111,7 @@ impl<N: Net> Server<N> {
     ) -> ServerExit {
         let started = Instant::now();
         let mut core = Core {
-            table: Table::new(Registry::new(self.cfg.id_ttl)),
+            table: Table::new(Registry::new(self.cfg.id_ttl).with_max(self.cfg.max_ids)),
             log: Log::new(clock, console, started),
             idle: self.cfg.idle_timeout,
             idle_deadline: started + self.cfg.idle_timeout,
@@ -133,7 +137,7 @@ impl<N: Net> Server<N> {
             reason = stop => ServerExit::Stopped(reason),
             () = serve => ServerExit::IdleTimeout,
         };
-        core.log.flush_suppressed();
+        core.log.flush_all(Instant::now());
         let at = core.log.now();
         let last = match &exit {
             ServerExit::IdleTimeout => ServerLine::TimedOut {
@@ -186,12 +190,17 @@ impl<C: Clock, K: Console> Core<'_, C, K> {
     ) -> bool {
         reply.clear();
         match parsed {
-            Ok(id) => {
-                let message = self.table.decide(id, peer, now.into_std());
-                message.write_to(reply);
-                self.log.request(peer, bytes, Ok(reply), now);
-                true
-            }
+            Ok(id) => match self.table.decide(id, peer, now.into_std()) {
+                Some(message) => {
+                    message.write_to(reply);
+                    self.log.request(peer, bytes, Ok(reply), now);
+                    true
+                }
+                None => {
+                    self.log.refused(self.table.max(), now);
+                    false
+                }
+            },
             Err(e) => {
                 self.log
                     .request(peer, bytes, Err(&Dropped::Malformed(e)), now);

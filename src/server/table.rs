@@ -21,11 +21,16 @@ impl Table {
         Self { registry }
     }
 
-    /// Decides a request for `id` from `peer` at `now` (see [`decide`]).
-    pub(super) fn decide(&mut self, id: ConnId, peer: SocketAddr, now: Instant) -> Message {
+    /// Decides a request for `id` from `peer` at `now` (see [`decide`]); `None`: the table is full.
+    pub(super) fn decide(&mut self, id: ConnId, peer: SocketAddr, now: Instant) -> Option<Message> {
         let reply = decide(&mut self.registry, id, peer, now);
         self.give_back_memory();
         reply
+    }
+
+    /// The most IDs it holds at once.
+    pub(super) fn max(&self) -> usize {
+        self.registry.max()
     }
 
     /// Looks the IDs of a batch up before any is decided, so their cache misses overlap.
@@ -67,7 +72,7 @@ mod tests {
         assert_eq!(table.next_expiry(), None);
         for i in 0..10 {
             let id = ConnId::new(&i.to_string()).unwrap();
-            assert!(matches!(table.decide(id, peer, t0), Message::Ok(..)));
+            assert!(matches!(table.decide(id, peer, t0), Some(Message::Ok(..))));
         }
         let due = t0 + ttl + Duration::from_nanos(1);
         assert_eq!(table.next_expiry(), Some(due));

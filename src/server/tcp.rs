@@ -158,7 +158,7 @@ pub(super) async fn serve<L: TcpListener, C: Clock, K: Console>(
                 }
             },
             () = sleep_until_some(clock, accept_after) => accept_after = None,
-            () = sleep_until_some(clock, summary) => core.log.flush_suppressed(),
+            () = sleep_until_some(clock, summary) => core.log.flush_due(Instant::now()),
             // Last: expired IDs are removed a slice at a time when nothing else is ready.
             () = next_expiry(clock, &core.table) => core.table.tidy(Instant::now().into_std()),
         }

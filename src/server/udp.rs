@@ -22,8 +22,8 @@ pub(super) async fn serve<S: UdpSocket, C: Clock, K: Console>(
     let clock = core.log.clock();
     loop {
         // Take what is already waiting without a wake-up; only when nothing is, write out the log
-        // lines held so far and wait for a request, the end of a second with unlogged drops to sum
-        // up, or the next expiry (expired IDs are removed a slice at a time, looking at the socket
+        // lines held so far and wait for a request, the end of a second with unlogged drops or
+        // refused IDs to sum up, or the next expiry (expired IDs are removed a slice at a time, looking at the socket
         // in between).
         let received = match socket.try_recv_batch(&mut requests) {
             Ok(()) if requests.is_empty() => {
@@ -34,7 +34,7 @@ pub(super) async fn serve<S: UdpSocket, C: Clock, K: Console>(
                     () = clock.sleep_until(core.idle_deadline) => return,
                     received = socket.recv_batch(&mut requests) => received,
                     () = sleep_until_some(clock, summary) => {
-                        core.log.flush_suppressed();
+                        core.log.flush_due(Instant::now());
                         continue;
                     }
                     () = next_expiry(clock, &core.table) => {

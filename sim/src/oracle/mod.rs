@@ -68,6 +68,9 @@ pub const KEEPS_SERVING: &str = "server-keeps-serving";
 /// Liveness: after the network heals (and no fault follows), every client that starts is answered
 /// by the server on its first try, unless the server exits by its idle timeout first.
 pub const LIVENESS: &str = "answered-after-healing";
+/// Rule 5: the server holds at most `max_ids` IDs in use at once: a new ID is granted only while fewer
+/// are, and gets no reply while the table is full.
+pub const IDS_CAPPED: &str = "ids-capped";
 /// Rule 5: over TCP the server holds at most `max_connections` connections at once.
 pub const CONNECTIONS_CAPPED: &str = "connections-capped";
 /// Rule 6: the server reports every socket error it meets (a failed receive or accept, a reply not
@@ -93,6 +96,7 @@ pub const RULES: &[(&str, &str)] = &[
     (IDLE_EXIT, "the server exits the idle timeout after its last request, not earlier and not later"),
     (ANSWERED, "every well-formed request that reaches the running server is answered at once"),
     (KEEPS_SERVING, "the server exits only by its idle timeout, never with an error"),
+    (IDS_CAPPED, "the server holds at most its max_ids IDs in use: a new ID gets no reply while the table is full"),
     (CONNECTIONS_CAPPED, "over TCP the server holds at most its max_connections connections at once"),
     (ERROR_WHEN_DUE, "a try ends in Connection Error only when it is over: on a RESET for its ID, a refused or closed connection, or the timeout"),
     (TIMESTAMPS, "every printed timestamp is the time it was printed"),

@@ -167,6 +167,10 @@ pub(super) fn requests<'a>(
                     used = used.max(n);
                 }
             }
+            // A server that closed the connection without a reply had decided by then (connid's
+            // refuses a new ID that way when its table is full).
+            let closed = closed_unanswered(run, from);
+            let at = closed.map_or(at, |c| at.min(c));
             (!ids.is_empty()).then(|| Request {
                 from,
                 ids,
@@ -177,6 +181,21 @@ pub(super) fn requests<'a>(
             })
         })
         .collect()
+}
+
+/// When the server closed its TCP connection with `peer` having sent nothing on it, if it did.
+fn closed_unanswered(run: &Run, peer: SocketAddr) -> Option<Duration> {
+    let mut sent = false;
+    for e in run.events.iter().filter(|e| e.host == SERVER) {
+        match &e.kind {
+            EventKind::Send { to, .. } | EventKind::SendFailed { to, .. } if *to == peer => {
+                sent = true;
+            }
+            EventKind::Close { peer: p, .. } if *p == peer => return (!sent).then_some(e.at),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The first message of a TCP connection, from its writes as they arrived: the message, by when it
@@ -232,6 +251,8 @@ pub(super) fn incarnations(run: &Run, server: SocketAddr, kind: Programs) -> Vec
     // What reached the server from outside, and when: it belongs to the life running at that time,
     // which need not be the one running when it was sent.
     let mut reached: Vec<(Duration, &Event)> = Vec::new();
+    // The peers the server sent something to in this life.
+    let mut replied: BTreeSet<SocketAddr> = BTreeSet::new();
     for e in &run.events {
         if e.host != SERVER {
             let at = match &e.kind {
@@ -247,13 +268,16 @@ pub(super) fn incarnations(run: &Run, server: SocketAddr, kind: Programs) -> Vec
             continue;
         }
         match &e.kind {
-            EventKind::Start(_) => lives.push(Incarnation {
-                start: e,
-                end: None,
-                end_at: run.simulated,
-                timed_out: None,
-                activity: Vec::new(),
-            }),
+            EventKind::Start(_) => {
+                replied.clear();
+                lives.push(Incarnation {
+                    start: e,
+                    end: None,
+                    end_at: run.simulated,
+                    timed_out: None,
+                    activity: Vec::new(),
+                });
+            }
             _ => {
                 let Some(life) = lives.last_mut().filter(|l| l.end.is_none()) else {
                     continue;
@@ -278,10 +302,26 @@ pub(super) fn incarnations(run: &Run, server: SocketAddr, kind: Programs) -> Vec
                     (EventKind::Accepted { .. }, Programs::Connid) => {
                         life.activity.push((e.at, e));
                     }
+                    // A request refused for a full table has no line of its own (one line a second
+                    // sums them up), but its connection is closed at once without a reply.
+                    (EventKind::Send { to, .. } | EventKind::SendFailed { to, .. }, _) => {
+                        replied.insert(*to);
+                    }
+                    (EventKind::Close { peer, .. }, Programs::Connid)
+                        if run.transport == Transport::Tcp && !replied.contains(peer) =>
+                    {
+                        life.activity.push((e.at, e));
+                    }
                     _ => {}
                 }
             }
         }
+    }
+    // The connections a stopping server closes were not activity.
+    for life in &mut lives {
+        let stopped = life.timed_out.map_or(life.end_at, |e| e.at);
+        life.activity
+            .retain(|(at, e)| !(matches!(e.kind, EventKind::Close { .. }) && *at >= stopped));
     }
     // Connid's server over UDP also restarts its timer at datagrams it drops without a line (past
     // the drop log's limit): every datagram that reaches it counts.

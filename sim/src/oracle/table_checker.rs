@@ -1,12 +1,14 @@
 //! The server's table, judged from its replies: an ID is granted at most once per TTL, RESET only
-//! for an ID in use, and an OK names the address its request came from.
+//! for an ID in use, an OK names the address its request came from, and no new ID is granted while
+//! the table holds its most IDs (`max_ids`).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use connid::protocol::{ConnId, Message};
 
 use super::server_view::{Incarnation, Reply, Request};
-use super::{Findings, Judge, GRANT_ONCE, OK_SOURCE, RESET_IN_USE};
+use super::{Findings, Judge, GRANT_ONCE, IDS_CAPPED, OK_SOURCE, RESET_IN_USE};
 use crate::events::{secs, Event};
 use crate::scenario::Scenario;
 
@@ -30,6 +32,22 @@ pub(super) fn check(
         let at = reply.event.at;
         match &reply.message {
             Message::Ok(id, addr) => {
+                let held = granted
+                    .iter()
+                    .filter(|(other, b)| **other != id && at - b.at <= ttl)
+                    .count();
+                if held >= scenario.server.max_ids {
+                    found.add(
+                        IDS_CAPPED,
+                        at,
+                        format!(
+                            "the server granted {id} at {} while it held {held} IDs, its most (max_ids {})",
+                            secs(at),
+                            scenario.server.max_ids
+                        ),
+                        &[reply.event],
+                    );
+                }
                 if let Some(before) = granted.get(id).filter(|b| at - b.at <= surely_in_use) {
                     found.add(
                             GRANT_ONCE,
@@ -90,4 +108,31 @@ pub(super) fn check(
             Message::Hello(_) => {}
         }
     }
+}
+
+/// Whether the server's table was full for a request for `ids` complete at `at` in `life`: the OKs it
+/// sent in this life by then hold `max_ids` IDs in use (age at most the TTL), none of them one of
+/// `ids`. Then a new ID gets no reply.
+pub(super) fn full_for(
+    scenario: &Scenario,
+    life: &Incarnation<'_>,
+    replies: &[Reply<'_>],
+    ids: &[ConnId],
+    at: Duration,
+) -> bool {
+    let ttl = scenario.server.id_ttl.0;
+    let mut granted: HashMap<&ConnId, Duration> = HashMap::new();
+    for r in replies {
+        if let Message::Ok(id, _) = &r.message {
+            if life.contains(r.event.at) && r.event.at <= at {
+                granted.insert(id, r.event.at);
+            }
+        }
+    }
+    let held: Vec<&&ConnId> = granted
+        .iter()
+        .filter(|(_, g)| at - **g <= ttl)
+        .map(|(id, _)| id)
+        .collect();
+    held.len() >= scenario.server.max_ids && !held.iter().any(|id| ids.contains(id))
 }

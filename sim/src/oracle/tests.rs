@@ -1179,3 +1179,53 @@ fn a_reply_from_another_port_of_the_asked_host_ends_no_try() {
     });
     assert_eq!(got, [REPLY_SOURCE]);
 }
+
+#[test]
+fn a_new_id_granted_from_a_full_table_is_caught() {
+    let s = load("31-a-full-table.toml");
+    for t in Transport::ALL {
+        // The server answers cat's first try (refused: the table is full) with an OK after all.
+        let got = broken(&s, t, |ev| {
+            let refused = position(ev, |e| {
+                e.host == SERVER && matches!(&e.kind, EventKind::Out(l) if l.contains("table full"))
+            });
+            let at = ev[refused].at;
+            let from = ev
+                .iter()
+                .find_map(|e| match &e.kind {
+                    EventKind::Send { from, payload, .. }
+                        if e.host == "cat" && payload == b"HELLO 3" =>
+                    {
+                        Some(*from)
+                    }
+                    EventKind::Connected { from, .. } if e.host == "cat" => Some(*from),
+                    _ => None,
+                })
+                .unwrap();
+            let server = SocketAddr::new(run(&s, t).hosts[0].1, s.server.port);
+            ev.push(Event {
+                at,
+                host: SERVER.into(),
+                kind: EventKind::Send {
+                    msg: 9999,
+                    transport: t,
+                    from: server,
+                    to: from,
+                    payload: format!("OK 3 {} {}", from.ip(), from.port()).into_bytes(),
+                    delivered: None,
+                },
+            });
+        });
+        assert!(got.contains(&IDS_CAPPED), "{t}: {got:?}");
+    }
+}
+
+#[test]
+fn a_request_refused_only_when_the_table_is_really_full() {
+    // One ID more of room: cat's first try must then be answered, and the unedited run (in which it
+    // was refused) breaks requests-answered.
+    let mut roomy = load("31-a-full-table.toml");
+    let r = run(&roomy, Transport::Udp);
+    roomy.server.max_ids = 3;
+    assert!(rules(&roomy, &r).contains(&ANSWERED));
+}

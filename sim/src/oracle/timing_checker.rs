@@ -34,7 +34,10 @@ pub(super) fn check_answered(
                 && r.event.at <= request.at + tick
                 && !matches!(r.message, Message::Hello(_))
         });
-        if !answered {
+        // A new ID that meets a full table gets no reply (`ids-capped` judges the table).
+        let refused =
+            || super::table_checker::full_for(scenario, life, replies, &request.ids, request.at);
+        if !answered && !refused() {
             let ids: Vec<&str> = request.ids.iter().map(ConnId::as_str).collect();
             found.add(
                 ANSWERED,
