@@ -38,7 +38,10 @@ pub async fn timeout<C: Clock, F: Future>(
         // Work that completes together with the deadline counts, as with `tokio::time::timeout`.
         biased;
         done = work => Some(done),
-        () = clock.sleep_until(deadline) => None,
+        // Unconstrained, as `tokio::time::timeout` polls its delay: work that is always ready (a
+        // peer that never stops sending) spends the task's cooperative budget each time, and a
+        // budgeted timer would then never be seen to fire.
+        () = tokio::task::unconstrained(clock.sleep_until(deadline)) => None,
     }
 }
 
@@ -74,6 +77,29 @@ pub fn format_timestamp(t: NaiveDateTime) -> String {
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+
+    #[test]
+    fn a_timeout_fires_over_work_that_is_always_ready() {
+        use tokio::io::AsyncReadExt;
+        // A peer that never stops sending: each read is ready at once and spends the task's
+        // cooperative budget. Run on its own thread, so a timeout that never fires fails the test
+        // instead of hanging it.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let got = runtime.block_on(timeout(&SystemClock, Duration::from_millis(100), async {
+                let mut endless = tokio::io::repeat(b'y');
+                let mut buf = [0u8; 4096];
+                while endless.read(&mut buf).await.is_ok() {}
+            }));
+            let _ = done.send(got);
+        });
+        let got = finished.recv_timeout(Duration::from_secs(30));
+        assert_eq!(got, Ok(None), "the timeout must fire");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn sleep_and_timeout_wait_on_the_clock() {

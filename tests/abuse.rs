@@ -108,13 +108,10 @@ fn idle_and_slow_tcp_peers_are_cut_off_and_a_good_client_is_still_served() {
         s.write_all(b"HELLO").unwrap();
     }
     let started = Instant::now();
+    // Served on its first try, within its own 5 s timeout: no Connection Error before it.
     let out = client(server.addr, "tcp", "good", &["--timeout", "5"], "");
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "served after {:?}",
-        started.elapsed()
-    );
+    out.assert_lines(&[r"Connection established good 127\.0\.0\.1 \d+ on {TS}"]);
     // While they hang on, the server holds at most one descriptor per connection.
     let busy = common::open_fds(pid);
     assert!(
@@ -131,6 +128,8 @@ fn idle_and_slow_tcp_peers_are_cut_off_and_a_good_client_is_still_served() {
         let n = s.read(&mut buf).unwrap_or(0);
         assert_eq!(n, 0, "a cut-off peer got a reply");
     }
+    // Not before the line timeout (1 s; a lower bound, which a busy machine only makes easier to
+    // meet). The 100 ms slack: `started` was read after the peers connected.
     let cut = started.elapsed();
     assert!(
         cut >= Duration::from_millis(900),
@@ -197,7 +196,7 @@ fn the_client_survives_hostile_udp_replies_and_times_out() {
         ),
     ] {
         let addr = udp_hostile(reply);
-        let started = Instant::now();
+        // Its one try ends by its own timer ("no reply within 0.3 s" below), whatever came.
         let out = client(addr, "udp", "1", &["--timeout", "0.3", "--tries", "1"], "");
         assert_eq!(out.code, 1, "{out:?}");
         out.assert_lines(&["Connection Error 1 on {TS}", "Connection Failure on {TS}"]);
@@ -207,7 +206,6 @@ fn the_client_survives_hostile_udp_replies_and_times_out() {
             "{}",
             out.stderr
         );
-        assert!(started.elapsed() < Duration::from_secs(3));
     }
 }
 
@@ -255,7 +253,7 @@ fn the_client_survives_hostile_tcp_servers() {
     ];
     for (answer, why) in cases {
         let addr = tcp_hostile(answer);
-        let started = Instant::now();
+        // Each try ends as its reason says (at once, or by the client's own 0.5 s timer).
         let out = client(
             addr,
             "tcp",
@@ -271,11 +269,6 @@ fn the_client_survives_hostile_tcp_servers() {
             "Connection Failure on {TS}",
         ]);
         assert_eq!(out.stderr.matches(why).count(), 2, "{}", out.stderr);
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "{why}: {:?}",
-            started.elapsed()
-        );
     }
 }
 
@@ -292,6 +285,11 @@ fn sigint_and_sigterm_stop_the_server_with_a_final_line_and_exit_0() {
         }
     }
 }
+
+/// A client stopped mid-try ends well before the 30 s its try would otherwise wait: half of it, so
+/// a loaded machine's delays (seconds at worst) cannot fail the test, and a client that ignored the
+/// signal until its timeout still would.
+const STOPPED_AT_ONCE: Duration = Duration::from_secs(15);
 
 #[test]
 fn a_signal_stops_the_client_mid_try_and_at_the_prompt() {
@@ -312,13 +310,16 @@ fn a_signal_stops_the_client_mid_try_and_at_the_prompt() {
         out.1
     );
     assert!(out.2.contains("stopped by SIGINT"), "{}", out.2);
-    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(
+        started.elapsed() < STOPPED_AT_ONCE,
+        "stopped after {:?}, as if at its 30 s timeout",
+        started.elapsed()
+    );
 
     // At the prompt, with standard input open and nothing typed.
     let mut child = waiting_client(addr.port(), "0.2");
     silent.recv_from(&mut buf).expect("the client's request");
     thread::sleep(Duration::from_millis(600));
-    let started = Instant::now();
     common::signal(child.id(), "TERM");
     let out = wait_output(&mut child);
     assert_eq!(out.0, 1, "{out:?}");
@@ -336,11 +337,6 @@ fn a_signal_stops_the_client_mid_try_and_at_the_prompt() {
         out.1
     );
     assert!(out.2.contains("stopped by SIGTERM"), "{}", out.2);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 /// Our client asking for ID 1 with standard input open (and nothing typed), its output piped.

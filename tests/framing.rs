@@ -180,3 +180,31 @@ fn bytes_after_the_request_do_not_destroy_the_reply() {
     );
     assert_eq!(got, format!("OK 42 127.0.0.1 {}", me.port()));
 }
+
+/// The lingering close is bounded: a peer that never stops sending after its request cannot hold
+/// its connection open. The server still answers, then closes within its bound (1 s; checked here
+/// only as "closes at all", within the tests' patience).
+#[test]
+fn a_peer_that_never_stops_sending_is_still_closed() {
+    use std::io::{Read, Write};
+    let server = common::Running::server("tcp", &[]);
+    let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+    s.write_all(b"HELLO 43\n").unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let flood = thread::spawn(move || {
+        let chunk = [b'z'; 4096];
+        let started = std::time::Instant::now();
+        // Until the server closes (a write fails) or the patience runs out.
+        while writer.write_all(&chunk).is_ok() {
+            if started.elapsed() > PATIENCE {
+                return false;
+            }
+        }
+        true
+    });
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut reply = [0u8; 64];
+    let n = s.read(&mut reply).unwrap();
+    assert!(String::from_utf8_lossy(&reply[..n]).starts_with("OK 43 127.0.0.1 "));
+    assert!(flood.join().unwrap(), "the server kept the connection open");
+}

@@ -6,7 +6,6 @@
 mod common;
 
 use std::process::Command;
-use std::time::Instant;
 
 use common::{client, interop_script, run, Running};
 
@@ -133,20 +132,14 @@ fn our_client_against_a_server_that_reads_to_a_newline_or_the_end() {
 #[test]
 fn a_classic_tcp_client_is_answered_and_its_malformed_request_dropped_with_its_reason() {
     // One send, no newline, no half-close, then it waits: the server takes the request once nothing
-    // more has come for the settle time (0.2 s), long before the line timeout.
-    let mut server = Running::server("tcp", &["--line-timeout", "10"]);
-    let started = Instant::now();
+    // more has come for the settle time (0.2 s), long before the line timeout (60 s). The classic
+    // client gives up after its own 15 s, so its established line is the proof.
+    let mut server = Running::server("tcp", &["--line-timeout", "60"]);
     let good = classic_client(&server, "tcp", "5555", "");
     assert_eq!(good.code, 0, "{good:?}");
     good.assert_lines(&[r"Connection established 5555 127\.0\.0\.1 \d+ on {TS}"]);
-    assert!(
-        started.elapsed().as_secs_f64() < 5.0,
-        "answered after {:?}, as if at the line timeout",
-        started.elapsed()
-    );
     server.wait_for(r#""HELLO 5555" -> OK 5555 127\.0\.0\.1 \d+$"#);
 
-    let started = Instant::now();
     let bad = classic_client_saying(&server, "tcp", "HELO", "1", "2\n3\n");
     assert_eq!(bad.code, 0, "the classic client ends normally: {bad:?}");
     bad.assert_lines(&[
@@ -155,13 +148,8 @@ fn a_classic_tcp_client_is_answered_and_its_malformed_request_dropped_with_its_r
         "Enter a new connection ID: Connection Error 3 on {TS}",
         "Connection Failure on {TS}",
     ]);
-    // Each was dropped with its real reason, and closed, long before the line timeout.
+    // Each was dropped with its real reason, not for missing the line timeout.
     for id in ["1", "2", "3"] {
         server.wait_for(&format!(r#""HELO {id}" dropped: unknown verb "HELO"$"#));
     }
-    assert!(
-        started.elapsed().as_secs_f64() < 5.0,
-        "dropped after {:?}, as if at the line timeout",
-        started.elapsed()
-    );
 }
