@@ -240,12 +240,12 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
         stdout.contains(
-            "✘ server.ok.source-address [udp]: ok-carries-request-source: OK for 1001 names"
+            "✘ server.ok.source-address [udp, required]: ok-carries-request-source: OK for 1001 names"
         ),
         "{stdout}"
     );
     assert!(
-        stdout.contains("✔ server.ok.independent-ids [udp]"),
+        stdout.contains("✔ server.ok.independent-ids [udp, required]"),
         "{stdout}"
     );
     assert!(
@@ -253,7 +253,7 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
         "{stdout}"
     );
     assert!(
-        stdout.ends_with("1 passed, 1 failed, 0 unsupported\n"),
+        stdout.ends_with("required 1/2 passed, 0 unsupported\n"),
         "{stdout}"
     );
     let json: serde_json::Value =
@@ -266,7 +266,7 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
     );
     let markdown = std::fs::read_to_string(&markdown).unwrap();
     assert!(
-        markdown.contains("## ✘ `server.ok.source-address` over udp"),
+        markdown.contains("## ✘ `server.ok.source-address` over udp (required)"),
         "{markdown}"
     );
     assert!(
@@ -337,8 +337,8 @@ fn a_correct_python_client_passes_every_case_on_both_transports() {
 
 #[test]
 fn the_classic_python_client_fails_exactly_what_it_does_not_implement() {
-    // It takes the first reply as the answer (a reply for another ID or a malformed one ends the try
-    // at once), and input() at the end of input raises.
+    // It takes the first reply as the answer (a reply for another ID, a malformed one, or one from
+    // another port ends the try at once), and input() at the end of input raises.
     let p = python(
         "tests/interop/classic_client.py",
         &["HELLO", "{ip}", "{port}", "{id}", "{transport}"],
@@ -356,6 +356,7 @@ fn the_classic_python_client_fails_exactly_what_it_does_not_implement() {
             "client.reply.malformed-ignored [udp]",
             "client.reply.other-id-ignored [tcp]",
             "client.reply.other-id-ignored [udp]",
+            "client.reply.other-port-ignored [udp]",
         ]
     );
 }
@@ -370,10 +371,11 @@ fn each_seeded_client_defect_fails_exactly_its_own_requirement() {
         "four-tries",
         "crash-at-eof",
         "takes-other-id",
+        "takes-any-source",
     ];
     let runs: Vec<_> = defects.iter().map(|d| (*d, &all)).collect();
     let got = failed_by_defect(Suite::Client, &runs, client_fixture);
-    let expected: [&[&str]; 6] = [
+    let expected: [&[&str]; 7] = [
         &[
             "client.timeout.error-at-timeout [tcp]",
             "client.timeout.error-at-timeout [udp]",
@@ -401,9 +403,52 @@ fn each_seeded_client_defect_fails_exactly_its_own_requirement() {
             "client.reply.other-id-ignored [tcp]",
             "client.reply.other-id-ignored [udp]",
         ],
+        // A forged OK for its own ID, from another port: over TCP replies come on the connection.
+        &["client.reply.other-port-ignored [udp]"],
     ];
     for ((defect, failed), want) in got.iter().zip(expected) {
         let want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
         assert_eq!((*defect, failed), (*defect, &want));
     }
+}
+
+#[test]
+fn a_robustness_failure_fails_the_run_only_with_strict() {
+    // The classic client takes a forged OK from another port: a robustness case, which the
+    // assignment's sentences do not demand.
+    let conform = env!("CARGO_BIN_EXE_conform");
+    let script = root().join("tests/interop/classic_client.py");
+    let run = |strict: bool| {
+        let mut cmd = Command::new(conform);
+        cmd.args(["client", "--quick", "--only", "client.reply.other-port"]);
+        if strict {
+            cmd.arg("--strict");
+        }
+        cmd.arg("--")
+            .args(["python3", &script.to_string_lossy()])
+            .args(["HELLO", "{ip}", "{port}", "{id}", "{transport}"]);
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = run(false);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("✘ client.reply.other-port-ignored [udp, robustness]: reply-only-from-the-asked-address: client prints established (OK 1001 10.9.9.9 9) for an OK from 127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with(
+            "robustness 0/1 passed, 0 unsupported\nrobustness failures do not fail the run (--strict counts robustness)\n"
+        ),
+        "{stdout}"
+    );
+    let (code, stdout) = run(true);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.ends_with("robustness 0/1 passed, 0 unsupported\n"),
+        "{stdout}"
+    );
 }

@@ -8,7 +8,9 @@ DEFECT, one per class of bug seen in real submissions:
   four-tries          asks for a new ID a third time and tries a fourth time
   crash-at-eof        input() at the end of input raises
   takes-other-id      takes any OK as its own
-Standard library only. Replies for another ID and malformed replies are ignored until the timeout.
+  takes-any-source    takes a UDP reply from any address, not only the server's
+Standard library only. Replies for another ID, malformed replies and (UDP) datagrams from another
+address than the server's are ignored until the timeout.
 """
 import socket
 import sys
@@ -63,7 +65,9 @@ def attempt(cid):
                 return None
             s.settimeout(left)
             if transport == "udp":
-                data, _ = s.recvfrom(2048)
+                data, source = s.recvfrom(2048)
+                if defect != "takes-any-source" and source != (ip, port):
+                    continue
                 lines = [data]
             else:
                 data = s.recv(2048)

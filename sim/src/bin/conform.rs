@@ -1,8 +1,8 @@
 //! `conform server|client [OPTIONS] -- CMD ARGS...`: runs the server or the client suite against any
 //! implementation of the protocol and judges it with the simulator's oracle.
 //!
-//! Exit codes: 0 every case passed (or was unsupported), 1 a case failed, 2 bad arguments or a report
-//! file that cannot be written. A closed standard output stops the run quietly (by SIGPIPE).
+//! Exit codes: 0 no required case failed (with `--strict`: no required or robustness case), 1 one
+//! did, 2 bad arguments or a report file that cannot be written. A closed standard output stops the run quietly (by SIGPIPE).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +61,9 @@ struct Common {
     /// exact: the assignment's timers. scaled: shortened ones, passed in `{ttl}`, `{idle}`, `{timeout}`.
     #[arg(long, value_enum, default_value_t = TimingArg::Exact)]
     timing: TimingArg,
+    /// Also fail the run (exit 1) on a failed robustness case; without it only required cases do.
+    #[arg(long)]
+    strict: bool,
     /// Also write the report as JUnit XML (for CI).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
         }
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let strict = options.strict;
     let options = Options {
         transports: match options.transport {
             Transports::Udp => vec![Transport::Udp],
@@ -180,8 +184,10 @@ fn main() -> ExitCode {
     let Some(results) = results else {
         stdout::die_of_closed_pipe();
     };
+    let note =
+        report::verdict_note(&results, strict).map_or_else(String::new, |n| format!("{n}\n"));
     let text = format!(
-        "{}{}\n",
+        "{}{}\n{note}",
         report::failures(&results),
         report::summary(&results)
     );
@@ -197,5 +203,5 @@ fn main() -> ExitCode {
             }
         }
     }
-    ExitCode::from(report::exit_code(&results))
+    ExitCode::from(report::exit_code(&results, strict))
 }

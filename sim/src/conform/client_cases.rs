@@ -18,13 +18,13 @@ use tokio::time::Instant;
 
 use super::child::Child;
 use super::{
-    judged_scenario, select, told_run, verdict, CaseResult, Fill, OwnCheck, Program, Times, Timing,
-    Verdict, LOOPBACK,
+    judged_scenario, select, told_run, verdict, CaseResult, Fill, Level, OwnCheck, Program, Times,
+    Timing, Verdict, LOOPBACK,
 };
 use crate::events::{EventKind, Recorder, Run};
 use crate::oracle::{
     self, CURRENT_TRY, ERROR_PER_TRY, ERROR_WHEN_DUE, IN_TIME, NEW_SOCKET, ONE_ENDING, PROMPT,
-    TIMESTAMPS, TRIES, TYPED_ID,
+    REPLY_SOURCE, TIMESTAMPS, TRIES, TYPED_ID,
 };
 use crate::scenario::{ClientSpec, Dur, Scenario, SERVER};
 
@@ -46,6 +46,9 @@ pub enum Answer {
     MalformedFirst,
     /// First an OK for the previous try's ID to the previous try's socket, then the right OK.
     OldSocketLate,
+    /// UDP: first an OK for the try's own ID from another port of the checker (a forgery, naming
+    /// another address), then (after a pause) the right OK from the port asked.
+    OtherPortFirst,
 }
 
 /// How long an unanswered TCP connection is held open: longer than any case.
@@ -62,6 +65,7 @@ pub struct ClientCase {
     pub rules: &'static [&'static str],
     /// Whether it waits for the client's timeout (not run with `--quick`).
     pub long: bool,
+    pub level: Level,
     pub udp_only: bool,
     /// The ID on the command line.
     pub first_id: &'static str,
@@ -80,6 +84,9 @@ const ESTABLISHED_QUOTE: &str = "If the client receives an OK message, it prints
 const RETRY_QUOTE: &str = "it prints out a \u{201c}Connection Error\u{201d} message with the connection ID and the current timestamp, and asks the user to enter a new connection ID. Then, it retries to establish a connection again with a newly created socket and with this newly entered connection ID";
 const FAILURE_QUOTE: &str = "After three tries to establish a connection without success to the same server, the client prints a \u{201c}Connection Failure\u{201d} message with the current timestamp and exits gracefully";
 const TIMEOUT_QUOTE: &str = "If the client doesn\u{2019}t receive a reply within 15 seconds, it should timeout and follow the protocol below";
+/// The nearest sentence of the assignment, which does not say that the OK must come from the server
+/// (over UDP anyone can send to the client's socket): the case's rule says it.
+const SOURCE_QUOTE: &str = "If the client receives an OK message, it prints out a \u{201c}Connection established\u{201d} message";
 const FORMAT_QUOTE: &str = "Connection Error print out example: \u{201c}Connection Error 2678 on 2023- 01-16 06:06:06.123456\u{201d}";
 
 /// Every client case, in the order they are reported.
@@ -89,6 +96,7 @@ pub fn cases() -> Vec<ClientCase> {
         quote,
         rules,
         long: false,
+        level: Level::Required,
         udp_only: false,
         first_id: "1001",
         typed: &["1002", "1003"],
@@ -153,18 +161,34 @@ pub fn cases() -> Vec<ClientCase> {
                 &[Reset, Ok],
             )
         },
-        case(
-            "client.reply.other-id-ignored",
-            TIMEOUT_QUOTE,
-            &[CURRENT_TRY, ERROR_WHEN_DUE],
-            &[OtherIdFirst],
-        ),
-        case(
-            "client.reply.malformed-ignored",
-            TIMEOUT_QUOTE,
-            &[CURRENT_TRY, ERROR_WHEN_DUE, ONE_ENDING],
-            &[MalformedFirst],
-        ),
+        ClientCase {
+            level: Level::Robustness,
+            ..case(
+                "client.reply.other-id-ignored",
+                TIMEOUT_QUOTE,
+                &[CURRENT_TRY, ERROR_WHEN_DUE],
+                &[OtherIdFirst],
+            )
+        },
+        ClientCase {
+            level: Level::Robustness,
+            ..case(
+                "client.reply.malformed-ignored",
+                TIMEOUT_QUOTE,
+                &[CURRENT_TRY, ERROR_WHEN_DUE, ONE_ENDING],
+                &[MalformedFirst],
+            )
+        },
+        ClientCase {
+            level: Level::Robustness,
+            udp_only: true,
+            ..case(
+                "client.reply.other-port-ignored",
+                SOURCE_QUOTE,
+                &[REPLY_SOURCE, CURRENT_TRY, ERROR_WHEN_DUE],
+                &[OtherPortFirst],
+            )
+        },
         ClientCase {
             long: true,
             ..case(
@@ -187,6 +211,7 @@ pub fn cases() -> Vec<ClientCase> {
         ClientCase {
             long: true,
             udp_only: true,
+            level: Level::Robustness,
             ..case(
                 "client.reply.late-to-old-socket-ignored",
                 RETRY_QUOTE,
@@ -216,19 +241,44 @@ fn established_timestamp_shape(run: &Run, _: &Times) -> Result<(), String> {
     }
 }
 
-/// The replies the checker sends for one try: after how long, to where, what.
+/// The replies the checker sends for one try: after how long, to where, what, and whether from another
+/// port than the one asked.
 fn replies(
     answer: Answer,
     id: &str,
     from: SocketAddr,
     previous: Option<&(SocketAddr, String)>,
+) -> Vec<(Duration, SocketAddr, String, bool)> {
+    let asked = |(delay, to, text)| (delay, to, text, false);
+    if answer == Answer::OtherPortFirst {
+        return vec![
+            (Duration::ZERO, from, format!("OK {id} 10.9.9.9 9"), true),
+            (WRONG_FIRST, from, ok_for(id, from), false),
+        ];
+    }
+    simple_replies(answer, id, from, previous)
+        .into_iter()
+        .map(asked)
+        .collect()
+}
+
+fn ok_for(id: &str, to: SocketAddr) -> String {
+    format!("OK {id} {} {}", to.ip(), to.port())
+}
+
+/// The replies of every answer that comes from the port asked.
+fn simple_replies(
+    answer: Answer,
+    id: &str,
+    from: SocketAddr,
+    previous: Option<&(SocketAddr, String)>,
 ) -> Vec<(Duration, SocketAddr, String)> {
-    let ok = |id: &str, to: SocketAddr| format!("OK {id} {} {}", to.ip(), to.port());
+    let ok = ok_for;
     let other = if id == "99999" { "99998" } else { "99999" };
     match answer {
         Answer::Ok => vec![(Duration::ZERO, from, ok(id, from))],
         Answer::Reset => vec![(Duration::ZERO, from, format!("RESET {id}"))],
-        Answer::Silent | Answer::Drop => Vec::new(),
+        Answer::Silent | Answer::Drop | Answer::OtherPortFirst => Vec::new(),
         Answer::OtherIdFirst => vec![
             (Duration::ZERO, from, ok(other, from)),
             (WRONG_FIRST, from, ok(id, from)),
@@ -284,11 +334,20 @@ async fn serve_udp(
             continue;
         };
         let previous = n_try.checked_sub(1).and_then(|i| tries.get(i));
-        for (delay, to, text) in replies(answer, &id, from, previous) {
+        for (delay, to, text, elsewhere) in replies(answer, &id, from, previous) {
             tokio::time::sleep(delay).await;
             let at = start.elapsed();
-            if socket.send_to(text.as_bytes(), to).await.is_ok() {
-                recorder.send_arrived(at, SERVER, Transport::Udp, server, to, text.as_bytes());
+            // A forgery leaves from another socket of the checker: the client must see its source.
+            let other = match elsewhere {
+                true => UdpSocket::bind((LOOPBACK, 0)).await.ok(),
+                false => None,
+            };
+            let out = other.as_ref().unwrap_or(&socket);
+            let Ok(source) = out.local_addr() else {
+                continue;
+            };
+            if out.send_to(text.as_bytes(), to).await.is_ok() {
+                recorder.send_arrived(at, SERVER, Transport::Udp, source, to, text.as_bytes());
             }
         }
     }
@@ -366,7 +425,8 @@ async fn serve_connection(
     if let Some(id) = id {
         let planned = replies(answer, id.as_str(), peer, None);
         let last = planned.len();
-        for (i, (delay, _, text)) in planned.into_iter().enumerate() {
+        // Over TCP every reply comes on the connection: a reply from elsewhere is a UDP matter.
+        for (i, (delay, _, text, _)) in planned.into_iter().enumerate() {
             tokio::time::sleep(delay).await;
             // A reply that another follows ends with a newline, so a reader can tell them apart.
             let text = if i + 1 < last {
@@ -426,7 +486,7 @@ pub async fn run_case(
     timing: Timing,
 ) -> CaseResult {
     let times = timing.times();
-    let mut result = CaseResult::new(case.id, case.quote, transport);
+    let mut result = CaseResult::new(case.id, case.quote, case.level, transport);
     let fail = Verdict::failed;
     let recorder = Recorder::new();
     let start = Instant::now();
@@ -582,8 +642,13 @@ mod tests {
         assert_eq!(
             replies(Answer::OtherIdFirst, "7", from, None),
             [
-                (Duration::ZERO, from, "OK 99999 127.0.0.1 5000".to_string()),
-                (WRONG_FIRST, from, "OK 7 127.0.0.1 5000".to_string())
+                (
+                    Duration::ZERO,
+                    from,
+                    "OK 99999 127.0.0.1 5000".to_string(),
+                    false
+                ),
+                (WRONG_FIRST, from, "OK 7 127.0.0.1 5000".to_string(), false)
             ]
         );
         assert_eq!(
@@ -594,8 +659,21 @@ mod tests {
                 Some(&(old, "7".to_string()))
             ),
             [
-                (Duration::ZERO, old, "OK 7 127.0.0.1 4000".to_string()),
-                (WRONG_FIRST, from, "OK 8 127.0.0.1 5000".to_string())
+                (
+                    Duration::ZERO,
+                    old,
+                    "OK 7 127.0.0.1 4000".to_string(),
+                    false
+                ),
+                (WRONG_FIRST, from, "OK 8 127.0.0.1 5000".to_string(), false)
+            ]
+        );
+        // The forgery: the right ID, another address, from another port; then the right OK.
+        assert_eq!(
+            replies(Answer::OtherPortFirst, "7", from, None),
+            [
+                (Duration::ZERO, from, "OK 7 10.9.9.9 9".to_string(), true),
+                (WRONG_FIRST, from, "OK 7 127.0.0.1 5000".to_string(), false)
             ]
         );
         assert!(replies(Answer::Drop, "7", from, None).is_empty());

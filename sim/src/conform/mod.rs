@@ -32,6 +32,10 @@ macro_rules! impl_case {
                 self.long
             }
 
+            fn level(&self) -> $crate::conform::Level {
+                self.level
+            }
+
             fn run(
                 &self,
                 program: &$crate::conform::Program,
@@ -49,6 +53,38 @@ pub mod client_cases;
 pub mod play;
 pub mod report;
 pub mod server_cases;
+
+/// How much a case's requirement weighs. A run fails (exit 1) when a `required` case fails; with
+/// `--strict` a `robustness` one fails it too; a `convention` never does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// What a sentence of the assignment demands.
+    Required,
+    /// What real networks and users do that the assignment does not mention (junk, split writes,
+    /// replies from elsewhere): a careful program handles it.
+    Robustness,
+    /// One of connid's own choices, shown for information.
+    Convention,
+}
+
+impl Level {
+    pub const ALL: [Level; 3] = [Level::Required, Level::Robustness, Level::Convention];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Required => "required",
+            Level::Robustness => "robustness",
+            Level::Convention => "convention",
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// How the protocol's timers are run: at the assignment's lengths, or shortened for programs that take
 /// them as arguments (`{ttl}`, `{idle}`, `{timeout}`, `{tries}`).
@@ -209,10 +245,11 @@ impl Verdict {
 
 impl CaseResult {
     /// The result of a case not yet run: a pass with nothing recorded.
-    pub fn new(id: &'static str, quote: &'static str, transport: Transport) -> Self {
+    pub fn new(id: &'static str, quote: &'static str, level: Level, transport: Transport) -> Self {
         Self {
             id,
             quote,
+            level,
             transport,
             verdict: Verdict::Pass,
             transcript: String::new(),
@@ -228,6 +265,7 @@ impl CaseResult {
 pub struct CaseResult {
     pub id: &'static str,
     pub quote: &'static str,
+    pub level: Level,
     pub transport: Transport,
     pub verdict: Verdict,
     /// The run as the simulator's text transcript.
@@ -396,6 +434,8 @@ pub trait Case: Send + 'static {
     fn quote(&self) -> &'static str;
     /// Whether it waits for the TTL, the idle timeout or the client's timeout (not run with `--quick`).
     fn long(&self) -> bool;
+    /// How much its requirement weighs.
+    fn level(&self) -> Level;
     /// Runs it against a fresh child of `program`.
     fn run(
         &self,
@@ -416,7 +456,7 @@ async fn run_suite<C: Case>(
         .into_iter()
         .map(|(case, transport)| {
             let (program, timing) = (program.clone(), options.timing);
-            let blank = CaseResult::new(case.id(), case.quote(), transport);
+            let blank = CaseResult::new(case.id(), case.quote(), case.level(), transport);
             let long = case.long();
             let run = async move { case.run(&program, transport, timing).await };
             (long, guarded(blank, run))

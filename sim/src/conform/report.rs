@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{CaseResult, Finding, Verdict};
+use super::{CaseResult, Finding, Level, Verdict};
 use crate::oracle::rule_statement;
 
 /// The line of one case.
@@ -17,7 +17,7 @@ pub fn case_line(r: &CaseResult) -> String {
         Verdict::Fail { reason, .. } => ("✘", format!(": {reason}")),
         Verdict::Unsupported(why) => ("–", format!(": {why}")),
     };
-    format!("{mark} {} [{}]{why}", r.id, r.transport)
+    format!("{mark} {} [{}, {}]{why}", r.id, r.transport, r.level)
 }
 
 /// What a finding expected: its rule's statement, or for a case's own check its requirement.
@@ -36,7 +36,7 @@ pub fn failures(results: &[CaseResult]) -> String {
         let Verdict::Fail { details, .. } = &r.verdict else {
             continue;
         };
-        let _ = writeln!(out, "\n── {} [{}] ──", r.id, r.transport);
+        let _ = writeln!(out, "\n── {} [{}, {}] ──", r.id, r.transport, r.level);
         let _ = writeln!(out, "assignment: \"{}\"", r.quote);
         for d in details {
             let _ = writeln!(out, "expected: {}", expected(d, r));
@@ -63,18 +63,70 @@ fn counts(results: &[CaseResult]) -> (usize, usize, usize) {
     )
 }
 
-/// `12 passed, 1 failed, 2 unsupported`.
-pub fn summary(results: &[CaseResult]) -> String {
-    let (passed, failed, unsupported) = counts(results);
-    format!("{passed} passed, {failed} failed, {unsupported} unsupported")
+/// Passed and failed cases of one level.
+fn level_counts(results: &[CaseResult], level: Level) -> (usize, usize) {
+    let of = |f: fn(&Verdict) -> bool| {
+        results
+            .iter()
+            .filter(|r| r.level == level && f(&r.verdict))
+            .count()
+    };
+    (
+        of(|v| *v == Verdict::Pass),
+        of(|v| matches!(v, Verdict::Fail { .. })),
+    )
 }
 
-/// The exit code of a run: 0 when nothing failed, 1 otherwise.
-pub fn exit_code(results: &[CaseResult]) -> u8 {
+/// `required 14/15 passed, robustness 6/9 passed, 2 unsupported`: each level that has cases run.
+pub fn summary(results: &[CaseResult]) -> String {
+    let mut parts: Vec<String> = Level::ALL
+        .iter()
+        .filter_map(|&level| {
+            let (passed, failed) = level_counts(results, level);
+            (passed + failed > 0).then(|| format!("{level} {passed}/{} passed", passed + failed))
+        })
+        .collect();
+    let (_, _, unsupported) = counts(results);
+    parts.push(format!("{unsupported} unsupported"));
+    parts.join(", ")
+}
+
+/// Which failures fail the run: required ones, and with `strict` robustness ones too.
+fn fails_the_run(level: Level, strict: bool) -> bool {
+    match level {
+        Level::Required => true,
+        Level::Robustness => strict,
+        Level::Convention => false,
+    }
+}
+
+/// What the summary line leaves to say: failures that do not fail the run, and why.
+pub fn verdict_note(results: &[CaseResult], strict: bool) -> Option<String> {
+    let lenient: Vec<Level> = Level::ALL
+        .into_iter()
+        .filter(|&l| !fails_the_run(l, strict) && level_counts(results, l).1 > 0)
+        .collect();
+    (!lenient.is_empty()).then(|| {
+        let names: Vec<&str> = lenient.iter().map(|l| l.name()).collect();
+        let strict_hint = if lenient.contains(&Level::Robustness) {
+            " (--strict counts robustness)"
+        } else {
+            ""
+        };
+        format!(
+            "{} failures do not fail the run{strict_hint}",
+            names.join(" and ")
+        )
+    })
+}
+
+/// The exit code of a run: 1 when a required case failed (with `strict`, a robustness case too), 0
+/// otherwise.
+pub fn exit_code(results: &[CaseResult], strict: bool) -> u8 {
     u8::from(
         results
             .iter()
-            .any(|r| matches!(r.verdict, Verdict::Fail { .. })),
+            .any(|r| matches!(r.verdict, Verdict::Fail { .. }) && fails_the_run(r.level, strict)),
     )
 }
 
@@ -92,12 +144,15 @@ struct JsonReport<'a> {
     passed: usize,
     failed: usize,
     unsupported: usize,
+    /// Passed and failed cases of each level that has any.
+    levels: std::collections::BTreeMap<&'static str, JsonLevel>,
     cases: Vec<JsonCase<'a>>,
 }
 
 #[derive(Serialize)]
 struct JsonCase<'a> {
     requirement: &'a str,
+    level: Level,
     transport: String,
     status: &'static str,
     assignment: &'a str,
@@ -107,6 +162,12 @@ struct JsonCase<'a> {
     wall_ms: u128,
     transcript: &'a str,
     stderr: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonLevel {
+    passed: usize,
+    failed: usize,
 }
 
 #[derive(Serialize)]
@@ -139,6 +200,7 @@ pub fn json(suite: &str, results: &[CaseResult]) -> String {
             };
             JsonCase {
                 requirement: r.id,
+                level: r.level,
                 transport: r.transport.to_string(),
                 status: status(&r.verdict),
                 assignment: r.quote,
@@ -150,11 +212,18 @@ pub fn json(suite: &str, results: &[CaseResult]) -> String {
             }
         })
         .collect();
+    let levels = Level::ALL
+        .iter()
+        .map(|&l| (l.name(), level_counts(results, l)))
+        .filter(|(_, (p, f))| p + f > 0)
+        .map(|(name, (passed, failed))| (name, JsonLevel { passed, failed }))
+        .collect();
     let report = JsonReport {
         suite,
         passed,
         failed,
         unsupported,
+        levels,
         cases,
     };
     let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -201,9 +270,10 @@ pub fn junit(suite: &str, results: &[CaseResult]) -> String {
     for r in results {
         let _ = write!(
             out,
-            "    <testcase classname=\"conform.{}.{}\" name=\"{}\" time=\"{:.3}\">",
+            "    <testcase classname=\"conform.{}.{}.{}\" name=\"{}\" time=\"{:.3}\">",
             xml(suite),
             r.transport,
+            r.level,
             xml(r.id),
             r.wall.as_secs_f64()
         );
@@ -247,20 +317,28 @@ fn cell(text: &str) -> String {
 /// against observed, the case as a Mermaid sequence diagram, and its transcript.
 pub fn markdown(suite: &str, results: &[CaseResult]) -> String {
     let mut out = format!("# conform {suite}: {}\n\n", summary(results));
-    out.push_str("| | requirement | transport | result |\n|---|---|---|---|\n");
+    out.push_str("| | requirement | level | transport | result |\n|---|---|---|---|---|\n");
     for r in results {
         let (mark, text) = match &r.verdict {
             Verdict::Pass => ("✔", "pass".to_string()),
             Verdict::Fail { reason, .. } => ("✘", cell(reason)),
             Verdict::Unsupported(why) => ("–", format!("unsupported: {}", cell(why))),
         };
-        let _ = writeln!(out, "| {mark} | `{}` | {} | {text} |", r.id, r.transport);
+        let _ = writeln!(
+            out,
+            "| {mark} | `{}` | {} | {} | {text} |",
+            r.id, r.level, r.transport
+        );
     }
     for r in results {
         let Verdict::Fail { details, .. } = &r.verdict else {
             continue;
         };
-        let _ = writeln!(out, "\n## ✘ `{}` over {}\n", r.id, r.transport);
+        let _ = writeln!(
+            out,
+            "\n## ✘ `{}` over {} ({})\n",
+            r.id, r.transport, r.level
+        );
         let _ = writeln!(out, "> {}\n", r.quote);
         out.push_str("| expected | observed |\n|---|---|\n");
         for d in details {
@@ -301,6 +379,7 @@ mod tests {
         let case = |id, verdict| CaseResult {
             id,
             quote: "the server <answers> & \"echoes\"",
+            level: Level::Required,
             transport: Transport::Udp,
             verdict,
             transcript: "0.000000  server  start  srv\n".into(),
@@ -336,21 +415,48 @@ mod tests {
     #[test]
     fn the_summary_and_the_exit_code_count_each_verdict() {
         let r = results();
-        assert_eq!(summary(&r), "1 passed, 1 failed, 1 unsupported");
-        assert_eq!(exit_code(&r), 1);
-        assert_eq!(exit_code(&r[..1]), 0);
-        assert_eq!(exit_code(&[r[0].clone(), r[2].clone()]), 0);
+        assert_eq!(summary(&r), "required 1/2 passed, 1 unsupported");
+        assert_eq!(exit_code(&r, false), 1);
+        assert_eq!(exit_code(&r[..1], false), 0);
+        assert_eq!(exit_code(&[r[0].clone(), r[2].clone()], false), 0);
         assert_eq!(
             case_line(&r[1]),
-            "✘ server.b [udp]: requests-answered: no | answer"
+            "✘ server.b [udp, required]: requests-answered: no | answer"
         );
-        assert_eq!(case_line(&r[2]), "– server.c [udp]: no tcp");
+        assert_eq!(case_line(&r[2]), "– server.c [udp, required]: no tcp");
+        assert_eq!(verdict_note(&r, false), None);
+    }
+
+    #[test]
+    fn a_robustness_failure_fails_the_run_only_when_strict_and_a_convention_never() {
+        let mut r = results();
+        r[1].level = Level::Robustness;
+        assert_eq!(
+            summary(&r),
+            "required 1/1 passed, robustness 0/1 passed, 1 unsupported"
+        );
+        assert_eq!(exit_code(&r, false), 0);
+        assert_eq!(exit_code(&r, true), 1);
+        assert_eq!(
+            verdict_note(&r, false).as_deref(),
+            Some("robustness failures do not fail the run (--strict counts robustness)")
+        );
+        assert_eq!(verdict_note(&r, true), None);
+        r[1].level = Level::Convention;
+        assert_eq!(exit_code(&r, true), 0);
+        assert_eq!(
+            verdict_note(&r, true).as_deref(),
+            Some("convention failures do not fail the run")
+        );
     }
 
     #[test]
     fn json_holds_every_case_with_expected_and_observed() {
         let v: serde_json::Value = serde_json::from_str(&json("server", &results())).unwrap();
         assert_eq!(v["failed"], 1);
+        assert_eq!(v["levels"]["required"]["failed"], 1);
+        assert_eq!(v["levels"]["required"]["passed"], 1);
+        assert_eq!(v["cases"][1]["level"], "required");
         assert_eq!(v["cases"].as_array().unwrap().len(), 3);
         let failed = &v["cases"][1];
         assert_eq!(failed["status"], "fail");
@@ -372,7 +478,7 @@ mod tests {
             x.contains("tests=\"3\" failures=\"1\" skipped=\"1\""),
             "{x}"
         );
-        assert!(x.contains("<testcase classname=\"conform.server.udp\" name=\"server.a\" time=\"1.500\"></testcase>"), "{x}");
+        assert!(x.contains("<testcase classname=\"conform.server.udp.required\" name=\"server.a\" time=\"1.500\"></testcase>"), "{x}");
         assert!(x.contains("<failure message=\"requests-answered: no | answer\">assignment: &quot;the server &lt;answers&gt; &amp; &quot;echoes&quot;&quot;"), "{x}");
         assert!(x.contains("<skipped message=\"no tcp\"/>"), "{x}");
         assert!(
@@ -388,13 +494,13 @@ mod tests {
     #[test]
     fn markdown_tables_escape_pipes_and_each_failure_has_a_diagram() {
         let m = markdown("server", &results());
-        assert!(m.starts_with("# conform server: 1 passed, 1 failed, 1 unsupported\n"));
+        assert!(m.starts_with("# conform server: required 1/2 passed, 1 unsupported\n"));
         assert!(
-            m.contains("| ✘ | `server.b` | udp | requests-answered: no \\| answer |"),
+            m.contains("| ✘ | `server.b` | required | udp | requests-answered: no \\| answer |"),
             "{m}"
         );
         assert!(
-            m.contains("| – | `server.c` | udp | unsupported: no tcp |"),
+            m.contains("| – | `server.c` | required | udp | unsupported: no tcp |"),
             "{m}"
         );
         assert_eq!(m.matches("```mermaid").count(), 1);

@@ -17,8 +17,8 @@ use tokio::time::Instant;
 use super::child::Child;
 use super::play::Session;
 use super::{
-    judged_scenario, select, told_run, verdict, CaseResult, Fill, OwnCheck, Program, Times, Timing,
-    Verdict, LOOPBACK,
+    judged_scenario, select, told_run, verdict, CaseResult, Fill, Level, OwnCheck, Program, Times,
+    Timing, Verdict, LOOPBACK,
 };
 use crate::events::{EventKind, Run};
 use crate::oracle::{ANSWERED, GRANT_ONCE, IDLE_EXIT, KEEPS_SERVING, OK_SOURCE, RESET_IN_USE};
@@ -41,6 +41,7 @@ pub struct ServerCase {
     pub rules: &'static [&'static str],
     /// Whether it waits for the TTL or the idle timeout (not run with `--quick`).
     pub long: bool,
+    pub level: Level,
     pub tcp_only: bool,
     /// A parameter of its play (the malformed form).
     pub arg: &'static str,
@@ -84,6 +85,7 @@ fn case(
         quote,
         rules,
         long: false,
+        level: Level::Required,
         tcp_only: false,
         arg: "",
         play,
@@ -94,6 +96,7 @@ fn case(
 fn malformed_case(id: &'static str, form: &'static str) -> ServerCase {
     ServerCase {
         arg: form,
+        level: Level::Robustness,
         ..case(
             id,
             ROBUST_QUOTE,
@@ -271,6 +274,7 @@ pub fn cases() -> Vec<ServerCase> {
         malformed_case("server.malformed.65-character-id", "long"),
         ServerCase {
             tcp_only: true,
+            level: Level::Robustness,
             ..case(
                 "server.tcp.silent-connection-blocks-no-one",
                 TCP_QUOTE,
@@ -285,6 +289,7 @@ pub fn cases() -> Vec<ServerCase> {
         },
         ServerCase {
             tcp_only: true,
+            level: Level::Robustness,
             ..case(
                 "server.tcp.split-request",
                 TCP_QUOTE,
@@ -303,6 +308,7 @@ pub fn cases() -> Vec<ServerCase> {
         },
         ServerCase {
             tcp_only: true,
+            level: Level::Robustness,
             ..case(
                 "server.tcp.ended-by-half-close",
                 TCP_QUOTE,
@@ -315,6 +321,7 @@ pub fn cases() -> Vec<ServerCase> {
         },
         ServerCase {
             tcp_only: true,
+            level: Level::Robustness,
             ..case(
                 "server.tcp.reply-then-close",
                 TCP_QUOTE,
@@ -453,7 +460,7 @@ pub async fn run_case(
     timing: Timing,
 ) -> CaseResult {
     let times = timing.times();
-    let mut result = CaseResult::new(case.id, case.quote, transport);
+    let mut result = CaseResult::new(case.id, case.quote, case.level, transport);
     // A server is started on a free port; if another process took that port first (our child then
     // fails to bind it), it is started again on another.
     let mut attempt = 0;
