@@ -6,30 +6,25 @@ mod common;
 
 use std::net::UdpSocket;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{bin, Running, PATIENCE};
+use common::{bin, finish, Running, PATIENCE};
 use connid::stdout::closed_pipe;
 
-/// Runs `cmd` to its end with the closed pipe as its standard output: its status and its stderr.
-fn run_closed(mut cmd: Command) -> (ExitStatus, String) {
-    let mut child = cmd
-        .stdin(Stdio::null())
+/// Starts `cmd` with the closed pipe as its standard output, its stderr piped.
+fn spawn_closed(mut cmd: Command) -> Child {
+    cmd.stdin(Stdio::null())
         .stdout(closed_pipe().unwrap())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    let deadline = Instant::now() + PATIENCE;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("did not finish within {PATIENCE:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
+        .unwrap()
+}
+
+/// Runs `cmd` to its end with the closed pipe as its standard output: its status and its stderr.
+fn run_closed(cmd: Command) -> (ExitStatus, String) {
+    let out = finish(spawn_closed(cmd));
     (
         out.status,
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -64,12 +59,7 @@ fn the_server_keeps_serving_and_exits_with_its_usual_code() {
         .port();
     let mut cmd = Command::new(bin("server"));
     cmd.args(["127.0.0.1", &port.to_string(), "--idle-timeout", "1"]);
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(closed_pipe().unwrap())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_closed(cmd);
     let ask = UdpSocket::bind("127.0.0.1:0").unwrap();
     ask.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
@@ -85,12 +75,7 @@ fn the_server_keeps_serving_and_exits_with_its_usual_code() {
         }
     };
     assert_eq!(reply, format!("OK 5 127.0.0.1 {}", me.port()));
-    let deadline = Instant::now() + PATIENCE;
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the server did not exit");
-        thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");

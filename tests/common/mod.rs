@@ -198,6 +198,17 @@ pub fn run(mut cmd: Command, input: &str) -> Finished {
     thread::spawn(move || {
         let _ = stdin.write_all(input.as_bytes());
     });
+    let out = finish(child);
+    Finished {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Waits for `child` to exit (killing it and failing the test after [`PATIENCE`]) and collects
+/// what it printed.
+pub fn finish(mut child: std::process::Child) -> std::process::Output {
     let deadline = Instant::now() + PATIENCE;
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -206,12 +217,7 @@ pub fn run(mut cmd: Command, input: &str) -> Finished {
         }
         thread::sleep(Duration::from_millis(10));
     }
-    let out = child.wait_with_output().unwrap();
-    Finished {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    child.wait_with_output().unwrap()
 }
 
 /// Runs our client against `addr` with ID `id`, extra arguments and typed `input`.
