@@ -2,8 +2,8 @@
 //!
 //! Each try opens a new socket, sends `HELLO <id>` (over TCP, then half-closes: the request is
 //! complete) and waits at most the timeout for the matching `OK` or `RESET`. Replies for another ID,
-//! malformed ones, and datagrams from any address but the server's are ignored. A failed try prints `Connection Error <id> on <timestamp>` and, while
-//! tries remain, asks for a new ID.
+//! malformed ones, and datagrams from any address but the server's are ignored. A failed try prints
+//! `Connection Error <id> on <timestamp>` and, while tries remain, asks for a new ID.
 
 use std::fmt;
 use std::future::Future;
