@@ -361,8 +361,30 @@ mod tests {
         log.refused(2, start + ms(2000));
         log.refused(2, start + ms(2100));
         log.flush_all(start + ms(2200));
+        // Nothing refused since: nothing more to report, due or not.
+        log.flush_due(start + ms(5000));
+        log.flush_all(start + ms(5000));
         drop(log);
         assert_eq!(kept.0, [line(1), line(4), line(1), line(1)]);
+    }
+
+    #[test]
+    fn unlogged_drops_are_summed_up_when_their_second_is_over_and_not_before() {
+        let mut kept = Kept::default();
+        let start = Instant::now();
+        let mut log = Log::new(&Fixed, &mut kept, start);
+        log.stamp();
+        let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
+        for _ in 0..=DROPPED_LOG_PER_SEC {
+            log.request(peer, b"", Err(&Dropped::Closed), start);
+        }
+        let second = Duration::from_secs(1);
+        log.flush_due(start + second - Duration::from_millis(1));
+        assert_eq!(kept_len(&log), 20, "the second is not over");
+        log.flush_due(start + second);
+        assert_eq!(kept_len(&log), 21);
+        drop(log);
+        assert!(kept.0[20].ends_with(" 1 more dropped requests not logged (at most 20 a second)"));
     }
 
     fn kept_len(log: &Log<'_, Fixed, Kept>) -> usize {
