@@ -176,10 +176,11 @@ fn each_seeded_defect_fails_exactly_its_own_requirement() {
             ("never-expires", &udp),
             ("silent-exit", &udp),
             ("one-tcp-at-a-time", &tcp),
+            ("exit-0-on-junk", &udp),
         ],
         fixture,
     );
-    let expected: [(&str, &[&str]); 5] = [
+    let expected: [(&str, &[&str]); 6] = [
         ("crash-on-one-word", &["server.malformed.bare-hello [udp]"]),
         ("own-port", &["server.ok.source-address [udp]"]),
         (
@@ -199,6 +200,20 @@ fn each_seeded_defect_fails_exactly_its_own_requirement() {
         (
             "one-tcp-at-a-time",
             &["server.tcp.silent-connection-blocks-no-one [tcp]"],
+        ),
+        // Seen in a real submission: it exits 0 on junk, which passed every malformed case while
+        // only a non-zero exit counted. It grants a 65-character ID and (decoding with
+        // replacement) the non-UTF-8 one, so those two cases have no junk for it.
+        (
+            "exit-0-on-junk",
+            &[
+                "server.malformed.bare-hello [udp]",
+                "server.malformed.empty [udp]",
+                "server.malformed.extra-fields [udp]",
+                "server.malformed.hello-space [udp]",
+                "server.malformed.random-2000-bytes [udp]",
+                "server.malformed.wrong-verb [udp]",
+            ],
         ),
     ];
     for ((defect, failed), (named, want)) in got.iter().zip(expected) {

@@ -7,6 +7,7 @@ DEFECT, one per class of bug seen in real submissions:
   never-expires       IDs stay in use forever
   one-tcp-at-a-time   TCP connections are served one after another, in the main thread
   silent-exit         exits at the idle timeout without a word
+  exit-0-on-junk      on a malformed datagram, says it timed out and exits 0
 Standard library only. Over TCP a request ends at a newline or when the client stops sending.
 """
 import socket
@@ -74,6 +75,9 @@ while True:
             reply = answer(data.decode(errors="replace"), addr, own_port)
             if reply:
                 s.sendto(reply.encode(), addr)
+            elif defect == "exit-0-on-junk":
+                print("Server timed out", flush=True)
+                break
         else:
             conn, addr = s.accept()
             conn.settimeout(None)

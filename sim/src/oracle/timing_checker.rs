@@ -5,7 +5,7 @@ use connid::clock::format_timestamp;
 use connid::protocol::{ConnId, Message};
 
 use super::server_view::{Incarnation, Reply, Request};
-use super::{Findings, Judge, ANSWERED, IDLE_EXIT, KEEPS_SERVING, TIMESTAMPS};
+use super::{Findings, Judge, Programs, ANSWERED, IDLE_EXIT, KEEPS_SERVING, TIMESTAMPS};
 use crate::events::{secs, Event, EventKind, Run};
 use crate::scenario::Scenario;
 
@@ -88,6 +88,23 @@ pub(super) fn check_idle_exit(
         .max()
         .map_or(t0, |at| at.max(t0));
     let due = last + idle;
+    // A program seen from outside exits 0 at its idle timeout; one that exits 0 before it is due
+    // (at a junk request, say) has stopped serving, whatever its code.
+    if let (Some(exit), Programs::Foreign) = (life.timed_out, judge.programs) {
+        if exit.at + tolerance.early < due {
+            found.add(
+                KEEPS_SERVING,
+                exit.at,
+                format!(
+                    "the server exited (code 0) at {}, before its idle timeout was due at {} (last request {}): an early exit is no idle exit",
+                    secs(exit.at),
+                    secs(due),
+                    secs(last)
+                ),
+                &[exit],
+            );
+        }
+    }
     match life.timed_out {
         Some(exit) if exit.at + tolerance.early < due || exit.at > due + tolerance.idle_late => {
             let mut shown: Vec<&Event> =
