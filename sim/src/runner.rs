@@ -10,8 +10,8 @@
 //! transcript is the one fixed steps give.
 //!
 //! A fault happens at its exact time, in both modes, as a host's own timer does: a step that would
-//! pass over it ends at it, the fault is applied, and the next step ends on the tick boundary the cut
-//! step was heading for. A host woken at that same instant runs after the fault (a step ends before
+//! pass over it ends at it, the fault is applied, and the next step (a first step after a restart
+//! too) ends on the tick boundary the cut step was heading for. A host woken at that same instant runs after the fault (a step ends before
 //! the hosts woken at its end are polled), so a client that starts at a heal's instant already talks
 //! over the healed network.
 
