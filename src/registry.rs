@@ -102,11 +102,6 @@ impl<S: BuildHasher> Registry<S> {
         self
     }
 
-    /// The most IDs held at once.
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
     /// Handles `HELLO id` at `now`: grants and records a free ID, or reports it in use.
     pub fn request(&mut self, id: &ConnId, now: Instant) -> Decision {
         let now = self.tick(now);

@@ -32,6 +32,10 @@ impl Limit {
     }
 }
 
+/// One second: the window of the drop log's limit, and the least time between two reports of
+/// refused IDs.
+const SECOND: Duration = Duration::from_secs(1);
+
 /// New IDs refused because the table is full, reported at most once a second.
 #[derive(Debug, Default)]
 struct Refusals {
@@ -39,8 +43,6 @@ struct Refusals {
     reported: Option<Instant>,
     /// Refused since then.
     count: u64,
-    /// The table's most IDs, for the report.
-    max: usize,
 }
 
 /// Where the server's lines go, and how many dropped-request lines it still may print this second.
@@ -49,6 +51,8 @@ pub(super) struct Log<'a, C, K> {
     console: &'a mut K,
     limit: Limit,
     refusals: Refusals,
+    /// The table's most IDs, named in the report of refused IDs.
+    max_ids: usize,
     /// The timestamp printed on request lines, read once per batch of requests ([`Log::stamp`]).
     ts: String,
     /// The last request line, its buffer reused.
@@ -62,9 +66,16 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
             console,
             limit: Limit::new(now),
             refusals: Refusals::default(),
+            max_ids: usize::MAX,
             ts: String::new(),
             line: String::new(),
         }
+    }
+
+    /// The same log, for a table of at most `max_ids` IDs.
+    pub(super) fn with_max_ids(mut self, max_ids: usize) -> Self {
+        self.max_ids = max_ids;
+        self
     }
 
     /// The clock the server reads and waits on (borrowed for as long as the log).
@@ -91,7 +102,7 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
         outcome: Result<&str, &Dropped>,
         now: Instant,
     ) {
-        if now.duration_since(self.limit.window) >= Duration::from_secs(1) {
+        if now.duration_since(self.limit.window) >= SECOND {
             self.flush_suppressed();
             self.limit = Limit::new(now);
         }
@@ -108,16 +119,14 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
         self.console.out(&self.line);
     }
 
-    /// Counts a new ID refused at `now` because the table holds its most IDs (`max`), and reports
-    /// it at once unless a report was printed less than a second ago.
-    pub(super) fn refused(&mut self, max: usize, now: Instant) {
+    /// Counts a new ID refused at `now` because the table holds its most IDs, and reports it at
+    /// once unless a report was printed less than a second ago.
+    pub(super) fn refused(&mut self, now: Instant) {
         self.refusals.count += 1;
-        self.refusals.max = max;
-        let second = Duration::from_secs(1);
         if self
             .refusals
             .reported
-            .is_none_or(|at| now.duration_since(at) >= second)
+            .is_none_or(|at| now.duration_since(at) >= SECOND)
         {
             self.report_refused(now);
         }
@@ -129,7 +138,7 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
         if refused > 0 {
             let line = ServerLine::TableFull {
                 at: self.now(),
-                max: self.refusals.max,
+                max: self.max_ids,
                 refused,
             };
             self.console.out(&line.to_string());
@@ -140,26 +149,24 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
     /// When a summary is due: the end of this second if it has unlogged drops, and a second after
     /// the last report of refused IDs if more were refused since.
     pub(super) fn summary_due(&self) -> Option<Instant> {
-        let second = Duration::from_secs(1);
-        let dropped = (self.limit.suppressed > 0).then(|| self.limit.window + second);
+        let dropped = (self.limit.suppressed > 0).then(|| self.limit.window + SECOND);
         let refused = self
             .refusals
             .reported
             .filter(|_| self.refusals.count > 0)
-            .map(|at| at + second);
+            .map(|at| at + SECOND);
         dropped.into_iter().chain(refused).min()
     }
 
     /// Prints the summaries due at `now` (see [`Log::summary_due`]).
     pub(super) fn flush_due(&mut self, now: Instant) {
-        let second = Duration::from_secs(1);
-        if now >= self.limit.window + second {
+        if now >= self.limit.window + SECOND {
             self.flush_suppressed();
         }
         if self
             .refusals
             .reported
-            .is_some_and(|at| now.duration_since(at) >= second)
+            .is_some_and(|at| now.duration_since(at) >= SECOND)
         {
             self.report_refused(now);
         }
@@ -342,15 +349,15 @@ mod tests {
     fn refused_ids_are_reported_at_most_once_a_second_with_their_count() {
         let mut kept = Kept::default();
         let start = Instant::now();
-        let mut log = Log::new(&Fixed, &mut kept, start);
+        let mut log = Log::new(&Fixed, &mut kept, start).with_max_ids(2);
         let ms = Duration::from_millis;
         let line = |n: u64| {
             format!("2023-01-16 06:06:00.000000 table full (2 IDs in use): {n} new IDs refused without a reply")
         };
-        log.refused(2, start);
+        log.refused(start);
         assert_eq!(kept_len(&log), 1, "the first refusal is reported at once");
         for i in 1..=4 {
-            log.refused(2, start + ms(200 * i));
+            log.refused(start + ms(200 * i));
         }
         assert_eq!(log.summary_due(), Some(start + ms(1000)));
         log.flush_due(start + ms(999));
@@ -358,8 +365,8 @@ mod tests {
         log.flush_due(start + ms(1000));
         assert_eq!(log.summary_due(), None);
         // A refusal a second after the last report is reported at once; one more waits for the end.
-        log.refused(2, start + ms(2000));
-        log.refused(2, start + ms(2100));
+        log.refused(start + ms(2000));
+        log.refused(start + ms(2100));
         log.flush_all(start + ms(2200));
         // Nothing refused since: nothing more to report, due or not.
         log.flush_due(start + ms(5000));

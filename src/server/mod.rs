@@ -112,7 +112,7 @@ impl<N: Net> Server<N> {
         let started = Instant::now();
         let mut core = Core {
             table: Table::new(Registry::new(self.cfg.id_ttl).with_max(self.cfg.max_ids)),
-            log: Log::new(clock, console, started),
+            log: Log::new(clock, console, started).with_max_ids(self.cfg.max_ids),
             idle: self.cfg.idle_timeout,
             idle_deadline: started + self.cfg.idle_timeout,
         };
@@ -197,7 +197,7 @@ impl<C: Clock, K: Console> Core<'_, C, K> {
                     true
                 }
                 None => {
-                    self.log.refused(self.table.max(), now);
+                    self.log.refused(now);
                     false
                 }
             },

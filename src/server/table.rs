@@ -28,11 +28,6 @@ impl Table {
         reply
     }
 
-    /// The most IDs it holds at once.
-    pub(super) fn max(&self) -> usize {
-        self.registry.max()
-    }
-
     /// Looks the IDs of a batch up before any is decided, so their cache misses overlap.
     pub(super) fn prefetch<'a>(&self, ids: impl Iterator<Item = &'a ConnId>) {
         self.registry.prefetch(ids);

@@ -2,7 +2,8 @@
 //! implementation of the protocol and judges it with the simulator's oracle.
 //!
 //! Exit codes: 0 no required case failed (with `--strict`: no required or robustness case), 1 one
-//! did, 2 bad arguments or a report file that cannot be written. A closed standard output stops the run quietly (by SIGPIPE).
+//! did, 2 bad arguments or a report file that cannot be written. A closed standard output stops the
+//! run quietly (by SIGPIPE).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

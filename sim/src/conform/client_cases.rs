@@ -249,52 +249,34 @@ fn replies(
     from: SocketAddr,
     previous: Option<&(SocketAddr, String)>,
 ) -> Vec<(Duration, SocketAddr, String, bool)> {
-    let asked = |(delay, to, text)| (delay, to, text, false);
-    if answer == Answer::OtherPortFirst {
-        return vec![
-            (Duration::ZERO, from, format!("OK {id} 10.9.9.9 9"), true),
-            (WRONG_FIRST, from, ok_for(id, from), false),
-        ];
-    }
-    simple_replies(answer, id, from, previous)
-        .into_iter()
-        .map(asked)
-        .collect()
-}
-
-fn ok_for(id: &str, to: SocketAddr) -> String {
-    format!("OK {id} {} {}", to.ip(), to.port())
-}
-
-/// The replies of every answer that comes from the port asked.
-fn simple_replies(
-    answer: Answer,
-    id: &str,
-    from: SocketAddr,
-    previous: Option<&(SocketAddr, String)>,
-) -> Vec<(Duration, SocketAddr, String)> {
-    let ok = ok_for;
+    let ok = |id: &str, to: SocketAddr| format!("OK {id} {} {}", to.ip(), to.port());
+    // From the port asked, as every reply but a forgery.
+    let asked = |delay, to, text| (delay, to, text, false);
     let other = if id == "99999" { "99998" } else { "99999" };
     match answer {
-        Answer::Ok => vec![(Duration::ZERO, from, ok(id, from))],
-        Answer::Reset => vec![(Duration::ZERO, from, format!("RESET {id}"))],
-        Answer::Silent | Answer::Drop | Answer::OtherPortFirst => Vec::new(),
+        Answer::Ok => vec![asked(Duration::ZERO, from, ok(id, from))],
+        Answer::Reset => vec![asked(Duration::ZERO, from, format!("RESET {id}"))],
+        Answer::Silent | Answer::Drop => Vec::new(),
         Answer::OtherIdFirst => vec![
-            (Duration::ZERO, from, ok(other, from)),
-            (WRONG_FIRST, from, ok(id, from)),
+            asked(Duration::ZERO, from, ok(other, from)),
+            asked(WRONG_FIRST, from, ok(id, from)),
         ],
         Answer::MalformedFirst => vec![
-            (Duration::ZERO, from, format!("OK {id}")),
-            (WRONG_FIRST, from, ok(id, from)),
+            asked(Duration::ZERO, from, format!("OK {id}")),
+            asked(WRONG_FIRST, from, ok(id, from)),
         ],
         Answer::OldSocketLate => {
             let mut out: Vec<_> = previous
-                .map(|(old, old_id)| (Duration::ZERO, *old, ok(old_id, *old)))
+                .map(|(old, old_id)| asked(Duration::ZERO, *old, ok(old_id, *old)))
                 .into_iter()
                 .collect();
-            out.push((WRONG_FIRST, from, ok(id, from)));
+            out.push(asked(WRONG_FIRST, from, ok(id, from)));
             out
         }
+        Answer::OtherPortFirst => vec![
+            (Duration::ZERO, from, format!("OK {id} 10.9.9.9 9"), true),
+            asked(WRONG_FIRST, from, ok(id, from)),
+        ],
     }
 }
 

@@ -277,7 +277,9 @@ fn check_error_due(
     let tolerance = judge.tolerance;
     let waited = (e.at - t.first.at).as_secs_f64();
     let early = !reset && !ended_by_network && e.at + tolerance.early < due;
-    if let Some(forged) = resets().find(|_| early) {
+    // Ended early on a RESET that is not from the address asked: a forged one was taken.
+    let forged = if early { resets().next() } else { None };
+    if let Some(forged) = forged {
         found.add(
             REPLY_SOURCE,
             e.at,

@@ -2,7 +2,7 @@
 //! must frame them, from the writes and when they arrived), its lives between starts and crashes, and
 //! the TCP connections it holds open.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -139,6 +139,9 @@ pub(super) fn requests<'a>(
         }
     }
     let settle = scenario.server.settle.0;
+    // A server that closed a connection without a reply had decided by then (connid's refuses a new
+    // ID that way when its table is full).
+    let closed = closed_unanswered(run);
     let line_timeout = scenario.server.line_timeout.0;
     connections
         .into_iter()
@@ -167,10 +170,7 @@ pub(super) fn requests<'a>(
                     used = used.max(n);
                 }
             }
-            // A server that closed the connection without a reply had decided by then (connid's
-            // refuses a new ID that way when its table is full).
-            let closed = closed_unanswered(run, from);
-            let at = closed.map_or(at, |c| at.min(c));
+            let at = closed.get(&from).map_or(at, |&c| at.min(c));
             (!ids.is_empty()).then(|| Request {
                 from,
                 ids,
@@ -183,19 +183,23 @@ pub(super) fn requests<'a>(
         .collect()
 }
 
-/// When the server closed its TCP connection with `peer` having sent nothing on it, if it did.
-fn closed_unanswered(run: &Run, peer: SocketAddr) -> Option<Duration> {
-    let mut sent = false;
+/// For each TCP peer the server closed its connection to having sent nothing on it, when it first
+/// did, in one pass over the run.
+fn closed_unanswered(run: &Run) -> BTreeMap<SocketAddr, Duration> {
+    let mut sent: BTreeSet<SocketAddr> = BTreeSet::new();
+    let mut closed = BTreeMap::new();
     for e in run.events.iter().filter(|e| e.host == SERVER) {
         match &e.kind {
-            EventKind::Send { to, .. } | EventKind::SendFailed { to, .. } if *to == peer => {
-                sent = true;
+            EventKind::Send { to, .. } | EventKind::SendFailed { to, .. } => {
+                sent.insert(*to);
             }
-            EventKind::Close { peer: p, .. } if *p == peer => return (!sent).then_some(e.at),
+            EventKind::Close { peer, .. } if !sent.contains(peer) => {
+                closed.entry(*peer).or_insert(e.at);
+            }
             _ => {}
         }
     }
-    None
+    closed
 }
 
 /// The first message of a TCP connection, from its writes as they arrived: the message, by when it
