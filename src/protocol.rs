@@ -322,8 +322,10 @@ fn could_become_port(field: &str) -> bool {
         && (digits.is_empty() || digits.parse::<u16>().is_ok())
 }
 
-/// Shows received bytes on one line for a log: text escaped, bytes that are not UTF-8 as `\xNN`, cut
-/// to `max` characters. Plain printable ASCII (the usual request) is borrowed as it is.
+/// Shows received bytes on one line for a log: `\n` `\r` `\t`, quotes and backslashes escaped as in
+/// Rust, every other control character and every byte that is not UTF-8 as `\xNN` (one style, so
+/// a reader never has to tell `\u{6}` from `\x06`), cut to `max` characters. Plain printable ASCII
+/// (the usual request) is borrowed as it is.
 pub fn printable(bytes: &[u8], max: usize) -> std::borrow::Cow<'_, str> {
     let plain = bytes.len() <= max
         && bytes
@@ -335,10 +337,28 @@ pub fn printable(bytes: &[u8], max: usize) -> std::borrow::Cow<'_, str> {
         }
     }
     let mut shown = String::new();
+    let hex = |b: u8, shown: &mut String| shown.push_str(&format!("\\x{b:02x}"));
     for chunk in bytes.utf8_chunks() {
-        shown.extend(chunk.valid().escape_debug());
-        for b in chunk.invalid() {
-            shown.push_str(&format!("\\x{b:02x}"));
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => shown.push_str("\\n"),
+                '\r' => shown.push_str("\\r"),
+                '\t' => shown.push_str("\\t"),
+                '"' | '\\' | '\'' => {
+                    shown.push('\\');
+                    shown.push(c);
+                }
+                // One style for every byte that is not shown as itself, valid UTF-8 or not.
+                c if c.is_control() => {
+                    for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                        hex(b, &mut shown);
+                    }
+                }
+                c => shown.push(c),
+            }
+        }
+        for &b in chunk.invalid() {
+            hex(b, &mut shown);
         }
     }
     std::borrow::Cow::Owned(truncate(&shown, max))
@@ -549,7 +569,13 @@ mod tests {
     #[test]
     fn printable_escapes_and_truncates() {
         assert_eq!(printable(b"HELLO 1\r\n", 80), "HELLO 1\\r\\n");
-        assert_eq!(printable(b"\xff\x00", 80), "\\xff\\0");
+        assert_eq!(printable(b"\xff\x00", 80), "\\xff\\x00");
+        // A control character in valid UTF-8 looks like a byte that is not UTF-8: one style.
+        assert_eq!(
+            printable(b"\x06\x94\xc2\x85\x7f", 80),
+            "\\x06\\x94\\xc2\\x85\\x7f"
+        );
+        assert_eq!(printable("caf\u{e9} \t".as_bytes(), 80), "caf\u{e9} \\t");
         assert_eq!(printable(b"a\xe2\x82b", 80), "a\\xe2\\x82b");
         assert_eq!(printable(b"abcdef", 3), "abc...");
         assert_eq!(printable(b"HELLO 1", 80), "HELLO 1");

@@ -14,7 +14,7 @@ use connid::Transport;
 use crate::scenario::Action;
 
 /// What one run produced: the events, and what they need to be read.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Run {
     pub transport: Transport,
     /// Every host with its simulated address, server first.
@@ -79,6 +79,9 @@ pub enum EventKind {
         typed: Option<String>,
         after: Duration,
     },
+    /// The checker's keyboard typed a line no visible prompt asked for (`None`: it ended input).
+    /// Only `conform` records it: a client that reads its input without printing a prompt.
+    Keyboard(Option<String>),
     /// A message left a socket; `delivered` is filled in when it is received.
     Send {
         msg: usize,

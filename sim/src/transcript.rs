@@ -51,6 +51,13 @@ fn describe(kind: &EventKind) -> (&'static str, String) {
             };
             ("prompt", format!("{prompt}{answer}{when}"))
         }
+        EventKind::Keyboard(typed) => (
+            "keyboard",
+            match typed {
+                Some(line) => format!("typed {line} (no prompt seen)"),
+                None => "(end of input, no prompt seen)".to_string(),
+            },
+        ),
         EventKind::Send {
             transport,
             from,

@@ -65,6 +65,15 @@ fn failed(program: &Program, options: &Options) -> Vec<String> {
 
 /// The failed cases of `suite`, as [`failed`].
 fn failed_in(suite: Suite, program: &Program, options: &Options) -> Vec<String> {
+    judged(suite, program, options)
+        .into_iter()
+        .map(|(case, _)| case)
+        .collect()
+}
+
+/// The failed cases of `suite` as `id [transport]`, each with its reason, sorted; every other case
+/// must have passed.
+fn judged(suite: Suite, program: &Program, options: &Options) -> Vec<(String, String)> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -80,7 +89,9 @@ fn failed_in(suite: Suite, program: &Program, options: &Options) -> Vec<String> 
     for r in &results {
         match &r.verdict {
             Verdict::Pass => {}
-            Verdict::Fail { .. } => failed.push(format!("{} [{}]", r.id, r.transport)),
+            Verdict::Fail { reason, .. } => {
+                failed.push((format!("{} [{}]", r.id, r.transport), reason.clone()))
+            }
             Verdict::Unsupported(why) => panic!("{} [{}] unsupported: {why}", r.id, r.transport),
         }
     }
@@ -89,6 +100,43 @@ fn failed_in(suite: Suite, program: &Program, options: &Options) -> Vec<String> 
         eprintln!("{}", conform::report::failures(&results));
     }
     failed
+}
+
+/// The cases a defect fails, each with text its reason must contain.
+type Expected<'a> = &'a [(&'a str, &'a str)];
+
+/// Runs `suite` against each fixture defect in turn, and checks that it fails exactly the cases
+/// expected of it, each with a reason that names what was seen (contains the given text). In turn,
+/// not at once: a dozen Python programs starting together on two cores are late by seconds, and the
+/// cases judge time.
+fn each_defect_fails(
+    suite: Suite,
+    fixture: fn(&str) -> Program,
+    defects: &[(&str, &Options, Expected)],
+) {
+    let mut wrong = Vec::new();
+    for &(defect, options, expected) in defects {
+        let got = judged(suite, &fixture(defect), options);
+        let names: Vec<&str> = got.iter().map(|(case, _)| case.as_str()).collect();
+        let mut want: Vec<&str> = expected.iter().map(|(case, _)| *case).collect();
+        want.sort_unstable();
+        if names != want {
+            wrong.push(format!("{defect}: failed {names:#?}\nexpected {want:#?}"));
+            continue;
+        }
+        for (case, reason) in &got {
+            let needle = expected
+                .iter()
+                .find(|(c, _)| c == case)
+                .map_or("", |(_, n)| *n);
+            if !reason.contains(needle) {
+                wrong.push(format!(
+                    "{defect}: {case}: the reason {reason:?} does not say {needle:?}"
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 fn fixture(defect: &str) -> Program {
@@ -150,76 +198,141 @@ fn the_classic_python_server_fails_exactly_what_it_does_not_implement() {
     );
 }
 
-/// Runs `suite` against each fixture defect in turn, and returns each defect with its failed cases.
-/// In turn, not at once: a dozen Python programs starting together on two cores are late by seconds,
-/// and the cases judge time.
-fn failed_by_defect(
-    suite: Suite,
-    defects: &[(&'static str, &Options)],
-    fixture: fn(&str) -> Program,
-) -> Vec<(&'static str, Vec<String>)> {
-    defects
-        .iter()
-        .map(|&(defect, options)| (defect, failed_in(suite, &fixture(defect), options)))
-        .collect()
-}
-
 #[test]
 fn each_seeded_defect_fails_exactly_its_own_requirement() {
     let udp = options(&[Transport::Udp], false, Timing::Scaled);
     let tcp = options(&[Transport::Tcp], false, Timing::Scaled);
-    let got = failed_by_defect(
-        Suite::Server,
-        &[
-            ("crash-on-one-word", &udp),
-            ("own-port", &udp),
-            ("never-expires", &udp),
-            ("silent-exit", &udp),
-            ("one-tcp-at-a-time", &tcp),
-            ("exit-0-on-junk", &udp),
-        ],
-        fixture,
-    );
-    let expected: [(&str, &[&str]); 6] = [
-        ("crash-on-one-word", &["server.malformed.bare-hello [udp]"]),
-        ("own-port", &["server.ok.source-address [udp]"]),
+    let quick_udp = options(&[Transport::Udp], true, Timing::Scaled);
+    let quick_tcp = options(&[Transport::Tcp], true, Timing::Scaled);
+    // Each seen in a real submission.
+    let malformed = |reason: &'static str| -> Vec<(&'static str, &'static str)> {
+        [
+            "server.malformed.bare-hello [udp]",
+            "server.malformed.empty [udp]",
+            "server.malformed.extra-fields [udp]",
+            "server.malformed.hello-space [udp]",
+            "server.malformed.random-2000-bytes [udp]",
+            "server.malformed.wrong-verb [udp]",
+        ]
+        .into_iter()
+        .map(|case| (case, reason))
+        .collect()
+    };
+    // It exits 0 on junk, which passed every malformed case while only a non-zero exit counted. It
+    // grants a 65-character ID and (decoding with replacement) the non-UTF-8 one, so those two
+    // cases have no junk for it.
+    let exit_0 = malformed("server-keeps-serving: the server exited (code 0) at");
+    // Its listening socket is closed for 60 s after the first connection: every later client is
+    // refused, which once passed as a request never judged.
+    let refused = "c2 sent HELLO";
+    let mut listener: Vec<(&str, &str)> = vec![
         (
-            "never-expires",
-            &[
-                "server.ttl.expires [udp]",
-                "server.ttl.reset-does-not-refresh [udp]",
-            ],
+            "server.reset.in-use [tcp]",
+            "c2 sent HELLO 2001: the connection was refused",
         ),
+        ("server.ok.independent-ids [tcp]", refused),
+        ("server.ttl.expires [tcp]", refused),
+        ("server.ttl.reset-does-not-refresh [tcp]", refused),
+        ("server.idle.exit [tcp]", "idle-exit-on-time"),
+        ("server.idle.says-so [tcp]", "did not exit"),
+        ("server.idle.request-restarts-timer [tcp]", refused),
         (
-            "silent-exit",
-            &[
-                "server.idle.exit [udp]",
-                "server.idle.request-restarts-timer [udp]",
-            ],
-        ),
-        (
-            "one-tcp-at-a-time",
-            &["server.tcp.silent-connection-blocks-no-one [tcp]"],
-        ),
-        // Seen in a real submission: it exits 0 on junk, which passed every malformed case while
-        // only a non-zero exit counted. It grants a 65-character ID and (decoding with
-        // replacement) the non-UTF-8 one, so those two cases have no junk for it.
-        (
-            "exit-0-on-junk",
-            &[
-                "server.malformed.bare-hello [udp]",
-                "server.malformed.empty [udp]",
-                "server.malformed.extra-fields [udp]",
-                "server.malformed.hello-space [udp]",
-                "server.malformed.random-2000-bytes [udp]",
-                "server.malformed.wrong-verb [udp]",
-            ],
+            "server.tcp.silent-connection-blocks-no-one [tcp]",
+            "c1 sent HELLO 9001: the connection was refused",
         ),
     ];
-    for ((defect, failed), (named, want)) in got.iter().zip(expected) {
-        let want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
-        assert_eq!((*defect, failed), (named, &want));
+    for form in [
+        "bare-hello",
+        "hello-space",
+        "empty",
+        "random-2000-bytes",
+        "non-utf8",
+        "extra-fields",
+        "wrong-verb",
+        "65-character-id",
+    ] {
+        let case: &'static str = format!("server.malformed.{form} [tcp]").leak();
+        listener.push((case, "c1 sent HELLO 8001: the connection was refused"));
     }
+    each_defect_fails(
+        Suite::Server,
+        fixture,
+        &[
+            (
+                "crash-on-one-word",
+                &udp,
+                &[(
+                    "server.malformed.bare-hello [udp]",
+                    "server-keeps-serving: the server exited with code 1",
+                )],
+            ),
+            (
+                "own-port",
+                &udp,
+                &[(
+                    "server.ok.source-address [udp]",
+                    "ok-carries-request-source: OK for 1001 names",
+                )],
+            ),
+            (
+                "never-expires",
+                &udp,
+                &[
+                    ("server.ttl.expires [udp]", "4001"),
+                    ("server.ttl.reset-does-not-refresh [udp]", "5001"),
+                ],
+            ),
+            // Its idle exit prints nothing: the assignment asks for the exit only, so only connid's
+            // convention fails.
+            (
+                "silent-exit",
+                &udp,
+                &[("server.idle.says-so [udp]", "without a line")],
+            ),
+            (
+                "one-tcp-at-a-time",
+                &tcp,
+                &[(
+                    "server.tcp.silent-connection-blocks-no-one [tcp]",
+                    "c1 sent HELLO 9001: no reply within",
+                )],
+            ),
+            ("exit-0-on-junk", &udp, &exit_0),
+            // The assignment's own client sends one write with no line ending and waits: a server that
+            // waits for a newline or the end of the stream never answers it.
+            (
+                "waits-for-newline",
+                &quick_tcp,
+                &[
+                    (
+                        "server.tcp.classic-request [tcp]",
+                        "c1 sent HELLO 9401 (no line ending, no half-close): no reply within",
+                    ),
+                    (
+                        "server.tcp.reply-then-close [tcp]",
+                        "c1 sent HELLO 9301 (no line ending, no half-close): no reply within",
+                    ),
+                ],
+            ),
+            ("listener-closed", &tcp, &listener),
+            (
+                "grants-empty-id",
+                &quick_udp,
+                &[(
+                    "server.malformed.hello-space [udp]",
+                    "the server answered \"OK  127.0.0.1 ",
+                )],
+            ),
+            (
+                "any-verb",
+                &quick_udp,
+                &[(
+                    "server.malformed.wrong-verb [udp]",
+                    "the server answered \"OK 1 127.0.0.1 ",
+                )],
+            ),
+        ],
+    );
 }
 
 #[test]
@@ -264,9 +377,22 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
         "{stdout}"
     );
     assert!(
-        stdout.contains("assignment: \"the server includes the client IP address"),
+        stdout.contains("assignment: \u{201c}the server includes the client IP address"),
         "{stdout}"
     );
+    assert!(
+        stdout
+            .contains("\nexpected: OK 1001 naming the IP address and port the request came from\n"),
+        "{stdout}"
+    );
+    // First what will run and about how long it takes, then each case in suite order.
+    assert!(
+        stdout.starts_with("conform server: 2 cases over udp, "),
+        "{stdout}"
+    );
+    let ok = stdout.find("server.ok.source-address [udp").unwrap();
+    let independent = stdout.find("server.ok.independent-ids [udp").unwrap();
+    assert!(ok < independent, "{stdout}");
     assert!(
         stdout.ends_with("required 1/2 passed, 0 unsupported\n"),
         "{stdout}"
@@ -379,52 +505,118 @@ fn the_classic_python_client_fails_exactly_what_it_does_not_implement() {
 #[test]
 fn each_seeded_client_defect_fails_exactly_its_own_requirement() {
     let all = options(&Transport::ALL, false, Timing::Scaled);
-    let defects = [
-        "short-timeout",
-        "reuses-socket",
-        "never-reprompts",
-        "four-tries",
-        "crash-at-eof",
-        "takes-other-id",
-        "takes-any-source",
-    ];
-    let runs: Vec<_> = defects.iter().map(|d| (*d, &all)).collect();
-    let got = failed_by_defect(Suite::Client, &runs, client_fixture);
-    let expected: [&[&str]; 7] = [
+    let both = |case: &str, reason: &'static str| -> [(&'static str, &'static str); 2] {
+        [
+            (format!("{case} [tcp]").leak(), reason),
+            (format!("{case} [udp]").leak(), reason),
+        ]
+    };
+    let cases = |parts: &[&[(&'static str, &'static str)]]| -> Vec<(&'static str, &'static str)> {
+        parts.concat()
+    };
+    let too_early = "error-when-due: client gives up on try 1001 after 1.0";
+    let short = cases(&[
+        &both("client.timeout.error-at-timeout", too_early),
+        &[("client.timeout.lost-request-retried [udp]", too_early)],
+    ]);
+    let too_late = "error-when-due: client gives up on try 1001 after 12.0";
+    // Seen in a real submission: `Connection Error 1001` (no timestamp) at 60 s passed the timeout case
+    // when only exact lines were read.
+    let late = cases(&[
+        &both("client.timeout.error-at-timeout", too_late),
+        &[("client.timeout.lost-request-retried [udp]", too_late)],
+        &both(
+            "client.format.error-and-failure",
+            "\"Connection Error 1001\": no timestamp",
+        ),
+    ]);
+    // Seen: it reuses its socket and prints `Connection error`, so nothing was typed, no second try
+    // happened, and the socket case passed on nothing.
+    let reuses = cases(&[
+        &[("client.retry.new-socket [udp]", "new-socket-per-try")],
+        &both(
+            "client.format.error-and-failure",
+            "`error` instead of `Error`",
+        ),
+    ]);
+    // Every case that needs a second try says it saw none (they once passed on nothing).
+    let no_second = "no second try: nothing was sent";
+    let never = cases(&[
+        &both("client.retry.new-socket", no_second),
+        &both("client.retry.typed-id", no_second),
+        &[("client.reply.late-to-old-socket-ignored [udp]", no_second)],
+        &both(
+            "client.failure.after-three-tries",
+            "1 of the 3 Connection Error lines needed",
+        ),
+        &both(
+            "client.failure.no-prompt-after-last-try",
+            "1 of the 3 Connection Error lines needed",
+        ),
+        &both(
+            "client.format.error-and-failure",
+            "1 of the 3 Connection Error lines needed",
+        ),
+        &both("client.reset.error-then-prompt", no_second),
+        &[("client.timeout.lost-request-retried [udp]", no_second)],
+    ]);
+    let four = cases(&[
+        &both(
+            "client.failure.after-three-tries",
+            "prompts after 3 of 3 tries",
+        ),
+        &both(
+            "client.failure.no-prompt-after-last-try",
+            "prompt-only-when-a-try-remains",
+        ),
+        &both(
+            "client.format.error-and-failure",
+            "no line that reads as Connection Failure",
+        ),
+    ]);
+    // Seen: a prompt after the last try, typed into (and the typed text not even shown), and a
+    // traceback at the end of input.
+    let prompts = cases(&[
+        &both(
+            "client.failure.after-three-tries",
+            "prompt-only-when-a-try-remains",
+        ),
+        &both(
+            "client.failure.no-prompt-after-last-try",
+            "exited with code 1 after a traceback",
+        ),
+        &both("client.failure.end-of-input", "traceback"),
+    ]);
+    // Seen: `Connection established  99999 ...` for another ID's OK passed when only exact lines
+    // were read.
+    let other_id = cases(&[
+        &both(
+            "client.reply.other-id-ignored",
+            "established-on-current-try",
+        ),
+        &both(
+            "client.format.established",
+            "2 spaces after `established`; no timestamp",
+        ),
+    ]);
+    let any_source = [(
+        "client.reply.other-port-ignored [udp]",
+        "reply-only-from-the-asked-address",
+    )];
+    each_defect_fails(
+        Suite::Client,
+        client_fixture,
         &[
-            "client.timeout.error-at-timeout [tcp]",
-            "client.timeout.error-at-timeout [udp]",
-            "client.timeout.lost-request-retried [udp]",
+            ("short-timeout", &all, &short),
+            ("late-unstamped", &all, &late),
+            ("reuses-socket", &all, &reuses),
+            ("never-reprompts", &all, &never),
+            ("four-tries", &all, &four),
+            ("prompts-at-the-end", &all, &prompts),
+            ("takes-other-id", &all, &other_id),
+            ("takes-any-source", &all, &any_source),
         ],
-        // It reuses its UDP socket; over TCP every try is a new connection anyway.
-        &["client.retry.new-socket [udp]"],
-        // Every requirement that needs a second try: after a RESET, after three, after a lost request.
-        &[
-            "client.failure.after-three-tries [tcp]",
-            "client.failure.after-three-tries [udp]",
-            "client.reset.error-then-prompt [tcp]",
-            "client.reset.error-then-prompt [udp]",
-            "client.timeout.lost-request-retried [udp]",
-        ],
-        &[
-            "client.failure.after-three-tries [tcp]",
-            "client.failure.after-three-tries [udp]",
-        ],
-        &[
-            "client.failure.end-of-input [tcp]",
-            "client.failure.end-of-input [udp]",
-        ],
-        &[
-            "client.reply.other-id-ignored [tcp]",
-            "client.reply.other-id-ignored [udp]",
-        ],
-        // A forged OK for its own ID, from another port: over TCP replies come on the connection.
-        &["client.reply.other-port-ignored [udp]"],
-    ];
-    for ((defect, failed), want) in got.iter().zip(expected) {
-        let want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
-        assert_eq!((*defect, failed), (*defect, &want));
-    }
+    );
 }
 
 #[test]
@@ -466,4 +658,55 @@ fn a_robustness_failure_fails_the_run_only_with_strict() {
         stdout.ends_with("robustness 0/1 passed, 0 unsupported\n"),
         "{stdout}"
     );
+}
+
+/// The processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(marker))
+        .collect()
+}
+
+#[test]
+fn a_program_behind_a_wrapper_that_does_not_exec_is_stopped_with_its_wrapper() {
+    // `bash -c '...; echo done'` keeps bash as the child and the server as its child. Killing only
+    // bash left the server holding the case's pipes until its own idle exit (two minutes): one quick
+    // case took 120 s. The whole process group is killed now.
+    let script = root().join("tests/conform/server.py");
+    let marker = format!("wrapped-{}", std::process::id());
+    let line = format!(
+        "python3 {} {{ip}} {{port}} {{transport}} 30 120 {marker}; echo done",
+        script.display()
+    );
+    let p = program(&["bash", "-c", &line]);
+    let mut o = options(&[Transport::Udp], true, Timing::Exact);
+    o.only = Some("server.ok.source-address".into());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let results = runtime.block_on(async {
+        // Generous: the case itself takes a second or two; the broken runner took 120 s.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            conform::run_server_suite(&p, &o, |_| {}),
+        )
+        .await
+        .expect("the case ends without waiting for the server's idle exit")
+    });
+    assert_eq!(results.len(), 1);
+    assert_eq!(
+        results[0].verdict,
+        Verdict::Pass,
+        "{}",
+        results[0].transcript
+    );
+    let left = processes_with(&marker);
+    assert!(left.is_empty(), "still running: {left:?}");
 }

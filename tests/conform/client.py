@@ -3,11 +3,15 @@
 Usage: python3 client.py HELLO SERVER_IP SERVER_PORT CONNECTION_ID udp|tcp TIMEOUT [DEFECT]
 DEFECT, one per class of bug seen in real submissions:
   short-timeout       gives up after a third of the timeout
-  reuses-socket       every try on the same socket
+  late-unstamped      gives up after four times the timeout (60 s for 15 s), and prints its
+                      Connection Error and Failure lines without a timestamp
+  reuses-socket       every try on the same socket, and prints "Connection error" (lowercase)
   never-reprompts     gives up after the first failed try
   four-tries          asks for a new ID a third time and tries a fourth time
-  crash-at-eof        input() at the end of input raises
-  takes-other-id      takes any OK as its own
+  prompts-at-the-end  asks for a new ID after its last try too, and input() at the end of input
+                      raises
+  takes-other-id      takes any OK as its own, and prints "Connection established  <id> <ip>
+                      <port>" (two spaces, no timestamp)
   takes-any-source    takes a UDP reply from any address, not only the server's
 Standard library only. Replies for another ID, malformed replies and (UDP) datagrams from another
 address than the server's are ignored until the timeout.
@@ -22,6 +26,8 @@ defect = sys.argv[7] if len(sys.argv) > 7 else ""
 port, timeout = int(port), float(timeout)
 if defect == "short-timeout":
     timeout /= 3
+if defect == "late-unstamped":
+    timeout *= 4
 tries_allowed = 4 if defect == "four-tries" else 3
 shared = None
 
@@ -89,22 +95,26 @@ def attempt(cid):
             s.close()
 
 
+stamp = "" if defect == "late-unstamped" else " on " + "%s"
 tries = 0
 while tries < tries_allowed:
     parts = attempt(cid)
     tries += 1
     if parts and parts[0] == "OK":
-        print("Connection established %s %s %s on %s" % (parts[1], parts[2], parts[3], now()), flush=True)
+        if defect == "takes-other-id":
+            print("Connection established  %s %s %s" % (parts[1], parts[2], parts[3]), flush=True)
+        else:
+            print("Connection established %s %s %s on %s" % (parts[1], parts[2], parts[3], now()), flush=True)
         sys.exit(0)
-    print("Connection Error %s on %s" % (cid, now()), flush=True)
+    word = "error" if defect == "reuses-socket" else "Error"
+    print(("Connection %s %s" + stamp) % ((word, cid, now()) if stamp else (word, cid)), flush=True)
     if defect == "never-reprompts":
         break
-    if tries < tries_allowed:
-        if defect == "crash-at-eof":
+    if defect == "prompts-at-the-end":
+        cid = input("Enter a new connection ID: ").strip()
+    elif tries < tries_allowed:
+        try:
             cid = input("Enter a new connection ID: ").strip()
-        else:
-            try:
-                cid = input("Enter a new connection ID: ").strip()
-            except EOFError:
-                break
-print("Connection Failure on %s" % now(), flush=True)
+        except EOFError:
+            break
+print(("Connection Failure" + stamp) % ((now(),) if stamp else ()), flush=True)

@@ -8,7 +8,13 @@ DEFECT, one per class of bug seen in real submissions:
   one-tcp-at-a-time   TCP connections are served one after another, in the main thread
   silent-exit         exits at the idle timeout without a word
   exit-0-on-junk      on a malformed datagram, says it timed out and exits 0
-Standard library only. Over TCP a request ends at a newline or when the client stops sending.
+  waits-for-newline   over TCP, reads a request only up to a newline or the end of the stream
+  listener-closed     over TCP, closes its listening socket for 60 s when it accepts the first
+                      connection
+  grants-empty-id     "HELLO " is granted as an empty ID
+  any-verb            any first word is taken as HELLO
+Standard library only. Over TCP a request ends at a newline, at the end of the stream, or when the
+client has sent nothing more for 0.3 s.
 """
 import socket
 import sys
@@ -30,11 +36,11 @@ def answer(message, addr, own_port):
                 if now - in_use[cid] > ttl:
                     del in_use[cid]
         parts = message.split(" ")
-        if parts[0] != "HELLO":
+        if parts[0] != "HELLO" and defect != "any-verb":
             return None
         if defect == "crash-on-one-word":
             cid = parts[1]
-        if len(parts) != 2 or not parts[1]:
+        if len(parts) != 2 or not parts[1] and defect != "grants-empty-id":
             return None
         cid = parts[1]
         if cid in in_use:
@@ -48,7 +54,12 @@ def serve_connection(conn, addr, own_port):
     with conn:
         data = b""
         while b"\n" not in data:
-            chunk = conn.recv(1024)
+            if data and defect != "waits-for-newline":
+                conn.settimeout(0.3)
+            try:
+                chunk = conn.recv(1024)
+            except socket.timeout:
+                break
             if not chunk:
                 break
             data += chunk
@@ -59,14 +70,21 @@ def serve_connection(conn, addr, own_port):
 
 
 kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
-s = socket.socket(socket.AF_INET, kind)
-if transport == "tcp":
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((ip, port))
-if transport == "tcp":
-    s.listen(16)
+
+
+def listen():
+    s = socket.socket(socket.AF_INET, kind)
+    if transport == "tcp":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((ip, port))
+    if transport == "tcp":
+        s.listen(16)
+    s.settimeout(idle)
+    return s
+
+
+s = listen()
 own_port = s.getsockname()[1]
-s.settimeout(idle)
 print("listening on %s %s:%d" % (transport, ip, own_port), flush=True)
 while True:
     try:
@@ -81,7 +99,12 @@ while True:
         else:
             conn, addr = s.accept()
             conn.settimeout(None)
-            if defect == "one-tcp-at-a-time":
+            if defect == "listener-closed":
+                s.close()
+                serve_connection(conn, addr, own_port)
+                time.sleep(60)
+                s = listen()
+            elif defect == "one-tcp-at-a-time":
                 serve_connection(conn, addr, own_port)
             else:
                 threading.Thread(target=serve_connection, args=(conn, addr, own_port), daemon=True).start()

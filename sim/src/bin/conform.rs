@@ -161,29 +161,64 @@ fn main() -> ExitCode {
         }
     };
     // A closed standard output (`conform ... | head`) stops the run: the cases still running are
-    // dropped, which kills their children, and the process ends quietly by SIGPIPE.
+    // dropped, which kills their children, and the process ends quietly by SIGPIPE. Ctrl-C stops it
+    // the same way (the children are in process groups of their own, so the terminal's signal does
+    // not reach them), with code 130.
     let closed = tokio::sync::Notify::new();
-    let print = |r: &conform::CaseResult| {
-        if stdout::write_out(&format!("{}\n", report::case_line(r))).is_err() {
+    let suite = if is_server { "server" } else { "client" };
+    let transports: Vec<String> = options.transports.iter().map(|t| t.to_string()).collect();
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} cases ended, {elapsed} of {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let write = |text: String| {
+        if bar.suspend(|| stdout::write_out(&text)).is_err() {
             closed.notify_one();
         }
+    };
+    let progress = |p: conform::Progress<'_>| match p {
+        conform::Progress::Plan { results, expected } => {
+            bar.set_message(format!("about {}", report::duration(expected)));
+            write(format!(
+                "conform {suite}: {results} cases over {}, {} at a time, about {}\n",
+                transports.join(" and "),
+                options.jobs,
+                report::duration(expected)
+            ));
+        }
+        conform::Progress::Ended { done, total } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+        conform::Progress::Result(r) => write(format!("{}\n", report::case_line(r))),
     };
     let results = runtime.block_on(async {
         let suite = async {
             if is_server {
-                conform::run_server_suite(&program, &options, print).await
+                conform::run_server_suite(&program, &options, progress).await
             } else {
-                conform::run_client_suite(&program, &options, print).await
+                conform::run_client_suite(&program, &options, progress).await
             }
         };
         tokio::select! {
-            results = suite => Some(results),
-            () = closed.notified() => None,
+            results = suite => Ok(results),
+            () = closed.notified() => Err(None),
+            _ = tokio::signal::ctrl_c() => Err(Some(130)),
         }
     });
+    bar.finish_and_clear();
     drop(runtime);
-    let Some(results) = results else {
-        stdout::die_of_closed_pipe();
+    let results = match results {
+        Ok(results) => results,
+        Err(None) => stdout::die_of_closed_pipe(),
+        Err(Some(code)) => {
+            eprintln!("conform: interrupted; every program it started is stopped");
+            return ExitCode::from(code);
+        }
     };
     let note =
         report::verdict_note(&results, strict).map_or_else(String::new, |n| format!("{n}\n"));
@@ -195,7 +230,6 @@ fn main() -> ExitCode {
     if stdout::write_out(&text).is_err() {
         stdout::die_of_closed_pipe();
     }
-    let suite = if is_server { "server" } else { "client" };
     for (path, render) in files {
         if let Some(path) = path {
             if let Err(e) = std::fs::write(&path, render(suite, &results)) {

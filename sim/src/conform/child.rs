@@ -5,46 +5,76 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::events::{EventKind, Recorder};
-use crate::scenario::SERVER;
 
-/// A running (or ended) child; dropping it kills it.
+/// A running (or ended) child; dropping it kills it and its process group.
 pub struct Child {
-    /// Its process ID (`None` once the system no longer reports one).
+    /// Its process ID, which is also its process group's (`None` once the system no longer reports one).
     pid: Option<u32>,
     /// The exit code once it has exited (`None` inside: killed by a signal).
     exited: watch::Receiver<Option<Option<i32>>>,
-    kill: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Set to end it, and every process it started.
+    kill: watch::Sender<bool>,
+    /// Whether everything it printed has been read (its pipes closed).
+    drained: watch::Receiver<bool>,
     stderr: Arc<Mutex<String>>,
 }
 
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.kill.send(true);
+        kill_group(self.pid);
+    }
+}
+
+/// Kills the process group `pid` leads: the child and whatever it started (a shell wrapper's
+/// program, say), so no grandchild keeps the case's pipes or ports.
+fn kill_group(pid: Option<u32>) {
+    #[cfg(unix)]
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: kill(2) with a negative pid signals a process group; it touches no memory of ours.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
+}
+
+/// How long a child's last lines are waited for after it exits, before its exit is recorded anyway
+/// (a process it left behind may hold its pipes until the case ends).
+const LAST_LINES: Duration = Duration::from_secs(1);
+
 impl Child {
-    /// Starts `argv` as `host`, recording its start, its lines and its exit against `start`; each line
-    /// it prints on standard output is also sent to `watch` (with when it was read), if given.
+    /// Starts `argv` as `host`, in a process group of its own, recording its start, its lines and its
+    /// exit against `start`; what it prints on standard output is also told to `watch`, if given.
     pub fn spawn(
         argv: &[String],
         host: &'static str,
         recorder: &Recorder,
         start: Instant,
         stdin: Stdio,
-        watch: Option<UnboundedSender<(Duration, String)>>,
+        watch: Option<UnboundedSender<Printed>>,
     ) -> std::io::Result<(Child, Option<tokio::process::ChildStdin>)> {
         let (program, args) = argv
             .split_first()
             .ok_or_else(|| std::io::Error::other("an empty command line"))?;
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
+            .kill_on_drop(true);
+        #[cfg(unix)]
+        command.process_group(0);
+        let mut child = command.spawn()?;
         recorder.record(start.elapsed(), host, EventKind::Start(argv.join(" ")));
         let pid = child.id();
         let stdin = child.stdin.take();
@@ -63,20 +93,26 @@ impl Child {
             ))
         });
         let (exited_tx, exited) = watch::channel(None);
-        let (kill, killed) = tokio::sync::oneshot::channel::<()>();
+        let (drained_tx, drained) = watch::channel(false);
+        let (kill, mut killed) = watch::channel(false);
         let recorder = recorder.clone();
         tokio::spawn(async move {
             let status = tokio::select! {
                 status = child.wait() => status.ok(),
-                _ = killed => {
+                _ = async { killed.wait_for(|k| *k).await.map(|_| ()) } => {
+                    kill_group(pid);
                     let _ = child.kill().await;
                     None
                 }
             };
-            // Its last lines are read before its exit is recorded.
-            for reader in [out, err].into_iter().flatten() {
-                let _ = reader.await;
-            }
+            let mut readers = std::pin::pin!(async {
+                for reader in [out, err].into_iter().flatten() {
+                    let _ = reader.await;
+                }
+            });
+            // Its last lines are read before its exit is recorded, unless something it left behind
+            // holds its pipes.
+            let read_all = tokio::time::timeout(LAST_LINES, &mut readers).await.is_ok();
             let code = status.map(|s| s.code());
             if let Some(code) = code {
                 let at = start.elapsed();
@@ -87,12 +123,23 @@ impl Child {
                 }
             }
             let _ = exited_tx.send(Some(code.flatten()));
+            if !read_all {
+                tokio::select! {
+                    () = &mut readers => {}
+                    _ = async { killed.wait_for(|k| *k).await.map(|_| ()) } => {
+                        kill_group(pid);
+                        readers.await;
+                    }
+                }
+            }
+            let _ = drained_tx.send(true);
         });
         Ok((
             Child {
                 pid,
                 exited,
-                kill: Some(kill),
+                kill,
+                drained,
                 stderr,
             },
             stdin,
@@ -117,98 +164,109 @@ impl Child {
             .is_ok_and(|r| r.is_ok())
     }
 
-    /// Kills it if it still runs, and waits until its output is read.
+    /// Kills it and its process group if they still run, and waits until their output is read: what
+    /// it printed on standard error.
     pub async fn stop(&mut self) -> String {
-        if let Some(kill) = self.kill.take() {
-            let _ = kill.send(());
-        }
-        let mut exited = self.exited.clone();
-        let _ = exited.wait_for(Option::is_some).await;
+        let _ = self.kill.send(true);
+        let mut drained = self.drained.clone();
+        let _ = drained.wait_for(|d| *d).await;
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
 
+/// What the child printed on standard output, as a case watching it sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Printed {
+    /// A line, read when its line ending came (recorded as an `out` event already).
+    Line(Duration, String),
+    /// Text without a line ending that stayed so for [`PROMPT_QUIET`]: a prompt, with when it
+    /// appeared. It is not recorded: the keyboard records it with what it typed.
+    Prompt(Duration, String),
+}
+
+/// How long text without a line ending must stand before it counts as a prompt.
+pub const PROMPT_QUIET: Duration = Duration::from_millis(100);
+
 /// Where a stream's lines go besides the record.
 enum Output {
     /// Standard output, watched by the case if it asks.
-    Out(Option<UnboundedSender<(Duration, String)>>),
+    Out(Option<UnboundedSender<Printed>>),
     /// Standard error, also kept whole for the report.
     Err(Arc<Mutex<String>>),
 }
 
-/// The assignment's client lines. A prompt printed without a newline runs into the line after it
-/// (`New ID: Connection established ...`): the line is read from where one of these begins.
-const CLIENT_LINES: [&str; 3] = [
-    "Connection established",
-    "Connection Error",
-    "Connection Failure",
-];
-
-/// `line` without a prompt run into its start.
-fn without_prompt(line: &str) -> &str {
-    CLIENT_LINES
-        .iter()
-        .filter_map(|marker| line.find(marker))
-        .min()
-        .map_or(line, |at| &line[at..])
+impl Output {
+    /// Records one line read at `at`.
+    fn line(&self, recorder: &Recorder, host: &'static str, at: Duration, bytes: &[u8]) {
+        let text = String::from_utf8_lossy(bytes);
+        let text = text.trim_end_matches(['\n', '\r']).to_string();
+        match self {
+            Output::Out(watch) => {
+                recorder.record(at, host, EventKind::Out(text.clone()));
+                if let Some(watch) = watch {
+                    let _ = watch.send(Printed::Line(at, text));
+                }
+            }
+            Output::Err(all) => {
+                if let Ok(mut all) = all.lock() {
+                    all.push_str(&text);
+                    all.push('\n');
+                }
+                recorder.record(at, host, EventKind::Err(text));
+            }
+        }
+    }
 }
 
-/// Records each line of `from` as printed by `host`.
+/// Records each line of `from` as printed by `host`. Read as bytes, not lines: on a watched standard
+/// output, text that waits without a line ending is a prompt, told to the watcher when it appeared.
+/// Text left without a line ending at the end of the stream is a line.
 async fn lines(
-    from: impl AsyncRead + Unpin,
+    mut from: impl AsyncRead + Unpin,
     host: &'static str,
     recorder: Recorder,
     start: Instant,
     output: Output,
 ) {
-    let mut reader = BufReader::new(from);
-    let mut line = Vec::new();
+    let watch = match &output {
+        Output::Out(Some(watch)) => Some(watch.clone()),
+        _ => None,
+    };
+    let mut pending: Vec<u8> = Vec::new();
+    // When the text in `pending` began to arrive.
+    let mut since = Duration::ZERO;
+    let mut buf = [0u8; 4096];
     loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\n', '\r']);
+        let read = match (&watch, pending.is_empty()) {
+            (Some(watch), false) => {
+                match tokio::time::timeout(PROMPT_QUIET, from.read(&mut buf)).await {
+                    Ok(read) => read,
+                    Err(_) => {
+                        let text = String::from_utf8_lossy(&pending).into_owned();
+                        let _ = watch.send(Printed::Prompt(since, text));
+                        pending.clear();
+                        continue;
+                    }
+                }
+            }
+            _ => from.read(&mut buf).await,
+        };
+        let n = match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
         let at = start.elapsed();
-        match &output {
-            Output::Out(watch) => {
-                let text = if host == SERVER {
-                    text
-                } else {
-                    without_prompt(text)
-                };
-                recorder.record(at, host, EventKind::Out(text.to_string()));
-                if let Some(watch) = watch {
-                    let _ = watch.send((at, text.to_string()));
-                }
-            }
-            Output::Err(all) => {
-                if let Ok(mut all) = all.lock() {
-                    all.push_str(text);
-                    all.push('\n');
-                }
-                recorder.record(at, host, EventKind::Err(text.to_string()));
-            }
+        if pending.is_empty() {
+            since = at;
+        }
+        pending.extend_from_slice(&buf[..n]);
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            output.line(&recorder, host, at, &line);
+            since = at;
         }
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_prompt_run_into_a_client_line_is_cut_off() {
-        assert_eq!(
-            without_prompt("Enter a new ID: Connection Error 7 on 2023-01-16 06:06:06.123456"),
-            "Connection Error 7 on 2023-01-16 06:06:06.123456"
-        );
-        assert_eq!(
-            without_prompt("Connection Failure on x"),
-            "Connection Failure on x"
-        );
-        assert_eq!(without_prompt("sending HELLO 7"), "sending HELLO 7");
+    if !pending.is_empty() {
+        output.line(&recorder, host, start.elapsed(), &pending);
     }
 }

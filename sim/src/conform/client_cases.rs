@@ -8,7 +8,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use connid::framing::{Frame, Framer};
-use connid::lines::ClientLine;
 use connid::protocol;
 use connid::{Clock, SystemClock, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,14 +15,16 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::child::Child;
+use super::child::{Child, Printed};
+use super::classify::{looks_like_prompt, read, Meaning, Reading};
+use super::play::shown;
 use super::{
     judged_scenario, select, told_run, verdict, CaseResult, Fill, Level, OwnCheck, Program, Times,
     Timing, Verdict, LOOPBACK,
 };
-use crate::events::{EventKind, Recorder, Run};
+use crate::events::{Event, EventKind, Recorder, Run};
 use crate::oracle::{
-    self, CURRENT_TRY, ERROR_PER_TRY, ERROR_WHEN_DUE, IN_TIME, NEW_SOCKET, ONE_ENDING, PROMPT,
+    CURRENT_TRY, ERROR_PER_TRY, ERROR_WHEN_DUE, IN_TIME, NEW_SOCKET, ONE_ENDING, PROMPT,
     REPLY_SOURCE, TIMESTAMPS, TRIES, TYPED_ID,
 };
 use crate::scenario::{ClientSpec, Dur, Scenario, SERVER};
@@ -61,7 +62,12 @@ const WRONG_FIRST: Duration = Duration::from_millis(300);
 pub struct ClientCase {
     /// The requirement it checks: `client.<part>.<what>`.
     pub id: &'static str,
+    /// The assignment's sentence it checks, in its exact words.
     pub quote: &'static str,
+    /// How the case reads that sentence, where it goes beyond its words (printed apart from it).
+    pub reading: &'static str,
+    /// What a conforming client does in this case, in words.
+    pub expect: &'static str,
     pub rules: &'static [&'static str],
     /// Whether it waits for the client's timeout (not run with `--quick`).
     pub long: bool,
@@ -71,29 +77,46 @@ pub struct ClientCase {
     pub first_id: &'static str,
     /// Typed after each Connection Error in turn.
     pub typed: &'static [&'static str],
-    /// When the typed lines run out: end input, or keep it open and type one more line (which a
-    /// client with no try left must never use).
+    /// When the typed lines run out: end input, or keep it open (and type `4444` only into a prompt
+    /// that shows, which a client with no try left must never show).
     pub end_input: bool,
     /// The answer to each try; tries beyond the list get OK.
     pub answers: &'static [Answer],
+    /// What the case must see to judge at all: missing, it fails and says what was not seen.
+    pub needs: &'static [Need],
+    /// Judged on the lines as printed (the format requirements), not as read for their meaning.
+    pub exact_lines: bool,
     /// A check of its own over the run, for what no oracle rule covers.
     pub own: Option<OwnCheck>,
 }
 
-const ESTABLISHED_QUOTE: &str = "If the client receives an OK message, it prints out a \u{201c}Connection established\u{201d} message, indicating the connectionID, its IP address, its port number, and the current timestamp. Then, the client exits gracefully";
-const RETRY_QUOTE: &str = "it prints out a \u{201c}Connection Error\u{201d} message with the connection ID and the current timestamp, and asks the user to enter a new connection ID. Then, it retries to establish a connection again with a newly created socket and with this newly entered connection ID";
-const FAILURE_QUOTE: &str = "After three tries to establish a connection without success to the same server, the client prints a \u{201c}Connection Failure\u{201d} message with the current timestamp and exits gracefully";
+/// An observation a client case needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// A line that reads as Connection established.
+    Established,
+    /// A line that reads as Connection Failure.
+    Failure,
+    /// At least this many lines that read as Connection Error.
+    Errors(usize),
+    /// At least this many tries (requests from a new socket or for a new ID, or connections).
+    Tries(usize),
+}
+
+const ESTABLISHED_QUOTE: &str = "If the client receives an OK message, it prints out a \u{201c}Connection established\u{201d} message, indicating the connectionID, its IP address, its port number, and the current timestamp. Then, the client exits gracefully after closing any open sockets";
+const RETRY_QUOTE: &str = "it prints out a \u{201c}Connection Error\u{201d} message with the connection ID and the current timestamp, and asks the user to enter a new connection ID. Then, it retries to establish a connection again with a newly created socket and with this newly entered connection ID to the same server";
+const FAILURE_QUOTE: &str = "After three tries to establish a connection without success to the same server, the client prints a \u{201c}Connection Failure\u{201d} message with the current timestamp and exits gracefully after closing any open sockets";
 const TIMEOUT_QUOTE: &str = "If the client doesn\u{2019}t receive a reply within 15 seconds, it should timeout and follow the protocol below";
-/// The nearest sentence of the assignment, which does not say that the OK must come from the server
-/// (over UDP anyone can send to the client's socket): the case's rule says it.
-const SOURCE_QUOTE: &str = "If the client receives an OK message, it prints out a \u{201c}Connection established\u{201d} message";
-const FORMAT_QUOTE: &str = "Connection Error print out example: \u{201c}Connection Error 2678 on 2023- 01-16 06:06:06.123456\u{201d}";
+const RECEIVES_QUOTE: &str = "If the client receives an OK message, it prints out a \u{201c}Connection established\u{201d} message";
+const FORMAT_QUOTE: &str = "Connection Error print out example: \u{201c}Connection Error 2678 on 2023- 01-16 06:06:06.123456\u{201d} ... After three tries, print out: \u{201c}Connection Failure on 2023-01-16 06:06:06.123456\u{201d}";
 
 /// Every client case, in the order they are reported.
 pub fn cases() -> Vec<ClientCase> {
-    let case = |id, quote, rules, answers| ClientCase {
+    let case = |id, quote, expect, rules, answers, needs| ClientCase {
         id,
         quote,
+        reading: "",
+        expect,
         rules,
         long: false,
         level: Level::Required,
@@ -102,6 +125,8 @@ pub fn cases() -> Vec<ClientCase> {
         typed: &["1002", "1003"],
         end_input: false,
         answers,
+        needs,
+        exact_lines: false,
         own: None,
     };
     use Answer::*;
@@ -109,21 +134,41 @@ pub fn cases() -> Vec<ClientCase> {
         case(
             "client.established.own-address",
             ESTABLISHED_QUOTE,
+            "on OK 1001: a Connection established line for 1001 with the address the client sent from, then an exit",
             &[CURRENT_TRY, ONE_ENDING, IN_TIME],
             &[Ok],
+            &[Need::Established],
         ),
         ClientCase {
-            own: Some(established_timestamp_shape),
+            reading: "the parts in the sentence's order, in the form of the assignment's two examples: \u{201c}Connection established <id> <ip> <port> on YYYY-MM-DD HH:MM:SS.ffffff\u{201d}, stamped with the time it is printed",
+            exact_lines: true,
+            own: Some(established_form),
             ..case(
-                "client.established.timestamp-format",
-                FORMAT_QUOTE,
+                "client.format.established",
+                ESTABLISHED_QUOTE,
+                "\u{201c}Connection established 1001 127.0.0.1 <port> on <now>\u{201d}, exactly",
                 &[TIMESTAMPS],
                 &[Ok],
+                &[Need::Established],
+            )
+        },
+        ClientCase {
+            reading: "every Connection Error and Connection Failure line exactly in the examples' form (the space inside the first example's date read as a typo), stamped with the time it is printed",
+            exact_lines: true,
+            own: Some(error_and_failure_form),
+            ..case(
+                "client.format.error-and-failure",
+                FORMAT_QUOTE,
+                "\u{201c}Connection Error <id> on <now>\u{201d} after each of three RESETs, then \u{201c}Connection Failure on <now>\u{201d}, exactly",
+                &[TIMESTAMPS],
+                &[Reset, Reset, Reset],
+                &[Need::Errors(3), Need::Failure],
             )
         },
         case(
             "client.reset.error-then-prompt",
             RETRY_QUOTE,
+            "on RESET 1001: a Connection Error line at once and a new try with the typed ID, which is established",
             &[
                 ERROR_PER_TRY,
                 ERROR_WHEN_DUE,
@@ -132,61 +177,92 @@ pub fn cases() -> Vec<ClientCase> {
                 CURRENT_TRY,
             ],
             &[Reset, Ok],
+            &[Need::Errors(1), Need::Tries(2), Need::Established],
         ),
         case(
             "client.retry.typed-id",
             RETRY_QUOTE,
+            "the second try asks for 1002, the ID typed after the first Connection Error",
             &[TYPED_ID],
             &[Reset, Ok],
+            &[Need::Tries(2)],
         ),
         case(
             "client.retry.new-socket",
             RETRY_QUOTE,
+            "the second try comes from a new socket (a new source port, or a new TCP connection)",
             &[NEW_SOCKET],
             &[Reset, Ok],
+            &[Need::Tries(2)],
         ),
         case(
             "client.failure.after-three-tries",
             FAILURE_QUOTE,
-            &[TRIES, ERROR_PER_TRY, ONE_ENDING],
+            "three tries, each ended by a Connection Error, then Connection Failure and an exit: no fourth prompt or try (input stays open)",
+            &[TRIES, ERROR_PER_TRY, ONE_ENDING, PROMPT],
             &[Reset, Reset, Reset, Reset],
+            &[Need::Errors(3), Need::Tries(3), Need::Failure],
         ),
+        ClientCase {
+            end_input: true,
+            reading: "after the third Connection Error no new ID is asked for: input ends there, and a prompt or a crash at the end of input is a failure",
+            ..case(
+                "client.failure.no-prompt-after-last-try",
+                FAILURE_QUOTE,
+                "after the third Connection Error: Connection Failure and an exit, with no prompt and no traceback, input being closed",
+                &[PROMPT, ONE_ENDING],
+                &[Reset, Reset, Reset],
+                &[Need::Errors(3), Need::Failure],
+            )
+        },
         ClientCase {
             typed: &[],
             end_input: true,
+            reading: "a user may end input (Ctrl-D) instead of typing an ID: the client ends gracefully, without a traceback",
             ..case(
                 "client.failure.end-of-input",
                 FAILURE_QUOTE,
+                "input ends at the prompt after the first Connection Error: the client ends gracefully, without a traceback or another prompt",
                 &[ONE_ENDING, PROMPT],
                 &[Reset, Ok],
+                &[Need::Errors(1)],
             )
         },
         ClientCase {
             level: Level::Robustness,
+            reading: "an OK for another ID is not a reply to this request: the client keeps waiting for its own",
             ..case(
                 "client.reply.other-id-ignored",
-                TIMEOUT_QUOTE,
+                RECEIVES_QUOTE,
+                "OK 99999 first is ignored; OK 1001 0.3 s later is established",
                 &[CURRENT_TRY, ERROR_WHEN_DUE],
                 &[OtherIdFirst],
+                &[Need::Established],
             )
         },
         ClientCase {
             level: Level::Robustness,
+            reading: "a reply that is neither OK nor RESET in full (\u{201c}OK 1001\u{201d}) is no answer: the client keeps waiting",
             ..case(
                 "client.reply.malformed-ignored",
-                TIMEOUT_QUOTE,
+                RECEIVES_QUOTE,
+                "\u{201c}OK 1001\u{201d} (no address) first is ignored; the full OK 0.3 s later is established",
                 &[CURRENT_TRY, ERROR_WHEN_DUE, ONE_ENDING],
                 &[MalformedFirst],
+                &[Need::Established],
             )
         },
         ClientCase {
             level: Level::Robustness,
             udp_only: true,
+            reading: "over UDP anyone can send to the client's socket: only a reply from the address asked is the server's",
             ..case(
                 "client.reply.other-port-ignored",
-                SOURCE_QUOTE,
+                RECEIVES_QUOTE,
+                "a forged OK 1001 from another port is ignored; the OK from the server's port 0.3 s later is established",
                 &[REPLY_SOURCE, CURRENT_TRY, ERROR_WHEN_DUE],
                 &[OtherPortFirst],
+                &[Need::Established],
             )
         },
         ClientCase {
@@ -194,8 +270,10 @@ pub fn cases() -> Vec<ClientCase> {
             ..case(
                 "client.timeout.error-at-timeout",
                 TIMEOUT_QUOTE,
+                "no reply: a Connection Error line when the timeout has passed, not before and not much after",
                 &[ERROR_WHEN_DUE],
                 &[Silent, Ok],
+                &[Need::Errors(1)],
             )
         },
         ClientCase {
@@ -204,41 +282,216 @@ pub fn cases() -> Vec<ClientCase> {
             ..case(
                 "client.timeout.lost-request-retried",
                 TIMEOUT_QUOTE,
+                "the request is lost: a Connection Error at the timeout, then a new try with the typed ID, which is established",
                 &[ERROR_WHEN_DUE, ERROR_PER_TRY, ONE_ENDING],
                 &[Drop, Ok],
+                &[Need::Errors(1), Need::Tries(2), Need::Established],
             )
         },
         ClientCase {
             long: true,
             udp_only: true,
             level: Level::Robustness,
+            reading: "a reply to the previous try's socket is not a reply to this try",
             ..case(
                 "client.reply.late-to-old-socket-ignored",
                 RETRY_QUOTE,
+                "an OK for the first try sent late to its old socket is ignored; the second try's own OK is established",
                 &[CURRENT_TRY],
                 &[Silent, OldSocketLate],
+                &[Need::Tries(2), Need::Established],
             )
         },
     ]
 }
 
-/// The established line ends in a timestamp of exactly the assignment's shape.
-fn established_timestamp_shape(run: &Run, _: &Times) -> Result<(), String> {
-    let line = run
-        .events
+/// The client's lines on standard output, with when each was read.
+fn client_lines(run: &Run) -> impl Iterator<Item = (&Event, &str)> {
+    run.events
         .iter()
         .filter(|e| e.host == CLIENT)
-        .find_map(|e| match &e.kind {
-            EventKind::Out(line) if line.starts_with("Connection established") => Some(line),
+        .filter_map(|e| match &e.kind {
+            EventKind::Out(line) => Some((e, line.as_str())),
             _ => None,
         })
-        .ok_or("the client printed no Connection established line")?;
-    match oracle::timestamps(line).as_slice() {
-        [ts] if line.ends_with(ts) => Ok(()),
-        _ => Err(format!(
-            "{line:?} does not end in a timestamp shaped YYYY-MM-DD HH:MM:SS.ffffff"
+}
+
+/// A line quoted with what differs from its exact form, or `None` if it is exact.
+fn form_finding(line: &str, reading: &Reading) -> Option<String> {
+    (!reading.differences.is_empty()).then(|| {
+        format!(
+            "{}: {}",
+            shown(line.as_bytes()),
+            reading.differences.join("; ")
+        )
+    })
+}
+
+/// The established line is exactly in its form.
+fn established_form(run: &Run, _: &Times) -> Result<(), String> {
+    let found = client_lines(run).find_map(|(_, line)| {
+        read(line)
+            .filter(|r| r.meaning == Meaning::Established)
+            .map(|r| (line, r))
+    });
+    match found.and_then(|(line, r)| form_finding(line, &r)) {
+        Some(finding) => Err(finding),
+        None => Ok(()),
+    }
+}
+
+/// Every Connection Error and Connection Failure line is exactly in its form.
+fn error_and_failure_form(run: &Run, _: &Times) -> Result<(), String> {
+    let wrong: Vec<String> = client_lines(run)
+        .filter_map(|(_, line)| {
+            let r = read(line).filter(|r| r.meaning != Meaning::Established)?;
+            form_finding(line, &r)
+        })
+        .collect();
+    match wrong.as_slice() {
+        [] => Ok(()),
+        [one] => Err(one.clone()),
+        [first, rest @ ..] => Err(format!(
+            "{first} (and {} more line{} like it)",
+            rest.len(),
+            if rest.len() == 1 { "" } else { "s" }
         )),
     }
+}
+
+/// The client's tries in a run: a request from a new socket or for a new ID (UDP), a connection
+/// (TCP).
+fn tries(run: &Run) -> usize {
+    let mut last: Option<(SocketAddr, Vec<u8>)> = None;
+    let mut n = 0;
+    for e in run.events.iter().filter(|e| e.host == CLIENT) {
+        match &e.kind {
+            EventKind::Connected { .. } => n += 1,
+            EventKind::Send {
+                transport: Transport::Udp,
+                from,
+                payload,
+                ..
+            } => {
+                let this = (*from, payload.clone());
+                if last.as_ref() != Some(&this) {
+                    n += 1;
+                    last = Some(this);
+                }
+            }
+            _ => {}
+        }
+    }
+    n
+}
+
+/// What the case needed to see and did not, each said with what was seen instead.
+fn unseen(needs: &[Need], run: &Run) -> Vec<String> {
+    let meanings: Vec<Meaning> = client_lines(run)
+        .filter_map(|(_, line)| read(line).map(|r| r.meaning))
+        .collect();
+    let count = |m: Meaning| meanings.iter().filter(|x| **x == m).count();
+    let printed: Vec<String> = client_lines(run)
+        .map(|(_, line)| shown(line.as_bytes()))
+        .collect();
+    let output = match printed.len() {
+        0 => "it printed nothing on standard output".to_string(),
+        n if n <= 3 => format!("it printed {}", printed.join(", ")),
+        n => format!("its last lines: {}", printed[n - 3..].join(", ")),
+    };
+    let traceback = run.events.iter().any(|e| {
+        e.host == CLIENT && matches!(&e.kind, EventKind::Err(line) if line.starts_with("Traceback"))
+    });
+    let end = run.events.iter().rev().find_map(|e| match e.kind {
+        EventKind::Exit(code) if e.host == CLIENT => Some(format!("exited with code {code}")),
+        EventKind::Crash if e.host == CLIENT => Some("was killed by a signal".to_string()),
+        _ => None,
+    });
+    let end = match (end, traceback) {
+        (Some(end), true) => format!("{end} after a traceback"),
+        (Some(end), false) => end,
+        (None, _) => "was still running when the case ended".to_string(),
+    };
+    let output = format!("{output}; it {end}");
+    let (errors, tried) = (count(Meaning::Error), tries(run));
+    let mut out = Vec::new();
+    for need in needs {
+        match *need {
+            Need::Established if count(Meaning::Established) == 0 => out.push(format!(
+                "no line that reads as Connection established ({output})"
+            )),
+            Need::Failure if count(Meaning::Failure) == 0 => out.push(format!(
+                "no line that reads as Connection Failure ({output})"
+            )),
+            Need::Errors(n) if errors < n => out.push(match errors {
+                0 => format!("no line that reads as Connection Error ({output})"),
+                k => format!("{k} of the {n} Connection Error lines needed ({output})"),
+            }),
+            Need::Tries(n) if tried < n => out.push(match (tried, errors) {
+                (1, 1..) => "no second try: nothing was sent from a new socket or for a new ID after the first Connection Error".to_string(),
+                (k, _) => format!("{k} of the {n} tries needed were seen"),
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The run as the oracle judges meaning: each client line that reads as one of the three is put in
+/// its exact form, a part it leaves out filled in from what the client did (the ID of its last
+/// request, the address of the OK it was sent, the time it was printed). So a client is judged on
+/// its timing, sockets and IDs, not on its spelling, which the format cases judge.
+fn as_meant(run: &Run) -> Run {
+    let mut meant = run.clone();
+    let mut last_id: Option<String> = None;
+    let mut last_ok: Option<(String, SocketAddr)> = None;
+    for e in &mut meant.events {
+        match &e.kind {
+            EventKind::Send { payload, .. } if e.host == CLIENT => {
+                if let Ok(id) = protocol::parse_request(payload) {
+                    last_id = Some(id.to_string());
+                }
+            }
+            EventKind::Send { payload, .. } if e.host == SERVER => {
+                if let Ok(protocol::Message::Ok(id, addr)) = protocol::parse(payload) {
+                    last_ok = Some((id.to_string(), addr));
+                }
+            }
+            EventKind::Out(line) if e.host == CLIENT => {
+                let Some(r) = read(line) else {
+                    continue;
+                };
+                let at = r
+                    .at
+                    .unwrap_or(run.epoch + chrono::Duration::from_std(e.at).unwrap_or_default());
+                let at = connid::clock::format_timestamp(at);
+                let text = match r.meaning {
+                    Meaning::Error => {
+                        let id = r.id.or_else(|| last_id.clone()).unwrap_or_default();
+                        format!("Connection Error {id} on {at}")
+                    }
+                    Meaning::Failure => format!("Connection Failure on {at}"),
+                    Meaning::Established => {
+                        let id =
+                            r.id.or_else(|| last_ok.as_ref().map(|(id, _)| id.clone()))
+                                .unwrap_or_default();
+                        let addr = r
+                            .addr
+                            .or_else(|| last_ok.as_ref().map(|(_, a)| *a))
+                            .unwrap_or_else(|| SocketAddr::new(LOOPBACK, 0));
+                        format!(
+                            "Connection established {id} {} {} on {at}",
+                            addr.ip(),
+                            addr.port()
+                        )
+                    }
+                };
+                e.kind = EventKind::Out(text);
+            }
+            _ => {}
+        }
+    }
+    meant
 }
 
 /// The replies the checker sends for one try: after how long, to where, what, and whether from another
@@ -458,7 +711,100 @@ fn scenario(case: &ClientCase, port: u16, timing: Timing, typed: Vec<String>) ->
     s
 }
 
+impl ClientCase {
+    fn result_count(&self) -> usize {
+        1
+    }
+
+    /// About how long the case takes: a timeout per unanswered try, a moment per prompt, and a second
+    /// or two to start and stop the client.
+    fn wall_estimate(&self, times: &Times) -> Duration {
+        let unanswered = self
+            .answers
+            .iter()
+            .filter(|a| matches!(a, Answer::Silent | Answer::Drop))
+            .count() as u32;
+        times.timeout * unanswered
+            + PROMPT_WAIT * self.answers.len() as u32
+            + Duration::from_secs(2)
+    }
+}
+
 impl_case!(ClientCase, run_case);
+
+/// How long the keyboard waits after a Connection Error for a prompt to show before it types anyway
+/// (a client may read its input without printing a prompt).
+const PROMPT_WAIT: Duration = Duration::from_millis(700);
+
+/// The checker's keyboard: what it types into the client, recorded with the prompt it answers.
+struct Keyboard<'a> {
+    case: &'a ClientCase,
+    stdin: Option<tokio::process::ChildStdin>,
+    recorder: &'a Recorder,
+    start: Instant,
+    /// The lines typed so far.
+    typed: Vec<String>,
+}
+
+impl Keyboard<'_> {
+    /// What to give the client next: the next line to type, or `None` to end input; `Some(None)`
+    /// when there is nothing to give unasked.
+    fn next(&self, asked: bool) -> Option<Option<String>> {
+        match self.case.typed.get(self.typed.len()) {
+            Some(id) => Some(Some(id.to_string())),
+            None if self.case.end_input => Some(None),
+            // Input stays open: only a prompt that shows gets a line (which no client with no try
+            // left should ask for).
+            None if asked => Some(Some("4444".to_string())),
+            None => None,
+        }
+    }
+
+    async fn give(&mut self, input: Option<String>) {
+        match &input {
+            Some(line) => {
+                if let Some(stdin) = self.stdin.as_mut() {
+                    let _ = stdin.write_all(format!("{line}\n").as_bytes()).await;
+                    let _ = stdin.flush().await;
+                }
+                self.typed.push(line.clone());
+            }
+            None => self.stdin = None,
+        }
+    }
+
+    /// A prompt showed at `at`: answer it, and record it with the answer.
+    async fn prompt(&mut self, at: Duration, prompt: String) {
+        let input = if self.stdin.is_some() {
+            self.next(true).flatten()
+        } else {
+            None
+        };
+        self.give(input.clone()).await;
+        let after = self.start.elapsed().saturating_sub(at);
+        self.recorder.record(
+            at,
+            CLIENT,
+            EventKind::Prompt {
+                prompt,
+                typed: input,
+                after,
+            },
+        );
+    }
+
+    /// No prompt showed after a Connection Error: type the next line (or end input) unasked.
+    async fn unasked(&mut self) {
+        if self.stdin.is_none() {
+            return;
+        }
+        if let Some(input) = self.next(false) {
+            self.give(input.clone()).await;
+            self.recorder
+                .record(self.start.elapsed(), CLIENT, EventKind::Keyboard(input));
+        }
+    }
+}
 
 /// Runs one case against a fresh child of `program`, the checker serving on a free port.
 pub async fn run_case(
@@ -466,9 +812,19 @@ pub async fn run_case(
     program: &Program,
     transport: Transport,
     timing: Timing,
+) -> Vec<CaseResult> {
+    vec![run_one(case, program, transport, timing).await]
+}
+
+async fn run_one(
+    case: &ClientCase,
+    program: &Program,
+    transport: Transport,
+    timing: Timing,
 ) -> CaseResult {
     let times = timing.times();
-    let mut result = CaseResult::new(case.id, case.quote, case.level, transport);
+    let mut result = CaseResult::new(case.id, case.quote, case.level, transport)
+        .described(case.reading, case.expect);
     let fail = Verdict::failed;
     let recorder = Recorder::new();
     let start = Instant::now();
@@ -505,80 +861,71 @@ pub async fn run_case(
         id: case.first_id.to_string(),
     };
     let argv = program.command(&fill);
-    let (lines_tx, mut lines) = mpsc::unbounded_channel();
+    let (printed_tx, mut printed) = mpsc::unbounded_channel();
     let spawned = Child::spawn(
         &argv,
         CLIENT,
         &recorder,
         start,
         Stdio::piped(),
-        Some(lines_tx),
+        Some(printed_tx),
     );
     let (mut child, stdin) = match spawned {
         Ok(spawned) => spawned,
         Err(e) => {
             server_task.abort();
-            result.verdict = fail(format!("cannot start {:?}: {e}", argv.join(" ")));
+            result.verdict = fail(format!("cannot start {}: {e}", argv.join(" ")));
             return result;
         }
     };
-    // The keyboard: the next ID after each Connection Error, then the end of input or one line more.
-    let mut stdin = stdin;
-    let mut typed: Vec<String> = Vec::new();
-    let mut errors = 0;
-    let limit = times.timeout * (times.tries + 1) + Duration::from_secs(5);
+    let mut keyboard = Keyboard {
+        case,
+        stdin,
+        recorder: &recorder,
+        start,
+        typed: Vec::new(),
+    };
+    let limit =
+        times.timeout * (times.tries + 1) + PROMPT_WAIT * times.tries + Duration::from_secs(5);
     let deadline = Instant::now() + limit;
+    // Set by a Connection Error the keyboard has not answered yet: until when it waits for a prompt.
+    let mut owed: Option<Instant> = None;
     loop {
-        let line = tokio::select! {
-            line = lines.recv() => line,
-            _ = tokio::time::sleep_until(deadline) => None,
+        let wake = owed.map_or(deadline, |t| t.min(deadline));
+        let next = tokio::select! {
+            next = printed.recv() => match next {
+                Some(p) => Some(p),
+                None => break,
+            },
+            _ = tokio::time::sleep_until(wake) => None,
         };
-        let Some((at, line)) = line else {
-            break;
-        };
-        if !matches!(line.parse::<ClientLine>(), Ok(ClientLine::Error { .. })) {
-            continue;
-        }
-        // The prompt a client shows has no newline to be seen by: it counts as shown with the error.
-        errors += 1;
-        match case.typed.get(errors - 1) {
-            Some(id) => {
-                if let Some(input) = stdin.as_mut() {
-                    let _ = input.write_all(format!("{id}\n").as_bytes()).await;
-                    let _ = input.flush().await;
+        match next {
+            Some(Printed::Line(_, line))
+                if read(&line).is_some_and(|r| r.meaning == Meaning::Error) =>
+            {
+                if owed.is_some() {
+                    keyboard.unasked().await;
                 }
-                typed.push(id.to_string());
-                recorder.record(
-                    at,
-                    CLIENT,
-                    EventKind::Prompt {
-                        prompt: String::new(),
-                        typed: Some(id.to_string()),
-                        after: Duration::ZERO,
-                    },
-                );
+                owed = Some(Instant::now() + PROMPT_WAIT);
             }
-            None if case.end_input => {
-                if stdin.take().is_some() {
-                    recorder.record(
-                        at,
-                        CLIENT,
-                        EventKind::Prompt {
-                            prompt: String::new(),
-                            typed: None,
-                            after: Duration::ZERO,
-                        },
-                    );
-                }
+            Some(Printed::Line(at, line)) if read(&line).is_none() && looks_like_prompt(&line) => {
+                owed = None;
+                keyboard.prompt(at, line).await;
             }
-            None => {
-                if let Some(input) = stdin.as_mut() {
-                    let _ = input.write_all(b"4444\n").await;
-                    let _ = input.flush().await;
-                }
+            Some(Printed::Prompt(at, prompt)) => {
+                owed = None;
+                keyboard.prompt(at, prompt).await;
             }
+            Some(Printed::Line(..)) => {}
+            None if owed.is_some() && Instant::now() < deadline => {
+                owed = None;
+                keyboard.unasked().await;
+            }
+            None => break,
         }
     }
+    let typed = std::mem::take(&mut keyboard.typed);
+    drop(keyboard);
     child
         .wait(deadline.saturating_duration_since(Instant::now()))
         .await;
@@ -598,7 +945,21 @@ pub async fn run_case(
     }
     let scenario = scenario(case, port, timing, typed);
     let own = case.own.map_or(Ok(()), |own| own(&run, &times));
-    result.verdict = verdict(&scenario, &run, timing, case.rules, own);
+    let meant;
+    let judged = if case.exact_lines {
+        &run
+    } else {
+        meant = as_meant(&run);
+        &meant
+    };
+    result.verdict = verdict(
+        &scenario,
+        judged,
+        timing,
+        case.rules,
+        unseen(case.needs, &run),
+        own,
+    );
     result
 }
 

@@ -32,8 +32,21 @@ macro_rules! impl_case {
                 self.long
             }
 
+            fn results(&self) -> usize {
+                self.result_count()
+            }
+
+            fn estimate(&self, times: &$crate::conform::Times) -> std::time::Duration {
+                self.wall_estimate(times)
+            }
+
             fn level(&self) -> $crate::conform::Level {
                 self.level
+            }
+
+            fn blank(&self, transport: connid::Transport) -> $crate::conform::CaseResult {
+                $crate::conform::CaseResult::new(self.id, self.quote, self.level, transport)
+                    .described(self.reading, self.expect)
             }
 
             fn run(
@@ -41,7 +54,7 @@ macro_rules! impl_case {
                 program: &$crate::conform::Program,
                 transport: connid::Transport,
                 timing: $crate::conform::Timing,
-            ) -> impl std::future::Future<Output = $crate::conform::CaseResult> + Send {
+            ) -> impl std::future::Future<Output = Vec<$crate::conform::CaseResult>> + Send {
                 $run(self, program, transport, timing)
             }
         }
@@ -49,6 +62,7 @@ macro_rules! impl_case {
 }
 
 pub mod child;
+pub mod classify;
 pub mod client_cases;
 pub mod play;
 pub mod report;
@@ -249,6 +263,8 @@ impl CaseResult {
         Self {
             id,
             quote,
+            reading: "",
+            expect: "",
             level,
             transport,
             verdict: Verdict::Pass,
@@ -258,13 +274,27 @@ impl CaseResult {
             wall: Duration::ZERO,
         }
     }
+
+    /// With the case's reading of its sentence and what it expects, in words.
+    pub fn described(self, reading: &'static str, expect: &'static str) -> Self {
+        Self {
+            reading,
+            expect,
+            ..self
+        }
+    }
 }
 
 /// One case on one transport, judged, with what it recorded.
 #[derive(Debug, Clone)]
 pub struct CaseResult {
     pub id: &'static str,
+    /// The assignment's sentence, in its exact words.
     pub quote: &'static str,
+    /// How the case reads it, where it goes beyond its words; empty when it does not.
+    pub reading: &'static str,
+    /// What a conforming program does in this case, in words.
+    pub expect: &'static str,
     pub level: Level,
     pub transport: Transport,
     pub verdict: Verdict,
@@ -314,16 +344,22 @@ fn told_run(
     run
 }
 
-/// A case's verdict: the oracle's violations of the rules the case is judged on, then the case's own
-/// failure, if any; the first is the reason.
+/// A case's verdict: a server that stopped serving, what the case needed to see and did not
+/// (`unseen`, each a finding of its own: they say what happened), the oracle's other violations of
+/// the rules the case is judged on, then the case's own failure, if any; the first is the reason.
 fn verdict(
     scenario: &crate::scenario::Scenario,
     run: &crate::events::Run,
     timing: Timing,
     rules: &[&str],
+    unseen: Vec<String>,
     own: Result<(), String>,
 ) -> Verdict {
-    let mut details: Vec<Finding> = crate::oracle::check_with(scenario, run, &timing.judge())
+    let own_finding = |message| Finding {
+        rule: None,
+        message,
+    };
+    let broken: Vec<Finding> = crate::oracle::check_with(scenario, run, &timing.judge())
         .into_iter()
         .filter(|v| rules.contains(&v.rule))
         .map(|v| Finding {
@@ -331,10 +367,14 @@ fn verdict(
             message: v.message,
         })
         .collect();
-    details.extend(own.err().map(|message| Finding {
-        rule: None,
-        message,
-    }));
+    // A server that stopped serving is the cause of what it then did not answer: said first.
+    let (stopped, broken): (Vec<Finding>, Vec<Finding>) = broken
+        .into_iter()
+        .partition(|f| f.rule == Some(crate::oracle::KEEPS_SERVING));
+    let mut details = stopped;
+    details.extend(unseen.into_iter().map(own_finding));
+    details.extend(broken);
+    details.extend(own.err().map(own_finding));
     match details.first() {
         None => Verdict::Pass,
         Some(first) => Verdict::Fail {
@@ -375,55 +415,101 @@ pub struct Options {
     pub timing: Timing,
 }
 
-/// One case on one transport, ready to run.
-type Job = std::pin::Pin<Box<dyn std::future::Future<Output = CaseResult> + Send>>;
+/// One case on one transport, ready to run: its results (the case's, and any requirement judged on
+/// the same run).
+type Job = std::pin::Pin<Box<dyn std::future::Future<Output = Vec<CaseResult>> + Send>>;
 
 /// `case` as a job whose failure inside the checker (a panic) is reported as the case failing, not lost.
 fn guarded(
     blank: CaseResult,
-    case: impl std::future::Future<Output = CaseResult> + Send + 'static,
+    case: impl std::future::Future<Output = Vec<CaseResult>> + Send + 'static,
 ) -> Job {
     Box::pin(async move {
         match tokio::spawn(case).await {
-            Ok(result) => result,
-            Err(e) => CaseResult {
+            Ok(results) => results,
+            Err(e) => vec![CaseResult {
                 verdict: Verdict::failed(format!("the checker itself failed on this case: {e}")),
                 ..blank
-            },
+            }],
         }
     })
 }
 
-/// Runs `jobs`, `options.jobs` at a time (each with its own child and port), the long ones (`true`:
-/// those that wait for the TTL, the idle timeout or the client's timeout) first, so the run takes
-/// about as long as its longest case; calls `done` as each ends. The results come back in the jobs'
-/// order.
+/// What a run tells its caller as it goes.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// Before the first case: how many results will come, and about how long the run will take.
+    Plan { results: usize, expected: Duration },
+    /// A case ended; `done` of the `total` cases have.
+    Ended { done: usize, total: usize },
+    /// The next result in suite order (it comes once every case before it has ended too).
+    Result(&'a CaseResult),
+}
+
+/// One case to run: whether it is long, about how long it takes, and the job.
+struct Planned {
+    long: bool,
+    estimate: Duration,
+    job: Job,
+}
+
+/// About how long `planned` take `jobs` at a time, long ones first, each slot taking the next case.
+fn expected_wall(planned: &[(bool, Duration)], jobs: usize) -> Duration {
+    let mut order: Vec<(bool, Duration)> = planned.to_vec();
+    order.sort_by_key(|(long, _)| !*long);
+    let mut slots = vec![Duration::ZERO; jobs.max(1)];
+    for (_, estimate) in order {
+        if let Some(earliest) = slots.iter_mut().min() {
+            *earliest += estimate;
+        }
+    }
+    slots.into_iter().max().unwrap_or_default()
+}
+
+/// Runs `jobs`, `options.jobs` at a time (each with its own child and port), the long ones (those that
+/// wait for the TTL, the idle timeout or the client's timeout) first, so the run takes about as long
+/// as its longest case; tells `progress` the plan, each end, and each result in suite order. The
+/// results come back in the jobs' order.
 async fn run_jobs(
-    jobs: Vec<(bool, Job)>,
+    jobs: Vec<(Planned, usize)>,
     options: &Options,
-    mut done: impl FnMut(&CaseResult),
+    mut progress: impl FnMut(Progress<'_>),
 ) -> Vec<CaseResult> {
     let total = jobs.len();
-    let mut order: Vec<(usize, (bool, Job))> = jobs.into_iter().enumerate().collect();
-    order.sort_by_key(|(index, (long, _))| (!*long, *index));
-    let mut results: Vec<Option<CaseResult>> = vec![None; total];
+    let estimates: Vec<(bool, Duration)> = jobs.iter().map(|(p, _)| (p.long, p.estimate)).collect();
+    progress(Progress::Plan {
+        results: jobs.iter().map(|(_, n)| n).sum(),
+        expected: expected_wall(&estimates, options.jobs),
+    });
+    let mut order: Vec<(usize, Planned)> = jobs.into_iter().map(|(p, _)| p).enumerate().collect();
+    order.sort_by_key(|(index, p)| (!p.long, *index));
+    let mut results: Vec<Option<Vec<CaseResult>>> = (0..total).map(|_| None).collect();
+    let (mut shown, mut done) = (0, 0);
     let mut tasks = tokio::task::JoinSet::new();
-    let mut finish = |joined: Option<Result<(usize, CaseResult), _>>| {
+    let mut finish = |joined: Option<Result<(usize, Vec<CaseResult>), _>>| {
         if let Some(Ok((index, result))) = joined {
-            done(&result);
             results[index] = Some(result);
+            done += 1;
+            progress(Progress::Ended { done, total });
+            while let Some(Some(ready)) = results.get(shown) {
+                for r in ready {
+                    progress(Progress::Result(r));
+                }
+                shown += 1;
+            }
         }
     };
-    for (index, (_, job)) in order {
+    for (index, planned) in order {
         while tasks.len() >= options.jobs.max(1) {
             finish(tasks.join_next().await);
         }
+        let job = planned.job;
         tasks.spawn(async move { (index, job.await) });
     }
     while !tasks.is_empty() {
         finish(tasks.join_next().await);
     }
-    results.into_iter().flatten().collect()
+    results.into_iter().flatten().flatten().collect()
 }
 
 /// What the runner needs of a case, whichever suite it is in.
@@ -436,55 +522,70 @@ pub trait Case: Send + 'static {
     fn long(&self) -> bool;
     /// How much its requirement weighs.
     fn level(&self) -> Level;
-    /// Runs it against a fresh child of `program`.
+    /// Its result before it has run: a pass with nothing recorded.
+    fn blank(&self, transport: Transport) -> CaseResult;
+    /// How many results it gives: its own, and those of requirements judged on its run.
+    fn results(&self) -> usize;
+    /// About how long it takes at these timers.
+    fn estimate(&self, times: &Times) -> Duration;
+    /// Runs it against a fresh child of `program`: its result, then those judged on the same run.
     fn run(
         &self,
         program: &Program,
         transport: Transport,
         timing: Timing,
-    ) -> impl std::future::Future<Output = CaseResult> + Send;
+    ) -> impl std::future::Future<Output = Vec<CaseResult>> + Send;
 }
 
-/// Runs the `chosen` cases against `program`, calling `done` as each case ends.
+/// Runs the `chosen` cases against `program`, telling `progress` as it goes.
 async fn run_suite<C: Case>(
     chosen: Vec<(C, Transport)>,
     program: &Program,
     options: &Options,
-    done: impl FnMut(&CaseResult),
+    progress: impl FnMut(Progress<'_>),
 ) -> Vec<CaseResult> {
+    let times = options.timing.times();
     let jobs = chosen
         .into_iter()
         .map(|(case, transport)| {
             let (program, timing) = (program.clone(), options.timing);
-            let blank = CaseResult::new(case.id(), case.quote(), case.level(), transport);
-            let long = case.long();
+            let blank = case.blank(transport);
+            let (long, estimate, results) = (case.long(), case.estimate(&times), case.results());
             let run = async move { case.run(&program, transport, timing).await };
-            (long, guarded(blank, run))
+            let job = guarded(blank, run);
+            (
+                Planned {
+                    long,
+                    estimate,
+                    job,
+                },
+                results,
+            )
         })
         .collect();
-    run_jobs(jobs, options, done).await
+    run_jobs(jobs, options, progress).await
 }
 
-/// Runs the server suite against `program` (a server), calling `done` as each case ends.
+/// Runs the server suite against `program` (a server), telling `progress` as it goes.
 pub async fn run_server_suite(
     program: &Program,
     options: &Options,
-    done: impl FnMut(&CaseResult),
+    progress: impl FnMut(Progress<'_>),
 ) -> Vec<CaseResult> {
     let chosen =
         server_cases::selected(&options.transports, options.quick, options.only.as_deref());
-    run_suite(chosen, program, options, done).await
+    run_suite(chosen, program, options, progress).await
 }
 
-/// Runs the client suite against `program` (a client), calling `done` as each case ends.
+/// Runs the client suite against `program` (a client), telling `progress` as it goes.
 pub async fn run_client_suite(
     program: &Program,
     options: &Options,
-    done: impl FnMut(&CaseResult),
+    progress: impl FnMut(Progress<'_>),
 ) -> Vec<CaseResult> {
     let chosen =
         client_cases::selected(&options.transports, options.quick, options.only.as_deref());
-    run_suite(chosen, program, options, done).await
+    run_suite(chosen, program, options, progress).await
 }
 
 #[cfg(test)]

@@ -29,6 +29,9 @@ pub struct Session {
     held: Vec<TcpStream>,
     /// The readers of the UDP sockets, stopped with the session.
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// What a case needed to see and did not, one line each: a request the server never answered,
+    /// a connection it refused.
+    pub unseen: Vec<String>,
 }
 
 impl Drop for Session {
@@ -46,12 +49,55 @@ type UdpHost = (
     mpsc::UnboundedReceiver<Vec<u8>>,
 );
 
-/// What came back on one TCP connection.
-#[derive(Debug, Default)]
-pub struct TcpReply {
+/// What came back for one request: the bytes, and how the exchange ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// UDP: the first datagram back; TCP: everything read until the end.
     pub bytes: Vec<u8>,
-    /// Whether the server closed the connection within the wait.
-    pub closed: bool,
+    pub end: End,
+}
+
+/// How an exchange ended, as far as the checker could see.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum End {
+    /// The wait passed (UDP always ends so: it has no connection to close).
+    #[default]
+    Waited,
+    /// The server closed the TCP connection.
+    Closed,
+    /// The TCP connection was reset.
+    Reset(String),
+    /// The TCP connection was never made: refused, or not accepted within the wait.
+    NotConnected(String),
+}
+
+impl Reply {
+    /// The reply as an answer to `HELLO id` (an OK or a RESET for `id`), or what was seen instead, in
+    /// words (`wait` is how long the checker waited).
+    pub fn answer(&self, id: &str, wait: Duration) -> Result<Message, String> {
+        if let Ok(m @ (Message::Ok(..) | Message::Reset(_))) = protocol::parse(&self.bytes) {
+            if m.id().as_str() == id {
+                return Ok(m);
+            }
+        }
+        if !self.bytes.is_empty() {
+            return Err(format!(
+                "the server answered {}, not an OK or a RESET for {id}",
+                shown(&self.bytes)
+            ));
+        }
+        Err(match &self.end {
+            End::Waited => format!("no reply within {} s", wait.as_secs_f64()),
+            End::Closed => "the server closed the connection without a reply".to_string(),
+            End::Reset(why) => format!("the connection was reset without a reply ({why})"),
+            End::NotConnected(why) => format!("the connection was {why}"),
+        })
+    }
+}
+
+/// Bytes as reasons quote them: in quotes, escaped as transcripts escape them.
+pub fn shown(bytes: &[u8]) -> String {
+    format!("\"{}\"", protocol::printable(bytes, 120))
 }
 
 impl Session {
@@ -66,6 +112,7 @@ impl Session {
             udp: Vec::new(),
             held: Vec::new(),
             tasks: Vec::new(),
+            unseen: Vec::new(),
         }
     }
 
@@ -85,24 +132,44 @@ impl Session {
     }
 
     /// Sends `bytes` from `host` (over TCP on a new connection, then half-closed) and waits for the
-    /// reply: the message if one came and parses.
-    pub async fn send(&mut self, host: &'static str, bytes: &[u8]) -> Option<Message> {
+    /// reply.
+    pub async fn send(&mut self, host: &'static str, bytes: &[u8]) -> Reply {
         match self.transport {
             Transport::Udp => {
                 let wait = self.reply_wait();
                 self.udp_send(host, bytes).await;
-                self.udp_reply(host, wait).await
+                Reply {
+                    bytes: self.udp_reply(host, wait).await.unwrap_or_default(),
+                    end: End::Waited,
+                }
             }
-            Transport::Tcp => {
-                let reply = self.tcp(host, &[bytes], Duration::ZERO, true).await;
-                protocol::parse(&reply.bytes).ok()
-            }
+            Transport::Tcp => self.tcp(host, &[bytes], Duration::ZERO, true).await,
         }
     }
 
-    /// `HELLO <id>` from `host`, as [`Session::send`].
+    /// `HELLO <id>` from `host`, as [`Session::send`], which the server must answer: if it does not,
+    /// what was seen instead is noted in [`Session::unseen`].
     pub async fn hello(&mut self, host: &'static str, id: &str) -> Option<Message> {
-        self.send(host, format!("HELLO {id}").as_bytes()).await
+        let reply = self.send(host, format!("HELLO {id}").as_bytes()).await;
+        self.expect_answer(host, &format!("HELLO {id}"), id, &reply)
+    }
+
+    /// `reply` as the answer to `request` (for `id`) that `host` needed; if it is none, says so in
+    /// [`Session::unseen`].
+    pub fn expect_answer(
+        &mut self,
+        host: &str,
+        request: &str,
+        id: &str,
+        reply: &Reply,
+    ) -> Option<Message> {
+        match reply.answer(id, self.reply_wait()) {
+            Ok(m) => Some(m),
+            Err(seen) => {
+                self.unseen.push(format!("{host} sent {request}: {seen}"));
+                None
+            }
+        }
     }
 
     async fn udp_socket(&mut self, host: &'static str) -> Option<Arc<UdpSocket>> {
@@ -150,14 +217,13 @@ impl Session {
         }
     }
 
-    async fn udp_reply(&mut self, host: &'static str, wait: Duration) -> Option<Message> {
+    async fn udp_reply(&mut self, host: &'static str, wait: Duration) -> Option<Vec<u8>> {
         let (_, _, rx) = self.udp.iter_mut().find(|(h, ..)| *h == host)?;
-        let bytes = tokio::time::timeout(wait, rx.recv()).await.ok()??;
-        protocol::parse(&bytes).ok()
+        tokio::time::timeout(wait, rx.recv()).await.ok()?
     }
 
-    /// Connects from `host`, recording the attempt; `None` if the connection failed.
-    async fn connect(&mut self, host: &'static str) -> Option<TcpStream> {
+    /// Connects from `host`, recording the attempt; `Err` says why the connection was not made.
+    async fn connect(&mut self, host: &'static str) -> Result<TcpStream, String> {
         self.played(host);
         let server = self.server;
         self.recorder
@@ -166,10 +232,10 @@ impl Session {
         match tokio::time::timeout(wait, TcpStream::connect(server)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                let from = stream.local_addr().ok()?;
+                let from = stream.local_addr().map_err(|e| e.to_string())?;
                 self.recorder
                     .record(self.now(), host, EventKind::Connected { from, to: server });
-                Some(stream)
+                Ok(stream)
             }
             Ok(Err(e)) => {
                 self.recorder.record(
@@ -180,15 +246,18 @@ impl Session {
                         why: e.to_string(),
                     },
                 );
-                None
+                Err(match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => format!("refused ({e})"),
+                    _ => format!("not made ({e})"),
+                })
             }
-            Err(_) => None,
+            Err(_) => Err(format!("not accepted within {} s", wait.as_secs_f64())),
         }
     }
 
     /// Opens a connection from `host` and keeps it open, silent, until the case ends.
     pub async fn open_silent(&mut self, host: &'static str) {
-        if let Some(stream) = self.connect(host).await {
+        if let Ok(stream) = self.connect(host).await {
             self.held.push(stream);
         }
     }
@@ -201,12 +270,18 @@ impl Session {
         pieces: &[&[u8]],
         gap: Duration,
         half_close: bool,
-    ) -> TcpReply {
-        let Some(mut stream) = self.connect(host).await else {
-            return TcpReply::default();
+    ) -> Reply {
+        let mut stream = match self.connect(host).await {
+            Ok(stream) => stream,
+            Err(why) => {
+                return Reply {
+                    bytes: Vec::new(),
+                    end: End::NotConnected(why),
+                }
+            }
         };
         let (Ok(local), server) = (stream.local_addr(), self.server) else {
-            return TcpReply::default();
+            return Reply::default();
         };
         for (i, piece) in pieces.iter().enumerate() {
             if i > 0 {
@@ -229,13 +304,13 @@ impl Session {
                 },
             );
         }
-        let mut reply = TcpReply::default();
+        let mut reply = Reply::default();
         let deadline = Instant::now() + self.reply_wait();
         let mut buf = [0u8; 4096];
         loop {
             match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
                 Ok(Ok(0)) => {
-                    reply.closed = true;
+                    reply.end = End::Closed;
                     self.recorder.record(
                         self.now(),
                         SERVER,
@@ -258,9 +333,8 @@ impl Session {
                     );
                     reply.bytes.extend_from_slice(&buf[..n]);
                 }
-                // A reset after the reply is a close too, if a rough one.
-                Ok(Err(_)) => {
-                    reply.closed = true;
+                Ok(Err(e)) => {
+                    reply.end = End::Reset(e.to_string());
                     break;
                 }
                 Err(_) => break,

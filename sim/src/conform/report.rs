@@ -10,6 +10,16 @@ use serde::Serialize;
 use super::{CaseResult, Finding, Level, Verdict};
 use crate::oracle::rule_statement;
 
+/// A wall time as a person reads it: `12 s`, `2 min 5 s`.
+pub fn duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs_f64().round() as u64;
+    match (secs / 60, secs % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
+    }
+}
+
 /// The line of one case.
 pub fn case_line(r: &CaseResult) -> String {
     let (mark, why) = match &r.verdict {
@@ -20,16 +30,31 @@ pub fn case_line(r: &CaseResult) -> String {
     format!("{mark} {} [{}, {}]{why}", r.id, r.transport, r.level)
 }
 
-/// What a finding expected: its rule's statement, or for a case's own check its requirement.
+/// What a finding expected: its rule's statement, or for what the case saw itself the case's
+/// expectation in words.
 fn expected(finding: &Finding, r: &CaseResult) -> String {
     match finding.rule.and_then(rule_statement) {
         Some(statement) => statement.to_string(),
-        None => format!("what {} requires", r.id),
+        None => r.expect.to_string(),
     }
 }
 
-/// Each failure in full: the assignment's sentence, what was expected and observed, the transcript
-/// and what the program printed on standard error.
+/// A failure's explanation in plain text: the assignment's sentence (its exact words, in quotes),
+/// the case's reading of it (apart), what was expected in words, and each thing observed.
+fn explained(r: &CaseResult, details: &[Finding]) -> String {
+    let mut out = format!("assignment: \u{201c}{}\u{201d}\n", r.quote);
+    if !r.reading.is_empty() {
+        let _ = writeln!(out, "our reading: {}", r.reading);
+    }
+    let _ = writeln!(out, "expected: {}", r.expect);
+    for d in details {
+        let _ = writeln!(out, "observed: {d}");
+    }
+    out
+}
+
+/// Each failure in full: the explanation, the transcript and what the program printed on standard
+/// error.
 pub fn failures(results: &[CaseResult]) -> String {
     let mut out = String::new();
     for r in results {
@@ -37,11 +62,7 @@ pub fn failures(results: &[CaseResult]) -> String {
             continue;
         };
         let _ = writeln!(out, "\n── {} [{}, {}] ──", r.id, r.transport, r.level);
-        let _ = writeln!(out, "assignment: \"{}\"", r.quote);
-        for d in details {
-            let _ = writeln!(out, "expected: {}", expected(d, r));
-            let _ = writeln!(out, "observed: {d}");
-        }
+        out.push_str(&explained(r, details));
         out.push_str(&r.transcript);
         if !r.stderr.is_empty() {
             let _ = writeln!(out, "standard error:");
@@ -156,6 +177,10 @@ struct JsonCase<'a> {
     transport: String,
     status: &'static str,
     assignment: &'a str,
+    /// The case's reading of the sentence, where it goes beyond its words.
+    reading: &'a str,
+    /// What a conforming program does in this case, in words.
+    expected: &'a str,
     /// The one-line reason of a failure or of an unsupported case.
     reason: Option<&'a str>,
     findings: Vec<JsonFinding<'a>>,
@@ -204,6 +229,8 @@ pub fn json(suite: &str, results: &[CaseResult]) -> String {
                 transport: r.transport.to_string(),
                 status: status(&r.verdict),
                 assignment: r.quote,
+                reading: r.reading,
+                expected: r.expect,
                 reason,
                 findings,
                 wall_ms: r.wall.as_millis(),
@@ -283,10 +310,7 @@ pub fn junit(suite: &str, results: &[CaseResult]) -> String {
                 let _ = write!(out, "\n      <skipped message=\"{}\"/>", xml(why));
             }
             Verdict::Fail { reason, details } => {
-                let mut body = format!("assignment: \"{}\"\n", r.quote);
-                for d in details {
-                    let _ = writeln!(body, "expected: {}\nobserved: {d}", expected(d, r));
-                }
+                let mut body = explained(r, details);
                 body.push_str(&r.transcript);
                 let _ = write!(
                     out,
@@ -340,14 +364,12 @@ pub fn markdown(suite: &str, results: &[CaseResult]) -> String {
             r.id, r.transport, r.level
         );
         let _ = writeln!(out, "> {}\n", r.quote);
-        out.push_str("| expected | observed |\n|---|---|\n");
+        if !r.reading.is_empty() {
+            let _ = writeln!(out, "Our reading: {}\n", r.reading);
+        }
+        let _ = writeln!(out, "**Expected:** {}\n", r.expect);
         for d in details {
-            let _ = writeln!(
-                out,
-                "| {} | {} |",
-                cell(&expected(d, r)),
-                cell(&d.to_string())
-            );
+            let _ = writeln!(out, "- **Observed:** {}", cell(&d.to_string()));
         }
         let _ = writeln!(out, "\n```mermaid\n{}```\n", r.mermaid);
         let _ = writeln!(
@@ -379,6 +401,8 @@ mod tests {
         let case = |id, verdict| CaseResult {
             id,
             quote: "the server <answers> & \"echoes\"",
+            reading: "",
+            expect: "an answer, closed",
             level: Level::Required,
             transport: Transport::Udp,
             verdict,
@@ -466,7 +490,8 @@ mod tests {
             rule_statement(ANSWERED).unwrap()
         );
         assert_eq!(failed["findings"][1]["rule"], serde_json::Value::Null);
-        assert_eq!(failed["findings"][1]["expected"], "what server.b requires");
+        assert_eq!(failed["findings"][1]["expected"], "an answer, closed");
+        assert_eq!(failed["expected"], "an answer, closed");
         assert_eq!(v["cases"][2]["reason"], "no tcp");
         assert_eq!(v["cases"][0]["wall_ms"], 1500);
     }
@@ -479,7 +504,7 @@ mod tests {
             "{x}"
         );
         assert!(x.contains("<testcase classname=\"conform.server.udp.required\" name=\"server.a\" time=\"1.500\"></testcase>"), "{x}");
-        assert!(x.contains("<failure message=\"requests-answered: no | answer\">assignment: &quot;the server &lt;answers&gt; &amp; &quot;echoes&quot;&quot;"), "{x}");
+        assert!(x.contains("<failure message=\"requests-answered: no | answer\">assignment: \u{201c}the server &lt;answers&gt; &amp; &quot;echoes&quot;\u{201d}\nexpected: an answer, closed\nobserved: requests-answered: no | answer\nobserved: not closed\n"), "{x}");
         assert!(x.contains("<skipped message=\"no tcp\"/>"), "{x}");
         assert!(
             x.contains("<system-err>Traceback\u{fffd}\n</system-err>"),
@@ -505,11 +530,9 @@ mod tests {
         );
         assert_eq!(m.matches("```mermaid").count(), 1);
         assert!(
-            m.contains(&format!(
-                "| {} | requests-answered: no \\| answer |",
-                rule_statement(ANSWERED).unwrap()
-            )),
+            m.contains("**Expected:** an answer, closed\n\n- **Observed:** requests-answered: no \\| answer\n- **Observed:** not closed\n"),
             "{m}"
         );
+        assert!(!m.contains("Our reading"), "{m}");
     }
 }

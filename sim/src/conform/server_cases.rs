@@ -8,14 +8,13 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use connid::protocol::Message;
 use connid::{Clock, SystemClock, Transport};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
 use super::child::Child;
-use super::play::Session;
+use super::play::{shown, End, Session};
 use super::{
     judged_scenario, select, told_run, verdict, CaseResult, Fill, Level, OwnCheck, Program, Times,
     Timing, Verdict, LOOPBACK,
@@ -35,8 +34,12 @@ pub type Play = for<'a> fn(
 pub struct ServerCase {
     /// The requirement it checks: `server.<part>.<what>`.
     pub id: &'static str,
-    /// The assignment's sentence it checks.
+    /// The assignment's sentence it checks, in its exact words.
     pub quote: &'static str,
+    /// How the case reads that sentence, where it goes beyond its words (printed apart from it).
+    pub reading: &'static str,
+    /// What a conforming server does in this case, in words.
+    pub expect: &'static str,
     /// The oracle's rules it is judged on.
     pub rules: &'static [&'static str],
     /// Whether it waits for the TTL or the idle timeout (not run with `--quick`).
@@ -48,16 +51,29 @@ pub struct ServerCase {
     pub play: Play,
     /// A check of its own over the run, for what no oracle rule covers.
     pub own: Option<OwnCheck>,
+    /// A requirement of another level judged on the same run (so it costs no run of its own).
+    pub also: Option<Also>,
+}
+
+/// A second requirement judged, by a check of its own, on the run of the case that carries it.
+pub struct Also {
+    pub id: &'static str,
+    pub quote: &'static str,
+    pub reading: &'static str,
+    pub expect: &'static str,
+    pub level: Level,
+    pub check: OwnCheck,
 }
 
 const OK_QUOTE: &str =
     "the server includes the client IP address and client port number in its return message";
-const RESET_QUOTE: &str = "If the connectionID specified by the client is in use, your server responds with a RESET message ... and echoes back the client-provided connectionID";
+const RESET_QUOTE: &str = "If the connectionID specified by the client is in use, your server responds with a RESET message. The RESET message starts with the string \u{201c}RESET\u{201d} and echoes back the client-provided connectionID";
 const FREE_QUOTE: &str = "If the connectionID specified by the client is not in use, your server adds the connectionID to its list of in-use IDs and responds with an OK message";
 const TTL_QUOTE: &str = "your server should timeout and remove connectionIDs that have been in its connectionID list for more than 30 seconds";
-const IDLE_QUOTE: &str = "does not receive any requests from any clients for two minutes, your server should timeout and exit gracefully";
-const ROBUST_QUOTE: &str = "server will keep a list of in-use connectionID and two types of response (a request that is neither is no reason to stop serving)";
-const TCP_QUOTE: &str = "UDP and TCP are being studied (over TCP, one connection's silence or its framing must not cost another client its answer)";
+const IDLE_QUOTE: &str = "does not receive any requests from any clients for two minutes, your server should timeout and exit gracefully after closing any open sockets";
+const ROBUST_QUOTE: &str = "server will keep a list of in-use connectionID and two types of response that the server will respond";
+const ROBUST_READING: &str = "a request that is neither \u{201c}HELLO <id>\u{201d} form gets no OK (no ID is granted for it) and is no reason to stop serving";
+const TCP_QUOTE: &str = "UDP and TCP are being studied and the topics of timeout.";
 
 macro_rules! play {
     (|$s:ident, $c:ident, $a:ident| $body:block) => {{
@@ -73,16 +89,19 @@ macro_rules! play {
     }};
 }
 
-/// A quick case for either transport, with no parameter and no check of its own.
+/// A quick required case for either transport, with no parameter and no check of its own.
 fn case(
     id: &'static str,
     quote: &'static str,
+    expect: &'static str,
     rules: &'static [&'static str],
     play: Play,
 ) -> ServerCase {
     ServerCase {
         id,
         quote,
+        reading: "",
+        expect,
         rules,
         long: false,
         level: Level::Required,
@@ -90,24 +109,59 @@ fn case(
         arg: "",
         play,
         own: None,
+        also: None,
     }
 }
+
+/// A robustness case over TCP only.
+fn tcp_case(
+    id: &'static str,
+    reading: &'static str,
+    expect: &'static str,
+    play: Play,
+) -> ServerCase {
+    ServerCase {
+        reading,
+        level: Level::Robustness,
+        tcp_only: true,
+        ..case(id, TCP_QUOTE, expect, &[ANSWERED], play)
+    }
+}
+
+/// The malformed forms for which any OK is wrong: none of them names one ID in the `HELLO <id>` form.
+/// (A 65-character ID and one that is not UTF-8 are connid's limits, not the assignment's: what a
+/// server answers to them is not judged, only that it keeps serving.)
+const NO_OK_FOR: [&str; 6] = ["bare", "space", "empty", "random", "extra", "verb"];
 
 fn malformed_case(id: &'static str, form: &'static str) -> ServerCase {
     ServerCase {
         arg: form,
         level: Level::Robustness,
+        reading: ROBUST_READING,
         ..case(
             id,
             ROBUST_QUOTE,
+            if NO_OK_FOR.contains(&form) {
+                "no OK for the malformed request; the server keeps running and answers HELLO 8001 after it"
+            } else {
+                "the server keeps running and answers HELLO 8001 after the request (what it answers to the request itself is not judged)"
+            },
             &[KEEPS_SERVING, ANSWERED],
             play!(|s, c, form| {
-                s.send("junk", &malformed(form)).await;
+                let junk = malformed(form);
+                let reply = s.send("junk", &junk).await;
                 s.pause(Duration::from_millis(100)).await;
                 s.hello("c1", "8001").await;
                 // Let an exit the junk caused be seen.
                 c.wait(Duration::from_millis(200)).await;
-                Ok(())
+                match reply.bytes.starts_with(b"OK") && NO_OK_FOR.contains(&form) {
+                    true => Err(format!(
+                        "the server answered {} to the malformed request {}: an OK grants an ID no request validly named",
+                        shown(&reply.bytes),
+                        shown(&junk)
+                    )),
+                    false => Ok(()),
+                }
             }),
         )
     }
@@ -119,8 +173,8 @@ fn ttl_margin(times: &Times) -> Duration {
     times.tolerance.late + Duration::from_millis(100)
 }
 
-/// The server that exits idle says so: it prints a line once the idle timeout has passed since the last
-/// request (any line: the assignment fixes none).
+/// connid's convention: a server that exits idle says so, with a line printed once the idle timeout
+/// has passed since the last request (any line).
 fn says_it_timed_out(run: &Run, times: &Times) -> Result<(), String> {
     let last = run
         .events
@@ -130,17 +184,27 @@ fn says_it_timed_out(run: &Run, times: &Times) -> Result<(), String> {
         .max()
         .unwrap_or_default();
     let from = last + times.idle.saturating_sub(times.tolerance.early);
-    let exited = run
+    let Some(exit) = run
         .events
         .iter()
-        .any(|e| e.host == SERVER && e.kind == EventKind::Exit(0));
+        .find(|e| e.host == SERVER && e.kind == EventKind::Exit(0))
+    else {
+        return Err(
+            "the server did not exit (code 0) at all: no idle exit to say anything about"
+                .to_string(),
+        );
+    };
     let said = run.events.iter().any(|e| {
         e.host == SERVER && e.at >= from && matches!(e.kind, EventKind::Out(_) | EventKind::Err(_))
     });
-    if exited && !said {
-        return Err("the server exited idle without a line that says so".to_string());
+    match said {
+        true => Ok(()),
+        false => Err(format!(
+            "the server exited (code 0) at {} without a line after {}",
+            crate::events::secs(exit.at),
+            crate::events::secs(from)
+        )),
     }
-    Ok(())
 }
 
 /// The bytes of a malformed form.
@@ -161,12 +225,18 @@ pub fn malformed(form: &str) -> Vec<u8> {
     }
 }
 
+/// How long the case that waits for an idle exit waits: past the timeout and its late tolerance.
+fn idle_limit(times: &Times) -> Duration {
+    times.idle + times.tolerance.idle_late + Duration::from_secs(1)
+}
+
 /// Every server case, in the order they are reported.
 pub fn cases() -> Vec<ServerCase> {
     vec![
         case(
             "server.ok.source-address",
             OK_QUOTE,
+            "OK 1001 naming the IP address and port the request came from",
             &[OK_SOURCE, ANSWERED],
             play!(|s, c, a| {
                 s.hello("c1", "1001").await;
@@ -176,6 +246,7 @@ pub fn cases() -> Vec<ServerCase> {
         case(
             "server.reset.in-use",
             RESET_QUOTE,
+            "OK for the first HELLO 2001, RESET 2001 for the second, from another client",
             &[GRANT_ONCE, ANSWERED],
             play!(|s, c, a| {
                 s.hello("c1", "2001").await;
@@ -186,6 +257,7 @@ pub fn cases() -> Vec<ServerCase> {
         case(
             "server.ok.independent-ids",
             FREE_QUOTE,
+            "OK for HELLO 3001 and OK for HELLO 3002: one ID in use does not make another one in use",
             &[RESET_IN_USE, ANSWERED],
             play!(|s, c, a| {
                 s.hello("c1", "3001").await;
@@ -198,6 +270,7 @@ pub fn cases() -> Vec<ServerCase> {
             ..case(
                 "server.ttl.expires",
                 TTL_QUOTE,
+                "OK 4001, RESET 4001 just before the TTL has passed, OK 4001 again just after",
                 &[GRANT_ONCE, RESET_IN_USE, ANSWERED],
                 play!(|s, c, a| {
                     let (ttl, margin) = (s.times.ttl, ttl_margin(&s.times));
@@ -216,6 +289,7 @@ pub fn cases() -> Vec<ServerCase> {
             ..case(
                 "server.ttl.reset-does-not-refresh",
                 TTL_QUOTE,
+                "OK 5001, RESET 5001 at half the TTL, OK 5001 once the TTL from the first OK has passed (a RESET does not extend the reservation)",
                 &[RESET_IN_USE, ANSWERED],
                 play!(|s, c, a| {
                     let (ttl, margin) = (s.times.ttl, ttl_margin(&s.times));
@@ -231,14 +305,22 @@ pub fn cases() -> Vec<ServerCase> {
         },
         ServerCase {
             long: true,
-            own: Some(says_it_timed_out),
+            also: Some(Also {
+                id: "server.idle.says-so",
+                quote: IDLE_QUOTE,
+                reading: "connid prints a line when it exits idle; the assignment asks for the exit, not for a line",
+                expect: "a line (any) printed at the idle exit",
+                level: Level::Convention,
+                check: says_it_timed_out,
+            }),
             ..case(
                 "server.idle.exit",
                 IDLE_QUOTE,
+                "an answer to HELLO 6001, then an exit (code 0) once the idle timeout has passed since it, not before",
                 &[IDLE_EXIT, KEEPS_SERVING],
                 play!(|s, c, a| {
                     s.hello("c1", "6001").await;
-                    let limit = s.times.idle + s.times.tolerance.idle_late + Duration::from_secs(1);
+                    let limit = idle_limit(&s.times);
                     c.wait(limit).await;
                     Ok(())
                 }),
@@ -246,10 +328,10 @@ pub fn cases() -> Vec<ServerCase> {
         },
         ServerCase {
             long: true,
-            own: Some(says_it_timed_out),
             ..case(
                 "server.idle.request-restarts-timer",
                 IDLE_QUOTE,
+                "an exit (code 0) the idle timeout after the second request, not after the first",
                 &[IDLE_EXIT, KEEPS_SERVING],
                 play!(|s, c, a| {
                     s.hello("c1", "6101").await;
@@ -258,7 +340,7 @@ pub fn cases() -> Vec<ServerCase> {
                     s.pause((s.times.idle / 2).min(Duration::from_secs(10)))
                         .await;
                     s.hello("c2", "6102").await;
-                    let limit = s.times.idle + s.times.tolerance.idle_late + Duration::from_secs(1);
+                    let limit = idle_limit(&s.times);
                     c.wait(limit).await;
                     Ok(())
                 }),
@@ -273,71 +355,82 @@ pub fn cases() -> Vec<ServerCase> {
         malformed_case("server.malformed.wrong-verb", "verb"),
         malformed_case("server.malformed.65-character-id", "long"),
         ServerCase {
+            reading: "over TCP, the request as the assignment's client sends it: one write of \u{201c}HELLO <id>\u{201d}, no line ending, no half-close, the connection left open for the reply",
             tcp_only: true,
-            level: Level::Robustness,
             ..case(
-                "server.tcp.silent-connection-blocks-no-one",
-                TCP_QUOTE,
+                "server.tcp.classic-request",
+                FREE_QUOTE,
+                "an answer to HELLO 9401, sent in one write with no line ending while the connection stays open",
                 &[ANSWERED],
                 play!(|s, c, a| {
-                    s.open_silent("silent").await;
-                    s.pause(Duration::from_millis(50)).await;
-                    s.hello("c1", "9001").await;
+                    let reply = s.tcp("c1", &[b"HELLO 9401"], Duration::ZERO, false).await;
+                    s.expect_answer("c1", "HELLO 9401 (no line ending, no half-close)", "9401", &reply);
                     Ok(())
                 }),
             )
         },
-        ServerCase {
-            tcp_only: true,
-            level: Level::Robustness,
-            ..case(
-                "server.tcp.split-request",
-                TCP_QUOTE,
-                &[ANSWERED],
-                play!(|s, c, a| {
-                    s.tcp(
-                        "c1",
-                        &[b"HELLO 91", b"02\n"],
-                        Duration::from_millis(50),
-                        false,
-                    )
+        tcp_case(
+            "server.tcp.newline-ended",
+            "a request may end with a line ending (\u{201c}HELLO 9501\\n\u{201d}, as from a terminal or a line-based client): it is not part of the ID",
+            "an answer for ID 9501 to \u{201c}HELLO 9501\\n\u{201d}",
+            play!(|s, c, a| {
+                let reply = s.tcp("c1", &[b"HELLO 9501\n"], Duration::ZERO, false).await;
+                s.expect_answer("c1", "\"HELLO 9501\\n\"", "9501", &reply);
+                Ok(())
+            }),
+        ),
+        tcp_case(
+            "server.tcp.silent-connection-blocks-no-one",
+            "over TCP, one client's connection that stays open and silent must not cost another client its answer",
+            "an answer to HELLO 9001 while another connection stays open and silent",
+            play!(|s, c, a| {
+                s.open_silent("silent").await;
+                s.pause(Duration::from_millis(50)).await;
+                s.hello("c1", "9001").await;
+                Ok(())
+            }),
+        ),
+        tcp_case(
+            "server.tcp.split-request",
+            "TCP is a byte stream: a request may arrive in more than one piece",
+            "one answer, for ID 9102, to \u{201c}HELLO 91\u{201d} and \u{201c}02\u{201d} written 50 ms apart, then a half-close",
+            play!(|s, c, a| {
+                let reply = s
+                    .tcp("c1", &[b"HELLO 91", b"02"], Duration::from_millis(50), true)
                     .await;
-                    Ok(())
-                }),
-            )
-        },
-        ServerCase {
-            tcp_only: true,
-            level: Level::Robustness,
-            ..case(
-                "server.tcp.ended-by-half-close",
-                TCP_QUOTE,
-                &[ANSWERED],
-                play!(|s, c, a| {
-                    s.tcp("c1", &[b"HELLO 9201"], Duration::ZERO, true).await;
-                    Ok(())
-                }),
-            )
-        },
-        ServerCase {
-            tcp_only: true,
-            level: Level::Robustness,
-            ..case(
+                s.expect_answer("c1", "HELLO 9102 in two pieces", "9102", &reply);
+                Ok(())
+            }),
+        ),
+        tcp_case(
+            "server.tcp.ended-by-half-close",
+            "a client may end its request by closing its side of the connection (a half-close)",
+            "an answer to HELLO 9201, ended by a half-close",
+            play!(|s, c, a| {
+                let reply = s.tcp("c1", &[b"HELLO 9201"], Duration::ZERO, true).await;
+                s.expect_answer("c1", "HELLO 9201 (then a half-close)", "9201", &reply);
+                Ok(())
+            }),
+        ),
+        tcp_case(
                 "server.tcp.reply-then-close",
-                TCP_QUOTE,
-                &[ANSWERED],
+                "the server closes a connection once it has answered it, so a client that reads until the end of the stream is not left hanging",
+                "the answer to HELLO 9301 (one write, no line ending, no half-close), then the server closes the connection",
                 play!(|s, c, a| {
-                    let reply = s.tcp("c1", &[b"HELLO 9301\n"], Duration::ZERO, false).await;
-                    match connid::protocol::parse(&reply.bytes) {
-                        Ok(Message::Ok(..) | Message::Reset(_)) if !reply.closed => Err(format!(
-                            "the server replied but did not close the connection within {} s",
-                            s.reply_wait().as_secs_f64()
-                        )),
-                        _ => Ok(()),
+                    let reply = s.tcp("c1", &[b"HELLO 9301"], Duration::ZERO, false).await;
+                    let wait = s.reply_wait();
+                    if s.expect_answer("c1", "HELLO 9301 (no line ending, no half-close)", "9301", &reply).is_some()
+                        && reply.end == End::Waited
+                    {
+                        return Err(format!(
+                            "the server answered {} but did not close the connection within {} s",
+                            shown(&reply.bytes),
+                            wait.as_secs_f64()
+                        ));
                     }
+                    Ok(())
                 }),
-            )
-        },
+        ),
     ]
 }
 
@@ -450,17 +543,71 @@ const PORT_TRIES: u32 = 3;
 /// How long a server has to start listening.
 const START_LIMIT: Duration = Duration::from_secs(10);
 
+impl ServerCase {
+    fn result_count(&self) -> usize {
+        1 + usize::from(self.also.is_some())
+    }
+
+    /// About how long the case takes: its waits, and a second or two to start and stop the server.
+    fn wall_estimate(&self, times: &Times) -> Duration {
+        let start_and_stop = Duration::from_secs(2);
+        let waits = match self.id {
+            "server.ttl.expires" | "server.ttl.reset-does-not-refresh" => {
+                times.ttl + ttl_margin(times)
+            }
+            "server.idle.exit" => times.idle,
+            "server.idle.request-restarts-timer" => {
+                times.idle + (times.idle / 2).min(Duration::from_secs(10))
+            }
+            _ => Duration::ZERO,
+        };
+        waits + start_and_stop
+    }
+}
+
 impl_case!(ServerCase, run_case);
 
-/// Runs one case against a fresh child of `program`.
+/// Runs one case against a fresh child of `program`: its result, and that of the requirement judged on
+/// the same run, if it has one.
 pub async fn run_case(
     case: &ServerCase,
     program: &Program,
     transport: Transport,
     timing: Timing,
-) -> CaseResult {
+) -> Vec<CaseResult> {
+    let result = run_one(case, program, transport, timing).await;
+    let Some(also) = &case.also else {
+        return vec![result.0];
+    };
+    let mut second = CaseResult {
+        id: also.id,
+        quote: also.quote,
+        level: also.level,
+        verdict: Verdict::Pass,
+        ..result.0.clone()
+    }
+    .described(also.reading, also.expect);
+    second.verdict = match (&result.0.verdict, &result.1) {
+        (Verdict::Unsupported(why), _) => Verdict::Unsupported(why.clone()),
+        (_, Some(run)) => match (also.check)(run, &timing.times()) {
+            Ok(()) => Verdict::Pass,
+            Err(why) => Verdict::failed(why),
+        },
+        (_, None) => result.0.verdict.clone(),
+    };
+    vec![result.0, second]
+}
+
+/// Runs one case: its result, and the run it was judged on (`None` if the server never listened).
+async fn run_one(
+    case: &ServerCase,
+    program: &Program,
+    transport: Transport,
+    timing: Timing,
+) -> (CaseResult, Option<Run>) {
     let times = timing.times();
-    let mut result = CaseResult::new(case.id, case.quote, case.level, transport);
+    let mut result = CaseResult::new(case.id, case.quote, case.level, transport)
+        .described(case.reading, case.expect);
     // A server is started on a free port; if another process took that port first (our child then
     // fails to bind it), it is started again on another.
     let mut attempt = 0;
@@ -470,7 +617,7 @@ pub async fn run_case(
             Ok(port) => port,
             Err(e) => {
                 result.verdict = Verdict::failed(format!("no free port on loopback: {e}"));
-                return result;
+                return (result, None);
             }
         };
         let server = SocketAddr::new(LOOPBACK, port);
@@ -490,8 +637,8 @@ pub async fn run_case(
                 Ok(child) => child,
                 Err(e) => {
                     result.verdict =
-                        Verdict::failed(format!("cannot start {:?}: {e}", argv.join(" ")));
-                    return result;
+                        Verdict::failed(format!("cannot start {}: {e}", argv.join(" ")));
+                    return (result, None);
                 }
             };
         let mut listening = false;
@@ -547,12 +694,13 @@ pub async fn run_case(
                 START_LIMIT.as_secs()
             )),
         };
-        return result;
+        return (result, None);
     }
     let scenario = judged_scenario(case.id, port, timing);
     let outcome = outcome.and_then(|()| case.own.map_or(Ok(()), |own| own(&run, &times)));
-    result.verdict = verdict(&scenario, &run, timing, case.rules, outcome);
-    result
+    let unseen = std::mem::take(&mut session.unseen);
+    result.verdict = verdict(&scenario, &run, timing, case.rules, unseen, outcome);
+    (result, Some(run))
 }
 
 /// The cases that run for these options, with their transports, in report order.

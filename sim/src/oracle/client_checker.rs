@@ -215,6 +215,12 @@ pub(super) fn check(
                     Some(_) => {}
                 }
             }
+            // Typed unasked: the client reads it with its next input, prompt or not.
+            EventKind::Keyboard(typed) => match typed.as_deref().map(str::trim) {
+                None => input_ended = true,
+                Some(line) if ConnId::new(line).is_ok() => next_id = line.to_string(),
+                Some(_) => {}
+            },
             EventKind::Exit(code) => exit = Some((e, *code)),
             EventKind::Err(line) if line.starts_with("Traceback") => {
                 traceback = traceback.or(Some(e));
