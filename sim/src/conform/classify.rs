@@ -277,10 +277,11 @@ fn established_fields(
 }
 
 /// Whether a line that means nothing of the three looks like a prompt printed with its own line
-/// ending (`Enter a new ID:`).
+/// ending: it ends as a question does (`Enter a new ID:`, `New ID?`, `id>`), or asks to enter an ID.
 pub fn looks_like_prompt(line: &str) -> bool {
     let t = line.trim_end();
-    t.ends_with(':') || t.ends_with('?') || t.to_lowercase().contains("enter")
+    let lower = t.to_lowercase();
+    t.ends_with([':', '?', '>']) || (lower.contains("enter") && lower.contains("id"))
 }
 
 #[cfg(test)]
@@ -381,6 +382,16 @@ mod tests {
             differences("Connection Failure on 2023-01-16 06:06:06.123456 bye"),
             ["text after the timestamp: \"bye\""]
         );
+        assert_eq!(
+            differences("Connection Error 7 on 2023-01-16 06:06:06.12345"),
+            ["timestamp \"2023-01-16 06:06:06.12345\" is not shaped YYYY-MM-DD HH:MM:SS.ffffff"]
+        );
+        let r =
+            read("Connection established 127.0.0.1 5000 on 2023-01-16 06:06:06.123456").unwrap();
+        assert_eq!(
+            (r.id, r.differences),
+            (None, vec!["no connection ID".to_string()])
+        );
     }
 
     #[test]
@@ -390,12 +401,16 @@ mod tests {
             "Enter a new connection ID: ",
             "connection refused by peer",
             "Connection failed, retrying",
+            "Connection time 5 s",
             "",
         ] {
             assert_eq!(meaning(line), None, "{line}");
         }
         assert!(looks_like_prompt("Enter a new connection ID:"));
         assert!(looks_like_prompt("New ID?"));
+        assert!(looks_like_prompt("id> "));
+        assert!(looks_like_prompt("Please enter a new connection id"));
         assert!(!looks_like_prompt("sending HELLO 7"));
+        assert!(!looks_like_prompt("Entering the retry loop"));
     }
 }

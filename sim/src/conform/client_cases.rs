@@ -717,7 +717,7 @@ impl ClientCase {
     }
 
     /// About how long the case takes: a timeout per unanswered try, a moment per prompt, and a second
-    /// or two to start and stop the client.
+    /// to start and stop the client.
     fn wall_estimate(&self, times: &Times) -> Duration {
         let unanswered = self
             .answers
@@ -725,8 +725,8 @@ impl ClientCase {
             .filter(|a| matches!(a, Answer::Silent | Answer::Drop))
             .count() as u32;
         times.timeout * unanswered
-            + PROMPT_WAIT * self.answers.len() as u32
-            + Duration::from_secs(2)
+            + Duration::from_millis(200) * self.answers.len() as u32
+            + Duration::from_secs(1)
     }
 }
 
@@ -899,29 +899,36 @@ async fn run_one(
             },
             _ = tokio::time::sleep_until(wake) => None,
         };
-        match next {
-            Some(Printed::Line(_, line))
-                if read(&line).is_some_and(|r| r.meaning == Meaning::Error) =>
-            {
-                if owed.is_some() {
-                    keyboard.unasked().await;
-                }
-                owed = Some(Instant::now() + PROMPT_WAIT);
-            }
-            Some(Printed::Line(at, line)) if read(&line).is_none() && looks_like_prompt(&line) => {
-                owed = None;
-                keyboard.prompt(at, line).await;
-            }
-            Some(Printed::Prompt(at, prompt)) => {
-                owed = None;
-                keyboard.prompt(at, prompt).await;
-            }
-            Some(Printed::Line(..)) => {}
-            None if owed.is_some() && Instant::now() < deadline => {
-                owed = None;
+        let Some(printed) = next else {
+            if owed.take().is_some() && Instant::now() < deadline {
                 keyboard.unasked().await;
+                continue;
             }
-            None => break,
+            break;
+        };
+        let (at, text, whole) = match printed {
+            Printed::Line(at, text) => (at, text, true),
+            Printed::Prompt(at, text) => (at, text, false),
+        };
+        match read(&text) {
+            Some(reading) => {
+                // A client line left without a line ending (a last line printed without one, say)
+                // is a line, not a prompt.
+                if !whole {
+                    recorder.record(at, CLIENT, EventKind::Out(text.clone()));
+                }
+                if reading.meaning == Meaning::Error {
+                    if owed.is_some() {
+                        keyboard.unasked().await;
+                    }
+                    owed = Some(Instant::now() + PROMPT_WAIT);
+                }
+            }
+            None if !whole || looks_like_prompt(&text) => {
+                owed = None;
+                keyboard.prompt(at, text).await;
+            }
+            None => {}
         }
     }
     let typed = std::mem::take(&mut keyboard.typed);
@@ -1027,5 +1034,228 @@ mod tests {
                 .as_bytes()
         )
         .is_err());
+    }
+
+    fn run(events: Vec<(f64, &str, EventKind)>) -> Run {
+        Run {
+            transport: Transport::Udp,
+            hosts: vec![(SERVER.into(), LOOPBACK), (CLIENT.into(), LOOPBACK)],
+            events: events
+                .into_iter()
+                .map(|(at, host, kind)| Event {
+                    at: Duration::from_secs_f64(at),
+                    host: host.into(),
+                    kind,
+                })
+                .collect(),
+            epoch: chrono::NaiveDate::from_ymd_opt(2026, 12, 2)
+                .unwrap()
+                .and_hms_opt(10, 0, 0)
+                .unwrap(),
+            simulated: Duration::from_secs(2),
+            hit_limit: false,
+            steps: 0,
+        }
+    }
+
+    fn send(from: &str, to: &str, payload: &str) -> EventKind {
+        EventKind::Send {
+            msg: 0,
+            transport: Transport::Udp,
+            from: from.parse().unwrap(),
+            to: to.parse().unwrap(),
+            payload: payload.as_bytes().to_vec(),
+            delivered: Some(Duration::ZERO),
+        }
+    }
+
+    fn out(line: &str) -> EventKind {
+        EventKind::Out(line.to_string())
+    }
+
+    #[test]
+    fn a_try_is_a_request_from_a_new_socket_or_for_a_new_id() {
+        let (a, b, s) = ("127.0.0.1:4000", "127.0.0.1:4001", "127.0.0.1:5000");
+        let r = run(vec![
+            (0.1, CLIENT, send(a, s, "HELLO 1")),
+            (0.2, CLIENT, send(a, s, "HELLO 1")),
+            (0.3, SERVER, send(s, a, "RESET 1")),
+            (0.4, CLIENT, send(a, s, "HELLO 2")),
+            (0.5, CLIENT, send(b, s, "HELLO 2")),
+        ]);
+        assert_eq!(tries(&r), 3);
+    }
+
+    #[test]
+    fn what_a_case_did_not_see_is_said_with_what_the_client_did() {
+        let (a, s) = ("127.0.0.1:4000", "127.0.0.1:5000");
+        let r = run(vec![
+            (0.1, CLIENT, send(a, s, "HELLO 1001")),
+            (0.2, CLIENT, out("Connection error 1001")),
+            (
+                0.3,
+                CLIENT,
+                EventKind::Err("Traceback (most recent call last):".into()),
+            ),
+            (0.4, CLIENT, EventKind::Exit(1)),
+        ]);
+        let needs = [
+            Need::Established,
+            Need::Failure,
+            Need::Errors(1),
+            Need::Errors(3),
+            Need::Tries(1),
+            Need::Tries(2),
+        ];
+        let seen = "it printed \"Connection error 1001\"; it exited with code 1 after a traceback";
+        assert_eq!(
+            unseen(&needs, &r),
+            [
+                format!("no line that reads as Connection established ({seen})"),
+                format!("no line that reads as Connection Failure ({seen})"),
+                format!("1 of the 3 Connection Error lines needed ({seen})"),
+                "no second try: nothing was sent from a new socket or for a new ID after the first Connection Error".to_string(),
+            ]
+        );
+        let silent = run(vec![(0.1, CLIENT, send(a, s, "HELLO 1001"))]);
+        assert_eq!(
+            unseen(&[Need::Errors(1), Need::Tries(3)], &silent),
+            [
+                "no line that reads as Connection Error (it printed nothing on standard output; it was still running when the case ended)".to_string(),
+                "1 of the 3 tries needed were seen".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_are_judged_for_their_meaning_with_missing_parts_filled_in() {
+        let (a, s) = ("127.0.0.1:4000", "127.0.0.1:5000");
+        let r = run(vec![
+            (0.1, CLIENT, send(a, s, "HELLO 1001")),
+            (1.5, CLIENT, out("Connection Timeout")),
+            (1.6, CLIENT, send(a, s, "HELLO 1002")),
+            (1.7, SERVER, send(s, a, "OK 1002 127.0.0.1 4000")),
+            (1.8, CLIENT, out("Connection established  1002")),
+            (1.9, CLIENT, out("bye")),
+            (1.95, SERVER, out("Connection Error 7")),
+        ]);
+        let meant: Vec<String> = as_meant(&r)
+            .events
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Out(line) => Some(line),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            meant,
+            [
+                "Connection Error 1001 on 2026-12-02 10:00:01.500000",
+                "Connection established 1002 127.0.0.1 4000 on 2026-12-02 10:00:01.800000",
+                "bye",
+                "Connection Error 7",
+            ]
+        );
+    }
+
+    #[test]
+    fn over_tcp_a_try_is_a_connection() {
+        let (a, s) = (
+            "127.0.0.1:4000".parse().unwrap(),
+            "127.0.0.1:5000".parse().unwrap(),
+        );
+        let connected = || EventKind::Connected { from: a, to: s };
+        let r = run(vec![(0.1, CLIENT, connected()), (0.2, CLIENT, connected())]);
+        assert_eq!(tries(&r), 2);
+    }
+
+    #[test]
+    fn a_need_that_is_met_says_nothing_and_long_output_shows_its_last_lines() {
+        let (a, s) = ("127.0.0.1:4000", "127.0.0.1:5000");
+        let r = run(vec![
+            (0.1, CLIENT, send(a, s, "HELLO 1001")),
+            (0.2, CLIENT, out("one")),
+            (0.3, CLIENT, out("two")),
+            (
+                0.4,
+                CLIENT,
+                out("Connection Error 1001 on 2026-12-02 10:00:00.400000"),
+            ),
+            (
+                0.5,
+                CLIENT,
+                out("Connection Failure on 2026-12-02 10:00:00.500000"),
+            ),
+            (
+                0.6,
+                SERVER,
+                EventKind::Err("Traceback (most recent call last):".into()),
+            ),
+            (0.8, CLIENT, EventKind::Exit(0)),
+            (0.9, SERVER, EventKind::Exit(3)),
+            (0.9, SERVER, EventKind::Crash),
+        ]);
+        assert!(unseen(&[Need::Failure, Need::Errors(1), Need::Tries(1)], &r).is_empty());
+        assert_eq!(
+            unseen(&[Need::Established], &r),
+            ["no line that reads as Connection established (its last lines: \"two\", \"Connection Error 1001 on 2026-12-02 10:00:00.400000\", \"Connection Failure on 2026-12-02 10:00:00.500000\"; it exited with code 0)"]
+        );
+        let done = run(vec![(
+            0.1,
+            CLIENT,
+            out("Connection established 1 127.0.0.1 4000 on 2026-12-02 10:00:00.100000"),
+        )]);
+        assert!(unseen(&[Need::Established], &done).is_empty());
+        let killed = run(vec![(0.1, CLIENT, EventKind::Crash)]);
+        assert_eq!(
+            unseen(&[Need::Established], &killed),
+            ["no line that reads as Connection established (it printed nothing on standard output; it was killed by a signal)"]
+        );
+    }
+
+    #[test]
+    fn the_format_cases_quote_each_line_that_differs_and_pass_exact_ones() {
+        let exact = run(vec![
+            (
+                0.1,
+                CLIENT,
+                out("Connection Error 1 on 2026-12-02 10:00:00.100000"),
+            ),
+            (
+                0.2,
+                CLIENT,
+                out("Connection Failure on 2026-12-02 10:00:00.200000"),
+            ),
+            (
+                0.3,
+                CLIENT,
+                out("Connection established 1 127.0.0.1 4000 on 2026-12-02 10:00:00.300000"),
+            ),
+        ]);
+        let times = Timing::Scaled.times();
+        assert_eq!(error_and_failure_form(&exact, &times), Ok(()));
+        assert_eq!(established_form(&exact, &times), Ok(()));
+        let loose = run(vec![
+            (0.1, CLIENT, out("Connection error 1")),
+            (0.2, CLIENT, out("Connection Error 2")),
+            (0.25, CLIENT, out("Connection Error 3")),
+            (0.3, CLIENT, out("Connection established  1 127.0.0.1 4000")),
+        ]);
+        assert_eq!(
+            error_and_failure_form(&loose, &times),
+            Err("\"Connection error 1\": `error` instead of `Error`; no timestamp (and 2 more lines like it)".to_string())
+        );
+        let two = run(vec![
+            (0.1, CLIENT, out("Connection Error 1")),
+            (0.2, CLIENT, out("Connection Failure")),
+        ]);
+        assert_eq!(
+            error_and_failure_form(&two, &times),
+            Err("\"Connection Error 1\": no timestamp (and 1 more line like it)".to_string())
+        );
+        assert_eq!(
+            established_form(&loose, &times),
+            Err("\"Connection established  1 127.0.0.1 4000\": 2 spaces after `established`; no timestamp".to_string())
+        );
     }
 }

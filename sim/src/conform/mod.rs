@@ -662,4 +662,24 @@ mod tests {
         };
         assert!(!ttl_only.takes_timers(true));
     }
+
+    #[test]
+    fn the_expected_wall_time_fills_the_slots_long_cases_first() {
+        let s = Duration::from_secs;
+        // Two slots: the two long cases take one each, the short ones fill the one that frees first.
+        let planned = [(false, s(2)), (true, s(30)), (false, s(2)), (true, s(20))];
+        assert_eq!(expected_wall(&planned, 2), s(30));
+        assert_eq!(expected_wall(&planned, 1), s(54));
+        assert_eq!(expected_wall(&planned, 0), s(54));
+        // Short cases after the long ones: 20 + 2 + 2 + 2 = 26 < 30.
+        let more = [
+            (true, s(30)),
+            (true, s(20)),
+            (false, s(2)),
+            (false, s(2)),
+            (false, s(2)),
+        ];
+        assert_eq!(expected_wall(&more, 2), s(30));
+        assert_eq!(expected_wall(&[], 4), s(0));
+    }
 }

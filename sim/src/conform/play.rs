@@ -262,8 +262,9 @@ impl Session {
         }
     }
 
-    /// One TCP connection from `host`: writes `pieces` with `gap` between them, half-closes if asked,
-    /// then reads what the server sends until it closes or the reply wait passes.
+    /// One TCP connection from `host`: writes `pieces` with `gap` between them (reading what comes
+    /// back meanwhile, so a reply to the first piece is seen when it came), half-closes if asked, then
+    /// reads what the server sends until it closes or the reply wait passes.
     pub async fn tcp(
         &mut self,
         host: &'static str,
@@ -283,9 +284,14 @@ impl Session {
         let (Ok(local), server) = (stream.local_addr(), self.server) else {
             return Reply::default();
         };
+        let mut reply = Reply::default();
         for (i, piece) in pieces.iter().enumerate() {
             if i > 0 {
-                tokio::time::sleep(gap).await;
+                self.read_reply(&mut stream, &mut reply, Instant::now() + gap)
+                    .await;
+                if reply.end != End::Waited {
+                    break;
+                }
             }
             let at = self.now();
             if stream.write_all(piece).await.is_err() {
@@ -294,7 +300,7 @@ impl Session {
             self.recorder
                 .send_arrived(at, host, Transport::Tcp, local, server, piece);
         }
-        if half_close && stream.shutdown().await.is_ok() {
+        if half_close && reply.end == End::Waited && stream.shutdown().await.is_ok() {
             self.recorder.record(
                 self.now(),
                 host,
@@ -304,8 +310,27 @@ impl Session {
                 },
             );
         }
-        let mut reply = Reply::default();
-        let deadline = Instant::now() + self.reply_wait();
+        if reply.end == End::Waited {
+            let deadline = Instant::now() + self.reply_wait();
+            self.read_reply(&mut stream, &mut reply, deadline).await;
+        }
+        self.recorder.record(
+            self.now(),
+            host,
+            EventKind::Close {
+                local,
+                peer: server,
+            },
+        );
+        reply
+    }
+
+    /// Reads what the server sends on `stream` into `reply`, each piece recorded when it came, until
+    /// `deadline` or the connection's end (which `reply.end` then says).
+    async fn read_reply(&self, stream: &mut TcpStream, reply: &mut Reply, deadline: Instant) {
+        let (Ok(local), server) = (stream.local_addr(), self.server) else {
+            return;
+        };
         let mut buf = [0u8; 4096];
         loop {
             match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
@@ -319,7 +344,7 @@ impl Session {
                             peer: local,
                         },
                     );
-                    break;
+                    return;
                 }
                 Ok(Ok(n)) => {
                     let at = self.now();
@@ -335,20 +360,11 @@ impl Session {
                 }
                 Ok(Err(e)) => {
                     reply.end = End::Reset(e.to_string());
-                    break;
+                    return;
                 }
-                Err(_) => break,
+                Err(_) => return,
             }
         }
-        self.recorder.record(
-            self.now(),
-            host,
-            EventKind::Close {
-                local,
-                peer: server,
-            },
-        );
-        reply
     }
 
     /// Waits, so the next step happens `d` later.
@@ -359,5 +375,62 @@ impl Session {
     /// Waits until `at` after the case started.
     pub async fn until(&self, at: Duration) {
         tokio::time::sleep_until(self.start + at).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(bytes: &[u8], end: End) -> Reply {
+        Reply {
+            bytes: bytes.to_vec(),
+            end,
+        }
+    }
+
+    #[test]
+    fn an_answer_is_an_ok_or_a_reset_for_the_id_asked_and_anything_else_is_said_as_seen() {
+        let wait = Duration::from_millis(1300);
+        let ok = reply(b"OK 7 127.0.0.1 5000", End::Closed);
+        assert!(matches!(ok.answer("7", wait), Ok(Message::Ok(..))));
+        assert!(matches!(
+            reply(b"RESET 7", End::Waited).answer("7", wait),
+            Ok(Message::Reset(_))
+        ));
+        assert_eq!(
+            reply(b"OK 91 127.0.0.1 5000", End::Closed).answer("9102", wait),
+            Err(
+                "the server answered \"OK 91 127.0.0.1 5000\", not an OK or a RESET for 9102"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            reply(b"OK 9301\n 127.0.0.1 5000", End::Closed).answer("9301", wait),
+            Err(
+                "the server answered \"OK 9301\\n 127.0.0.1 5000\", not an OK or a RESET for 9301"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            reply(b"HELLO 7", End::Waited).answer("7", wait),
+            Err("the server answered \"HELLO 7\", not an OK or a RESET for 7".to_string())
+        );
+        assert_eq!(
+            reply(b"", End::Waited).answer("7", wait),
+            Err("no reply within 1.3 s".to_string())
+        );
+        assert_eq!(
+            reply(b"", End::Closed).answer("7", wait),
+            Err("the server closed the connection without a reply".to_string())
+        );
+        assert_eq!(
+            reply(b"", End::Reset("reset by peer".into())).answer("7", wait),
+            Err("the connection was reset without a reply (reset by peer)".to_string())
+        );
+        assert_eq!(
+            reply(b"", End::NotConnected("refused (x)".into())).answer("7", wait),
+            Err("the connection was refused (x)".to_string())
+        );
     }
 }

@@ -437,6 +437,15 @@ mod tests {
     }
 
     #[test]
+    fn a_wall_time_reads_in_minutes_and_seconds() {
+        let s = Duration::from_secs;
+        assert_eq!(duration(Duration::from_millis(400)), "0 s");
+        assert_eq!(duration(Duration::from_millis(12_600)), "13 s");
+        assert_eq!(duration(s(60)), "1 min");
+        assert_eq!(duration(s(125)), "2 min 5 s");
+    }
+
+    #[test]
     fn the_summary_and_the_exit_code_count_each_verdict() {
         let r = results();
         assert_eq!(summary(&r), "required 1/2 passed, 1 unsupported");

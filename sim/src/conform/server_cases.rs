@@ -548,9 +548,9 @@ impl ServerCase {
         1 + usize::from(self.also.is_some())
     }
 
-    /// About how long the case takes: its waits, and a second or two to start and stop the server.
+    /// About how long the case takes: its waits, and a second to start and stop the server.
     fn wall_estimate(&self, times: &Times) -> Duration {
-        let start_and_stop = Duration::from_secs(2);
+        let start_and_stop = Duration::from_secs(1);
         let waits = match self.id {
             "server.ttl.expires" | "server.ttl.reset-does-not-refresh" => {
                 times.ttl + ttl_margin(times)
