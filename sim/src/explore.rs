@@ -89,9 +89,60 @@ pub struct Summary {
     /// How many runs reached each named situation.
     pub situations: BTreeMap<Situation, usize>,
     /// Faults that start trouble, by kind: how many, and how many of them touched nothing.
-    pub effect: BTreeMap<&'static str, (usize, usize)>,
-    pub failures: Vec<Failure>,
+    pub effect: BTreeMap<String, (usize, usize)>,
+    pub failures: Vec<FailureRecord>,
     pub wall: Duration,
+}
+
+/// A failure as reports and shard files hold it: everything [`report`] prints, in plain values.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FailureRecord {
+    pub seed: u64,
+    pub transport: Transport,
+    /// Every violation of the original run, with its events as transcript lines.
+    pub violations: Vec<ViolationRecord>,
+    pub size_before: usize,
+    pub size_after: usize,
+    /// The rule the shrunk scenario breaks, and how.
+    pub shrunk_rule: String,
+    pub shrunk_message: String,
+    /// Where the shrunk scenario was saved, if it was.
+    pub saved: Option<PathBuf>,
+    /// The shrunk scenario, as the scenario file it is saved as.
+    pub scenario: String,
+}
+
+/// One broken rule of a failure.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ViolationRecord {
+    pub rule: String,
+    pub message: String,
+    pub events: Vec<String>,
+}
+
+impl From<&Failure> for FailureRecord {
+    fn from(f: &Failure) -> Self {
+        let path = f.saved.clone().unwrap_or_default();
+        FailureRecord {
+            seed: f.seed,
+            transport: f.transport,
+            violations: f
+                .violations
+                .iter()
+                .map(|v| ViolationRecord {
+                    rule: v.rule.to_string(),
+                    message: v.message.clone(),
+                    events: v.events.iter().map(crate::transcript::event_line).collect(),
+                })
+                .collect(),
+            size_before: f.size_before,
+            size_after: f.size_after,
+            shrunk_rule: f.shrunk_violation.rule.to_string(),
+            shrunk_message: f.shrunk_violation.message.clone(),
+            saved: f.saved.clone(),
+            scenario: failure_file(f, &path),
+        }
+    }
 }
 
 /// Scenario size, for shrinking: clients, peers, faults and typed lines.
@@ -401,32 +452,34 @@ pub fn explore(cfg: &Config, progress: impl Fn(&SeedResult)) -> Summary {
             *summary.situations.entry(situation).or_default() += 1;
         }
         for (kind, (all, idle)) in result.effect {
-            let (sum_all, sum_idle) = summary.effect.entry(kind).or_default();
+            let (sum_all, sum_idle) = summary.effect.entry(kind.to_string()).or_default();
             *sum_all += all;
             *sum_idle += idle;
         }
         for (kind, n) in result.faults {
             *summary.faults.entry(kind).or_default() += n;
         }
-        summary.failures.extend(failure);
+        summary
+            .failures
+            .extend(failure.as_ref().map(FailureRecord::from));
     }
     summary.wall = started.elapsed();
     summary
 }
 
 /// A failure for a reader: the rule, the events that break it, the shrunk case and how to replay it.
-pub fn report(f: &Failure) -> String {
-    let t = format!("{:?}", f.transport).to_lowercase();
+pub fn report(f: &FailureRecord) -> String {
+    let t = f.transport.to_string();
     let mut out = format!("FAIL seed {} over {t}\n", f.seed);
     for v in &f.violations {
         out += &format!("  {}: {}\n", v.rule, v.message);
         for e in &v.events {
-            out += &format!("      {}\n", crate::transcript::event_line(e));
+            out += &format!("      {e}\n");
         }
     }
     out += &format!(
         "  shrunk from size {} to {} (clients + peers + faults + typed lines); it breaks {}: {}\n",
-        f.size_before, f.size_after, f.shrunk_violation.rule, f.shrunk_violation.message
+        f.size_before, f.size_after, f.shrunk_rule, f.shrunk_message
     );
     match &f.saved {
         Some(path) => {
@@ -442,6 +495,155 @@ pub fn report(f: &Failure) -> String {
         f.seed
     );
     out
+}
+
+/// A shard's (or a whole run's) summary as a file, so shards run apart can be added into one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ShardFile {
+    /// The run's seeds before sharding: `seeds` from `from`.
+    pub from: u64,
+    pub seeds: u64,
+    /// `[i, n]`: the i-th of n shards.
+    pub shard: (u64, u64),
+    pub transports: Vec<Transport>,
+    /// The seeds this shard ran.
+    pub shard_seeds: u64,
+    pub runs: usize,
+    pub simulated_us: u64,
+    pub steps: u64,
+    pub faults: BTreeMap<String, usize>,
+    pub lost: usize,
+    /// Runs that reached each named situation, by name.
+    pub situations: BTreeMap<String, usize>,
+    /// Faults that start trouble, by kind: how many, and how many touched nothing.
+    pub effect: BTreeMap<String, (usize, usize)>,
+    pub failures: Vec<FailureRecord>,
+    pub wall_ms: u64,
+}
+
+impl ShardFile {
+    /// The summary of a run of `cfg`.
+    pub fn new(cfg: &Config, s: &Summary) -> Self {
+        ShardFile {
+            from: cfg.from,
+            seeds: cfg.seeds,
+            shard: cfg.shard,
+            transports: cfg.transports.clone(),
+            shard_seeds: s.seeds,
+            runs: s.runs,
+            simulated_us: u64::try_from(s.simulated.as_micros()).unwrap_or(u64::MAX),
+            steps: s.steps,
+            faults: s.faults.clone(),
+            lost: s.lost,
+            situations: s
+                .situations
+                .iter()
+                .map(|(k, n)| (k.name().to_string(), *n))
+                .collect(),
+            effect: s.effect.clone(),
+            failures: s.failures.clone(),
+            wall_ms: u64::try_from(s.wall.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// Why shards do not add up to one run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error("no shard files given")]
+    Empty,
+    #[error(
+        "shard {0}/{1} is not of the same run as the first (seeds {2} from {3} over {4}): {5}"
+    )]
+    OtherRun(u64, u64, u64, u64, String, String),
+    #[error("shard {0}/{1} is given twice")]
+    Overlap(u64, u64),
+    #[error("shard {0}/{1} is missing")]
+    Gap(u64, u64),
+    #[error("unknown situation {0:?} in shard {1}/{2}")]
+    Situation(String, u64, u64),
+}
+
+/// Adds shards of one run into the summary a single process over the same seeds gives (its wall time
+/// the longest shard's: they ran side by side). They must be every shard `1..=n` of the same run, once.
+pub fn merge(shards: &[ShardFile]) -> Result<Summary, MergeError> {
+    let first = shards.first().ok_or(MergeError::Empty)?;
+    let n = first.shard.1;
+    let mut seen = vec![false; usize::try_from(n).unwrap_or(0)];
+    let names = |t: &[Transport]| {
+        t.iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    let mut summary = Summary {
+        transports: first.transports.clone(),
+        ..Summary::default()
+    };
+    for f in shards {
+        let (i, m) = f.shard;
+        let differs = if (f.from, f.seeds) != (first.from, first.seeds) {
+            Some(format!("seeds {} from {}", f.seeds, f.from))
+        } else if f.transports != first.transports {
+            Some(format!("over {}", names(&f.transports)))
+        } else if m != n {
+            Some(format!("one of {m} shards, not {n}"))
+        } else {
+            None
+        };
+        if let Some(why) = differs {
+            return Err(MergeError::OtherRun(
+                i,
+                m,
+                first.seeds,
+                first.from,
+                names(&first.transports),
+                why,
+            ));
+        }
+        let slot = usize::try_from(i.saturating_sub(1)).unwrap_or(usize::MAX);
+        match seen.get_mut(slot) {
+            Some(true) => return Err(MergeError::Overlap(i, n)),
+            Some(s) => *s = true,
+            None => {
+                return Err(MergeError::OtherRun(
+                    i,
+                    m,
+                    first.seeds,
+                    first.from,
+                    names(&first.transports),
+                    "no such shard".into(),
+                ))
+            }
+        }
+        summary.seeds += f.shard_seeds;
+        summary.runs += f.runs;
+        summary.simulated += Duration::from_micros(f.simulated_us);
+        summary.steps += f.steps;
+        summary.lost += f.lost;
+        for (k, v) in &f.faults {
+            *summary.faults.entry(k.clone()).or_default() += v;
+        }
+        for (name, v) in &f.situations {
+            let situation = Situation::ALL
+                .into_iter()
+                .find(|x| x.name() == name)
+                .ok_or_else(|| MergeError::Situation(name.clone(), i, n))?;
+            *summary.situations.entry(situation).or_default() += v;
+        }
+        for (k, (all, idle)) in &f.effect {
+            let (a, b) = summary.effect.entry(k.clone()).or_default();
+            *a += all;
+            *b += idle;
+        }
+        summary.failures.extend(f.failures.iter().cloned());
+        summary.wall = summary.wall.max(Duration::from_millis(f.wall_ms));
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(MergeError::Gap(missing as u64 + 1, n));
+    }
+    summary.failures.sort_by_key(|f| (f.seed, f.transport));
+    Ok(summary)
 }
 
 /// The closing summary.
@@ -541,5 +743,94 @@ mod tests {
         assert_eq!(small.faults.len(), 1);
         assert_eq!(size(&small), 2);
         assert!(small.faults[0].at.0 < small.network.tick.0 * 2);
+    }
+
+    fn shard(i: u64, n: u64, failing: &[u64]) -> ShardFile {
+        ShardFile {
+            from: 10,
+            seeds: 6,
+            shard: (i, n),
+            transports: vec![Transport::Udp],
+            shard_seeds: 2,
+            runs: 2,
+            simulated_us: 1_500_000,
+            steps: 7,
+            faults: [("loss".to_string(), i as usize)].into(),
+            lost: 1,
+            situations: [(Situation::ALL[0].name().to_string(), 1)].into(),
+            effect: [("partition".to_string(), (2, 1))].into(),
+            failures: failing
+                .iter()
+                .map(|&seed| FailureRecord {
+                    seed,
+                    transport: Transport::Udp,
+                    violations: vec![ViolationRecord {
+                        rule: "r".into(),
+                        message: "m".into(),
+                        events: vec!["e".into()],
+                    }],
+                    size_before: 5,
+                    size_after: 1,
+                    shrunk_rule: "r".into(),
+                    shrunk_message: "m".into(),
+                    saved: None,
+                    scenario: String::new(),
+                })
+                .collect(),
+            wall_ms: 100 * i,
+        }
+    }
+
+    #[test]
+    fn shards_add_up_and_their_failures_come_in_seed_order() {
+        let s = merge(&[shard(2, 3, &[14]), shard(3, 3, &[]), shard(1, 3, &[15, 10])]).unwrap();
+        assert_eq!((s.seeds, s.runs, s.steps, s.lost), (6, 6, 21, 3));
+        assert_eq!(s.simulated, Duration::from_millis(4500));
+        assert_eq!(s.faults["loss"], 6);
+        assert_eq!(s.situations[&Situation::ALL[0]], 3);
+        assert_eq!(s.effect["partition"], (6, 3));
+        assert_eq!(s.wall, Duration::from_millis(300));
+        let seeds: Vec<u64> = s.failures.iter().map(|f| f.seed).collect();
+        assert_eq!(seeds, [10, 14, 15]);
+        assert!(report(&s.failures[0]).starts_with("FAIL seed 10 over udp\n  r: m\n      e\n"));
+    }
+
+    #[test]
+    fn shards_that_do_not_make_one_run_are_refused() {
+        assert_eq!(merge(&[]).err(), Some(MergeError::Empty));
+        assert_eq!(
+            merge(&[shard(1, 2, &[])]).err(),
+            Some(MergeError::Gap(2, 2))
+        );
+        assert_eq!(
+            merge(&[shard(1, 2, &[]), shard(1, 2, &[]), shard(2, 2, &[])]).err(),
+            Some(MergeError::Overlap(1, 2))
+        );
+        let mut other = shard(2, 2, &[]);
+        other.seeds = 7;
+        assert!(matches!(
+            merge(&[shard(1, 2, &[]), other]),
+            Err(MergeError::OtherRun(2, 2, ..))
+        ));
+        let mut tcp = shard(2, 2, &[]);
+        tcp.transports = vec![Transport::Tcp];
+        assert!(matches!(
+            merge(&[shard(1, 2, &[]), tcp]),
+            Err(MergeError::OtherRun(..))
+        ));
+        assert!(matches!(
+            merge(&[shard(1, 2, &[]), shard(2, 3, &[])]),
+            Err(MergeError::OtherRun(2, 3, ..))
+        ));
+        assert!(matches!(
+            merge(&[shard(1, 2, &[]), shard(3, 2, &[])]),
+            Err(MergeError::OtherRun(3, 2, ..))
+        ));
+        let mut unknown = shard(2, 2, &[]);
+        unknown.situations = [("no-such".to_string(), 1)].into();
+        assert_eq!(
+            merge(&[shard(1, 2, &[]), unknown]).err(),
+            Some(MergeError::Situation("no-such".into(), 2, 2))
+        );
     }
 }

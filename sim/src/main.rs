@@ -59,6 +59,14 @@ enum Command {
         /// Where shrunk failures are written as scenario files.
         #[arg(long, default_value = "target/explore-failures")]
         save: PathBuf,
+        /// Also write the run's summary (and its failures, shrunk) as JSON, for `--merge`.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Add the JSON summaries of every shard of one run (`--shard I/N --json F` each) and print
+        /// them as one run over all the seeds; nothing is run. Fails (exit 2) if a shard is missing,
+        /// given twice, or of another run.
+        #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["seeds", "from", "shard", "jobs"])]
+        merge: Vec<PathBuf>,
     },
     /// Measure how fast scenarios replay, in event and in fixed mode: steps, wall time, and simulated
     /// seconds per wall second, per scenario and in all.
@@ -123,7 +131,19 @@ fn main() -> ExitCode {
             jobs,
             shard,
             save,
+            json,
+            merge,
         } => {
+            if !merge.is_empty() {
+                return merge_cli(&merge, json.as_deref());
+            }
+            // A summary that cannot be written is found out before the run, not after it.
+            if let Some(path) = &json {
+                if let Err(e) = std::fs::File::create(path) {
+                    eprintln!("sim: cannot write {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
             let transports = Transport::ALL
                 .into_iter()
                 .filter(|t| transport.includes(*t))
@@ -141,12 +161,73 @@ fn main() -> ExitCode {
                 determinism_every: 16,
                 save: Some(save),
             };
-            explore_cli(&cfg)
+            explore_cli(&cfg, json.as_deref())
         }
     }
 }
 
-fn explore_cli(cfg: &explore::Config) -> ExitCode {
+/// Writes `summary` of `cfg` as a shard file; `Err` is the one-line error.
+fn write_json(path: &std::path::Path, file: &explore::ShardFile) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(file).map_err(|e| e.to_string())?;
+    std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Prints a summary's failures and its closing lines; exit 1 if anything failed.
+fn print_summary(summary: &explore::Summary) -> ExitCode {
+    for failure in &summary.failures {
+        println!("{}", explore::report(failure));
+    }
+    print!("{}", explore::summary_text(summary));
+    if summary.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn merge_cli(paths: &[PathBuf], json: Option<&std::path::Path>) -> ExitCode {
+    let mut shards = Vec::new();
+    for path in paths {
+        let read = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                serde_json::from_str::<explore::ShardFile>(&text).map_err(|e| e.to_string())
+            });
+        match read {
+            Ok(shard) => shards.push(shard),
+            Err(e) => {
+                eprintln!("sim: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let summary = match explore::merge(&shards) {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("sim: cannot merge: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(path) = json {
+        let first = &shards[0];
+        let cfg = explore::Config {
+            from: first.from,
+            seeds: first.seeds,
+            transports: first.transports.clone(),
+            jobs: 1,
+            shard: (1, 1),
+            determinism_every: 0,
+            save: None,
+        };
+        if let Err(e) = write_json(path, &explore::ShardFile::new(&cfg, &summary)) {
+            eprintln!("sim: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    print_summary(&summary)
+}
+
+fn explore_cli(cfg: &explore::Config, json: Option<&std::path::Path>) -> ExitCode {
     let total = explore::shard_seeds(cfg.from, cfg.seeds, cfg.shard).count() * cfg.transports.len();
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(total as u64);
@@ -167,15 +248,13 @@ fn explore_cli(cfg: &explore::Config) -> ExitCode {
         }
     });
     bar.finish_and_clear();
-    for failure in &summary.failures {
-        println!("{}", explore::report(failure));
+    if let Some(path) = json {
+        if let Err(e) = write_json(path, &explore::ShardFile::new(cfg, &summary)) {
+            eprintln!("sim: {e}");
+            return ExitCode::from(2);
+        }
     }
-    print!("{}", explore::summary_text(&summary));
-    if summary.failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    print_summary(&summary)
 }
 
 /// Every `.toml` file named, or inside a directory named, in sorted order.

@@ -227,3 +227,82 @@ fn conform_stops_quietly_and_kills_its_children_when_its_output_is_closed() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The summary's lines, without the speed line (wall time differs from run to run).
+fn without_speed(out: &str) -> Vec<&str> {
+    out.lines().filter(|l| !l.starts_with("speed: ")).collect()
+}
+
+#[test]
+fn shards_run_apart_merge_into_the_summary_of_one_run_over_the_same_seeds() {
+    let dir = std::env::temp_dir().join(format!("sim-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let (code, whole, err) = sim(&[
+        "explore",
+        "--seeds",
+        "24",
+        "--from",
+        "500",
+        "--json",
+        &file("whole.json"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for i in 1..=3 {
+        let (code, _, err) = sim(&[
+            "explore",
+            "--seeds",
+            "24",
+            "--from",
+            "500",
+            "--shard",
+            &format!("{i}/3"),
+            "--json",
+            &file(&format!("{i}.json")),
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, merged, err) = sim(&[
+        "explore",
+        "--merge",
+        &file("2.json"),
+        &file("1.json"),
+        &file("3.json"),
+        "--json",
+        &file("merged.json"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(merged.starts_with("seeds: 24 (48 runs)\n"), "{merged}");
+    assert_eq!(without_speed(&merged), without_speed(&whole));
+    // The merged file equals the single run's, but for the wall time.
+    let json = |name: &str| -> serde_json::Value {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file(name)).unwrap()).unwrap();
+        v["wall_ms"] = 0.into();
+        v
+    };
+    assert_eq!(json("merged.json"), json("whole.json"));
+
+    // A shard missing, a shard twice, or a shard of another run: one line, exit 2.
+    let (code, out, err) = sim(&["explore", "--merge", &file("1.json"), &file("3.json")]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert_eq!(err, "sim: cannot merge: shard 2/3 is missing\n");
+    let (code, _, err) = sim(&[
+        "explore",
+        "--merge",
+        &file("1.json"),
+        &file("2.json"),
+        &file("2.json"),
+        &file("3.json"),
+    ]);
+    assert_eq!(code, 2);
+    assert_eq!(err, "sim: cannot merge: shard 2/3 is given twice\n");
+    let (code, _, err) = sim(&["explore", "--merge", &file("1.json"), &file("whole.json")]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("sim: cannot merge: shard 1/1 is not of the same run"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
