@@ -120,347 +120,25 @@ fn ms(m: u64) -> Duration {
     Duration::from_millis(m)
 }
 
-/// The scenario for `seed`, on `transport`.
+/// The scenario for `seed`, on `transport`: one generator per part, each drawing from the seed's one
+/// random stream in turn (the order is part of every seed's scenario).
 pub fn scenario(seed: u64, transport: Transport) -> Scenario {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let swarm = Swarm {
-        hold: rng.random_bool(0.5),
-        partition: rng.random_bool(0.5),
-        loss_faults: rng.random_bool(0.3),
-        crash: rng.random_bool(0.4),
-        peers: rng.random_bool(0.3),
-        network_loss: rng.random_bool(0.3),
-        latency: rng.random_bool(0.4),
-        slow_typing: rng.random_bool(0.3),
-        boundary: rng.random_bool(0.4),
-        mischief: transport == Transport::Udp && rng.random_bool(0.3),
-        heal: rng.random_bool(0.6),
-    };
-    let real_timers = rng.random_bool(0.8);
-    let tick = TICKS[rng.random_range(0..TICKS.len())];
-    let horizon = if real_timers { HORIZON * 2 } else { HORIZON };
-    let timer =
-        |rng: &mut ChaCha8Rng, real: Duration, lo: Duration, hi: Duration, step: Duration| {
-            if real_timers {
-                Dur(real)
-            } else {
-                pick_dur(rng, lo, hi, step)
-            }
-        };
-    let client_timeout =
-        |rng: &mut ChaCha8Rng| timer(rng, defaults::CLIENT_TIMEOUT, secs(1), secs(15), ms(100));
-
-    let mut server = ServerSpec {
-        port: 5000,
-        id_ttl: timer(&mut rng, defaults::ID_TTL, secs(1), secs(40), tick),
-        idle_timeout: timer(&mut rng, defaults::IDLE_TIMEOUT, secs(2), secs(30), tick),
-        line_timeout: timer(&mut rng, defaults::LINE_TIMEOUT, secs(1), secs(15), tick),
-        settle: if rng.random_bool(0.3) {
-            pick_dur(&mut rng, tick, secs(1), tick)
-        } else {
-            Dur(defaults::SETTLE)
-        },
-        max_connections: defaults::MAX_CONNECTIONS,
-        max_ids: defaults::MAX_IDS,
-    };
-    let mut network = NetworkSpec {
-        tick: Dur(tick),
-        latency: if swarm.latency {
-            pick_dur(&mut rng, ms(0), ms(300), ms(10))
-        } else {
-            Dur::default()
-        },
-        jitter: if swarm.latency && rng.random_bool(0.5) {
-            pick_dur(&mut rng, ms(10), ms(300), ms(10))
-        } else {
-            Dur::default()
-        },
-        loss: if swarm.network_loss {
-            f64::from(rng.random_range(1..=30u32)) / 100.0
-        } else {
-            0.0
-        },
-        repair: 1.0,
-        duplicate: if swarm.mischief {
-            f64::from(rng.random_range(0..=30u32)) / 100.0
-        } else {
-            0.0
-        },
-        reorder: if swarm.mischief {
-            f64::from(rng.random_range(0..=30u32)) / 100.0
-        } else {
-            0.0
-        },
-        reorder_delay: pick_dur(&mut rng, ms(10), secs(2), ms(10)),
-        socket_errors: 0.0,
-        seed,
-        mode: TimeMode::Event,
-    };
-
-    let pool = rng.random_range(1..=ID_POOL.len());
-    let id = |rng: &mut ChaCha8Rng| ID_POOL[rng.random_range(0..pool)].to_string();
-    let mut clients: Vec<ClientSpec> = (0..rng.random_range(1..=MAX_CLIENTS))
-        .map(|i| {
-            let typed = (0..rng.random_range(0..=3))
-                .map(|_| {
-                    if rng.random_bool(0.2) {
-                        INVALID_TYPED[rng.random_range(0..INVALID_TYPED.len())].to_string()
-                    } else {
-                        id(&mut rng)
-                    }
-                })
-                .collect();
-            ClientSpec {
-                name: format!("c{}", i + 1),
-                start: pick_dur(&mut rng, Duration::ZERO, horizon, tick),
-                id: id(&mut rng),
-                typed,
-                typing: if swarm.slow_typing && rng.random_bool(0.5) {
-                    pick_dur(&mut rng, ms(100), secs(5), ms(100))
-                } else {
-                    Dur::default()
-                },
-                timeout: client_timeout(&mut rng),
-                tries: if real_timers {
-                    defaults::TRIES
-                } else {
-                    rng.random_range(1..=4)
-                },
-                settle: Dur(defaults::SETTLE),
-                server: None,
-            }
-        })
-        .collect();
-    if swarm.boundary {
-        for i in 1..clients.len() {
-            if rng.random_bool(0.5) {
-                let earlier = clients[rng.random_range(0..i)].start.0;
-                let nudge = rng.random_range(0..=3u32);
-                let at = (earlier + server.id_ttl.0 + tick * nudge).saturating_sub(tick);
-                clients[i].start = Dur(at);
-                clients[i].id = clients[rng.random_range(0..i)].id.clone();
-            }
-        }
-    }
-    let mut peers: Vec<PeerSpec> = if swarm.peers {
-        (0..rng.random_range(1..=MAX_PEERS))
-            .map(|i| {
-                let name = format!("p{}", i + 1);
-                let start = pick_dur(&mut rng, Duration::ZERO, horizon, tick);
-                let wait = pick_dur(&mut rng, Duration::ZERO, secs(20), ms(100));
-                // Over UDP, two kinds in six aim at a client and one plays a server.
-                let kinds = if transport == Transport::Udp { 6 } else { 2 };
-                match rng.random_range(0..kinds) {
-                    0 => {
-                        let request = format!("HELLO {}", id(&mut rng));
-                        split_request(&mut rng, name, start, wait, &request, server.settle.0, tick)
-                    }
-                    1 => PeerSpec {
-                        name,
-                        start,
-                        sends: (0..rng.random_range(1..=3))
-                            .map(|_| MALFORMED[rng.random_range(0..MALFORMED.len())].to_string())
-                            .collect(),
-                        gap: pick_dur(&mut rng, Duration::ZERO, secs(1), ms(100)),
-                        half_close: rng.random_bool(0.3),
-                        wait,
-                        to: None,
-                        port: None,
-                        answer: false,
-                        from_other_port: false,
-                    },
-                    2 | 3 => to_client(&mut rng, name, &clients, wait),
-                    4 => PeerSpec {
-                        name,
-                        start: Dur::default(),
-                        sends: ANSWERS[rng.random_range(0..ANSWERS.len())]
-                            .iter()
-                            .map(|a| a.to_string())
-                            .collect(),
-                        gap: pick_dur(&mut rng, Duration::ZERO, secs(20), ms(100)),
-                        half_close: false,
-                        // Until every client is surely done.
-                        wait: Dur(horizon + secs(60)),
-                        to: None,
-                        port: None,
-                        answer: true,
-                        from_other_port: rng.random_bool(0.5),
-                    },
-                    _ => PeerSpec {
-                        name,
-                        start,
-                        sends: (0..rng.random_range(FLOOD))
-                            .map(|_| MALFORMED[rng.random_range(0..MALFORMED.len())].to_string())
-                            .collect(),
-                        gap: pick_dur(&mut rng, Duration::ZERO, ms(20), tick),
-                        half_close: false,
-                        wait,
-                        to: None,
-                        port: None,
-                        answer: false,
-                        from_other_port: false,
-                    },
-                }
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-
-    // Each peer that plays a server is asked by one client.
-    for peer in peers.iter().filter(|p| p.answer) {
-        let asker = rng.random_range(0..clients.len());
-        clients[asker].server = Some(peer.name.clone());
-    }
+    let mut d = Draw::new(seed, transport);
+    let mut server = d.server();
+    let mut network = d.network(seed);
+    let mut clients = d.clients(server.id_ttl.0);
+    let mut peers = d.peers(&clients, server.settle.0);
+    d.ask_peers(&peers, &mut clients);
     let others: Vec<(String, Duration)> = clients
         .iter()
         .map(|c| (c.name.clone(), c.start.0))
         .chain(peers.iter().map(|p| (p.name.clone(), p.start.0)))
         .collect();
-    let mut kinds = Vec::new();
-    for (on, kind) in [
-        (swarm.hold, Action::Hold),
-        (swarm.partition, Action::Partition),
-        (swarm.loss_faults, Action::Loss),
-        (swarm.crash, Action::Crash),
-    ] {
-        if on {
-            kinds.push(kind);
-        }
+    let mut faults = d.faults(&others, network.latency.0);
+    if d.swarm.heal {
+        d.heal(&mut faults, &mut clients);
     }
-    let mut faults = Vec::new();
-    if !kinds.is_empty() {
-        for _ in 0..rng.random_range(0..=MAX_FAULTS / 2) {
-            let kind = kinds[rng.random_range(0..kinds.len())];
-            let (other, talks) = others[rng.random_range(0..others.len())].clone();
-            // Most faults come around when a host starts talking, where they have something to
-            // touch (the explorer reports those that touched nothing); the rest anywhere.
-            let at = if rng.random_bool(0.7) {
-                if kind == Action::Crash {
-                    // A crash in the middle of an exchange: a tick or a few after the first
-                    // message has arrived.
-                    Dur(talks + network.latency.0 + tick * rng.random_range(1..=4))
-                } else {
-                    // Link trouble already there when the host speaks, or just after.
-                    let from = talks.saturating_sub(secs(2));
-                    Dur(from + pick_dur(&mut rng, Duration::ZERO, secs(2) + tick * 5, tick).0)
-                }
-            } else {
-                pick_dur(&mut rng, Duration::ZERO, horizon, tick)
-            };
-            let later = |rng: &mut ChaCha8Rng| Dur(at.0 + pick_dur(rng, tick, secs(30), tick).0);
-            let link = Some([other, SERVER.to_string()]);
-            let fault = |at, action, between, oneway, rate| Fault {
-                at,
-                action,
-                between,
-                oneway,
-                rate,
-            };
-            match kind {
-                Action::Hold => {
-                    faults.push(fault(at, Action::Hold, link.clone(), false, None));
-                    if rng.random_bool(0.8) {
-                        faults.push(fault(later(&mut rng), Action::Release, link, false, None));
-                    }
-                }
-                Action::Partition => {
-                    let oneway = rng.random_bool(0.3);
-                    let link = if oneway && rng.random_bool(0.5) {
-                        link.map(|[a, b]| [b, a])
-                    } else {
-                        link
-                    };
-                    faults.push(fault(at, Action::Partition, link.clone(), oneway, None));
-                    if rng.random_bool(0.8) {
-                        faults.push(fault(later(&mut rng), Action::Repair, link, oneway, None));
-                    }
-                }
-                Action::Loss => {
-                    let rate = f64::from(rng.random_range(1..=50u32)) / 100.0;
-                    faults.push(fault(at, Action::Loss, link.clone(), false, Some(rate)));
-                    if rng.random_bool(0.7) {
-                        faults.push(fault(later(&mut rng), Action::Loss, link, false, Some(0.0)));
-                    }
-                }
-                Action::Crash => {
-                    faults.push(fault(at, Action::Crash, None, false, None));
-                    if rng.random_bool(0.8) {
-                        faults.push(fault(later(&mut rng), Action::Restart, None, false, None));
-                    }
-                }
-                Action::Release | Action::Repair | Action::Restart | Action::Heal => {}
-            }
-        }
-    }
-    faults.sort_by_key(|f| f.at);
-    if swarm.heal {
-        let last = faults.last().map_or(Duration::ZERO, |f| f.at.0);
-        let at = Dur(last + pick_dur(&mut rng, tick, secs(5), tick).0);
-        faults.push(Fault {
-            at,
-            action: Action::Heal,
-            between: None,
-            oneway: false,
-            rate: None,
-        });
-        for i in 0..rng.random_range(1..=MAX_FRESH) {
-            clients.push(ClientSpec {
-                name: format!("h{}", i + 1),
-                start: Dur(at.0 + pick_dur(&mut rng, Duration::ZERO, ms(500), tick).0),
-                id: if rng.random_bool(0.5) {
-                    id(&mut rng)
-                } else {
-                    format!("h{}", i + 1)
-                },
-                typed: Vec::new(),
-                typing: Dur::default(),
-                timeout: client_timeout(&mut rng),
-                tries: 1,
-                settle: Dur(defaults::SETTLE),
-                server: None,
-            });
-        }
-    }
-    // Drawn last, so the rest of a seed's scenario is what it was before them: the server's socket
-    // errors, a server that takes one or two connections at a time, and (UDP) a burst of more
-    // requests in one instant than one receive batch holds.
-    if rng.random_bool(0.2) {
-        network.socket_errors = f64::from(rng.random_range(5..=40u32)) / 100.0;
-    }
-    // Not with a heal: a fresh client may then queue behind others past its timeout, which the
-    // liveness rule would take for a server that does not answer.
-    if !swarm.heal && rng.random_bool(0.15) {
-        server.max_connections = rng.random_range(1..=2);
-    }
-    // A table of one to three IDs, full often. Not with a heal either: a fresh client would meet a
-    // full table.
-    if !swarm.heal && rng.random_bool(0.15) {
-        server.max_ids = rng.random_range(1..=3);
-    }
-    if transport == Transport::Udp && rng.random_bool(0.1) {
-        let talks = others[rng.random_range(0..others.len())].1;
-        peers.push(PeerSpec {
-            name: format!("p{}", peers.len() + 1),
-            // Mostly just when another host talks, so the burst meets its exchange.
-            start: if rng.random_bool(0.5) {
-                Dur(talks)
-            } else {
-                pick_dur(&mut rng, Duration::ZERO, horizon, tick)
-            },
-            sends: (0..rng.random_range(BATCH + 1..=BATCH + 16))
-                .map(|_| format!("HELLO {}", id(&mut rng)))
-                .collect(),
-            gap: Dur::default(),
-            half_close: false,
-            wait: Dur(secs(1)),
-            to: None,
-            port: None,
-            answer: false,
-            from_other_port: false,
-        });
-    }
-
+    d.last_draws(&mut server, &mut network, &mut peers, &others);
     Scenario {
         description: format!("Generated by the explorer from seed {seed}."),
         transports: vec![transport],
@@ -470,6 +148,435 @@ pub fn scenario(seed: u64, transport: Transport) -> Scenario {
         peers,
         faults,
         limit: Dur(Duration::from_secs(1200)),
+    }
+}
+
+/// One seed's drawing: its random stream, and the choices every part depends on.
+struct Draw {
+    rng: ChaCha8Rng,
+    transport: Transport,
+    swarm: Swarm,
+    /// The assignment's timers (30 s, 2 min, 15 s), or short ones drawn per seed.
+    real_timers: bool,
+    tick: Duration,
+    /// Until when hosts start.
+    horizon: Duration,
+    /// How many of [`ID_POOL`] the seed's IDs come from (drawn with the clients).
+    pool: usize,
+}
+
+impl Draw {
+    /// The seed's kinds of trouble, timers and tick: the first draws.
+    fn new(seed: u64, transport: Transport) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let swarm = Swarm {
+            hold: rng.random_bool(0.5),
+            partition: rng.random_bool(0.5),
+            loss_faults: rng.random_bool(0.3),
+            crash: rng.random_bool(0.4),
+            peers: rng.random_bool(0.3),
+            network_loss: rng.random_bool(0.3),
+            latency: rng.random_bool(0.4),
+            slow_typing: rng.random_bool(0.3),
+            boundary: rng.random_bool(0.4),
+            mischief: transport == Transport::Udp && rng.random_bool(0.3),
+            heal: rng.random_bool(0.6),
+        };
+        let real_timers = rng.random_bool(0.8);
+        let tick = TICKS[rng.random_range(0..TICKS.len())];
+        Draw {
+            rng,
+            transport,
+            swarm,
+            real_timers,
+            tick,
+            horizon: if real_timers { HORIZON * 2 } else { HORIZON },
+            pool: ID_POOL.len(),
+        }
+    }
+
+    /// A timer: the assignment's `real` one, or one drawn from `lo..=hi` in `step`s.
+    fn timer(&mut self, real: Duration, lo: Duration, hi: Duration, step: Duration) -> Dur {
+        if self.real_timers {
+            Dur(real)
+        } else {
+            pick_dur(&mut self.rng, lo, hi, step)
+        }
+    }
+
+    fn client_timeout(&mut self) -> Dur {
+        self.timer(defaults::CLIENT_TIMEOUT, secs(1), secs(15), ms(100))
+    }
+
+    /// An ID from the seed's pool.
+    fn id(&mut self) -> String {
+        ID_POOL[self.rng.random_range(0..self.pool)].to_string()
+    }
+
+    fn server(&mut self) -> ServerSpec {
+        let tick = self.tick;
+        ServerSpec {
+            port: 5000,
+            id_ttl: self.timer(defaults::ID_TTL, secs(1), secs(40), tick),
+            idle_timeout: self.timer(defaults::IDLE_TIMEOUT, secs(2), secs(30), tick),
+            line_timeout: self.timer(defaults::LINE_TIMEOUT, secs(1), secs(15), tick),
+            settle: if self.rng.random_bool(0.3) {
+                pick_dur(&mut self.rng, tick, secs(1), tick)
+            } else {
+                Dur(defaults::SETTLE)
+            },
+            max_connections: defaults::MAX_CONNECTIONS,
+            max_ids: defaults::MAX_IDS,
+        }
+    }
+
+    fn network(&mut self, seed: u64) -> NetworkSpec {
+        let (swarm, rng) = (self.swarm, &mut self.rng);
+        let percent =
+            |rng: &mut ChaCha8Rng, lo: u32, hi: u32| f64::from(rng.random_range(lo..=hi)) / 100.0;
+        NetworkSpec {
+            tick: Dur(self.tick),
+            latency: if swarm.latency {
+                pick_dur(rng, ms(0), ms(300), ms(10))
+            } else {
+                Dur::default()
+            },
+            jitter: if swarm.latency && rng.random_bool(0.5) {
+                pick_dur(rng, ms(10), ms(300), ms(10))
+            } else {
+                Dur::default()
+            },
+            loss: if swarm.network_loss {
+                percent(rng, 1, 30)
+            } else {
+                0.0
+            },
+            repair: 1.0,
+            duplicate: if swarm.mischief {
+                percent(rng, 0, 30)
+            } else {
+                0.0
+            },
+            reorder: if swarm.mischief {
+                percent(rng, 0, 30)
+            } else {
+                0.0
+            },
+            reorder_delay: pick_dur(rng, ms(10), secs(2), ms(10)),
+            socket_errors: 0.0,
+            seed,
+            mode: TimeMode::Event,
+        }
+    }
+
+    /// The clients, some (with `boundary`) starting one TTL after another that asked for their ID.
+    fn clients(&mut self, ttl: Duration) -> Vec<ClientSpec> {
+        self.pool = self.rng.random_range(1..=ID_POOL.len());
+        let n = self.rng.random_range(1..=MAX_CLIENTS);
+        let mut clients: Vec<ClientSpec> = (0..n).map(|i| self.client(i)).collect();
+        if self.swarm.boundary {
+            for i in 1..clients.len() {
+                if self.rng.random_bool(0.5) {
+                    let earlier = clients[self.rng.random_range(0..i)].start.0;
+                    let nudge = self.rng.random_range(0..=3u32);
+                    let at = (earlier + ttl + self.tick * nudge).saturating_sub(self.tick);
+                    clients[i].start = Dur(at);
+                    clients[i].id = clients[self.rng.random_range(0..i)].id.clone();
+                }
+            }
+        }
+        clients
+    }
+
+    /// The `i`-th client (from 0).
+    fn client(&mut self, i: usize) -> ClientSpec {
+        let typed = (0..self.rng.random_range(0..=3))
+            .map(|_| {
+                if self.rng.random_bool(0.2) {
+                    INVALID_TYPED[self.rng.random_range(0..INVALID_TYPED.len())].to_string()
+                } else {
+                    self.id()
+                }
+            })
+            .collect();
+        ClientSpec {
+            name: format!("c{}", i + 1),
+            start: pick_dur(&mut self.rng, Duration::ZERO, self.horizon, self.tick),
+            id: self.id(),
+            typed,
+            typing: if self.swarm.slow_typing && self.rng.random_bool(0.5) {
+                pick_dur(&mut self.rng, ms(100), secs(5), ms(100))
+            } else {
+                Dur::default()
+            },
+            timeout: self.client_timeout(),
+            tries: if self.real_timers {
+                defaults::TRIES
+            } else {
+                self.rng.random_range(1..=4)
+            },
+            settle: Dur(defaults::SETTLE),
+            server: None,
+        }
+    }
+
+    /// The raw peers, if the seed has any.
+    fn peers(&mut self, clients: &[ClientSpec], settle: Duration) -> Vec<PeerSpec> {
+        if !self.swarm.peers {
+            return Vec::new();
+        }
+        (0..self.rng.random_range(1..=MAX_PEERS))
+            .map(|i| self.peer(i, clients, settle))
+            .collect()
+    }
+
+    /// The `i`-th raw peer (from 0): a split request, junk, replies to a client, a server a client
+    /// asks, or (UDP) a flood.
+    fn peer(&mut self, i: usize, clients: &[ClientSpec], settle: Duration) -> PeerSpec {
+        let (tick, horizon) = (self.tick, self.horizon);
+        let name = format!("p{}", i + 1);
+        let start = pick_dur(&mut self.rng, Duration::ZERO, horizon, tick);
+        let wait = pick_dur(&mut self.rng, Duration::ZERO, secs(20), ms(100));
+        let quiet = |name, start, sends, gap, half_close, wait| PeerSpec {
+            name,
+            start,
+            sends,
+            gap,
+            half_close,
+            wait,
+            to: None,
+            port: None,
+            answer: false,
+            from_other_port: false,
+        };
+        // Over UDP, two kinds in six aim at a client and one plays a server.
+        let kinds = if self.transport == Transport::Udp {
+            6
+        } else {
+            2
+        };
+        let rng = &mut self.rng;
+        match rng.random_range(0..kinds) {
+            0 => {
+                let request = format!("HELLO {}", self.id());
+                split_request(&mut self.rng, name, start, wait, &request, settle, tick)
+            }
+            1 => {
+                let sends = (0..rng.random_range(1..=3))
+                    .map(|_| MALFORMED[rng.random_range(0..MALFORMED.len())].to_string())
+                    .collect();
+                let gap = pick_dur(rng, Duration::ZERO, secs(1), ms(100));
+                quiet(name, start, sends, gap, rng.random_bool(0.3), wait)
+            }
+            2 | 3 => to_client(rng, name, clients, wait),
+            4 => {
+                let sends = ANSWERS[rng.random_range(0..ANSWERS.len())]
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect();
+                let gap = pick_dur(rng, Duration::ZERO, secs(20), ms(100));
+                let from_other_port = rng.random_bool(0.5);
+                // Until every client is surely done.
+                let wait = Dur(horizon + secs(60));
+                PeerSpec {
+                    start: Dur::default(),
+                    answer: true,
+                    from_other_port,
+                    ..quiet(name, start, sends, gap, false, wait)
+                }
+            }
+            _ => {
+                let sends = (0..rng.random_range(FLOOD))
+                    .map(|_| MALFORMED[rng.random_range(0..MALFORMED.len())].to_string())
+                    .collect();
+                let gap = pick_dur(rng, Duration::ZERO, ms(20), tick);
+                quiet(name, start, sends, gap, false, wait)
+            }
+        }
+    }
+
+    /// Each peer that plays a server is asked by one client.
+    fn ask_peers(&mut self, peers: &[PeerSpec], clients: &mut [ClientSpec]) {
+        for peer in peers.iter().filter(|p| p.answer) {
+            let asker = self.rng.random_range(0..clients.len());
+            clients[asker].server = Some(peer.name.clone());
+        }
+    }
+
+    /// The faults, in time order: each of the seed's kinds of trouble on the link of a host that
+    /// talks (`others`: each host and when it starts), mostly ended later.
+    fn faults(&mut self, others: &[(String, Duration)], latency: Duration) -> Vec<Fault> {
+        let kinds: Vec<Action> = [
+            (self.swarm.hold, Action::Hold),
+            (self.swarm.partition, Action::Partition),
+            (self.swarm.loss_faults, Action::Loss),
+            (self.swarm.crash, Action::Crash),
+        ]
+        .into_iter()
+        .filter_map(|(on, kind)| on.then_some(kind))
+        .collect();
+        let mut faults = Vec::new();
+        if !kinds.is_empty() {
+            for _ in 0..self.rng.random_range(0..=MAX_FAULTS / 2) {
+                let kind = kinds[self.rng.random_range(0..kinds.len())];
+                let (other, talks) = others[self.rng.random_range(0..others.len())].clone();
+                let at = self.fault_time(kind, talks, latency);
+                self.fault_and_end(kind, at, [other, SERVER.to_string()], &mut faults);
+            }
+        }
+        faults.sort_by_key(|f| f.at);
+        faults
+    }
+
+    /// When a fault of `kind` on the link of a host that starts talking at `talks` comes: mostly
+    /// around then, where it has something to touch (the explorer reports those that touched
+    /// nothing); the rest anywhere.
+    fn fault_time(&mut self, kind: Action, talks: Duration, latency: Duration) -> Dur {
+        let tick = self.tick;
+        if !self.rng.random_bool(0.7) {
+            return pick_dur(&mut self.rng, Duration::ZERO, self.horizon, tick);
+        }
+        if kind == Action::Crash {
+            // A crash in the middle of an exchange: a tick or a few after the first message has
+            // arrived.
+            Dur(talks + latency + tick * self.rng.random_range(1..=4))
+        } else {
+            // Link trouble already there when the host speaks, or just after.
+            let from = talks.saturating_sub(secs(2));
+            Dur(from + pick_dur(&mut self.rng, Duration::ZERO, secs(2) + tick * 5, tick).0)
+        }
+    }
+
+    /// A fault of `kind` at `at` on `link`, and mostly the fault that ends it later.
+    fn fault_and_end(&mut self, kind: Action, at: Dur, link: [String; 2], faults: &mut Vec<Fault>) {
+        let tick = self.tick;
+        let rng = &mut self.rng;
+        let later = |rng: &mut ChaCha8Rng| Dur(at.0 + pick_dur(rng, tick, secs(30), tick).0);
+        let fault = |at, action, between, oneway, rate| Fault {
+            at,
+            action,
+            between,
+            oneway,
+            rate,
+        };
+        let link = Some(link);
+        match kind {
+            Action::Hold => {
+                faults.push(fault(at, Action::Hold, link.clone(), false, None));
+                if rng.random_bool(0.8) {
+                    faults.push(fault(later(rng), Action::Release, link, false, None));
+                }
+            }
+            Action::Partition => {
+                let oneway = rng.random_bool(0.3);
+                let link = if oneway && rng.random_bool(0.5) {
+                    link.map(|[a, b]| [b, a])
+                } else {
+                    link
+                };
+                faults.push(fault(at, Action::Partition, link.clone(), oneway, None));
+                if rng.random_bool(0.8) {
+                    faults.push(fault(later(rng), Action::Repair, link, oneway, None));
+                }
+            }
+            Action::Loss => {
+                let rate = f64::from(rng.random_range(1..=50u32)) / 100.0;
+                faults.push(fault(at, Action::Loss, link.clone(), false, Some(rate)));
+                if rng.random_bool(0.7) {
+                    faults.push(fault(later(rng), Action::Loss, link, false, Some(0.0)));
+                }
+            }
+            Action::Crash => {
+                faults.push(fault(at, Action::Crash, None, false, None));
+                if rng.random_bool(0.8) {
+                    faults.push(fault(later(rng), Action::Restart, None, false, None));
+                }
+            }
+            Action::Release | Action::Repair | Action::Restart | Action::Heal => {}
+        }
+    }
+
+    /// After the last fault the network heals, and fresh clients start just after, to be answered at
+    /// once.
+    fn heal(&mut self, faults: &mut Vec<Fault>, clients: &mut Vec<ClientSpec>) {
+        let tick = self.tick;
+        let last = faults.last().map_or(Duration::ZERO, |f| f.at.0);
+        let at = Dur(last + pick_dur(&mut self.rng, tick, secs(5), tick).0);
+        faults.push(Fault {
+            at,
+            action: Action::Heal,
+            between: None,
+            oneway: false,
+            rate: None,
+        });
+        for i in 0..self.rng.random_range(1..=MAX_FRESH) {
+            let name = format!("h{}", i + 1);
+            let start = Dur(at.0 + pick_dur(&mut self.rng, Duration::ZERO, ms(500), tick).0);
+            let id = if self.rng.random_bool(0.5) {
+                self.id()
+            } else {
+                name.clone()
+            };
+            clients.push(ClientSpec {
+                name,
+                start,
+                id,
+                typed: Vec::new(),
+                typing: Dur::default(),
+                timeout: self.client_timeout(),
+                tries: 1,
+                settle: Dur(defaults::SETTLE),
+                server: None,
+            });
+        }
+    }
+
+    /// Drawn last, so the rest of a seed's scenario is what it was before them: the server's socket
+    /// errors, a server that takes one or two connections at a time, a table of one to three IDs,
+    /// and (UDP) a burst of more requests in one instant than one receive batch holds.
+    fn last_draws(
+        &mut self,
+        server: &mut ServerSpec,
+        network: &mut NetworkSpec,
+        peers: &mut Vec<PeerSpec>,
+        others: &[(String, Duration)],
+    ) {
+        if self.rng.random_bool(0.2) {
+            network.socket_errors = f64::from(self.rng.random_range(5..=40u32)) / 100.0;
+        }
+        // Not with a heal: a fresh client may then queue behind others past its timeout, which the
+        // liveness rule would take for a server that does not answer.
+        if !self.swarm.heal && self.rng.random_bool(0.15) {
+            server.max_connections = self.rng.random_range(1..=2);
+        }
+        // Full often. Not with a heal either: a fresh client would meet a full table.
+        if !self.swarm.heal && self.rng.random_bool(0.15) {
+            server.max_ids = self.rng.random_range(1..=3);
+        }
+        if self.transport == Transport::Udp && self.rng.random_bool(0.1) {
+            let talks = others[self.rng.random_range(0..others.len())].1;
+            // Mostly just when another host talks, so the burst meets its exchange.
+            let start = if self.rng.random_bool(0.5) {
+                Dur(talks)
+            } else {
+                pick_dur(&mut self.rng, Duration::ZERO, self.horizon, self.tick)
+            };
+            let sends = (0..self.rng.random_range(BATCH + 1..=BATCH + 16))
+                .map(|_| format!("HELLO {}", self.id()))
+                .collect();
+            peers.push(PeerSpec {
+                name: format!("p{}", peers.len() + 1),
+                start,
+                sends,
+                gap: Dur::default(),
+                half_close: false,
+                wait: Dur(secs(1)),
+                to: None,
+                port: None,
+                answer: false,
+                from_other_port: false,
+            });
+        }
     }
 }
 
