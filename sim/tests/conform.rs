@@ -49,6 +49,7 @@ fn options(transports: &[Transport], quick: bool, timing: Timing) -> Options {
         only: None,
         jobs: 4,
         timing,
+        speed: 1,
     }
 }
 
@@ -709,4 +710,156 @@ fn a_program_behind_a_wrapper_that_does_not_exec_is_stopped_with_its_wrapper() {
     );
     let left = processes_with(&marker);
     assert!(left.is_empty(), "still running: {left:?}");
+}
+
+/// Whether libfaketime is here; if not, says so loudly (the tests that need it check nothing else).
+fn have_faketime(test: &str) -> bool {
+    let found = conform::child::faketime_library().is_some();
+    if !found {
+        eprintln!(
+            "\n*** {test}: SKIPPED, libfaketime is not installed (apt-get install libfaketime); .ci/run installs it ***\n"
+        );
+    }
+    found
+}
+
+#[test]
+fn at_ten_times_speed_the_verdicts_are_those_of_real_time() {
+    if !have_faketime("at_ten_times_speed_the_verdicts_are_those_of_real_time") {
+        return;
+    }
+    // The assignment's own timers, untouched: the programs' clocks run ten times faster.
+    let fast = |transports: &[Transport]| Options {
+        speed: 10,
+        ..options(transports, false, Timing::Exact)
+    };
+    let server = connid_binary("server");
+    let connid_server = program(&[&server, "{ip}", "{port}", "--transport", "{transport}"]);
+    let python_server = python(
+        "tests/conform/server.py",
+        &["{ip}", "{port}", "{transport}", "30", "120"],
+    );
+    let client = connid_binary("client");
+    let connid_client = program(&[
+        &client,
+        "HELLO",
+        "{ip}",
+        "{port}",
+        "{id}",
+        "--transport",
+        "{transport}",
+    ]);
+    let python_client = python(
+        "tests/conform/client.py",
+        &["HELLO", "{ip}", "{port}", "{id}", "{transport}", "15"],
+    );
+    let none = Vec::<String>::new();
+    assert_eq!(failed(&connid_server, &fast(&Transport::ALL)), none);
+    assert_eq!(failed(&python_server, &fast(&Transport::ALL)), none);
+    assert_eq!(
+        failed_in(Suite::Client, &connid_client, &fast(&Transport::ALL)),
+        none
+    );
+    assert_eq!(
+        failed_in(Suite::Client, &python_client, &fast(&Transport::ALL)),
+        none
+    );
+    // And a defect fails at ten times speed what it fails at real time.
+    let never_expires = python(
+        "tests/conform/server.py",
+        &[
+            "{ip}",
+            "{port}",
+            "{transport}",
+            "30",
+            "120",
+            "never-expires",
+        ],
+    );
+    assert_eq!(
+        failed(&never_expires, &fast(&[Transport::Udp])),
+        [
+            "server.ttl.expires [udp]",
+            "server.ttl.reset-does-not-refresh [udp]"
+        ]
+    );
+    let short_timeout = python(
+        "tests/conform/client.py",
+        &[
+            "HELLO",
+            "{ip}",
+            "{port}",
+            "{id}",
+            "{transport}",
+            "15",
+            "short-timeout",
+        ],
+    );
+    assert_eq!(
+        failed_in(Suite::Client, &short_timeout, &fast(&[Transport::Udp])),
+        [
+            "client.timeout.error-at-timeout [udp]",
+            "client.timeout.lost-request-retried [udp]"
+        ]
+    );
+}
+
+#[test]
+fn a_program_libfaketime_cannot_speed_up_runs_at_real_time_and_the_run_says_so() {
+    if !have_faketime("a_program_libfaketime_cannot_speed_up_runs_at_real_time_and_the_run_says_so")
+    {
+        return;
+    }
+    // A wrapper that clears LD_PRELOAD stands for a static binary: the library never loads.
+    let server = connid_binary("server");
+    let out = Command::new(env!("CARGO_BIN_EXE_conform"))
+        .args([
+            "server",
+            "--quick",
+            "--only",
+            "server.ok.source-address",
+            "--speed",
+            "10",
+        ])
+        .args(["--", "env", "-u", "LD_PRELOAD", &server, "{ip}", "{port}"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let mut lines = stdout.lines();
+    let note = lines.next().unwrap_or_default();
+    assert!(
+        note.starts_with("note: speed 10 did not take: process ")
+            && note.contains("has no libfaketime loaded")
+            && note.ends_with(": running at real time"),
+        "{stdout}"
+    );
+    let plan = lines.next().unwrap_or_default();
+    assert!(
+        plan.starts_with("conform server: 1 cases over udp, "),
+        "{stdout}"
+    );
+    assert!(!plan.contains("speed"), "{stdout}");
+    assert!(
+        stdout.contains("✔ server.ok.source-address [udp, required]"),
+        "{stdout}"
+    );
+    // And where it does take, the run says the speed.
+    let out = Command::new(env!("CARGO_BIN_EXE_conform"))
+        .args([
+            "server",
+            "--quick",
+            "--only",
+            "server.ok.source-address",
+            "--speed",
+            "10",
+        ])
+        .args(["--", &server, "{ip}", "{port}"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("conform server: 1 cases over udp at 10x speed, "),
+        "{stdout}"
+    );
 }

@@ -62,6 +62,11 @@ struct Common {
     /// exact: the assignment's timers. scaled: shortened ones, passed in `{ttl}`, `{idle}`, `{timeout}`.
     #[arg(long, value_enum, default_value_t = TimingArg::Exact)]
     timing: TimingArg,
+    /// Run the program's clock N times faster (libfaketime), so its 30 s TTL, 2-minute idle timer and
+    /// 15 s timeout take a tenth of the time at 10; `auto` is 10 where libfaketime is installed. A
+    /// program it cannot speed up (a static binary) runs at 1, and the run says so.
+    #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_speed)]
+    speed: Speed,
     /// Also fail the run (exit 1) on a failed robustness case; without it only required cases do.
     #[arg(long)]
     strict: bool,
@@ -87,6 +92,23 @@ enum Transports {
 enum TimingArg {
     Exact,
     Scaled,
+}
+
+/// `--speed`: a factor, or `auto`.
+#[derive(Debug, Clone, Copy)]
+enum Speed {
+    Auto,
+    Times(u32),
+}
+
+fn parse_speed(s: &str) -> Result<Speed, String> {
+    match s {
+        "auto" => Ok(Speed::Auto),
+        _ => match s.parse::<u32>() {
+            Ok(n @ 1..=100) => Ok(Speed::Times(n)),
+            _ => Err(format!("{s:?} is not auto or a whole number from 1 to 100")),
+        },
+    }
 }
 
 fn usage_error(message: &str) -> ExitCode {
@@ -149,6 +171,10 @@ fn main() -> ExitCode {
         only: options.only,
         jobs: options.jobs.map_or(cores * 2, usize::from),
         timing,
+        speed: match options.speed {
+            Speed::Times(n) => n,
+            Speed::Auto => 10,
+        },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -181,10 +207,21 @@ fn main() -> ExitCode {
         }
     };
     let progress = |p: conform::Progress<'_>| match p {
-        conform::Progress::Plan { results, expected } => {
+        conform::Progress::Plan {
+            results,
+            expected,
+            speed,
+            note,
+        } => {
             bar.set_message(format!("about {}", report::duration(expected)));
+            let pace = if speed > 1 {
+                format!(" at {speed}x speed")
+            } else {
+                String::new()
+            };
+            let note = note.map_or_else(String::new, |n| format!("note: {n}\n"));
             write(format!(
-                "conform {suite}: {results} cases over {}, {} at a time, about {}\n",
+                "{note}conform {suite}: {results} cases over {}{pace}, {} at a time, about {}\n",
                 transports.join(" and "),
                 options.jobs,
                 report::duration(expected)

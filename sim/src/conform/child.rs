@@ -47,6 +47,62 @@ fn kill_group(pid: Option<u32>) {
     let _ = pid;
 }
 
+/// Where libfaketime's thread-safe build is installed, if it is (Debian and Ubuntu, Fedora, a local
+/// build); found once.
+pub fn faketime_library() -> Option<&'static std::path::Path> {
+    static FOUND: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            [
+                "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+                "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+                "/usr/lib64/faketime/libfaketimeMT.so.1",
+                "/usr/lib/faketime/libfaketimeMT.so.1",
+                "/usr/local/lib/faketime/libfaketimeMT.so.1",
+            ]
+            .into_iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.exists())
+        })
+        .as_deref()
+}
+
+/// `pid` and every process it started, as `/proc` tells (only `pid` where there is no `/proc`).
+pub fn family(pid: u32) -> Vec<u32> {
+    let mut family = vec![pid];
+    let mut next = 0;
+    while let Some(&p) = family.get(next) {
+        next += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            family.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    family
+}
+
+/// The first process of `pid`'s family that has no libfaketime loaded, named by its command line;
+/// `None` if every one has it.
+pub fn without_faketime(pid: u32) -> Option<String> {
+    family(pid).into_iter().find_map(|p| {
+        let maps = std::fs::read_to_string(format!("/proc/{p}/maps")).ok()?;
+        if maps.contains("libfaketime") {
+            return None;
+        }
+        let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        Some(format!("process {p} ({})", cmdline.trim()))
+    })
+}
+
 /// How long a child's last lines are waited for after it exits, before its exit is recorded anyway
 /// (a process it left behind may hold its pipes until the case ends).
 const LAST_LINES: Duration = Duration::from_secs(1);
@@ -61,6 +117,7 @@ impl Child {
         start: Instant,
         stdin: Stdio,
         watch: Option<UnboundedSender<Printed>>,
+        env: &[(String, String)],
     ) -> std::io::Result<(Child, Option<tokio::process::ChildStdin>)> {
         let (program, args) = argv
             .split_first()
@@ -68,6 +125,7 @@ impl Child {
         let mut command = Command::new(program);
         command
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

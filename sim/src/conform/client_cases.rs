@@ -19,8 +19,8 @@ use super::child::{Child, Printed};
 use super::classify::{looks_like_prompt, read, Meaning, Reading};
 use super::play::shown;
 use super::{
-    judged_scenario, select, told_run, verdict, CaseResult, Fill, Level, OwnCheck, Program, Times,
-    Timing, Verdict, LOOPBACK,
+    judged_scenario, select, told_run, verdict, CaseResult, Fill, Level, OwnCheck, Pace, Program,
+    Times, Verdict, LOOPBACK,
 };
 use crate::events::{Event, EventKind, Recorder, Run};
 use crate::oracle::{
@@ -694,9 +694,9 @@ async fn serve_connection(
 }
 
 /// The scenario a client case is judged against: one client with the case's IDs and the timers.
-fn scenario(case: &ClientCase, port: u16, timing: Timing, typed: Vec<String>) -> Scenario {
-    let times = timing.times();
-    let mut s = judged_scenario(case.id, port, timing);
+fn scenario(case: &ClientCase, port: u16, pace: Pace, typed: Vec<String>) -> Scenario {
+    let times = pace.judged();
+    let mut s = judged_scenario(case.id, port, pace);
     s.clients.push(ClientSpec {
         name: CLIENT.to_string(),
         start: Dur(Duration::ZERO),
@@ -811,18 +811,19 @@ pub async fn run_case(
     case: &ClientCase,
     program: &Program,
     transport: Transport,
-    timing: Timing,
+    pace: Pace,
 ) -> Vec<CaseResult> {
-    vec![run_one(case, program, transport, timing).await]
+    vec![run_one(case, program, transport, pace).await]
 }
 
 async fn run_one(
     case: &ClientCase,
     program: &Program,
     transport: Transport,
-    timing: Timing,
+    pace: Pace,
 ) -> CaseResult {
-    let times = timing.times();
+    // The checker waits in real time; the program's own timers (passed as arguments) are its own.
+    let times = pace.played();
     let mut result = CaseResult::new(case.id, case.quote, case.level, transport)
         .described(case.reading, case.expect);
     let fail = Verdict::failed;
@@ -857,7 +858,7 @@ async fn run_one(
         ip: LOOPBACK,
         port,
         transport,
-        times,
+        times: pace.judged(),
         id: case.first_id.to_string(),
     };
     let argv = program.command(&fill);
@@ -869,6 +870,7 @@ async fn run_one(
         start,
         Stdio::piped(),
         Some(printed_tx),
+        &pace.env(),
     );
     let (mut child, stdin) = match spawned {
         Ok(spawned) => spawned,
@@ -940,7 +942,14 @@ async fn run_one(
     // Replies still being sent finish, so their events are in the record.
     tokio::time::sleep(Duration::from_millis(50)).await;
     server_task.abort();
-    let run = told_run(&mut result, &recorder, &[SERVER, CLIENT], start, epoch);
+    let run = told_run(
+        &mut result,
+        &recorder,
+        &[SERVER, CLIENT],
+        start,
+        epoch,
+        pace,
+    );
     let reached = run.events.iter().any(|e| {
         e.host == CLIENT && matches!(e.kind, EventKind::Send { .. } | EventKind::Connected { .. })
     });
@@ -950,8 +959,8 @@ async fn run_one(
         ));
         return result;
     }
-    let scenario = scenario(case, port, timing, typed);
-    let own = case.own.map_or(Ok(()), |own| own(&run, &times));
+    let scenario = scenario(case, port, pace, typed);
+    let own = case.own.map_or(Ok(()), |own| own(&run, &pace.judged()));
     let meant;
     let judged = if case.exact_lines {
         &run
@@ -962,7 +971,7 @@ async fn run_one(
     result.verdict = verdict(
         &scenario,
         judged,
-        timing,
+        pace,
         case.rules,
         unseen(case.needs, &run),
         own,
@@ -1232,7 +1241,7 @@ mod tests {
                 out("Connection established 1 127.0.0.1 4000 on 2026-12-02 10:00:00.300000"),
             ),
         ]);
-        let times = Timing::Scaled.times();
+        let times = crate::conform::Timing::Scaled.times();
         assert_eq!(error_and_failure_form(&exact, &times), Ok(()));
         assert_eq!(established_form(&exact, &times), Ok(()));
         let loose = run(vec![

@@ -53,9 +53,9 @@ macro_rules! impl_case {
                 &self,
                 program: &$crate::conform::Program,
                 transport: connid::Transport,
-                timing: $crate::conform::Timing,
+                pace: $crate::conform::Pace,
             ) -> impl std::future::Future<Output = Vec<$crate::conform::CaseResult>> + Send {
-                $run(self, program, transport, timing)
+                $run(self, program, transport, pace)
             }
         }
     };
@@ -157,6 +157,75 @@ impl Timing {
         Judge {
             tolerance: self.times().tolerance,
             programs: Programs::Foreign,
+        }
+    }
+}
+
+/// How the program's clock relates to the checker's: the timers the run expects, and how many times
+/// faster than real time the program's clock runs (`speed`, by libfaketime; 1 is real time). The
+/// checker plays in real time (every timer divided by the speed) and judges in the program's time
+/// (every recorded time multiplied by it), with its margins, which are real-time noise, multiplied
+/// too: a run at speed 10 is as fair as one at speed 1, only coarser in program seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    pub timing: Timing,
+    pub speed: u32,
+}
+
+impl Pace {
+    /// At real time.
+    pub fn real(timing: Timing) -> Self {
+        Pace { timing, speed: 1 }
+    }
+
+    /// The timers in the program's time, with the margins converted to it: what a run is judged by.
+    pub fn judged(self) -> Times {
+        let t = self.timing.times();
+        let n = self.speed.max(1);
+        Times {
+            tolerance: Tolerance {
+                early: t.tolerance.early * n,
+                late: t.tolerance.late * n,
+                idle_late: t.tolerance.idle_late * n,
+            },
+            ..t
+        }
+    }
+
+    /// The timers in real time, with the margins as they are: what the checker waits for.
+    pub fn played(self) -> Times {
+        let t = self.timing.times();
+        let n = self.speed.max(1);
+        Times {
+            ttl: t.ttl / n,
+            idle: t.idle / n,
+            timeout: t.timeout / n,
+            ..t
+        }
+    }
+
+    /// How a run of a foreign program is judged.
+    pub fn judge(self) -> Judge {
+        Judge {
+            tolerance: self.judged().tolerance,
+            programs: Programs::Foreign,
+        }
+    }
+
+    /// `d` of real time, in the program's time.
+    pub fn program(self, d: Duration) -> Duration {
+        d * self.speed.max(1)
+    }
+
+    /// The environment that runs a program at this speed: libfaketime preloaded (its thread-safe
+    /// build) with its clock `speed` times faster from the program's start. Empty at speed 1.
+    pub fn env(self) -> Vec<(String, String)> {
+        match (self.speed > 1, child::faketime_library()) {
+            (true, Some(lib)) => vec![
+                ("LD_PRELOAD".into(), lib.to_string_lossy().into_owned()),
+                ("FAKETIME".into(), format!("+0 x{}", self.speed)),
+            ],
+            _ => Vec::new(),
         }
     }
 }
@@ -309,9 +378,9 @@ pub struct CaseResult {
 
 /// The scenario a case is judged against: the timers the run expects (both servers' and clients'),
 /// on a network that adds nothing (real time has its own noise, which the tolerance covers).
-fn judged_scenario(case: &str, port: u16, timing: Timing) -> crate::scenario::Scenario {
+fn judged_scenario(case: &str, port: u16, pace: Pace) -> crate::scenario::Scenario {
     use crate::scenario::{Dur, Scenario};
-    let times = timing.times();
+    let times = pace.judged();
     let mut s = Scenario::parse("", std::path::Path::new(case)).expect("the empty scenario");
     s.server.port = port;
     s.server.id_ttl = Dur(times.ttl);
@@ -321,20 +390,35 @@ fn judged_scenario(case: &str, port: u16, timing: Timing) -> crate::scenario::Sc
 }
 
 /// What a case recorded since `start` (when the wall clock read `epoch`) as a run of `hosts`, all on
-/// loopback; its transcript, diagram and wall time go into `result`.
+/// loopback, in the program's time (`pace`); its transcript, diagram and wall time go into `result`.
 fn told_run(
     result: &mut CaseResult,
     recorder: &crate::events::Recorder,
     hosts: &[&str],
     start: tokio::time::Instant,
     epoch: chrono::NaiveDateTime,
+    pace: Pace,
 ) -> crate::events::Run {
+    let mut events = recorder.take().into_events();
+    if pace.speed > 1 {
+        for e in &mut events {
+            e.at = pace.program(e.at);
+            match &mut e.kind {
+                crate::events::EventKind::Send {
+                    delivered: Some(at),
+                    ..
+                } => *at = pace.program(*at),
+                crate::events::EventKind::Prompt { after, .. } => *after = pace.program(*after),
+                _ => {}
+            }
+        }
+    }
     let run = crate::events::Run {
         transport: result.transport,
         hosts: hosts.iter().map(|h| (h.to_string(), LOOPBACK)).collect(),
-        events: recorder.take().into_events(),
+        events,
         epoch,
-        simulated: start.elapsed(),
+        simulated: pace.program(start.elapsed()),
         hit_limit: false,
         steps: 0,
     };
@@ -350,7 +434,7 @@ fn told_run(
 fn verdict(
     scenario: &crate::scenario::Scenario,
     run: &crate::events::Run,
-    timing: Timing,
+    pace: Pace,
     rules: &[&str],
     unseen: Vec<String>,
     own: Result<(), String>,
@@ -359,7 +443,7 @@ fn verdict(
         rule: None,
         message,
     };
-    let broken: Vec<Finding> = crate::oracle::check_with(scenario, run, &timing.judge())
+    let broken: Vec<Finding> = crate::oracle::check_with(scenario, run, &pace.judge())
         .into_iter()
         .filter(|v| rules.contains(&v.rule))
         .map(|v| Finding {
@@ -413,6 +497,9 @@ pub struct Options {
     pub only: Option<String>,
     pub jobs: usize,
     pub timing: Timing,
+    /// How many times faster than real time the program's clock is to run (1: real time); a program
+    /// that libfaketime cannot speed up runs at 1, and the run says so.
+    pub speed: u32,
 }
 
 /// One case on one transport, ready to run: its results (the case's, and any requirement judged on
@@ -438,8 +525,14 @@ fn guarded(
 /// What a run tells its caller as it goes.
 #[derive(Debug)]
 pub enum Progress<'a> {
-    /// Before the first case: how many results will come, and about how long the run will take.
-    Plan { results: usize, expected: Duration },
+    /// Before the first case: how many results will come, about how long the run will take, the
+    /// speed the program runs at, and why it is not the speed asked for, if it is not.
+    Plan {
+        results: usize,
+        expected: Duration,
+        speed: u32,
+        note: Option<String>,
+    },
     /// A case ended; `done` of the `total` cases have.
     Ended { done: usize, total: usize },
     /// The next result in suite order (it comes once every case before it has ended too).
@@ -473,6 +566,7 @@ fn expected_wall(planned: &[(bool, Duration)], jobs: usize) -> Duration {
 async fn run_jobs(
     jobs: Vec<(Planned, usize)>,
     options: &Options,
+    (pace, note): (Pace, Option<String>),
     mut progress: impl FnMut(Progress<'_>),
 ) -> Vec<CaseResult> {
     let total = jobs.len();
@@ -480,6 +574,8 @@ async fn run_jobs(
     progress(Progress::Plan {
         results: jobs.iter().map(|(_, n)| n).sum(),
         expected: expected_wall(&estimates, options.jobs),
+        speed: pace.speed,
+        note,
     });
     let mut order: Vec<(usize, Planned)> = jobs.into_iter().map(|(p, _)| p).enumerate().collect();
     order.sort_by_key(|(index, p)| (!p.long, *index));
@@ -533,7 +629,7 @@ pub trait Case: Send + 'static {
         &self,
         program: &Program,
         transport: Transport,
-        timing: Timing,
+        pace: Pace,
     ) -> impl std::future::Future<Output = Vec<CaseResult>> + Send;
 }
 
@@ -542,16 +638,18 @@ async fn run_suite<C: Case>(
     chosen: Vec<(C, Transport)>,
     program: &Program,
     options: &Options,
+    server: bool,
     progress: impl FnMut(Progress<'_>),
 ) -> Vec<CaseResult> {
-    let times = options.timing.times();
+    let (pace, note) = effective_pace(program, options, server).await;
+    let times = pace.played();
     let jobs = chosen
         .into_iter()
         .map(|(case, transport)| {
-            let (program, timing) = (program.clone(), options.timing);
+            let program = program.clone();
             let blank = case.blank(transport);
             let (long, estimate, results) = (case.long(), case.estimate(&times), case.results());
-            let run = async move { case.run(&program, transport, timing).await };
+            let run = async move { case.run(&program, transport, pace).await };
             let job = guarded(blank, run);
             (
                 Planned {
@@ -563,7 +661,88 @@ async fn run_suite<C: Case>(
             )
         })
         .collect();
-    run_jobs(jobs, options, progress).await
+    run_jobs(jobs, options, (pace, note), progress).await
+}
+
+/// How long a program is given to load before the probe looks for libfaketime in it.
+const PROBE_WAIT: Duration = Duration::from_millis(400);
+
+/// The pace `program` really runs at when `options` ask for a speed: it is started once with
+/// libfaketime, and every process of it must have the library loaded. If one has not (a static
+/// binary, a wrapper that clears `LD_PRELOAD`) or libfaketime is not installed, it runs at real
+/// time, and the note says why.
+async fn effective_pace(
+    program: &Program,
+    options: &Options,
+    server: bool,
+) -> (Pace, Option<String>) {
+    let asked = Pace {
+        timing: options.timing,
+        speed: options.speed.max(1),
+    };
+    let real = Pace::real(options.timing);
+    if asked.speed == 1 {
+        return (real, None);
+    }
+    let at_real_time = |why: String| (real, Some(format!("{why}: running at real time")));
+    if child::faketime_library().is_none() {
+        return at_real_time(format!(
+            "speed {} needs libfaketime, which is not installed (Debian and Ubuntu: apt-get install libfaketime; Homebrew: brew install libfaketime)",
+            asked.speed
+        ));
+    }
+    let transport = options.transports.first().copied().unwrap_or_default();
+    // Something for it to talk to or listen on, so it keeps running while it is looked at.
+    let any = std::net::SocketAddr::new(LOOPBACK, 0);
+    let udp = std::net::UdpSocket::bind(any);
+    let tcp = std::net::TcpListener::bind(any);
+    let port = match (server, transport, &udp, &tcp) {
+        (true, _, _, _) => server_cases::free_port(transport).unwrap_or(0),
+        (false, Transport::Udp, Ok(u), _) => u.local_addr().map_or(0, |a| a.port()),
+        (false, Transport::Tcp, _, Ok(t)) => t.local_addr().map_or(0, |a| a.port()),
+        _ => 0,
+    };
+    let fill = Fill {
+        ip: LOOPBACK,
+        port,
+        transport,
+        times: asked.judged(),
+        id: "1001".into(),
+    };
+    let argv = program.command(&fill);
+    let recorder = crate::events::Recorder::new();
+    let spawned = child::Child::spawn(
+        &argv,
+        "probe",
+        &recorder,
+        tokio::time::Instant::now(),
+        std::process::Stdio::piped(),
+        None,
+        &asked.env(),
+    );
+    let Ok((mut probe, _stdin)) = spawned else {
+        return at_real_time(format!("cannot start {}", argv.join(" ")));
+    };
+    tokio::time::sleep(PROBE_WAIT).await;
+    let pid = probe.pid();
+    let found = tokio::task::spawn_blocking(move || pid.map(child::without_faketime))
+        .await
+        .ok()
+        .flatten();
+    let exited = probe.has_exited();
+    probe.stop().await;
+    match (found, exited) {
+        (Some(None), false) => (asked, None),
+        (Some(Some(which)), _) => at_real_time(format!(
+            "speed {} did not take: {which} has no libfaketime loaded (a static binary, or a wrapper that clears LD_PRELOAD)",
+            asked.speed
+        )),
+        _ => at_real_time(format!(
+            "speed {} could not be confirmed: the program ended within {} s of starting",
+            asked.speed,
+            PROBE_WAIT.as_secs_f64()
+        )),
+    }
 }
 
 /// Runs the server suite against `program` (a server), telling `progress` as it goes.
@@ -574,7 +753,7 @@ pub async fn run_server_suite(
 ) -> Vec<CaseResult> {
     let chosen =
         server_cases::selected(&options.transports, options.quick, options.only.as_deref());
-    run_suite(chosen, program, options, progress).await
+    run_suite(chosen, program, options, true, progress).await
 }
 
 /// Runs the client suite against `program` (a client), telling `progress` as it goes.
@@ -585,7 +764,7 @@ pub async fn run_client_suite(
 ) -> Vec<CaseResult> {
     let chosen =
         client_cases::selected(&options.transports, options.quick, options.only.as_deref());
-    run_suite(chosen, program, options, progress).await
+    run_suite(chosen, program, options, false, progress).await
 }
 
 #[cfg(test)]
@@ -681,5 +860,47 @@ mod tests {
         ];
         assert_eq!(expected_wall(&more, 2), s(30));
         assert_eq!(expected_wall(&[], 4), s(0));
+    }
+
+    #[test]
+    fn at_a_speed_the_checker_waits_divided_and_judges_multiplied() {
+        let s = Duration::from_secs;
+        let fast = Pace {
+            timing: Timing::Exact,
+            speed: 10,
+        };
+        let played = fast.played();
+        assert_eq!(
+            (played.ttl, played.idle, played.timeout),
+            (s(3), s(12), Duration::from_millis(1500))
+        );
+        // The margins are real-time noise: the checker waits with them as they are...
+        assert_eq!(played.tolerance, Timing::Exact.times().tolerance);
+        // ...and judges the program's times with them multiplied.
+        let judged = fast.judged();
+        assert_eq!(
+            (judged.ttl, judged.idle, judged.timeout),
+            (s(30), s(120), s(15))
+        );
+        assert_eq!(judged.tolerance.early, s(5));
+        assert_eq!(judged.tolerance.late, s(9));
+        assert_eq!(judged.tolerance.idle_late, s(50));
+        assert_eq!(fast.judge().tolerance, judged.tolerance);
+        assert_eq!(fast.program(Duration::from_millis(1200)), s(12));
+        // At real time nothing changes.
+        let real = Pace::real(Timing::Exact);
+        assert_eq!(real.played(), Timing::Exact.times());
+        assert_eq!(real.judged(), Timing::Exact.times());
+        assert_eq!(real.program(s(7)), s(7));
+        assert!(real.env().is_empty());
+        if let Some(lib) = child::faketime_library() {
+            assert_eq!(
+                fast.env(),
+                [
+                    ("LD_PRELOAD".to_string(), lib.to_string_lossy().into_owned()),
+                    ("FAKETIME".to_string(), "+0 x10".to_string())
+                ]
+            );
+        }
     }
 }

@@ -16,8 +16,8 @@ use tokio::time::Instant;
 use super::child::Child;
 use super::play::{shown, End, Session};
 use super::{
-    judged_scenario, select, told_run, verdict, CaseResult, Fill, Level, OwnCheck, Program, Times,
-    Timing, Verdict, LOOPBACK,
+    judged_scenario, select, told_run, verdict, CaseResult, Fill, Level, OwnCheck, Pace, Program,
+    Times, Verdict, LOOPBACK,
 };
 use crate::events::{EventKind, Run};
 use crate::oracle::{ANSWERED, GRANT_ONCE, IDLE_EXIT, KEEPS_SERVING, OK_SOURCE, RESET_IN_USE};
@@ -395,9 +395,8 @@ pub fn cases() -> Vec<ServerCase> {
             "TCP is a byte stream: a request may arrive in more than one piece",
             "one answer, for ID 9102, to \u{201c}HELLO 91\u{201d} and \u{201c}02\u{201d} written 50 ms apart, then a half-close",
             play!(|s, c, a| {
-                let reply = s
-                    .tcp("c1", &[b"HELLO 91", b"02"], Duration::from_millis(50), true)
-                    .await;
+                let gap = s.program(Duration::from_millis(50));
+                let reply = s.tcp("c1", &[b"HELLO 91", b"02"], gap, true).await;
                 s.expect_answer("c1", "HELLO 9102 in two pieces", "9102", &reply);
                 Ok(())
             }),
@@ -437,7 +436,7 @@ pub fn cases() -> Vec<ServerCase> {
 /// A port for the server under test: free now, and below the system's ephemeral range, so that no
 /// socket bound to port 0 elsewhere (another case's client, another program) can take it in the time
 /// the server takes to start and bind it.
-fn free_port(transport: Transport) -> std::io::Result<u16> {
+pub(super) fn free_port(transport: Transport) -> std::io::Result<u16> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
@@ -510,23 +509,7 @@ fn held_by(pid: u32, transport: Transport, port: u16) -> Option<bool> {
             }
         }
     }
-    let mut family = vec![pid];
-    let mut next = 0;
-    while let Some(&p) = family.get(next) {
-        next += 1;
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let children =
-                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            family.extend(
-                children
-                    .split_whitespace()
-                    .filter_map(|c| c.parse::<u32>().ok()),
-            );
-        }
-    }
+    let family = super::child::family(pid);
     Some(family.iter().any(|p| {
         std::fs::read_dir(format!("/proc/{p}/fd")).is_ok_and(|fds| {
             fds.flatten().any(|fd| {
@@ -573,9 +556,9 @@ pub async fn run_case(
     case: &ServerCase,
     program: &Program,
     transport: Transport,
-    timing: Timing,
+    pace: Pace,
 ) -> Vec<CaseResult> {
-    let result = run_one(case, program, transport, timing).await;
+    let result = run_one(case, program, transport, pace).await;
     let Some(also) = &case.also else {
         return vec![result.0];
     };
@@ -589,7 +572,7 @@ pub async fn run_case(
     .described(also.reading, also.expect);
     second.verdict = match (&result.0.verdict, &result.1) {
         (Verdict::Unsupported(why), _) => Verdict::Unsupported(why.clone()),
-        (_, Some(run)) => match (also.check)(run, &timing.times()) {
+        (_, Some(run)) => match (also.check)(run, &pace.judged()) {
             Ok(()) => Verdict::Pass,
             Err(why) => Verdict::failed(why),
         },
@@ -603,9 +586,10 @@ async fn run_one(
     case: &ServerCase,
     program: &Program,
     transport: Transport,
-    timing: Timing,
+    pace: Pace,
 ) -> (CaseResult, Option<Run>) {
-    let times = timing.times();
+    // The checker waits in real time; the program's own timers (passed as arguments) are its own.
+    let times = pace.played();
     let mut result = CaseResult::new(case.id, case.quote, case.level, transport)
         .described(case.reading, case.expect);
     // A server is started on a free port; if another process took that port first (our child then
@@ -625,22 +609,28 @@ async fn run_one(
             ip: LOOPBACK,
             port,
             transport,
-            times,
+            times: pace.judged(),
             id: String::new(),
         };
         let start = Instant::now();
         let epoch = SystemClock.now();
-        let session = Session::new(transport, server, times, start);
+        let session = Session::new(transport, server, times, start, pace.speed);
         let argv = program.command(&fill);
-        let (mut child, _) =
-            match Child::spawn(&argv, SERVER, &session.recorder, start, Stdio::null(), None) {
-                Ok(child) => child,
-                Err(e) => {
-                    result.verdict =
-                        Verdict::failed(format!("cannot start {}: {e}", argv.join(" ")));
-                    return (result, None);
-                }
-            };
+        let (mut child, _) = match Child::spawn(
+            &argv,
+            SERVER,
+            &session.recorder,
+            start,
+            Stdio::null(),
+            None,
+            &pace.env(),
+        ) {
+            Ok(child) => child,
+            Err(e) => {
+                result.verdict = Verdict::failed(format!("cannot start {}: {e}", argv.join(" ")));
+                return (result, None);
+            }
+        };
         let mut listening = false;
         while start.elapsed() < START_LIMIT && !child.has_exited() {
             // Asked off the runtime's threads: /proc/net can be long on a busy machine.
@@ -680,7 +670,7 @@ async fn run_one(
     let hosts: Vec<&str> = std::iter::once(SERVER)
         .chain(session.hosts.iter().copied())
         .collect();
-    let run = told_run(&mut result, &session.recorder, &hosts, start, epoch);
+    let run = told_run(&mut result, &session.recorder, &hosts, start, epoch, pace);
     if !listening {
         result.verdict = match run.events.iter().find_map(|e| match e.kind {
             EventKind::Exit(code) => Some(code),
@@ -696,10 +686,10 @@ async fn run_one(
         };
         return (result, None);
     }
-    let scenario = judged_scenario(case.id, port, timing);
-    let outcome = outcome.and_then(|()| case.own.map_or(Ok(()), |own| own(&run, &times)));
+    let scenario = judged_scenario(case.id, port, pace);
+    let outcome = outcome.and_then(|()| case.own.map_or(Ok(()), |own| own(&run, &pace.judged())));
     let unseen = std::mem::take(&mut session.unseen);
-    result.verdict = verdict(&scenario, &run, timing, case.rules, unseen, outcome);
+    result.verdict = verdict(&scenario, &run, pace, case.rules, unseen, outcome);
     (result, Some(run))
 }
 
