@@ -341,6 +341,7 @@ impl CaseResult {
             mermaid: String::new(),
             stderr: String::new(),
             wall: Duration::ZERO,
+            speed: 1,
         }
     }
 
@@ -374,6 +375,8 @@ pub struct CaseResult {
     /// What the program printed on standard error.
     pub stderr: String,
     pub wall: Duration,
+    /// How many times faster than real time the program's clock ran (1: real time).
+    pub speed: u32,
 }
 
 /// The scenario a case is judged against: the timers the run expects (both servers' and clients'),
@@ -425,6 +428,7 @@ fn told_run(
     result.transcript = crate::transcript::text(result.id, result.quote, &run);
     result.mermaid = crate::transcript::mermaid(result.id, &run);
     result.wall = start.elapsed();
+    result.speed = pace.speed;
     run
 }
 

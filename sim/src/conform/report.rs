@@ -162,6 +162,8 @@ fn status(v: &Verdict) -> &'static str {
 #[derive(Serialize)]
 struct JsonReport<'a> {
     suite: &'a str,
+    /// How many times faster than real time the program's clock ran.
+    speed: u32,
     passed: usize,
     failed: usize,
     unsupported: usize,
@@ -200,6 +202,19 @@ struct JsonFinding<'a> {
     rule: Option<&'static str>,
     expected: String,
     observed: &'a str,
+}
+
+/// How many times faster than real time the program's clock ran in `results` (1 if none ran).
+fn speed(results: &[CaseResult]) -> u32 {
+    results.iter().map(|r| r.speed).max().unwrap_or(1)
+}
+
+/// ` (at 10x speed)` for a run at a speed, nothing at real time.
+fn at_speed(results: &[CaseResult]) -> String {
+    match speed(results) {
+        1 => String::new(),
+        n => format!(" (at {n}x speed)"),
+    }
 }
 
 /// The run as JSON: the counts, then every case with its findings, transcript and standard error.
@@ -247,6 +262,7 @@ pub fn json(suite: &str, results: &[CaseResult]) -> String {
         .collect();
     let report = JsonReport {
         suite,
+        speed: speed(results),
         passed,
         failed,
         unsupported,
@@ -294,6 +310,11 @@ pub fn junit(suite: &str, results: &[CaseResult]) -> String {
         xml(suite),
         results.len()
     );
+    let _ = writeln!(
+        out,
+        "    <properties><property name=\"speed\" value=\"{}\"/></properties>",
+        speed(results)
+    );
     for r in results {
         let _ = write!(
             out,
@@ -340,7 +361,11 @@ fn cell(text: &str) -> String {
 /// The run as Markdown: a table of cases, then each failure with the assignment's sentence, expected
 /// against observed, the case as a Mermaid sequence diagram, and its transcript.
 pub fn markdown(suite: &str, results: &[CaseResult]) -> String {
-    let mut out = format!("# conform {suite}: {}\n\n", summary(results));
+    let mut out = format!(
+        "# conform {suite}{}: {}\n\n",
+        at_speed(results),
+        summary(results)
+    );
     out.push_str("| | requirement | level | transport | result |\n|---|---|---|---|---|\n");
     for r in results {
         let (mark, text) = match &r.verdict {
@@ -410,6 +435,7 @@ mod tests {
             mermaid: "sequenceDiagram\n".into(),
             stderr: String::new(),
             wall: Duration::from_millis(1500),
+            speed: 1,
         };
         vec![
             case("server.a", Verdict::Pass),
@@ -503,6 +529,13 @@ mod tests {
         assert_eq!(failed["expected"], "an answer, closed");
         assert_eq!(v["cases"][2]["reason"], "no tcp");
         assert_eq!(v["cases"][0]["wall_ms"], 1500);
+        assert_eq!(v["speed"], 1);
+        let mut fast = results();
+        fast.iter_mut().for_each(|r| r.speed = 10);
+        let v: serde_json::Value = serde_json::from_str(&json("server", &fast)).unwrap();
+        assert_eq!(v["speed"], 10);
+        assert!(junit("server", &fast).contains("<property name=\"speed\" value=\"10\"/>"));
+        assert!(markdown("server", &fast).starts_with("# conform server (at 10x speed): "));
     }
 
     #[test]
