@@ -12,8 +12,8 @@ use connid::{clock, Console};
 
 use crate::clock::SimClock;
 
+use crate::clock::now;
 use crate::events::{EventKind, Recorder};
-use crate::net::now;
 
 /// One host's console.
 #[derive(Debug)]

@@ -21,16 +21,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::clock::SimClock;
+use crate::clock::{now, SimClock};
 use crate::events::{EventKind, Recorder, SocketOp};
 
 /// The host name duplicated datagrams are recorded under: the network sent them, not a program.
 pub const NETWORK: &str = "network";
-
-/// Virtual time since the simulation started, as seen by the running host.
-pub fn now() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_default()
-}
 
 /// What the network does besides turmoil's loss and latency: it sends a UDP datagram twice
 /// (`duplicate`), or holds one back up to `delay` longer so that later ones overtake it (`reorder`),

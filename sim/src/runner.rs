@@ -23,11 +23,12 @@ use connid::{clock, run_client, ClientConfig, ConnId, Console, Server, ServerCon
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::clock::now;
 use crate::clock::{epoch, Deadlines, SimClock};
 use crate::console::ScriptedConsole;
 pub use crate::events::Run;
 use crate::events::{EventKind, Recorder};
-use crate::net::{now, Mischief, SimNet};
+use crate::net::{Mischief, SimNet};
 use crate::scenario::{
     decode_payload, Action, ClientSpec, Fault, PeerSpec, Scenario, TimeMode, FIRST_EPHEMERAL_PORT,
     SERVER,
