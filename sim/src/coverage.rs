@@ -169,6 +169,9 @@ struct Try {
     failed: Option<Duration>,
 }
 
+/// Each client's tries, by name.
+type Clients = [(String, Vec<Try>)];
+
 /// Each client's tries, in order.
 fn tries(run: &Run, scenario: &Scenario) -> Vec<(String, Vec<Try>)> {
     scenario
@@ -278,98 +281,158 @@ fn connection_cap_reached(run: &Run, scenario: &Scenario) -> bool {
 
 /// The situations `run` reached.
 pub fn situations(scenario: &Scenario, run: &Run) -> BTreeSet<Situation> {
-    let mut found = BTreeSet::new();
-    let ttl = scenario.server.id_ttl.0;
     let clients = tries(run, scenario);
+    let mut found = BTreeSet::new();
+    found.extend(server_grants(scenario, run));
+    found.extend(server_lines(run));
+    found.extend(at_clients_sockets(run, &clients));
+    found.extend(how_tries_ended(scenario, run, &clients));
+    found.extend(single_events(run));
+    for (happened, situation) in [
+        (
+            crash_with_connection_open(run),
+            Situation::CrashWithTcpConnectionOpen,
+        ),
+        (burst_past_one_batch(run), Situation::BurstPastOneBatch),
+        (
+            connection_cap_reached(run, scenario),
+            Situation::ConnectionCapReached,
+        ),
+        (overtaken(run), Situation::DatagramOvertaken),
+        (split_tcp_request(run, scenario), Situation::SplitTcpRequest),
+        (
+            answered_after_heal(run, &clients),
+            Situation::AnsweredAfterHeal,
+        ),
+    ] {
+        if happened {
+            found.insert(situation);
+        }
+    }
+    found
+}
 
-    // The server's grants, per incarnation and across crashes.
+/// The server's grants and resets of an ID, per incarnation and across crashes: a regrant after a
+/// crash, a regrant just after the TTL, a RESET at exactly the TTL.
+fn server_grants(scenario: &Scenario, run: &Run) -> BTreeSet<Situation> {
+    let ttl = scenario.server.id_ttl.0;
+    let mut found = BTreeSet::new();
     let mut granted: Vec<(ConnId, Duration, usize)> = Vec::new();
     let mut life = 0usize;
-    let mut open = OpenConnections::default();
     for e in run.events.iter().filter(|e| e.host == SERVER) {
-        if matches!(e.kind, EventKind::Crash) && open.len() > 0 {
-            found.insert(Situation::CrashWithTcpConnectionOpen);
-        }
-        open.follow(&e.kind);
-        match &e.kind {
-            EventKind::Start(_) => life += 1,
-            EventKind::Send { payload, .. } => match protocol::parse(payload) {
-                Ok(Message::Ok(id, _)) => {
-                    let last = granted.iter().rev().find(|(g, _, _)| *g == id);
-                    if let Some((_, at, in_life)) = last {
-                        let age = e.at.saturating_sub(*at);
-                        if *in_life != life && age < ttl {
-                            found.insert(Situation::RegrantAfterCrash);
-                        }
-                        if *in_life == life && age > ttl && age <= ttl + Duration::from_millis(10) {
-                            found.insert(Situation::RegrantJustAfterTheTtl);
-                        }
+        let payload = match &e.kind {
+            EventKind::Start(_) => {
+                life += 1;
+                continue;
+            }
+            EventKind::Send { payload, .. } => payload,
+            _ => continue,
+        };
+        match protocol::parse(payload) {
+            Ok(Message::Ok(id, _)) => {
+                let last = granted.iter().rev().find(|(g, _, _)| *g == id);
+                if let Some((_, at, in_life)) = last {
+                    let age = e.at.saturating_sub(*at);
+                    if *in_life != life && age < ttl {
+                        found.insert(Situation::RegrantAfterCrash);
                     }
-                    granted.push((id, e.at, life));
-                }
-                Ok(Message::Reset(id)) => {
-                    let last = granted.iter().rev().find(|(g, _, _)| *g == id);
-                    if last.is_some_and(|(_, at, l)| *l == life && e.at - *at == ttl) {
-                        found.insert(Situation::ResetAtExactlyTheTtl);
+                    if *in_life == life && age > ttl && age <= ttl + Duration::from_millis(10) {
+                        found.insert(Situation::RegrantJustAfterTheTtl);
                     }
                 }
-                _ => {}
-            },
-            EventKind::Out(line) => match line.parse::<ServerLine>() {
-                Ok(ServerLine::Suppressed { .. }) => {
-                    found.insert(Situation::DropLogLimitReached);
+                granted.push((id, e.at, life));
+            }
+            Ok(Message::Reset(id)) => {
+                let last = granted.iter().rev().find(|(g, _, _)| *g == id);
+                if last.is_some_and(|(_, at, l)| *l == life && e.at - *at == ttl) {
+                    found.insert(Situation::ResetAtExactlyTheTtl);
                 }
-                Ok(ServerLine::Request {
-                    outcome: connid::lines::Outcome::Dropped(_),
-                    ..
-                }) => {
-                    found.insert(Situation::MalformedRequestDropped);
-                }
-                Ok(ServerLine::TimedOut { .. }) => {
-                    found.insert(Situation::IdleExit);
-                }
-                Ok(ServerLine::TableFull { .. }) => {
-                    found.insert(Situation::TableFull);
-                }
-                _ => {}
-            },
+            }
             _ => {}
         }
     }
+    found
+}
 
-    // What reached the clients' sockets, and how their tries ended.
-    for (name, tries) in &clients {
+/// What the server's log says happened: a request dropped, the drop log's limit, an idle exit, a full
+/// table.
+fn server_lines(run: &Run) -> BTreeSet<Situation> {
+    run.events
+        .iter()
+        .filter(|e| e.host == SERVER)
+        .filter_map(|e| match &e.kind {
+            EventKind::Out(line) => match line.parse::<ServerLine>() {
+                Ok(ServerLine::Suppressed { .. }) => Some(Situation::DropLogLimitReached),
+                Ok(ServerLine::Request {
+                    outcome: connid::lines::Outcome::Dropped(_),
+                    ..
+                }) => Some(Situation::MalformedRequestDropped),
+                Ok(ServerLine::TimedOut { .. }) => Some(Situation::IdleExit),
+                Ok(ServerLine::TableFull { .. }) => Some(Situation::TableFull),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether the server crashed while a TCP connection to it was open.
+fn crash_with_connection_open(run: &Run) -> bool {
+    let mut open = OpenConnections::default();
+    run.events.iter().filter(|e| e.host == SERVER).any(|e| {
+        let crashed = matches!(e.kind, EventKind::Crash) && open.len() > 0;
+        open.follow(&e.kind);
+        crashed
+    })
+}
+
+/// What reached a try's socket: a reply that came after the try had failed, a reply for another ID,
+/// one from another address than the one asked, a malformed one.
+fn at_clients_sockets(run: &Run, clients: &Clients) -> BTreeSet<Situation> {
+    let mut found = BTreeSet::new();
+    for t in clients.iter().flat_map(|(_, tries)| tries) {
+        let Some(local) = t.local else { continue };
+        for e in &run.events {
+            let Some((from, to, payload, delivered)) = sent(e) else {
+                continue;
+            };
+            if to != local {
+                continue;
+            }
+            let arrived = delivered.unwrap_or(e.at);
+            if e.host == SERVER && t.failed.is_some_and(|f| arrived > f) {
+                found.insert(Situation::LateReplyToOldSocket);
+            }
+            if delivered.is_none() || e.host == SERVER {
+                continue;
+            }
+            match protocol::parse(payload) {
+                Ok(Message::Ok(id, _) | Message::Reset(id)) if id.as_str() != t.id => {
+                    found.insert(Situation::ReplyForAnotherId);
+                }
+                Ok(Message::Ok(..) | Message::Reset(_)) if Some(from) != t.asked => {
+                    found.insert(Situation::ForgedReply);
+                }
+                Ok(Message::Hello(_)) | Err(_) => {
+                    found.insert(Situation::MalformedReplyToClient);
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    found
+}
+
+/// How the clients' tries ended: by a RESET for their ID, at their timeout, and every try of a client
+/// failed.
+fn how_tries_ended(scenario: &Scenario, run: &Run, clients: &Clients) -> BTreeSet<Situation> {
+    let mut found = BTreeSet::new();
+    for (name, tries) in clients {
         let spec = scenario.clients.iter().find(|c| &c.name == name);
         for t in tries {
-            let Some(local) = t.local else { continue };
-            for e in &run.events {
-                let Some((from, to, payload, delivered)) = sent(e) else {
-                    continue;
-                };
-                if to != local {
-                    continue;
-                }
-                let arrived = delivered.unwrap_or(e.at);
-                if e.host == SERVER && t.failed.is_some_and(|f| arrived > f) {
-                    found.insert(Situation::LateReplyToOldSocket);
-                }
-                if delivered.is_none() || e.host == SERVER {
-                    continue;
-                }
-                match protocol::parse(payload) {
-                    Ok(Message::Ok(id, _) | Message::Reset(id)) if id.as_str() != t.id => {
-                        found.insert(Situation::ReplyForAnotherId);
-                    }
-                    Ok(Message::Ok(..) | Message::Reset(_)) if Some(from) != t.asked => {
-                        found.insert(Situation::ForgedReply);
-                    }
-                    Ok(Message::Hello(_)) | Err(_) => {
-                        found.insert(Situation::MalformedReplyToClient);
-                    }
-                    Ok(_) => {}
-                }
-            }
-            let Some(failed) = t.failed else { continue };
+            let (Some(local), Some(failed)) = (t.local, t.failed) else {
+                continue;
+            };
             let reset = run.events.iter().any(|e| {
                 e.host == SERVER
                     && matches!(sent(e), Some((_, to, payload, Some(at)))
@@ -390,50 +453,28 @@ pub fn situations(scenario: &Scenario, run: &Run) -> BTreeSet<Situation> {
             found.insert(Situation::FailureAfterEveryTry);
         }
     }
+    found
+}
 
-    for e in &run.events {
-        match &e.kind {
-            EventKind::Prompt { typed: None, .. } => {
-                found.insert(Situation::EndOfInputAtPrompt);
-            }
+/// Situations one event shows on its own: input ended at a prompt, an invalid typed ID, a refused
+/// connection, a server socket error, a reply never sent, a duplicate delivered.
+fn single_events(run: &Run) -> BTreeSet<Situation> {
+    run.events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Prompt { typed: None, .. } => Some(Situation::EndOfInputAtPrompt),
             EventKind::Prompt {
                 typed: Some(line), ..
-            } if ConnId::new(line).is_err() => {
-                found.insert(Situation::InvalidTypedId);
-            }
-            EventKind::ConnectFailed { .. } => {
-                found.insert(Situation::ConnectionRefused);
-            }
-            EventKind::SocketError { .. } if e.host == SERVER => {
-                found.insert(Situation::ServerSocketError);
-            }
-            EventKind::SendFailed { .. } if e.host == SERVER => {
-                found.insert(Situation::ReplyNotSent);
-            }
+            } if ConnId::new(line).is_err() => Some(Situation::InvalidTypedId),
+            EventKind::ConnectFailed { .. } => Some(Situation::ConnectionRefused),
+            EventKind::SocketError { .. } if e.host == SERVER => Some(Situation::ServerSocketError),
+            EventKind::SendFailed { .. } if e.host == SERVER => Some(Situation::ReplyNotSent),
             EventKind::Send {
                 delivered: Some(_), ..
-            } if e.host == NETWORK => {
-                found.insert(Situation::DuplicateDelivered);
-            }
-            _ => {}
-        }
-    }
-    if burst_past_one_batch(run) {
-        found.insert(Situation::BurstPastOneBatch);
-    }
-    if connection_cap_reached(run, scenario) {
-        found.insert(Situation::ConnectionCapReached);
-    }
-    if overtaken(run) {
-        found.insert(Situation::DatagramOvertaken);
-    }
-    if split_tcp_request(run, scenario) {
-        found.insert(Situation::SplitTcpRequest);
-    }
-    if answered_after_heal(run, &clients) {
-        found.insert(Situation::AnsweredAfterHeal);
-    }
-    found
+            } if e.host == NETWORK => Some(Situation::DuplicateDelivered),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Whether some datagram arrived before one sent earlier on the same path.
