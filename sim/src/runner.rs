@@ -45,34 +45,79 @@ pub struct RunError {
 /// Runs `scenario` on `transport` to its end: every client and peer done, every fault applied, and
 /// the server stopped; or the scenario's limit.
 pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
+    let (mut sim, world) = build(scenario);
+    // Addresses are handed out in the order names are first looked up: server first, then file order.
+    let ips: Vec<IpAddr> = scenario.hosts().iter().map(|h| sim.lookup(*h)).collect();
+    add_hosts(&mut sim, scenario, transport, &world, &ips);
+    let (steps, hit_limit) = drive(&mut sim, scenario, &world)?;
+    let simulated = sim.elapsed();
+    // Dropping the simulation closes what is still open; none of that belongs to the story.
+    drop(sim);
+    let hosts = scenario
+        .hosts()
+        .iter()
+        .map(|h| h.to_string())
+        .zip(ips)
+        .collect();
+    Ok(Run {
+        transport,
+        hosts,
+        events: world.rec.take().into_events(),
+        epoch: epoch(),
+        simulated,
+        hit_limit,
+        steps,
+    })
+}
+
+/// What every host of one run shares: the record, the armed deadlines, the clock that arms them, and
+/// the network's mischief.
+struct World {
+    rec: Recorder,
+    deadlines: Deadlines,
+    clock: SimClock,
+    mischief: Mischief,
+}
+
+/// The simulation for `scenario`'s network, and what its hosts will share.
+fn build(scenario: &Scenario) -> (turmoil::Sim<'static>, World) {
     let net = &scenario.network;
-    let limit = scenario.limit.0;
     let mut builder = turmoil::Builder::new();
     builder
         .tick_duration(net.tick.0)
-        .simulation_duration(limit + net.tick.0 * 4)
+        .simulation_duration(scenario.limit.0 + net.tick.0 * 4)
         .epoch(sim_epoch())
         .rng_seed(net.seed)
         .min_message_latency(net.latency.0)
         .max_message_latency(net.latency.0 + net.jitter.0)
         .fail_rate(net.loss)
         .repair_rate(net.repair);
-    let mut sim = builder.build();
-    let rec = Recorder::new();
     let deadlines = Deadlines::default();
-    let clock = SimClock::new(deadlines.clone());
-    let mischief = Mischief::new(
-        net.duplicate,
-        net.reorder,
-        net.reorder_delay.0,
-        net.socket_errors,
-        net.seed,
-    );
+    let world = World {
+        rec: Recorder::new(),
+        clock: SimClock::new(deadlines.clone()),
+        deadlines,
+        mischief: Mischief::new(
+            net.duplicate,
+            net.reorder,
+            net.reorder_delay.0,
+            net.socket_errors,
+            net.seed,
+        ),
+    };
+    (builder.build(), world)
+}
 
-    // Addresses are handed out in the order names are first looked up: server first, then file order.
-    let ips: Vec<IpAddr> = scenario.hosts().iter().map(|h| sim.lookup(*h)).collect();
+/// The server, the clients and the raw peers of `scenario` as hosts of `sim`, at `ips` (server first,
+/// then file order).
+fn add_hosts(
+    sim: &mut turmoil::Sim<'static>,
+    scenario: &Scenario,
+    transport: Transport,
+    world: &World,
+    ips: &[IpAddr],
+) {
     let server_addr = SocketAddr::new(ips[0], scenario.server.port);
-
     let server_cfg = ServerConfig {
         transport,
         id_ttl: scenario.server.id_ttl.0,
@@ -82,13 +127,16 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
         max_connections: scenario.server.max_connections,
         max_ids: scenario.server.max_ids,
     };
-    let (server_rec, server_clock, server_mischief) =
-        (rec.clone(), clock.clone(), mischief.clone());
+    let (rec, clock, mischief) = (
+        world.rec.clone(),
+        world.clock.clone(),
+        world.mischief.clone(),
+    );
     sim.host(SERVER, move || {
         server_host(
-            server_rec.clone(),
-            server_clock.clone(),
-            server_mischief.clone(),
+            rec.clone(),
+            clock.clone(),
+            mischief.clone(),
             server_addr,
             server_cfg.clone(),
         )
@@ -110,17 +158,13 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
             tries: spec.tries,
             settle: spec.settle.0,
         };
-        sim.client(
-            spec.name.as_str(),
-            client_host(
-                rec.clone(),
-                clock.clone(),
-                mischief.clone(),
-                *ip,
-                spec.clone(),
-                cfg,
-            ),
+        let (rec, clock, mischief) = (
+            world.rec.clone(),
+            world.clock.clone(),
+            world.mischief.clone(),
         );
+        let host = client_host(rec, clock, mischief, *ip, spec.clone(), cfg);
+        sim.client(spec.name.as_str(), host);
     }
     for (spec, ip) in scenario.peers.iter().zip(peer_ips) {
         let target = match spec.to.as_deref() {
@@ -138,21 +182,26 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
                 SocketAddr::new(ips[1 + i], spec.port.unwrap_or(FIRST_EPHEMERAL_PORT))
             }
         };
-        let peer = peer_host(
-            rec.clone(),
-            clock.clone(),
-            mischief.clone(),
-            *ip,
-            spec.clone(),
-            transport,
-            target,
+        let (rec, clock, mischief) = (
+            world.rec.clone(),
+            world.clock.clone(),
+            world.mischief.clone(),
         );
+        let peer = peer_host(rec, clock, mischief, *ip, spec.clone(), transport, target);
         sim.client(spec.name.as_str(), peer);
     }
+}
 
+/// Steps `sim` until the run is over or at its limit, applying each fault at its exact time: the
+/// steps taken, and whether the limit was hit.
+fn drive(
+    sim: &mut turmoil::Sim<'static>,
+    scenario: &Scenario,
+    world: &World,
+) -> Result<(u64, bool), RunError> {
+    let (net, limit) = (&scenario.network, scenario.limit.0);
     let faults = scenario.timeline();
     let mut next_fault = 0;
-    let mut hit_limit = false;
     let base = net.tick.0;
     let mut tick = base;
     let mut steps = 0;
@@ -162,7 +211,7 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
     let mut clients_done = false;
     loop {
         while let Some(fault) = faults.get(next_fault).filter(|f| f.at.0 <= sim.elapsed()) {
-            starting |= apply(&mut sim, fault, &rec, scenario, &mischief);
+            starting |= apply(sim, fault, &world.rec, scenario, &world.mischief);
             next_fault += 1;
         }
         let over = |sim: &mut turmoil::Sim<'_>, clients_done: bool| {
@@ -170,10 +219,10 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
         };
         // A run that is over ends after the next step: a tick, as in fixed mode.
         let now = sim.elapsed();
-        let mut end = if net.mode == TimeMode::Event && !starting && !over(&mut sim, clients_done) {
+        let mut end = if net.mode == TimeMode::Event && !starting && !over(sim, clients_done) {
             let next_fault_at = faults.get(next_fault).map(|f| f.at.0);
             let next = [
-                deadlines.earliest(),
+                world.deadlines.earliest(),
                 sim.next_delivery(),
                 next_fault_at,
                 Some(limit),
@@ -201,32 +250,13 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
             at: sim.elapsed(),
             message: e.to_string(),
         })?;
-        if over(&mut sim, clients_done) {
-            break;
+        if over(sim, clients_done) {
+            return Ok((steps, false));
         }
         if sim.elapsed() >= limit {
-            hit_limit = true;
-            break;
+            return Ok((steps, true));
         }
     }
-    let simulated = sim.elapsed();
-    // Dropping the simulation closes what is still open; none of that belongs to the story.
-    drop(sim);
-    let hosts = scenario
-        .hosts()
-        .iter()
-        .map(|h| h.to_string())
-        .zip(ips)
-        .collect();
-    Ok(Run {
-        transport,
-        hosts,
-        events: rec.take().into_events(),
-        epoch: epoch(),
-        simulated,
-        hit_limit,
-        steps,
-    })
 }
 
 /// The first tick boundary (a multiple of `tick` since the start) after `now`.
