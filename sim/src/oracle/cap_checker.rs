@@ -33,3 +33,88 @@ pub(super) fn check(scenario: &Scenario, judge: &Judge, run: &Run, found: &mut F
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use connid::Transport;
+
+    use crate::events::EventKind;
+    use crate::oracle::test_support::*;
+    use crate::oracle::*;
+
+    #[test]
+    fn a_server_that_accepts_past_its_connection_cap_breaks_the_rule() {
+        let s = load("25-connection-cap.toml");
+        let mut r = run(&s, Transport::Tcp);
+        assert_eq!(rules(&s, &r), Vec::<&str>::new());
+        // kay's connection accepted at once, while the silent peer's still holds the only place.
+        let kay = r
+            .events
+            .iter()
+            .rposition(|e| e.host == SERVER && matches!(e.kind, EventKind::Accepted { .. }))
+            .expect("kay accepted");
+        let asked = position(&r.events, |e| {
+            e.host == "kay" && matches!(e.kind, EventKind::Connect { .. })
+        });
+        r.events[kay].at = r.events[asked].at;
+        r.events.sort_by_key(|e| e.at);
+        assert!(rules(&s, &r).contains(&CONNECTIONS_CAPPED));
+        // With room for two, the same accepts keep the rule.
+        let mut roomy = s.clone();
+        roomy.server.max_connections = 2;
+        assert!(!rules(&roomy, &r).contains(&CONNECTIONS_CAPPED));
+    }
+
+    #[test]
+    fn a_new_id_granted_from_a_full_table_is_caught() {
+        let s = load("31-a-full-table.toml");
+        for t in Transport::ALL {
+            // The server answers cat's first try (refused: the table is full) with an OK after all.
+            let got = broken(&s, t, |ev| {
+                let refused = position(ev, |e| {
+                    e.host == SERVER
+                        && matches!(&e.kind, EventKind::Out(l) if l.contains("table full"))
+                });
+                let at = ev[refused].at;
+                let from = ev
+                    .iter()
+                    .find_map(|e| match &e.kind {
+                        EventKind::Send { from, payload, .. }
+                            if e.host == "cat" && payload == b"HELLO 3" =>
+                        {
+                            Some(*from)
+                        }
+                        EventKind::Connected { from, .. } if e.host == "cat" => Some(*from),
+                        _ => None,
+                    })
+                    .unwrap();
+                let server = SocketAddr::new(run(&s, t).hosts[0].1, s.server.port);
+                ev.push(Event {
+                    at,
+                    host: SERVER.into(),
+                    kind: EventKind::Send {
+                        msg: 9999,
+                        transport: t,
+                        from: server,
+                        to: from,
+                        payload: format!("OK 3 {} {}", from.ip(), from.port()).into_bytes(),
+                        delivered: None,
+                    },
+                });
+            });
+            assert!(got.contains(&IDS_CAPPED), "{t}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_request_refused_only_when_the_table_is_really_full() {
+        // One ID more of room: cat's first try must then be answered, and the unedited run (in which it
+        // was refused) breaks requests-answered.
+        let mut roomy = load("31-a-full-table.toml");
+        let r = run(&roomy, Transport::Udp);
+        roomy.server.max_ids = 3;
+        assert!(rules(&roomy, &r).contains(&ANSWERED));
+    }
+}

@@ -490,3 +490,406 @@ fn check_established(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use connid::lines::ClientLine;
+    use connid::lines::Timestamp;
+    use connid::protocol;
+    use connid::protocol::Message;
+    use connid::Transport;
+
+    use crate::clock::epoch;
+    use crate::events::EventKind;
+    use crate::oracle::test_support::*;
+    use crate::oracle::*;
+
+    #[test]
+    fn a_missing_error_line_is_caught() {
+        let s = load("03-three-resets.toml");
+        let got = broken(&s, Transport::Udp, |ev| {
+            let i = position(ev, |e| is_out(e, "carol", "Connection Error b"));
+            ev.remove(i);
+        });
+        assert!(got.contains(&ERROR_PER_TRY), "{got:?}");
+    }
+
+    #[test]
+    fn a_fourth_try_is_caught() {
+        let s = load("04-unreachable-black-hole.toml");
+        let got = broken(&s, Transport::Udp, |ev| {
+            let i = position(ev, |e| is_out(e, "dave", "Connection Error 3"));
+            let mut extra = ev
+                .iter()
+                .find(|e| e.host == "dave" && payload_of(e) == "HELLO 3")
+                .unwrap()
+                .clone();
+            extra.at = ev[i].at;
+            ev.insert(i + 1, extra);
+        });
+        assert!(got.contains(&TRIES), "{got:?}");
+    }
+
+    #[test]
+    fn a_prompt_without_a_try_left_is_caught() {
+        let s = load("03-three-resets.toml");
+        let got = broken(&s, Transport::Tcp, |ev| {
+            let i = position(ev, |e| is_out(e, "carol", "Connection Error c"));
+            let mut prompt = ev[i].clone();
+            prompt.kind = EventKind::Prompt {
+                prompt: "Enter a new connection ID: ".into(),
+                typed: Some("d".into()),
+                after: Duration::ZERO,
+            };
+            ev.insert(i + 1, prompt);
+        });
+        assert!(got.contains(&PROMPT), "{got:?}");
+    }
+
+    #[test]
+    fn a_reused_socket_is_caught() {
+        let s = load("03-three-resets.toml");
+        let got = broken(&s, Transport::Udp, |ev| {
+            let first = ev
+                .iter()
+                .find(|e| e.host == "carol" && payload_of(e) == "HELLO a")
+                .map(|e| match &e.kind {
+                    EventKind::Send { from, .. } => *from,
+                    _ => unreachable!(),
+                })
+                .unwrap();
+            let i = position(ev, |e| e.host == "carol" && payload_of(e) == "HELLO b");
+            if let EventKind::Send { from, .. } = &mut ev[i].kind {
+                *from = first;
+            }
+        });
+        assert!(got.contains(&NEW_SOCKET), "{got:?}");
+    }
+
+    #[test]
+    fn a_reply_taken_from_an_old_socket_is_caught() {
+        // quin's second try is established; pretend the OK that reached the old socket was taken.
+        let s = load("11-late-reply.toml");
+        let got = broken(&s, Transport::Udp, |ev| {
+            let i = position(ev, |e| is_out(e, "quin", "Connection established 2"));
+            let old = ev
+                .iter()
+                .find(|e| e.host == SERVER && payload_of(e).starts_with("OK 1 "))
+                .unwrap();
+            let Ok(Message::Ok(id, addr)) = protocol::parse(payload_of(old).as_bytes()) else {
+                panic!("an OK");
+            };
+            let at = Timestamp(epoch() + chrono::Duration::from_std(ev[i].at).unwrap());
+            let line = ClientLine::Established { id, addr, at };
+            ev[i].kind = EventKind::Out(line.to_string());
+        });
+        assert!(got.contains(&CURRENT_TRY), "{got:?}");
+    }
+
+    #[test]
+    fn a_late_ending_and_a_missing_ending_are_caught() {
+        let s = load("04-unreachable-black-hole.toml");
+        let late = broken(&s, Transport::Udp, |ev| {
+            for e in ev
+                .iter_mut()
+                .filter(|e| e.host == "dave" && e.at == Duration::from_secs(45))
+            {
+                e.at += Duration::from_secs(1);
+                if let EventKind::Out(line) = &mut e.kind {
+                    *line = line.replace("06:06:45.000000", "06:06:46.000000");
+                }
+            }
+        });
+        assert!(late.contains(&IN_TIME), "{late:?}");
+        let missing = broken(&s, Transport::Udp, |ev| {
+            let i = position(ev, |e| is_out(e, "dave", "Connection Failure"));
+            ev.remove(i);
+        });
+        assert!(missing.contains(&ONE_ENDING), "{missing:?}");
+    }
+
+    #[test]
+    fn a_try_for_another_id_than_typed_is_caught() {
+        let s = load("02-reset-then-new-id.toml");
+        let got = broken(&s, Transport::Udp, |ev| {
+            let i = position(ev, |e| e.host == "bob" && payload_of(e) == "HELLO 1234");
+            set_payload(&mut ev[i], "HELLO 9876");
+        });
+        assert!(got.contains(&TYPED_ID), "{got:?}");
+    }
+
+    #[test]
+    fn a_wrong_exit_code_is_caught() {
+        let s = load("13-end-of-input.toml");
+        let got = broken(&s, Transport::Tcp, |ev| {
+            let i = position(ev, |e| {
+                e.host == "tess" && matches!(e.kind, EventKind::Exit(_))
+            });
+            ev[i].kind = EventKind::Exit(0);
+        });
+        assert_eq!(got, [ONE_ENDING]);
+    }
+
+    #[test]
+    fn transports_matter_for_tries() {
+        // Over TCP a try begins with its connect; the oracle must count those, not sends.
+        let s = load("17-unreachable-refused.toml");
+        let r = run(&s, Transport::Tcp);
+        assert!(check(&s, &r).is_empty());
+    }
+
+    #[test]
+    fn an_error_before_the_timeout_or_after_it_is_caught() {
+        let secs = Duration::from_secs;
+        let exact = Judge::default();
+        // dave's tries in 04 each time out: at 15, 30 and 45 s.
+        let (s, r) = error_moved(
+            "04-unreachable-black-hole.toml",
+            Transport::Udp,
+            "dave",
+            1,
+            |_| secs(20),
+            |_| {},
+        );
+        let early = judged(&s, &r, &exact);
+        assert_eq!(early.len(), 1, "{early:?}");
+        assert!(
+            early[0]
+                .message
+                .contains("after 5 s, before its timeout of 15 s"),
+            "{}",
+            early[0].message
+        );
+        let (s, r) = error_moved(
+            "05-request-lost.toml",
+            Transport::Udp,
+            "erin",
+            0,
+            |at| at + secs(1),
+            |_| {},
+        );
+        assert_eq!(judged(&s, &r, &exact).len(), 1);
+        // A tick late is on time; a moment more is not.
+        let tick = load("05-request-lost.toml").network.tick.0;
+        let (s, r) = error_moved(
+            "05-request-lost.toml",
+            Transport::Udp,
+            "erin",
+            0,
+            |at| at + tick,
+            |_| {},
+        );
+        assert_eq!(judged(&s, &r, &exact), []);
+        let (s, r) = error_moved(
+            "05-request-lost.toml",
+            Transport::Udp,
+            "erin",
+            0,
+            |at| at + tick + Duration::from_micros(1),
+            |_| {},
+        );
+        assert_eq!(judged(&s, &r, &exact).len(), 1);
+    }
+
+    #[test]
+    fn an_error_within_the_tolerance_is_on_time() {
+        let ms = Duration::from_millis;
+        let loose = foreign(Tolerance {
+            early: ms(1000),
+            late: ms(1000),
+            ..Tolerance::default()
+        });
+        for (shift, flagged) in [(-500i64, false), (-1500, true), (500, false), (1500, true)] {
+            let (s, r) = error_moved(
+                "05-request-lost.toml",
+                Transport::Udp,
+                "erin",
+                0,
+                |at| {
+                    if shift < 0 {
+                        at - ms(shift.unsigned_abs())
+                    } else {
+                        at + ms(shift.unsigned_abs())
+                    }
+                },
+                |_| {},
+            );
+            assert_eq!(!judged(&s, &r, &loose).is_empty(), flagged, "{shift} ms");
+        }
+    }
+
+    #[test]
+    fn a_crash_during_the_try_lets_it_end_early_and_one_before_does_not() {
+        let secs = Duration::from_secs;
+        let name = "04-unreachable-black-hole.toml";
+        // dave's second try runs from 15 s to its timeout at 30 s; its error moves to 20 s.
+        let (s, r) = error_moved(
+            name,
+            Transport::Udp,
+            "dave",
+            1,
+            |_| secs(20),
+            crash_at(secs(16)),
+        );
+        assert_eq!(judged(&s, &r, &Judge::default()), []);
+        let (s, r) = error_moved(
+            name,
+            Transport::Udp,
+            "dave",
+            1,
+            |_| secs(20),
+            crash_at(secs(1)),
+        );
+        assert_eq!(judged(&s, &r, &Judge::default()).len(), 1);
+    }
+
+    #[test]
+    fn only_the_server_closing_the_tries_connection_lets_it_end_early() {
+        let by_server = |server: SocketAddr, bob: SocketAddr| {
+            (
+                SERVER.to_string(),
+                EventKind::Close {
+                    local: server,
+                    peer: bob,
+                },
+            )
+        };
+        assert_eq!(reset_replaced_by_close(by_server), []);
+        let by_bob = |server: SocketAddr, bob: SocketAddr| {
+            (
+                "bob".to_string(),
+                EventKind::Close {
+                    local: bob,
+                    peer: server,
+                },
+            )
+        };
+        assert_eq!(reset_replaced_by_close(by_bob).len(), 1);
+        let another = |server: SocketAddr, bob: SocketAddr| {
+            let other = SocketAddr::new(bob.ip(), bob.port().wrapping_add(1));
+            (
+                SERVER.to_string(),
+                EventKind::Close {
+                    local: server,
+                    peer: other,
+                },
+            )
+        };
+        assert_eq!(reset_replaced_by_close(another).len(), 1);
+    }
+
+    #[test]
+    fn an_error_at_once_after_a_reset_is_due() {
+        // 02: bob's first try gets RESET and errs at once; 03: three RESETs in a row.
+        for name in ["02-reset-then-new-id.toml", "03-three-resets.toml"] {
+            let s = load(name);
+            for t in Transport::ALL {
+                assert!(
+                    !rules(&s, &run(&s, t)).contains(&ERROR_WHEN_DUE),
+                    "{name} {t}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_foreign_client_may_end_a_failure_with_0_but_not_with_a_traceback() {
+        let s = load("03-three-resets.toml");
+        let mut r = run(&s, Transport::Udp);
+        let exit = position(&r.events, |e| e.kind == EventKind::Exit(1));
+        let host = r.events[exit].host.clone();
+        r.events[exit].kind = EventKind::Exit(0);
+        let judge = foreign(Tolerance::default());
+        assert_eq!(rules(&s, &r), [ONE_ENDING], "connid's client fails with 1");
+        assert_eq!(foreign_rules(&s, &r, &judge), Vec::<&str>::new());
+        let at = r.events[exit].at;
+        r.events.insert(
+            exit,
+            Event {
+                at,
+                host,
+                kind: EventKind::Err("Traceback (most recent call last):".into()),
+            },
+        );
+        assert_eq!(foreign_rules(&s, &r, &judge), [ONE_ENDING]);
+    }
+
+    #[test]
+    fn only_a_reset_for_the_tries_id_on_its_socket_lets_it_end_early() {
+        assert_eq!(reset_changed(|_| {}), []);
+        assert_eq!(reset_changed(|e| set_payload(e, "RESET 9999")).len(), 1);
+        let elsewhere = reset_changed(|e| {
+            if let EventKind::Send { to, .. } = &mut e.kind {
+                to.set_port(to.port().wrapping_add(1));
+            }
+        });
+        assert_eq!(elsewhere.len(), 1);
+    }
+
+    #[test]
+    fn a_client_asking_a_peer_is_judged_by_that_peers_replies() {
+        let s = load("24-a-server-that-answers-wrongly.toml");
+        // vic takes the peer's OK for 9 on her first try, as if it answered her request for 3.
+        let got = broken(&s, Transport::Udp, |ev| {
+            let i = position(ev, |e| {
+                e.host == "vic" && matches!(&e.kind, EventKind::Err(n) if n.contains("OK 9"))
+            });
+            let at = ev[i].at;
+            let (ip, port) = ("192.168.0.2", 49152);
+            ev[i].kind = EventKind::Out(format!(
+                "Connection established 9 {ip} {port} on {}",
+                Timestamp(epoch() + chrono::Duration::from_std(at).unwrap())
+            ));
+        });
+        assert!(got.contains(&CURRENT_TRY), "{got:?}");
+
+        // Answered at once, she is established by the peer's OK: judged by its replies, that is right.
+        let mut quick = s.clone();
+        quick.peers[0].gap = crate::scenario::Dur::default();
+        let r = run(&quick, Transport::Udp);
+        assert!(
+            r.events
+                .iter()
+                .any(|e| is_out(e, "vic", "Connection established 3 ")),
+            "{:#?}",
+            r.events
+        );
+        assert_eq!(rules(&quick, &r), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_try_ended_by_a_reply_from_another_host_is_caught() {
+        let got = forged_taken("RESET 1", |ts| format!("Connection Error 1 on {ts}"));
+        assert_eq!(got, [REPLY_SOURCE], "a forged RESET taken");
+        let got = forged_taken("OK 1 6.6.6.6 666", |ts| {
+            format!("Connection established 1 6.6.6.6 666 on {ts}")
+        });
+        assert_eq!(got, [REPLY_SOURCE], "a forged OK taken");
+    }
+
+    #[test]
+    fn a_reply_from_another_port_of_the_asked_host_ends_no_try() {
+        let s = load("30-forged-replies.toml");
+        let got = broken(&s, Transport::Udp, |ev| {
+            let i = position(ev, |e| {
+                e.host == "vic"
+                    && matches!(&e.kind, EventKind::Err(n) if n.starts_with("ignored a datagram"))
+            });
+            let at = ev[i].at;
+            let stamp = Timestamp(epoch() + chrono::Duration::from_std(at).unwrap());
+            ev[i].kind = EventKind::Out(format!(
+                "Connection established 3 192.168.0.3 49152 on {stamp}"
+            ));
+            ev.retain(|e| !(e.host == "vic" && e.at > at));
+            ev.push(Event {
+                at,
+                host: "vic".into(),
+                kind: EventKind::Exit(0),
+            });
+        });
+        assert_eq!(got, [REPLY_SOURCE]);
+    }
+}

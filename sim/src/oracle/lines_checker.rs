@@ -76,3 +76,63 @@ pub(super) fn check_socket_errors(judge: &Judge, run: &Run, found: &mut Findings
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use connid::Transport;
+
+    use crate::events::EventKind;
+    use crate::oracle::test_support::*;
+    use crate::oracle::*;
+
+    #[test]
+    fn a_line_outside_the_vocabulary_is_caught() {
+        let s = load("02-reset-then-new-id.toml");
+        for (host, prefix, garbled) in [
+            ("bob", "Connection Error", "Connection Eror 9876"),
+            (SERVER, "Server timed out", "Server timed out."),
+        ] {
+            let got = broken(&s, Transport::Udp, |ev| {
+                let i = position(ev, |e| is_out(e, host, prefix));
+                ev[i].kind = EventKind::Out(garbled.into());
+            });
+            assert!(got.contains(&LINES), "{host}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_socket_error_the_server_does_not_report_breaks_the_rule() {
+        let s = load("27-socket-errors.toml");
+        for t in Transport::ALL {
+            // Each kind of report removed in turn: the error it reported is then unreported.
+            for report in ["receive error: ", "accept error: ", "reply not sent: "] {
+                let made = run(&s, t).events.iter().any(|e| {
+                    e.host == SERVER
+                        && matches!(&e.kind, EventKind::Out(l) | EventKind::Err(l) if l.contains(report))
+                });
+                if !made {
+                    continue;
+                }
+                let got = broken(&s, t, |events| {
+                    let i = position(events, |e| {
+                        e.host == SERVER
+                            && matches!(&e.kind, EventKind::Out(l) | EventKind::Err(l) if l.contains(report))
+                    });
+                    events.remove(i);
+                });
+                assert_eq!(got, [SOCKET_ERRORS], "{report:?} removed over {t}");
+            }
+            // A report with another reason is not this error's.
+            let got = broken(&s, t, |events| {
+                let i = position(events, |e| {
+                    e.host == SERVER
+                        && matches!(&e.kind, EventKind::Out(l) if l.contains("reply not sent"))
+                });
+                if let EventKind::Out(line) = &mut events[i].kind {
+                    *line = line.replace("(simulated)", "(elsewhere)");
+                }
+            });
+            assert_eq!(got, [SOCKET_ERRORS], "another reason over {t}");
+        }
+    }
+}

@@ -89,3 +89,53 @@ pub(super) fn check(scenario: &Scenario, run: &Run, replies: &[Reply<'_>], found
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use connid::Transport;
+
+    use crate::events::EventKind;
+    use crate::oracle::test_support::*;
+    use crate::oracle::*;
+
+    #[test]
+    fn a_client_unanswered_after_the_heal_is_caught() {
+        let s = load("21-heal.toml");
+        for t in Transport::ALL {
+            // hugo's RESET is a reply too: without it, his first try was not answered.
+            let got = broken(&s, t, unanswered("hugo"));
+            assert!(got.contains(&LIVENESS), "{t}: {got:?}");
+            let got = broken(&s, t, unanswered("hana"));
+            assert!(got.contains(&LIVENESS), "{t}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn liveness_is_not_required_after_a_later_fault_or_once_the_server_exited() {
+        let mut s = load("21-heal.toml");
+        let got = broken(&s, Transport::Udp, |ev| {
+            unanswered("hugo")(ev);
+            // The server exits (by its idle timer, as far as this rule knows) before hugo asks.
+            let at = Duration::from_millis(20_550);
+            ev.push(Event {
+                at,
+                host: SERVER.into(),
+                kind: EventKind::Exit(0),
+            });
+        });
+        assert!(!got.contains(&LIVENESS), "{got:?}");
+
+        s.faults.push(crate::scenario::Fault {
+            at: crate::scenario::Dur::secs(100),
+            action: crate::scenario::Action::Loss,
+            between: Some(["hana".into(), SERVER.into()]),
+            oneway: false,
+            rate: Some(0.0),
+        });
+        let got = broken(&s, Transport::Udp, unanswered("hugo"));
+        assert!(!got.contains(&LIVENESS), "{got:?}");
+        assert!(got.contains(&ANSWERED), "{got:?}");
+    }
+}

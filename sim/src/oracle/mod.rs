@@ -22,7 +22,7 @@ mod liveness_checker;
 pub(crate) mod server_view;
 mod table_checker;
 #[cfg(test)]
-mod tests;
+mod test_support;
 mod timing_checker;
 
 pub use timing_checker::timestamps;
@@ -233,4 +233,73 @@ pub fn same_events(first: &Run, again: &Run) -> Option<Violation> {
         ),
         events,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use connid::Transport;
+
+    use crate::oracle::test_support::*;
+    use crate::oracle::*;
+
+    #[test]
+    fn every_scenario_in_the_suite_keeps_every_rule() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let scenario = Scenario::load(&path).unwrap();
+            for &t in &scenario.transports {
+                let r = run(&scenario, t);
+                let found = check(&scenario, &r);
+                assert!(found.is_empty(), "{} {t:?}: {found:#?}", path.display());
+            }
+        }
+    }
+
+    #[test]
+    fn different_event_lists_break_determinism() {
+        let s = load("01-established.toml");
+        let a = run(&s, Transport::Udp);
+        let mut b = run(&s, Transport::Udp);
+        assert_eq!(same_events(&a, &b), None);
+        b.events.pop();
+        assert_eq!(same_events(&a, &b).map(|v| v.rule), Some(DETERMINISM));
+    }
+
+    #[test]
+    fn every_rule_has_one_statement() {
+        let mut names: Vec<&str> = RULES.iter().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), RULES.len());
+        for rule in [
+            GRANT_ONCE,
+            RESET_IN_USE,
+            OK_SOURCE,
+            TRIES,
+            ERROR_PER_TRY,
+            PROMPT,
+            ONE_ENDING,
+            IN_TIME,
+            TYPED_ID,
+            NEW_SOCKET,
+            CURRENT_TRY,
+            IDLE_EXIT,
+            ANSWERED,
+            KEEPS_SERVING,
+            ERROR_WHEN_DUE,
+            TIMESTAMPS,
+            LINES,
+            LIVENESS,
+            DETERMINISM,
+        ] {
+            assert!(
+                rule_statement(rule).is_some_and(|s| !s.is_empty()),
+                "{rule}"
+            );
+        }
+        assert_eq!(rule_statement("no-such-rule"), None);
+    }
 }

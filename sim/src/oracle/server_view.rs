@@ -382,3 +382,74 @@ mod tests {
         assert_eq!(counts, [1, 2, 2, 2, 1, 2, 0, 1, 0, 1, 1]);
     }
 }
+
+#[cfg(test)]
+mod broken_runs {
+    use std::time::Duration;
+
+    use connid::Transport;
+
+    use crate::events::EventKind;
+    use crate::oracle::server_view::first_message;
+    use crate::oracle::server_view::Piece;
+    use crate::oracle::test_support::*;
+    use crate::oracle::*;
+
+    #[test]
+    fn a_split_request_granted_as_its_first_piece_is_caught() {
+        let s = load("16-tcp-framing.toml");
+        let got = broken(&s, Transport::Tcp, |ev| {
+            // "HELLO 12" then "34": a server that took the first write alone answers OK 12.
+            let i = position(ev, |e| {
+                e.host == SERVER && payload_of(e).starts_with("OK 1234")
+            });
+            let text = payload_of(&ev[i]).replacen("OK 1234", "OK 12", 1);
+            set_payload(&mut ev[i], &text);
+        });
+        assert!(got.contains(&OK_SOURCE), "{got:?}");
+        assert!(got.contains(&ANSWERED), "{got:?}");
+    }
+
+    #[test]
+    fn a_reply_later_than_the_settle_time_is_caught() {
+        let s = load("16-tcp-framing.toml");
+        let tick = s.network.tick.0;
+        // classic sent once and waits: its answer is due the settle time after its request.
+        let got = broken(&s, Transport::Tcp, |ev| delay_reply(ev, "OK 5 ", tick * 2));
+        assert_eq!(got, [ANSWERED]);
+        // nl ended its request with a newline: its answer is due at once, not after a settle time.
+        let settle = s.server.settle.0;
+        let got = broken(&s, Transport::Tcp, |ev| delay_reply(ev, "OK 6 ", settle));
+        assert_eq!(got, [ANSWERED]);
+    }
+
+    #[test]
+    fn a_pause_of_exactly_the_settle_time_allows_either_framing() {
+        let pieces_at = |gap_ms: u64| {
+            let e = Event {
+                at: Duration::ZERO,
+                host: "p".into(),
+                kind: EventKind::Crash,
+            };
+            let ms = Duration::from_millis;
+            vec![
+                (e.clone(), b"HELLO 12".to_vec(), ms(100)),
+                (e, b"34".to_vec(), ms(100 + gap_ms)),
+            ]
+        };
+        let settle = Duration::from_millis(200);
+        let frame = |gap: u64, tie: bool| {
+            let owned = pieces_at(gap);
+            let pieces: Vec<Piece<'_>> = owned
+                .iter()
+                .map(|(e, b, t)| (e, b.as_slice(), *t))
+                .collect();
+            first_message(&pieces, settle, tie)
+                .map(|(m, at, n)| (String::from_utf8(m).unwrap(), at.as_millis(), n))
+        };
+        assert_eq!(frame(199, true), Some(("HELLO 1234".into(), 499, 2)));
+        assert_eq!(frame(200, false), Some(("HELLO 1234".into(), 500, 2)));
+        assert_eq!(frame(200, true), Some(("HELLO 12".into(), 300, 1)));
+        assert_eq!(frame(201, false), Some(("HELLO 12".into(), 300, 1)));
+    }
+}

@@ -141,3 +141,84 @@ pub(super) fn full_for(
         .collect();
     held.len() >= scenario.server.max_ids && !held.iter().any(|id| ids.contains(id))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use connid::Transport;
+
+    use crate::events::EventKind;
+    use crate::oracle::test_support::*;
+    use crate::oracle::*;
+
+    #[test]
+    fn a_double_ok_is_caught() {
+        let s = load("02-reset-then-new-id.toml");
+        let got = broken(&s, Transport::Udp, |ev| {
+            // The server answers bob's first request with OK instead of RESET.
+            let i = position(ev, |e| e.host == SERVER && payload_of(e) == "RESET 9876");
+            let bob = match &ev[i].kind {
+                EventKind::Send { to, .. } => *to,
+                _ => unreachable!(),
+            };
+            set_payload(&mut ev[i], &format!("OK 9876 {} {}", bob.ip(), bob.port()));
+        });
+        assert!(got.contains(&GRANT_ONCE), "{got:?}");
+    }
+
+    #[test]
+    fn a_reset_for_a_free_id_is_caught() {
+        let s = load("01-established.toml");
+        let got = broken(&s, Transport::Udp, |ev| {
+            let i = position(ev, |e| {
+                e.host == SERVER && payload_of(e).starts_with("OK 9876")
+            });
+            set_payload(&mut ev[i], "RESET 9876");
+        });
+        assert!(got.contains(&RESET_IN_USE), "{got:?}");
+    }
+
+    #[test]
+    fn an_ok_with_the_servers_own_address_is_caught() {
+        let s = load("01-established.toml");
+        let got = broken(&s, Transport::Tcp, |ev| {
+            let i = position(ev, |e| {
+                e.host == SERVER && payload_of(e).starts_with("OK 9876")
+            });
+            set_payload(&mut ev[i], "OK 9876 192.168.0.1 5000");
+        });
+        assert!(got.contains(&OK_SOURCE), "{got:?}");
+    }
+
+    #[test]
+    fn an_id_is_surely_in_use_until_the_ttl_less_the_early_margin() {
+        let s = load("07-expiry-boundary.toml");
+        let r = run(&s, Transport::Udp);
+        let grants: Vec<Duration> = r
+            .events
+            .iter()
+            .filter(|e| e.host == SERVER && payload_of(e).starts_with("OK "))
+            .map(|e| e.at)
+            .collect();
+        assert!(grants.len() >= 2, "07 grants one ID twice, a TTL apart");
+        // Shift every event after the first grant 100 ms earlier: the second grant comes before the TTL.
+        let first = grants[0];
+        let mut early = Run {
+            events: r.events.clone(),
+            ..r
+        };
+        for e in early.events.iter_mut().filter(|e| e.at > first) {
+            e.at -= Duration::from_millis(100);
+        }
+        assert!(foreign_rules(&s, &early, &Judge::default()).contains(&GRANT_ONCE));
+        let margin = Judge {
+            tolerance: Tolerance {
+                early: Duration::from_millis(100),
+                ..Tolerance::default()
+            },
+            ..Judge::default()
+        };
+        assert!(!foreign_rules(&s, &early, &margin).contains(&GRANT_ONCE));
+    }
+}

@@ -191,3 +191,228 @@ pub(super) fn check_timestamps(judge: &Judge, run: &Run, found: &mut Findings) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use connid::lines::ServerLine;
+    use connid::lines::Timestamp;
+    use connid::Transport;
+
+    use crate::clock::epoch;
+    use crate::events::EventKind;
+    use crate::oracle::test_support::*;
+    use crate::oracle::timing_checker::timestamps;
+    use crate::oracle::*;
+
+    #[test]
+    fn a_late_or_an_early_server_exit_is_caught() {
+        let s = load("18-idle-exit.toml");
+        for shift in [-1i64, 1] {
+            let got = broken(&s, Transport::Udp, |ev| {
+                let i = position(ev, |e| is_out(e, SERVER, "Server timed out"));
+                let at = ev[i].at;
+                let moved = if shift < 0 {
+                    at - Duration::from_secs(1)
+                } else {
+                    at + Duration::from_secs(1)
+                };
+                let stamp = Timestamp(epoch() + chrono::Duration::from_std(moved).unwrap());
+                let idle = Duration::from_secs(120);
+                let line = ServerLine::TimedOut { idle, at: stamp };
+                ev[i].kind = EventKind::Out(line.to_string());
+                for e in ev.iter_mut().filter(|e| e.host == SERVER && e.at == at) {
+                    e.at = moved;
+                }
+            });
+            assert!(got.contains(&IDLE_EXIT), "{shift}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_server_that_never_exits_is_caught() {
+        let s = load("01-established.toml");
+        let got = broken(&s, Transport::Udp, |ev| {
+            ev.retain(|e| {
+                !(e.host == SERVER
+                    && (is_out(e, SERVER, "Server timed out")
+                        || matches!(e.kind, EventKind::Exit(_))))
+            });
+        });
+        assert!(got.contains(&IDLE_EXIT), "{got:?}");
+    }
+
+    #[test]
+    fn an_unanswered_request_is_caught() {
+        let s = load("09-same-instant.toml");
+        let got = broken(&s, Transport::Udp, |ev| {
+            let i = position(ev, |e| e.host == SERVER && payload_of(e) == "RESET 7");
+            ev.remove(i);
+        });
+        assert!(got.contains(&ANSWERED), "{got:?}");
+    }
+
+    #[test]
+    fn a_wrong_timestamp_is_caught() {
+        let s = load("01-established.toml");
+        let got = broken(&s, Transport::Udp, |ev| {
+            let i = position(ev, |e| is_out(e, "alice", "Connection established"));
+            if let EventKind::Out(line) = &mut ev[i].kind {
+                *line = line.replace("06:06:00.001000", "06:06:00.001001");
+            }
+        });
+        assert_eq!(got, [TIMESTAMPS]);
+    }
+
+    #[test]
+    fn timestamps_are_found_anywhere_in_a_line() {
+        assert_eq!(
+            timestamps("2023-01-16 06:06:00.050000 x on 2023-01-16 06:06:01.000001"),
+            ["2023-01-16 06:06:00.050000", "2023-01-16 06:06:01.000001"]
+        );
+        assert!(timestamps("no time 2023-01-16 06:06").is_empty());
+    }
+
+    #[test]
+    fn a_foreign_server_is_judged_by_what_reached_it_and_how_it_exited() {
+        for t in Transport::ALL {
+            let (s, r) = foreign_idle_run(t);
+            let exact = foreign(Tolerance::default());
+            assert_eq!(foreign_rules(&s, &r, &exact), Vec::<&str>::new(), "{t}");
+            // Connid's own server must print that it timed out.
+            assert_eq!(rules(&s, &r), [IDLE_EXIT], "{t}");
+
+            let exit = position(&r.events, |e| {
+                e.host == SERVER && e.kind == EventKind::Exit(0)
+            });
+            let mut failed = Run {
+                events: r.events.clone(),
+                ..r
+            };
+            failed.events[exit].kind = EventKind::Exit(1);
+            assert_eq!(foreign_rules(&s, &failed, &exact), [KEEPS_SERVING], "{t}");
+        }
+    }
+
+    #[test]
+    fn the_idle_exit_may_be_as_late_as_the_tolerance_says_and_no_later() {
+        let (s, mut r) = foreign_idle_run(Transport::Udp);
+        let exit = position(&r.events, |e| {
+            e.host == SERVER && e.kind == EventKind::Exit(0)
+        });
+        r.events[exit].at += Duration::from_secs(2);
+        r.simulated += Duration::from_secs(2);
+        let loose = foreign(Tolerance {
+            idle_late: Duration::from_secs(2),
+            ..Tolerance::default()
+        });
+        assert_eq!(foreign_rules(&s, &r, &loose), Vec::<&str>::new());
+        let tight = foreign(Tolerance {
+            idle_late: Duration::from_millis(1_999),
+            ..Tolerance::default()
+        });
+        assert_eq!(foreign_rules(&s, &r, &tight), [IDLE_EXIT]);
+    }
+
+    #[test]
+    fn only_what_reaches_a_foreign_server_restarts_its_idle_timer() {
+        let exact = foreign(Tolerance::default());
+        let secs = Duration::from_secs;
+        // A datagram to another address at 150 s does not restart it.
+        let (s, mut r) = foreign_idle_run(Transport::Udp);
+        let lee = r
+            .events
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::Send { from, .. } if e.host == "lee" => Some(*from),
+                _ => None,
+            })
+            .unwrap();
+        let elsewhere = SocketAddr::new(lee.ip(), 9);
+        r.events.push(Event {
+            at: secs(150),
+            host: "lee".into(),
+            kind: EventKind::Send {
+                msg: 999,
+                transport: Transport::Udp,
+                from: lee,
+                to: elsewhere,
+                payload: b"ping".to_vec(),
+                delivered: Some(secs(150)),
+            },
+        });
+        r.events.sort_by_key(|e| e.at);
+        assert_eq!(foreign_rules(&s, &r, &exact), Vec::<&str>::new());
+
+        // Nor does a connection to another address.
+        let (s, mut r) = foreign_idle_run(Transport::Tcp);
+        r.events.push(Event {
+            at: secs(150),
+            host: "lee".into(),
+            kind: EventKind::Connected {
+                from: lee,
+                to: elsewhere,
+            },
+        });
+        r.events.sort_by_key(|e| e.at);
+        assert_eq!(foreign_rules(&s, &r, &exact), Vec::<&str>::new());
+
+        // But a connection that reaches it does, even with nothing sent on it (the connection came a
+        // moment before the request did, so the exit is that much later than due).
+        let (s, mut r) = foreign_idle_run(Transport::Tcp);
+        r.events
+            .retain(|e| !(e.host == "lee" && matches!(e.kind, EventKind::Send { .. })));
+        let loose = foreign(Tolerance {
+            idle_late: secs(1),
+            ..Tolerance::default()
+        });
+        assert!(!foreign_rules(&s, &r, &loose).contains(&IDLE_EXIT));
+    }
+
+    #[test]
+    fn connids_server_must_say_it_timed_out_and_counts_accepted_connections() {
+        let s = load("18-idle-exit.toml");
+        // Without its timed-out line, an exit with 0 is not an idle exit.
+        let mut r = run(&s, Transport::Udp);
+        r.events.retain(|e| {
+            !(e.host == SERVER
+                && matches!(&e.kind, EventKind::Out(l) if matches!(l.parse(), Ok(ServerLine::TimedOut { .. }))))
+        });
+        assert_eq!(rules(&s, &r), [IDLE_EXIT]);
+        // A connection accepted at 110 s restarts the timer: the exit at 220 s is then early.
+        let mut r = run(&s, Transport::Tcp);
+        let accepted = r
+            .events
+            .iter()
+            .find(|e| matches!(e.kind, EventKind::Accepted { .. }))
+            .cloned()
+            .unwrap();
+        r.events.push(Event {
+            at: Duration::from_secs(110),
+            ..accepted
+        });
+        r.events.sort_by_key(|e| e.at);
+        assert_eq!(rules(&s, &r), [IDLE_EXIT]);
+    }
+
+    #[test]
+    fn a_reply_the_network_refused_still_counts_as_an_answer() {
+        let s = load("27-socket-errors.toml");
+        for t in Transport::ALL {
+            let r = run(&s, t);
+            let refused = r
+                .events
+                .iter()
+                .filter(|e| matches!(e.kind, EventKind::SendFailed { .. }))
+                .count();
+            assert!(refused >= 2, "the scenario refuses replies over {t}");
+            // Without them, the requests they answered would be unanswered.
+            let got = broken(&s, t, |events| {
+                events.retain(|e| !matches!(e.kind, EventKind::SendFailed { .. }));
+            });
+            assert!(got.contains(&ANSWERED), "{got:?} over {t}");
+        }
+    }
+}
