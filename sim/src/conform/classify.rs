@@ -10,7 +10,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use chrono::NaiveDateTime;
-use connid::lines::Timestamp;
+use connid::lines::{self, Timestamp};
 
 /// What a client line says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,13 +24,19 @@ pub enum Meaning {
 }
 
 impl Meaning {
-    /// The words of the exact form, after `Connection`.
+    /// The first words of the exact form, from [`connid::lines`]: `Connection` and the word after it.
+    fn words(self) -> (&'static str, &'static str) {
+        let line = match self {
+            Meaning::Established => lines::ESTABLISHED,
+            Meaning::Error => lines::ERROR,
+            Meaning::Failure => lines::FAILURE,
+        };
+        line.split_once(' ').unwrap_or((line, ""))
+    }
+
+    /// The word after `Connection` in the exact form.
     fn word(self) -> &'static str {
-        match self {
-            Meaning::Established => "established",
-            Meaning::Error => "Error",
-            Meaning::Failure => "Failure",
-        }
+        self.words().1
     }
 }
 
@@ -113,18 +119,21 @@ fn timestamp(date: &str, time: &str) -> Option<NaiveDateTime> {
 /// What `line` means, if it reads as one of the client's three lines; `None` for any other line.
 pub fn read(line: &str) -> Option<Reading> {
     let words = words(line);
+    // `connection`, as every client line begins.
+    let connection = Meaning::Error.words().0.to_lowercase();
     let (start, (meaning, verb_len)) = words
         .iter()
         .enumerate()
-        .filter(|(_, w)| w.bare() == "connection")
+        .filter(|(_, w)| w.bare() == connection)
         .find_map(|(i, _)| Some((i, verb(&words, i + 1)?)))?;
     let mut differences = Vec::new();
     let lead = line[..words[start].at].trim_end();
     if !lead.is_empty() {
         differences.push(format!("text before `Connection`: \"{lead}\""));
     }
-    if words[start].text != "Connection" {
-        differences.push(format!("`{}` instead of `Connection`", words[start].text));
+    let exact = meaning.words().0;
+    if words[start].text != exact {
+        differences.push(format!("`{}` instead of `{exact}`", words[start].text));
     }
     let verb_words = &words[start + 1..start + 1 + verb_len];
     let verb_text =
@@ -310,6 +319,27 @@ mod tests {
         assert_eq!(r.id.as_deref(), Some("1001"));
         assert_eq!(r.addr, Some("127.0.0.1:44702".parse().unwrap()));
         assert!(r.at.is_some());
+    }
+
+    #[test]
+    fn every_line_connid_prints_reads_exactly() {
+        let at: Timestamp = "2023-01-16 06:06:06.123456".parse().unwrap();
+        let id = connid::protocol::ConnId::new("7").unwrap();
+        for (line, meaning) in [
+            (
+                lines::ClientLine::Established {
+                    id: id.clone(),
+                    addr: "127.0.0.1:5000".parse().unwrap(),
+                    at,
+                },
+                Meaning::Established,
+            ),
+            (lines::ClientLine::Error { id, at }, Meaning::Error),
+            (lines::ClientLine::Failure { at }, Meaning::Failure),
+        ] {
+            let r = read(&line.to_string()).unwrap();
+            assert_eq!((r.meaning, r.differences), (meaning, Vec::<String>::new()));
+        }
     }
 
     #[test]
