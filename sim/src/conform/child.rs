@@ -1,5 +1,7 @@
-//! The program under test as a child process: started with its filled-in command line, each line it
-//! prints recorded as it arrives, its exit recorded with its code, and killed when its case ends.
+//! The program under test as a child process, in a process group of its own: started with its
+//! filled-in command line (and libfaketime, at a speed), its output read as bytes (each line recorded
+//! as it arrives, text that waits without a newline told to the case as a prompt), its exit recorded
+//! with its code, and killed with its whole group when its case ends.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};

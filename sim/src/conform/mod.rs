@@ -5,9 +5,12 @@
 //! ([`play`] for a server under test, [`client_cases`] as the server of a client under test), records
 //! what happens as the simulator's [`events`](crate::events), and hands the run to
 //! [`check_with`](crate::oracle::check_with) with a timing tolerance: the rules are the simulator's,
-//! not a copy. Each case ([`server_cases`], [`client_cases`]) names a requirement, quotes the
-//! assignment's sentence it checks, and is judged on the rules that requirement is about, so one defect
-//! fails its own cases and no others.
+//! not a copy. Each case ([`server_cases`], [`client_cases`]) names a requirement and its [`Level`],
+//! quotes the assignment's sentence it checks (its reading of it apart), says what it expects in
+//! words, names what it must see to judge at all, and is judged on the rules that requirement is
+//! about, so one defect fails its own cases and no others. Client lines are judged by what they mean
+//! ([`classify`]), their exact form by the format cases only. A run may speed the program's clock up
+//! ([`Pace`]).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -16,16 +19,13 @@ use connid::Transport;
 
 use crate::oracle::{Judge, Programs, Tolerance};
 
-/// [`Case`] for a suite's case type from its `id`, `quote` and `long` fields and its `run_case`.
+/// [`Case`] for a suite's case type from its fields (`id`, `quote`, `reading`, `expect`, `level`,
+/// `long`), its `result_count` and `wall_estimate`, and its `run_case`.
 macro_rules! impl_case {
     ($case:ty, $run:path) => {
         impl $crate::conform::Case for $case {
             fn id(&self) -> &'static str {
                 self.id
-            }
-
-            fn quote(&self) -> &'static str {
-                self.quote
             }
 
             fn long(&self) -> bool {
@@ -38,10 +38,6 @@ macro_rules! impl_case {
 
             fn estimate(&self, times: &$crate::conform::Times) -> std::time::Duration {
                 self.wall_estimate(times)
-            }
-
-            fn level(&self) -> $crate::conform::Level {
-                self.level
             }
 
             fn blank(&self, transport: connid::Transport) -> $crate::conform::CaseResult {
@@ -616,12 +612,8 @@ async fn run_jobs(
 pub trait Case: Send + 'static {
     /// The requirement it checks.
     fn id(&self) -> &'static str;
-    /// The assignment's sentence it checks.
-    fn quote(&self) -> &'static str;
     /// Whether it waits for the TTL, the idle timeout or the client's timeout (not run with `--quick`).
     fn long(&self) -> bool;
-    /// How much its requirement weighs.
-    fn level(&self) -> Level;
     /// Its result before it has run: a pass with nothing recorded.
     fn blank(&self, transport: Transport) -> CaseResult;
     /// How many results it gives: its own, and those of requirements judged on its run.
