@@ -56,6 +56,10 @@ enum Command {
         /// I/N: only every N-th seed, from the I-th (1-based), for splitting work over machines.
         #[arg(long, value_parser = parse_shard, default_value = "1/1")]
         shard: (u64, u64),
+        /// K/N: the same as `--shard K+1/N`, counting from 0 as a Kubernetes Indexed Job's
+        /// `JOB_COMPLETION_INDEX` does (deploy/explore-job.yaml passes it).
+        #[arg(long, value_name = "K/N", value_parser = parse_index, conflicts_with = "shard")]
+        index: Option<(u64, u64)>,
         /// Where shrunk failures are written as scenario files.
         #[arg(long, default_value = "target/explore-failures")]
         save: PathBuf,
@@ -65,7 +69,7 @@ enum Command {
         /// Add the JSON summaries of every shard of one run (`--shard I/N --json F` each) and print
         /// them as one run over all the seeds; nothing is run. Fails (exit 2) if a shard is missing,
         /// given twice, or of another run.
-        #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["seeds", "from", "shard", "jobs"])]
+        #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["seeds", "from", "shard", "index", "jobs"])]
         merge: Vec<PathBuf>,
     },
     /// Measure how fast scenarios replay, in event and in fixed mode: steps, wall time, and simulated
@@ -104,6 +108,17 @@ impl Transports {
     }
 }
 
+fn parse_index(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("{s:?} is not K/N with 0 <= K < N");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u64, u64) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if k < n {
+        Ok((k + 1, n))
+    } else {
+        Err(bad())
+    }
+}
+
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
     let bad = || format!("{s:?} is not I/N with 1 <= I <= N");
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
@@ -130,10 +145,12 @@ fn main() -> ExitCode {
             transport,
             jobs,
             shard,
+            index,
             save,
             json,
             merge,
         } => {
+            let shard = index.unwrap_or(shard);
             if !merge.is_empty() {
                 return merge_cli(&merge, json.as_deref());
             }

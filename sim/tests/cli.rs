@@ -306,3 +306,76 @@ fn shards_run_apart_merge_into_the_summary_of_one_run_over_the_same_seeds() {
     assert_eq!(err.lines().count(), 1, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The Kubernetes Job's container arguments and its environment, as deploy/explore-job.yaml has them.
+fn job_manifest() -> (Vec<String>, Vec<(String, String)>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/explore-job.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let args = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("args: "))
+        .expect("the container's args, on one line");
+    let args: Vec<String> = serde_json::from_str(args).unwrap();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let env = lines
+        .windows(2)
+        .filter_map(|w| {
+            let name = w[0].strip_prefix("- name: ")?;
+            let value = w[1].strip_prefix("value: ")?.trim_matches('"');
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect();
+    (args, env)
+}
+
+#[test]
+fn the_kubernetes_jobs_command_line_explores_one_shard_per_index_and_the_shards_merge() {
+    let (args, env) = job_manifest();
+    let completions = 8;
+    assert!(
+        args.contains(&format!("$(JOB_COMPLETION_INDEX)/{completions}")),
+        "{args:?}"
+    );
+    assert!(
+        env.iter().any(|(k, v)| k == "SEEDS" && v == "10000000"),
+        "{env:?}"
+    );
+    let dir = std::env::temp_dir().join(format!("sim-job-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.to_string_lossy().into_owned();
+    // Each pod's arguments as Kubernetes expands them ($(VAR) from the container's environment), with
+    // a small run's seeds instead of ten million and the volume mounted here instead of at /out.
+    let mut files = Vec::new();
+    for index in 0..completions {
+        let vars = [
+            ("SEEDS", "40".to_string()),
+            ("FROM", "900".to_string()),
+            ("JOB_COMPLETION_INDEX", index.to_string()),
+        ];
+        let expanded: Vec<String> = args
+            .iter()
+            .map(|a| {
+                let a = vars
+                    .iter()
+                    .fold(a.clone(), |a, (k, v)| a.replace(&format!("$({k})"), v));
+                a.replace("/out", &out)
+            })
+            .collect();
+        let argv: Vec<&str> = expanded.iter().map(String::as_str).collect();
+        let (code, _, err) = sim(&argv);
+        assert_eq!(code, 0, "{argv:?}: {err}");
+        files.push(format!("{out}/shard-{index}.json"));
+    }
+    let mut merge = vec!["explore", "--merge"];
+    merge.extend(files.iter().map(String::as_str));
+    let (code, merged, err) = sim(&merge);
+    assert_eq!(code, 0, "{err}");
+    let (code, whole, err) = sim(&["explore", "--seeds", "40", "--from", "900"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(without_speed(&merged), without_speed(&whole));
+    // --index counts from 0, as the Job does, and says so when it is out of range.
+    let (code, _, err) = sim(&["explore", "--seeds", "8", "--index", "8/8"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("\"8/8\" is not K/N with 0 <= K < N"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
