@@ -63,9 +63,10 @@ struct Common {
     #[arg(long, value_enum, default_value_t = TimingArg::Exact)]
     timing: TimingArg,
     /// Run the program's clock N times faster (libfaketime), so its 30 s TTL, 2-minute idle timer and
-    /// 15 s timeout take a tenth of the time at 10; `auto` is 10 where libfaketime is installed. A
-    /// program it cannot speed up (a static binary) runs at 1, and the run says so.
-    #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_speed)]
+    /// 15 s timeout take a tenth of the time at 10. `auto`: 10 where libfaketime is installed, else 1
+    /// with a note on how to install it. A program it cannot speed up (a static binary) runs at 1, and
+    /// the run says so.
+    #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_speed)]
     speed: Speed,
     /// Also fail the run (exit 1) on a failed robustness case; without it only required cases do.
     #[arg(long)]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# How stable conform's verdicts are at a speed: RUNS full runs (both transports) of each correct
+# program (connid's server and client, tests/conform/server.py and client.py) at --speed SPEED beside a
+# CPU hog (`yes`); a wrong verdict is any case not passed. Prints one line per run and a summary.
+#
+#   benches/conform_speed.sh [RUNS] [SPEED]      (default 20 runs at 10)
+#
+# Needs libfaketime and a release build (cargo build --release).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-20}
+speed=${2:-10}
+C=./target/release/conform
+yes > /dev/null &
+hog=$!
+trap 'kill $hog' EXIT
+out=$(mktemp)
+wrong_total=0
+for i in $(seq 1 "$runs"); do
+  for run in "server connid" "server python" "client connid" "client python"; do
+    set -- $run
+    case "$1 $2" in
+      "server connid") cmd="./target/release/server {ip} {port} --transport {transport}";;
+      "server python") cmd="python3 tests/conform/server.py {ip} {port} {transport} 30 120";;
+      "client connid") cmd="./target/release/client HELLO {ip} {port} {id} --transport {transport}";;
+      "client python") cmd="python3 tests/conform/client.py HELLO {ip} {port} {id} {transport} 15";;
+    esac
+    start=$(date +%s.%N)
+    $C "$1" --transport both --speed "$speed" -- $cmd > "$out" 2>/dev/null
+    code=$?
+    end=$(date +%s.%N)
+    wrong=$(grep -c "^✘\|^–" "$out")
+    wrong_total=$((wrong_total + wrong))
+    echo "$i $1 $2 exit=$code wrong=$wrong wall=$(echo "$end - $start" | bc)"
+  done
+done
+rm -f "$out"
+echo "runs: $((runs * 4)), wrong verdicts: $wrong_total"
