@@ -3,7 +3,7 @@
 //! A [`scenario::Scenario`] (a TOML file) names the hosts, the network and a timeline of faults;
 //! [`runner::run`] plays it with the unchanged client and server code behind simulated seams
 //! ([`net`], [`clock`], [`console`]), recording every event ([`events`]); [`transcript`] tells the
-//! story as text or as a Mermaid sequence diagram.
+//! story as text, and [`diagram`] as a sequence diagram (Mermaid, or SVG for an offline report).
 //!
 //! The explorer turns seeds into scenarios ([`generate`]), checks each run against the protocol's
 //! rules ([`oracle`]), counts the situations its runs reached and the faults that touched something
@@ -13,6 +13,7 @@ pub mod clock;
 pub mod conform;
 pub mod console;
 pub mod coverage;
+pub mod diagram;
 pub mod events;
 pub mod explore;
 pub mod generate;

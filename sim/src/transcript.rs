@@ -1,9 +1,8 @@
 //! Tells a run's story: as text (one line per event, in virtual-time order), or as a Mermaid
 //! `sequenceDiagram` that renders on GitHub.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use connid::protocol::printable;
@@ -11,14 +10,14 @@ use connid::protocol::printable;
 use crate::events::EventKind;
 use crate::oracle::{Violation, DETERMINISM, RULES};
 use crate::runner::Run;
-use crate::scenario::SERVER;
 
 /// Longest payload shown, in characters.
 const PAYLOAD_PREVIEW: usize = 72;
 
 use crate::events::secs;
 
-fn payload(bytes: &[u8]) -> String {
+/// A payload as a transcript shows it: quoted, escaped, cut at [`PAYLOAD_PREVIEW`] characters.
+pub(crate) fn payload(bytes: &[u8]) -> String {
     format!("\"{}\"", printable(bytes, PAYLOAD_PREVIEW))
 }
 
@@ -30,7 +29,7 @@ fn fate(delivered: Option<Duration>) -> String {
 }
 
 /// What one event says, without its time and host.
-fn describe(kind: &EventKind) -> (&'static str, String) {
+pub(crate) fn describe(kind: &EventKind) -> (&'static str, String) {
     match kind {
         EventKind::Start(command) => ("start", command.clone()),
         EventKind::Out(line) => ("out", line.clone()),
@@ -130,95 +129,9 @@ pub fn text(name: &str, description: &str, run: &Run) -> String {
     out
 }
 
-/// Escapes text for a Mermaid message or note.
-fn mermaid_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '#' => out.push_str("#35;"),
-            ';' => out.push_str("#59;"),
-            '<' => out.push_str("#60;"),
-            '>' => out.push_str("#62;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The same story as a Mermaid sequence diagram: participants are hosts, arrows are messages (a
-/// cross marks a lost one), notes carry printed lines, prompts, faults and exits.
+/// The same story as a Mermaid sequence diagram (see [`crate::diagram`]).
 pub fn mermaid(name: &str, run: &Run) -> String {
-    let hosts = &run.hosts;
-    // Who sent from each address: on real sockets every host shares 127.0.0.1, so the address's port
-    // tells them apart; otherwise its IP does.
-    let mut senders: BTreeMap<SocketAddr, &str> = BTreeMap::new();
-    for e in &run.events {
-        if let EventKind::Send { from, .. } | EventKind::Connected { from, .. } = &e.kind {
-            senders.entry(*from).or_insert(&e.host);
-        }
-    }
-    let host_of = |addr: &SocketAddr| -> String {
-        match senders.get(addr) {
-            Some(host) => host.to_string(),
-            None => hosts
-                .iter()
-                .find(|(_, ip)| *ip == addr.ip())
-                .map_or_else(|| addr.ip().to_string(), |(h, _)| h.clone()),
-        }
-    };
-    let mut out = String::new();
-    let _ = writeln!(out, "sequenceDiagram");
-    for (host, ip) in hosts {
-        let _ = writeln!(out, "    participant {host} as {host} ({ip})");
-    }
-    let span = match (hosts.first(), hosts.last()) {
-        (Some((first, _)), Some((last, _))) if first != last => format!("{first},{last}"),
-        (Some((first, _)), _) => first.clone(),
-        _ => SERVER.to_string(),
-    };
-    let _ = writeln!(
-        out,
-        "    Note over {span}: scenario {} over {:?}",
-        mermaid_text(name),
-        run.transport
-    );
-    for event in &run.events {
-        let t = secs(event.at);
-        match &event.kind {
-            EventKind::Send {
-                transport,
-                to,
-                payload: bytes,
-                delivered,
-                ..
-            } => {
-                let (arrow, end) = match delivered {
-                    Some(at) => ("->>", format!(" (arrives {})", secs(*at))),
-                    None => ("-x", " (LOST)".to_string()),
-                };
-                let _ = writeln!(
-                    out,
-                    "    {}{arrow}{}: {t} {transport} {}{end}",
-                    event.host,
-                    host_of(to),
-                    mermaid_text(&payload(bytes)),
-                );
-            }
-            EventKind::Fault { text, .. } => {
-                let _ = writeln!(out, "    Note over {span}: {t} {}", mermaid_text(text));
-            }
-            kind => {
-                let (what, detail) = describe(kind);
-                let _ = writeln!(
-                    out,
-                    "    Note over {}: {t} {what}: {}",
-                    event.host,
-                    mermaid_text(&detail)
-                );
-            }
-        }
-    }
-    out
+    crate::diagram::of(name, run).mermaid()
 }
 
 /// The oracle's verdict on a run, as the lines that end its transcript, each starting with `comment`
@@ -318,10 +231,5 @@ mod tests {
              %%   at-most-tries: too soon\n\
              %%       3.000000 bob out Connection Error 7 on x\n"
         );
-    }
-
-    #[test]
-    fn mermaid_text_escapes_what_breaks_a_diagram() {
-        assert_eq!(mermaid_text("a;b#c -> d"), "a#59;b#35;c -#62; d");
     }
 }

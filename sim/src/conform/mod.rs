@@ -334,7 +334,7 @@ impl CaseResult {
             transport,
             verdict: Verdict::Pass,
             transcript: String::new(),
-            mermaid: String::new(),
+            diagram: crate::diagram::Diagram::default(),
             stderr: String::new(),
             wall: Duration::ZERO,
             speed: 1,
@@ -366,8 +366,8 @@ pub struct CaseResult {
     pub verdict: Verdict,
     /// The run as the simulator's text transcript.
     pub transcript: String,
-    /// The run as a Mermaid sequence diagram.
-    pub mermaid: String,
+    /// The run as a sequence diagram.
+    pub diagram: crate::diagram::Diagram,
     /// What the program printed on standard error.
     pub stderr: String,
     pub wall: Duration,
@@ -422,7 +422,7 @@ fn told_run(
         steps: 0,
     };
     result.transcript = crate::transcript::text(result.id, result.quote, &run);
-    result.mermaid = crate::transcript::mermaid(result.id, &run);
+    result.diagram = crate::diagram::of(result.id, &run);
     result.wall = start.elapsed();
     result.speed = pace.speed;
     run

@@ -396,7 +396,7 @@ pub fn markdown(suite: &str, results: &[CaseResult]) -> String {
         for d in details {
             let _ = writeln!(out, "- **Observed:** {}", cell(&d.to_string()));
         }
-        let _ = writeln!(out, "\n```mermaid\n{}```\n", r.mermaid);
+        let _ = writeln!(out, "\n```mermaid\n{}```\n", r.diagram.mermaid());
         let _ = writeln!(
             out,
             "<details><summary>transcript</summary>\n\n```\n{}```\n</details>",
@@ -432,7 +432,7 @@ mod tests {
             transport: Transport::Udp,
             verdict,
             transcript: "0.000000  server  start  srv\n".into(),
-            mermaid: "sequenceDiagram\n".into(),
+            diagram: crate::diagram::Diagram::default(),
             stderr: String::new(),
             wall: Duration::from_millis(1500),
             speed: 1,

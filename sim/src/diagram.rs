@@ -1,0 +1,453 @@
+//! A run as a sequence diagram: hosts side by side, messages as arrows between them (a lost one
+//! crossed out), and notes for what a host printed, was typed, or did. One model, two drawings:
+//! Mermaid text (it renders on GitHub) and an SVG image drawn here, so an HTML report shows the
+//! diagram offline with no script.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::events::{secs, EventKind};
+use crate::runner::Run;
+use crate::scenario::SERVER;
+use crate::transcript::{describe, payload};
+
+/// A run drawn as hosts and what passed between them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagram {
+    /// The hosts, in the order they are drawn: each name with its label (`server (127.0.0.1)`).
+    pub participants: Vec<(String, String)>,
+    pub steps: Vec<Step>,
+}
+
+/// Which hosts a note is drawn over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Over {
+    Host(String),
+    /// From the first host to the last.
+    All,
+}
+
+/// One row of the diagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A message sent at `at`; `arrives` is `None` for one that was lost.
+    Message {
+        at: Duration,
+        from: String,
+        to: String,
+        text: String,
+        arrives: Option<Duration>,
+    },
+    /// Something said over hosts, at a time (the title has none).
+    Note {
+        at: Option<Duration>,
+        over: Over,
+        text: String,
+    },
+}
+
+/// The diagram of `run`, titled with the scenario's (or case's) `name`.
+pub fn of(name: &str, run: &Run) -> Diagram {
+    let hosts = &run.hosts;
+    // Who sent from each address: on real sockets every host shares 127.0.0.1, so the address's port
+    // tells them apart; otherwise its IP does.
+    let mut senders: BTreeMap<SocketAddr, &str> = BTreeMap::new();
+    for e in &run.events {
+        if let EventKind::Send { from, .. } | EventKind::Connected { from, .. } = &e.kind {
+            senders.entry(*from).or_insert(&e.host);
+        }
+    }
+    let host_of = |addr: &SocketAddr| -> String {
+        match senders.get(addr) {
+            Some(host) => host.to_string(),
+            None => hosts
+                .iter()
+                .find(|(_, ip)| *ip == addr.ip())
+                .map_or_else(|| addr.ip().to_string(), |(h, _)| h.clone()),
+        }
+    };
+    let mut steps = vec![Step::Note {
+        at: None,
+        over: Over::All,
+        text: format!("scenario {name} over {:?}", run.transport),
+    }];
+    for event in &run.events {
+        let at = event.at;
+        steps.push(match &event.kind {
+            EventKind::Send {
+                transport,
+                to,
+                payload: bytes,
+                delivered,
+                ..
+            } => Step::Message {
+                at,
+                from: event.host.clone(),
+                to: host_of(to),
+                text: format!("{transport} {}", payload(bytes)),
+                arrives: *delivered,
+            },
+            EventKind::Fault { text, .. } => Step::Note {
+                at: Some(at),
+                over: Over::All,
+                text: text.clone(),
+            },
+            kind => {
+                let (what, detail) = describe(kind);
+                Step::Note {
+                    at: Some(at),
+                    over: Over::Host(event.host.clone()),
+                    text: format!("{what}: {detail}"),
+                }
+            }
+        });
+    }
+    Diagram {
+        participants: hosts
+            .iter()
+            .map(|(h, ip)| (h.clone(), format!("{h} ({ip})")))
+            .collect(),
+        steps,
+    }
+}
+
+/// Escapes text for a Mermaid message or note.
+fn mermaid_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            ';' => out.push_str("#59;"),
+            '<' => out.push_str("#60;"),
+            '>' => out.push_str("#62;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` as XML character data or an attribute value.
+pub fn xml_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if (c as u32) < 0x20 && c != '\t' && c != '\n' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// How a message's time reads: `0.001000`, and where it arrived ` (arrives 0.002000)` or ` (LOST)`.
+fn arrival(arrives: Option<Duration>) -> String {
+    match arrives {
+        Some(at) => format!(" (arrives {})", secs(at)),
+        None => " (LOST)".to_string(),
+    }
+}
+
+/// Width of one character of the SVG's 12-pixel monospace text, a little generous.
+const CHAR: f64 = 7.3;
+/// Left of the first lifeline: the time column.
+const GUTTER: f64 = 84.0;
+const HEADER: f64 = 44.0;
+const MESSAGE_ROW: f64 = 34.0;
+const NOTE_ROW: f64 = 22.0;
+
+fn text_width(text: &str) -> f64 {
+    text.chars().count() as f64 * CHAR
+}
+
+impl Diagram {
+    /// The first host and the last, as Mermaid names a note over all of them.
+    fn span(&self) -> String {
+        match (self.participants.first(), self.participants.last()) {
+            (Some((first, _)), Some((last, _))) if first != last => format!("{first},{last}"),
+            (Some((first, _)), _) => first.clone(),
+            _ => SERVER.to_string(),
+        }
+    }
+
+    /// The diagram as a Mermaid `sequenceDiagram`.
+    pub fn mermaid(&self) -> String {
+        let mut out = String::from("sequenceDiagram\n");
+        for (name, label) in &self.participants {
+            let _ = writeln!(out, "    participant {name} as {label}");
+        }
+        let span = self.span();
+        for step in &self.steps {
+            match step {
+                Step::Message {
+                    at,
+                    from,
+                    to,
+                    text,
+                    arrives,
+                } => {
+                    let arrow = if arrives.is_some() { "->>" } else { "-x" };
+                    let _ = writeln!(
+                        out,
+                        "    {from}{arrow}{to}: {} {}{}",
+                        secs(*at),
+                        mermaid_text(text),
+                        arrival(*arrives)
+                    );
+                }
+                Step::Note { at, over, text } => {
+                    let over = match over {
+                        Over::Host(h) => h.as_str(),
+                        Over::All => span.as_str(),
+                    };
+                    let at = at.map_or_else(String::new, |t| format!("{} ", secs(t)));
+                    let _ = writeln!(out, "    Note over {over}: {at}{}", mermaid_text(text));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every host drawn, in order: the participants, then any host a step names that they do not.
+    fn lifelines(&self) -> Vec<(String, String)> {
+        let mut lines = self.participants.clone();
+        let mut add = |name: &str| {
+            if !lines.iter().any(|(n, _)| n == name) {
+                lines.push((name.to_string(), name.to_string()));
+            }
+        };
+        for step in &self.steps {
+            match step {
+                Step::Message { from, to, .. } => {
+                    add(from);
+                    add(to);
+                }
+                Step::Note {
+                    over: Over::Host(h),
+                    ..
+                } => add(h),
+                Step::Note { .. } => {}
+            }
+        }
+        lines
+    }
+
+    /// The diagram as a self-contained SVG image (no script, no external font or style): a time
+    /// column, a lifeline per host, arrows labelled with what was sent (red, dashed and crossed out
+    /// when lost), and notes over a host.
+    pub fn svg(&self) -> String {
+        let lines = self.lifelines();
+        let widest_message = self
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Message { text, arrives, .. } => {
+                    Some(text_width(&format!("{text}{}", arrival(*arrives))))
+                }
+                Step::Note { .. } => None,
+            })
+            .fold(0.0, f64::max);
+        let widest_label = lines.iter().map(|(_, l)| text_width(l)).fold(0.0, f64::max);
+        let spacing = (widest_message + 24.0)
+            .max(widest_label + 24.0)
+            .clamp(220.0, 680.0);
+        let x_of = |name: &str| -> f64 {
+            let i = lines.iter().position(|(n, _)| n == name).unwrap_or(0);
+            GUTTER + 20.0 + widest_label / 2.0 + i as f64 * spacing
+        };
+        let last_x = x_of(lines.last().map_or("", |(n, _)| n.as_str()));
+        let mut right = last_x + widest_label / 2.0 + 20.0;
+        let mut body = String::new();
+        let mut y = HEADER + 10.0;
+        for step in &self.steps {
+            match step {
+                Step::Message {
+                    at,
+                    from,
+                    to,
+                    text,
+                    arrives,
+                } => {
+                    let (x1, x2) = (x_of(from), x_of(to));
+                    let label = format!("{text}{}", arrival(*arrives));
+                    let left = x1.min(x2);
+                    right = right.max(left + 6.0 + text_width(&label));
+                    let _ = writeln!(
+                        body,
+                        r##"<text x="4" y="{:.0}" fill="#555">{}</text><text x="{:.0}" y="{:.0}">{}</text>"##,
+                        y + 14.0,
+                        secs(*at),
+                        left + 6.0,
+                        y + 12.0,
+                        xml_text(&label)
+                    );
+                    let line_y = y + 22.0;
+                    if from == to {
+                        let _ = writeln!(
+                            body,
+                            r##"<path d="M{x1:.0} {:.0} h30 v8 h-30" fill="none" stroke="{}" marker-end="url(#sd-head)"/>"##,
+                            line_y - 4.0,
+                            if arrives.is_some() { "#222" } else { "#c62828" }
+                        );
+                    } else if arrives.is_some() {
+                        let _ = writeln!(
+                            body,
+                            r##"<line x1="{x1:.0}" y1="{line_y:.0}" x2="{x2:.0}" y2="{line_y:.0}" stroke="#222" marker-end="url(#sd-head)"/>"##
+                        );
+                    } else {
+                        let end = x1 + (x2 - x1) * 0.75;
+                        let _ = writeln!(
+                            body,
+                            r##"<line x1="{x1:.0}" y1="{line_y:.0}" x2="{end:.0}" y2="{line_y:.0}" stroke="#c62828" stroke-dasharray="5 3"/><text x="{:.0}" y="{:.0}" fill="#c62828" font-weight="bold">&#x2715;</text>"##,
+                            end - 4.0,
+                            line_y + 4.0
+                        );
+                    }
+                    y += MESSAGE_ROW;
+                }
+                Step::Note { at, over, text } => {
+                    let width = text_width(text) + 12.0;
+                    let x = match over {
+                        Over::Host(h) => x_of(h) - 6.0,
+                        Over::All => GUTTER + 10.0,
+                    };
+                    right = right.max(x + width);
+                    if let Some(at) = at {
+                        let _ = write!(
+                            body,
+                            r##"<text x="4" y="{:.0}" fill="#555">{}</text>"##,
+                            y + 15.0,
+                            secs(*at)
+                        );
+                    }
+                    let _ = writeln!(
+                        body,
+                        r##"<rect x="{x:.0}" y="{:.0}" width="{width:.0}" height="18" fill="#fff8c4" stroke="#d8c86a"/><text x="{:.0}" y="{:.0}">{}</text>"##,
+                        y + 2.0,
+                        x + 6.0,
+                        y + 15.0,
+                        xml_text(text)
+                    );
+                    y += NOTE_ROW;
+                }
+            }
+        }
+        let height = y + 10.0;
+        let width = right + 10.0;
+        let mut out = format!(
+            r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" role="img" font-family="monospace" font-size="12">"##
+        );
+        out.push_str(
+            r##"<defs><marker id="sd-head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto"><path d="M0 0 L10 5 L0 10 z" fill="#222"/></marker></defs>"##,
+        );
+        out.push('\n');
+        for (name, label) in &lines {
+            let x = x_of(name);
+            let box_width = text_width(label) + 16.0;
+            let _ = writeln!(
+                out,
+                r##"<line x1="{x:.0}" y1="{HEADER:.0}" x2="{x:.0}" y2="{:.0}" stroke="#999" stroke-dasharray="3 3"/><rect x="{:.0}" y="8" width="{box_width:.0}" height="26" rx="4" fill="#e8eefc" stroke="#5c7cba"/><text x="{x:.0}" y="26" text-anchor="middle" font-weight="bold">{}</text>"##,
+                height - 6.0,
+                x - box_width / 2.0,
+                xml_text(label)
+            );
+        }
+        out.push_str(&body);
+        out.push_str("</svg>");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagram() -> Diagram {
+        let s = Duration::from_secs;
+        Diagram {
+            participants: vec![
+                ("server".into(), "server (127.0.0.1)".into()),
+                ("c1".into(), "c1 (127.0.0.1)".into()),
+            ],
+            steps: vec![
+                Step::Note {
+                    at: None,
+                    over: Over::All,
+                    text: "scenario x over Udp".into(),
+                },
+                Step::Message {
+                    at: s(1),
+                    from: "c1".into(),
+                    to: "server".into(),
+                    text: "udp \"HELLO <7>\"".into(),
+                    arrives: Some(s(2)),
+                },
+                Step::Message {
+                    at: s(3),
+                    from: "server".into(),
+                    to: "c1".into(),
+                    text: "udp \"OK 7\"".into(),
+                    arrives: None,
+                },
+                Step::Note {
+                    at: Some(s(4)),
+                    over: Over::Host("c9".into()),
+                    text: "out: a;b # c".into(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn mermaid_text_escapes_what_breaks_a_diagram() {
+        assert_eq!(mermaid_text("a;b#c -> d"), "a#59;b#35;c -#62; d");
+    }
+
+    #[test]
+    fn mermaid_draws_each_step_in_order() {
+        assert_eq!(
+            diagram().mermaid(),
+            "sequenceDiagram\n\
+             \x20   participant server as server (127.0.0.1)\n\
+             \x20   participant c1 as c1 (127.0.0.1)\n\
+             \x20   Note over server,c1: scenario x over Udp\n\
+             \x20   c1->>server: 1.000000 udp \"HELLO #60;7#62;\" (arrives 2.000000)\n\
+             \x20   server-xc1: 3.000000 udp \"OK 7\" (LOST)\n\
+             \x20   Note over c9: 4.000000 out: a#59;b #35; c\n"
+        );
+    }
+
+    #[test]
+    fn the_svg_has_a_lifeline_per_host_an_arrow_per_message_and_escaped_text() {
+        let svg = diagram().svg();
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        assert!(svg.ends_with("</svg>"));
+        // Two participants and a host only a note names.
+        assert_eq!(svg.matches("stroke-dasharray=\"3 3\"").count(), 3);
+        assert!(svg.contains(">c9</text>"));
+        // One delivered arrow with a head, one lost: dashed red and crossed out.
+        assert_eq!(svg.matches("marker-end=\"url(#sd-head)\"").count(), 1);
+        assert_eq!(
+            svg.matches("stroke=\"#c62828\" stroke-dasharray").count(),
+            1
+        );
+        assert!(svg.contains("&#x2715;"));
+        assert!(svg.contains("udp &quot;HELLO &lt;7&gt;&quot; (arrives 2.000000)"));
+        assert!(svg.contains("udp &quot;OK 7&quot; (LOST)"));
+        assert!(svg.contains(">out: a;b # c</text>"));
+        assert!(!svg.contains("<7>"));
+    }
+
+    #[test]
+    fn xml_text_escapes_markup_and_replaces_control_characters() {
+        assert_eq!(
+            xml_text("<a href=\"x\">&'\u{1}\n"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;\u{fffd}\n"
+        );
+    }
+}
