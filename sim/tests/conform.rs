@@ -30,9 +30,7 @@ fn connid_binary(name: &str) -> String {
 }
 
 fn program(argv: &[&str]) -> Program {
-    Program {
-        argv: argv.iter().map(|a| a.to_string()).collect(),
-    }
+    Program::new(argv.iter().map(|a| a.to_string()).collect())
 }
 
 fn python(script: &str, rest: &[&str]) -> Program {

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use connid::{stdout, Transport};
+use connid_sim::conform::html::{self, Graded, Role, SuiteRun};
+use connid_sim::conform::matrix::{self, MatrixProgress};
 use connid_sim::conform::{self, report, Options, Program, Timing};
 
 #[derive(Debug, Parser)]
@@ -43,6 +45,28 @@ enum Command {
         #[arg(last = true, required = true, value_name = "CMD ARGS")]
         command: Vec<String>,
     },
+    /// Judges every implementation a manifest lists, by both suites, and writes one report of them
+    /// all: an HTML matrix of implementations x cases, CSV for a gradebook, JSON. Exit 0 once every
+    /// implementation is judged, whatever the verdicts; 2 on a bad manifest.
+    Matrix {
+        /// The manifest (TOML): `[[implementation]]` tables of `name`, `dir`, `server`, `client`.
+        #[arg(value_name = "MANIFEST")]
+        manifest: PathBuf,
+        /// Transports to check.
+        #[arg(long, value_enum, default_value_t = Transports::Both)]
+        transport: Transports,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Write the report as one self-contained HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Write everything as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Write a row per implementation and level as CSV, for a gradebook.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +74,28 @@ struct Common {
     /// Transports to check.
     #[arg(long, value_enum, default_value_t = Transports::Udp)]
     transport: Transports,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Also fail the run (exit 1) on a failed robustness case; without it only required cases do.
+    #[arg(long)]
+    strict: bool,
+    /// Also write the report as JUnit XML (for CI).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write the report as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Also write the report as Markdown, each failure with a Mermaid sequence diagram.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML page, each failure with its diagram.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+}
+
+/// What every run takes: which cases, how many at once, and the program's timers.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
     /// Only the cases that finish in seconds (no TTL or idle waits).
     #[arg(long)]
     quick: bool,
@@ -68,18 +114,6 @@ struct Common {
     /// the run says so.
     #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_speed)]
     speed: Speed,
-    /// Also fail the run (exit 1) on a failed robustness case; without it only required cases do.
-    #[arg(long)]
-    strict: bool,
-    /// Also write the report as JUnit XML (for CI).
-    #[arg(long, value_name = "FILE")]
-    junit: Option<PathBuf>,
-    /// Also write the report as JSON.
-    #[arg(long, value_name = "FILE")]
-    json: Option<PathBuf>,
-    /// Also write the report as Markdown, each failure with a Mermaid sequence diagram.
-    #[arg(long, value_name = "FILE")]
-    markdown: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -130,83 +164,163 @@ fn main() -> ExitCode {
             return usage_error(first.trim_start_matches("error: "));
         }
     };
-    let (is_server, options, command) = match args.command {
-        Command::Server { options, command } => (true, options, command),
-        Command::Client { options, command } => (false, options, command),
-    };
-    let program = Program { argv: command };
-    let timing = match options.timing {
-        TimingArg::Exact => Timing::Exact,
-        TimingArg::Scaled => Timing::Scaled,
-    };
-    if timing == Timing::Scaled && !program.takes_timers(is_server) {
+    match args.command {
+        Command::Server { options, command } => single(true, options, command),
+        Command::Client { options, command } => single(false, options, command),
+        Command::Matrix {
+            manifest,
+            transport,
+            run,
+            html,
+            json,
+            csv,
+        } => matrix(&manifest, transport, run, [html, json, csv]),
+    }
+}
+
+/// The run's options from the command line.
+fn options_from(run: RunArgs, transport: Transports) -> Options {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Options {
+        transports: match transport {
+            Transports::Udp => vec![Transport::Udp],
+            Transports::Tcp => vec![Transport::Tcp],
+            Transports::Both => Transport::ALL.to_vec(),
+        },
+        quick: run.quick,
+        only: run.only,
+        jobs: run.jobs.map_or(cores * 2, usize::from),
+        timing: match run.timing {
+            TimingArg::Exact => Timing::Exact,
+            TimingArg::Scaled => Timing::Scaled,
+        },
+        speed: match run.speed {
+            Speed::Times(n) => n,
+            Speed::Auto => 10,
+        },
+    }
+}
+
+/// Finds out before the run, not after it, that a report cannot be written.
+fn check_writable<'a>(paths: impl IntoIterator<Item = &'a PathBuf>) -> Result<(), ExitCode> {
+    for path in paths {
+        if let Err(e) = std::fs::File::create(path) {
+            return Err(usage_error(&format!(
+                "cannot write {}: {e}",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes each report that has a path.
+fn write_reports(files: Vec<(Option<PathBuf>, String)>) -> Result<(), ExitCode> {
+    for (path, text) in files {
+        if let Some(path) = path {
+            if let Err(e) = std::fs::write(&path, text) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where a run tells what it is doing: lines on standard output, a progress bar on standard error.
+struct Terminal {
+    bar: indicatif::ProgressBar,
+    /// Told when standard output is closed.
+    closed: tokio::sync::Notify,
+}
+
+impl Terminal {
+    fn new() -> Self {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} cases ended, {elapsed} of {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Self {
+            bar,
+            closed: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn write(&self, text: &str) {
+        if self.bar.suspend(|| stdout::write_out(text)).is_err() {
+            self.closed.notify_one();
+        }
+    }
+
+    fn plan(&self, expected: std::time::Duration) {
+        self.bar
+            .set_message(format!("about {}", report::duration(expected)));
+    }
+
+    fn ended(&self, done: usize, total: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+    }
+
+    /// Runs `work` to its end. A closed standard output (`conform ... | head`) stops it: the cases
+    /// still running are dropped, which kills their children, and the process ends quietly by
+    /// SIGPIPE. Ctrl-C stops it the same way (the children are in process groups of their own, so
+    /// the terminal's signal does not reach them), with code 130.
+    fn drive<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, ExitCode> {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: cannot start the runtime: {e}");
+                return Err(ExitCode::from(2));
+            }
+        };
+        let out = runtime.block_on(async {
+            tokio::select! {
+                out = work => Ok(out),
+                () = self.closed.notified() => Err(None),
+                _ = tokio::signal::ctrl_c() => Err(Some(130)),
+            }
+        });
+        self.bar.finish_and_clear();
+        drop(runtime);
+        match out {
+            Ok(out) => Ok(out),
+            Err(None) => stdout::die_of_closed_pipe(),
+            Err(Some(code)) => {
+                eprintln!("conform: interrupted; every program it started is stopped");
+                Err(ExitCode::from(code))
+            }
+        }
+    }
+}
+
+/// `conform server` or `conform client`: one program, one suite.
+fn single(is_server: bool, common: Common, command: Vec<String>) -> ExitCode {
+    let program = Program::new(command);
+    let strict = common.strict;
+    let options = options_from(common.run, common.transport);
+    if options.timing == Timing::Scaled && !program.takes_timers(is_server) {
         return usage_error(if is_server {
             "--timing scaled needs {ttl} and {idle} in the command line"
         } else {
             "--timing scaled needs {timeout} in the command line"
         });
     }
-    let files = [
-        (
-            options.junit.clone(),
-            report::junit as fn(&str, &[conform::CaseResult]) -> String,
-        ),
-        (options.json.clone(), report::json),
-        (options.markdown.clone(), report::markdown),
-    ];
-    // A report that cannot be written is found out before the run, not after it.
-    for path in files.iter().filter_map(|(path, _)| path.as_ref()) {
-        if let Err(e) = std::fs::File::create(path) {
-            return usage_error(&format!("cannot write {}: {e}", path.display()));
-        }
+    let paths = [&common.junit, &common.json, &common.markdown, &common.html];
+    if let Err(code) = check_writable(paths.into_iter().flatten()) {
+        return code;
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let strict = options.strict;
-    let options = Options {
-        transports: match options.transport {
-            Transports::Udp => vec![Transport::Udp],
-            Transports::Tcp => vec![Transport::Tcp],
-            Transports::Both => Transport::ALL.to_vec(),
-        },
-        quick: options.quick,
-        only: options.only,
-        jobs: options.jobs.map_or(cores * 2, usize::from),
-        timing,
-        speed: match options.speed {
-            Speed::Times(n) => n,
-            Speed::Auto => 10,
-        },
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    // A closed standard output (`conform ... | head`) stops the run: the cases still running are
-    // dropped, which kills their children, and the process ends quietly by SIGPIPE. Ctrl-C stops it
-    // the same way (the children are in process groups of their own, so the terminal's signal does
-    // not reach them), with code 130.
-    let closed = tokio::sync::Notify::new();
     let suite = if is_server { "server" } else { "client" };
     let transports: Vec<String> = options.transports.iter().map(|t| t.to_string()).collect();
-    let bar =
-        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} cases ended, {elapsed} of {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let write = |text: String| {
-        if bar.suspend(|| stdout::write_out(&text)).is_err() {
-            closed.notify_one();
-        }
-    };
+    let terminal = Terminal::new();
+    let mut plan_note = None;
     let progress = |p: conform::Progress<'_>| match p {
         conform::Progress::Plan {
             results,
@@ -214,49 +328,40 @@ fn main() -> ExitCode {
             speed,
             note,
         } => {
-            bar.set_message(format!("about {}", report::duration(expected)));
+            terminal.plan(expected);
             let pace = if speed > 1 {
                 format!(" at {speed}x speed")
             } else {
                 String::new()
             };
-            let note = note.map_or_else(String::new, |n| format!("note: {n}\n"));
-            write(format!(
-                "{note}conform {suite}: {results} cases over {}{pace}, {} at a time, about {}\n",
+            let shown = note
+                .as_ref()
+                .map_or_else(String::new, |n| format!("note: {n}\n"));
+            plan_note = note;
+            terminal.write(&format!(
+                "{shown}conform {suite}: {results} cases over {}{pace}, {} at a time, about {}\n",
                 transports.join(" and "),
                 options.jobs,
                 report::duration(expected)
             ));
         }
-        conform::Progress::Ended { done, total } => {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        }
-        conform::Progress::Result(r) => write(format!("{}\n", report::case_line(r))),
-    };
-    let results = runtime.block_on(async {
-        let suite = async {
-            if is_server {
-                conform::run_server_suite(&program, &options, progress).await
-            } else {
-                conform::run_client_suite(&program, &options, progress).await
+        conform::Progress::Ended { done, total } => terminal.ended(done, total),
+        conform::Progress::Results(rs) => {
+            for r in rs {
+                terminal.write(&format!("{}\n", report::case_line(r)));
             }
-        };
-        tokio::select! {
-            results = suite => Ok(results),
-            () = closed.notified() => Err(None),
-            _ = tokio::signal::ctrl_c() => Err(Some(130)),
+        }
+    };
+    let results = terminal.drive(async {
+        if is_server {
+            conform::run_server_suite(&program, &options, progress).await
+        } else {
+            conform::run_client_suite(&program, &options, progress).await
         }
     });
-    bar.finish_and_clear();
-    drop(runtime);
     let results = match results {
         Ok(results) => results,
-        Err(None) => stdout::die_of_closed_pipe(),
-        Err(Some(code)) => {
-            eprintln!("conform: interrupted; every program it started is stopped");
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
     let note =
         report::verdict_note(&results, strict).map_or_else(String::new, |n| format!("{n}\n"));
@@ -268,13 +373,125 @@ fn main() -> ExitCode {
     if stdout::write_out(&text).is_err() {
         stdout::die_of_closed_pipe();
     }
-    for (path, render) in files {
-        if let Some(path) = path {
-            if let Err(e) = std::fs::write(&path, render(suite, &results)) {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                return ExitCode::from(2);
+    let html = || {
+        let graded = Graded {
+            name: program.argv.join(" "),
+            runs: vec![SuiteRun {
+                role: if is_server {
+                    Role::Server
+                } else {
+                    Role::Client
+                },
+                speed: results.iter().map(|r| r.speed).max().unwrap_or(1),
+                note: plan_note.clone(),
+                results: results.clone(),
+            }],
+        };
+        html::html(&format!("conform {suite}"), &[graded])
+    };
+    let files = vec![
+        (common.junit, report::junit(suite, &results)),
+        (common.json, report::json(suite, &results)),
+        (common.markdown, report::markdown(suite, &results)),
+        (
+            common.html.clone(),
+            common.html.as_ref().map(|_| html()).unwrap_or_default(),
+        ),
+    ];
+    if let Err(code) = write_reports(files) {
+        return code;
+    }
+    ExitCode::from(report::exit_code(&results, strict))
+}
+
+/// `conform matrix`: every implementation of a manifest, both suites, one report.
+fn matrix(
+    manifest: &std::path::Path,
+    transport: Transports,
+    run: RunArgs,
+    [html_path, json_path, csv_path]: [Option<PathBuf>; 3],
+) -> ExitCode {
+    let implementations = match matrix::load(manifest) {
+        Ok(implementations) => implementations,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    let options = options_from(run, transport);
+    if options.timing == Timing::Scaled {
+        for imp in &implementations {
+            for (&(role, t), program) in &imp.commands {
+                if !program.takes_timers(role == Role::Server) {
+                    let needs = if role == Role::Server {
+                        "{ttl} and {idle}"
+                    } else {
+                        "{timeout}"
+                    };
+                    return usage_error(&format!(
+                        "--timing scaled needs {needs} in {}'s {role} command for {t}",
+                        imp.name
+                    ));
+                }
             }
         }
     }
-    ExitCode::from(report::exit_code(&results, strict))
+    let paths = [&html_path, &json_path, &csv_path];
+    if let Err(code) = check_writable(paths.into_iter().flatten()) {
+        return code;
+    }
+    let transports: Vec<String> = options.transports.iter().map(|t| t.to_string()).collect();
+    let terminal = Terminal::new();
+    let progress = |p: MatrixProgress<'_>| match p {
+        MatrixProgress::Plan {
+            implementations,
+            results,
+            expected,
+        } => {
+            terminal.plan(expected);
+            terminal.write(&format!(
+                "conform matrix: {implementations} implementations, {results} cases over {}, {} at a time, about {}\n",
+                transports.join(" and "),
+                options.jobs,
+                report::duration(expected)
+            ));
+        }
+        MatrixProgress::Ended { done, total } => terminal.ended(done, total),
+        MatrixProgress::Graded(g) => {
+            let mut text = String::new();
+            for run in &g.runs {
+                let at = match run.speed {
+                    1 => String::new(),
+                    n => format!(" (at {n}x speed)"),
+                };
+                text.push_str(&format!(
+                    "{} {}: {}{at}\n",
+                    g.name,
+                    run.role,
+                    report::summary(&run.results)
+                ));
+                if let Some(note) = &run.note {
+                    text.push_str(&format!("  note: {note}\n"));
+                }
+            }
+            terminal.write(&text);
+        }
+    };
+    let graded = match terminal.drive(matrix::run_matrix(&implementations, &options, progress)) {
+        Ok(graded) => graded,
+        Err(code) => return code,
+    };
+    let title = format!("conform matrix: {}", manifest.display());
+    let files = vec![
+        (
+            html_path.clone(),
+            html_path
+                .as_ref()
+                .map(|_| html::html(&title, &graded))
+                .unwrap_or_default(),
+        ),
+        (json_path, report::matrix_json(&graded)),
+        (csv_path, report::csv(&graded)),
+    ];
+    match write_reports(files) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
 }

@@ -15,6 +15,15 @@ use tokio::time::Instant;
 
 use crate::events::{EventKind, Recorder};
 
+/// How to start a child: its command line, the directory it runs in (the checker's when `None`)
+/// and what to add to its environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Launch<'a> {
+    pub argv: &'a [String],
+    pub dir: Option<&'a std::path::Path>,
+    pub env: &'a [(String, String)],
+}
+
 /// A running (or ended) child; dropping it kills it and its process group.
 pub struct Child {
     /// Its process ID, which is also its process group's (`None` once the system no longer reports one).
@@ -113,18 +122,21 @@ impl Child {
     /// Starts `argv` as `host`, in a process group of its own, recording its start, its lines and its
     /// exit against `start`; what it prints on standard output is also told to `watch`, if given.
     pub fn spawn(
-        argv: &[String],
+        launch: Launch<'_>,
         host: &'static str,
         recorder: &Recorder,
         start: Instant,
         stdin: Stdio,
         watch: Option<UnboundedSender<Printed>>,
-        env: &[(String, String)],
     ) -> std::io::Result<(Child, Option<tokio::process::ChildStdin>)> {
+        let Launch { argv, dir, env } = launch;
         let (program, args) = argv
             .split_first()
             .ok_or_else(|| std::io::Error::other("an empty command line"))?;
         let mut command = Command::new(program);
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
         command
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))

@@ -862,15 +862,15 @@ async fn run_one(
         id: case.first_id.to_string(),
     };
     let argv = program.command(&fill);
+    let env = pace.env();
     let (printed_tx, mut printed) = mpsc::unbounded_channel();
     let spawned = Child::spawn(
-        &argv,
+        program.launch(&argv, &env),
         CLIENT,
         &recorder,
         start,
         Stdio::piped(),
         Some(printed_tx),
-        &pace.env(),
     );
     let (mut child, stdin) = match spawned {
         Ok(spawned) => spawned,

@@ -60,6 +60,8 @@ macro_rules! impl_case {
 pub mod child;
 pub mod classify;
 pub mod client_cases;
+pub mod html;
+pub mod matrix;
 pub mod play;
 pub mod report;
 pub mod server_cases;
@@ -234,6 +236,8 @@ pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Program {
     pub argv: Vec<String>,
+    /// The directory it runs in (the checker's own when `None`).
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// The values the placeholders stand for in one case.
@@ -247,6 +251,24 @@ pub struct Fill {
 }
 
 impl Program {
+    /// The program `argv`, run in the checker's directory.
+    pub fn new(argv: Vec<String>) -> Self {
+        Self { argv, dir: None }
+    }
+
+    /// How it is started in one case: the command line filled in, its directory and environment.
+    pub fn launch<'a>(
+        &'a self,
+        argv: &'a [String],
+        env: &'a [(String, String)],
+    ) -> child::Launch<'a> {
+        child::Launch {
+            argv,
+            dir: self.dir.as_deref(),
+            env,
+        }
+    }
+
     /// The command line with every placeholder filled in.
     pub fn command(&self, fill: &Fill) -> Vec<String> {
         let secs = |d: Duration| d.as_secs_f64().to_string();
@@ -535,14 +557,17 @@ pub enum Progress<'a> {
     },
     /// A case ended; `done` of the `total` cases have.
     Ended { done: usize, total: usize },
-    /// The next result in suite order (it comes once every case before it has ended too).
-    Result(&'a CaseResult),
+    /// The results of the next job in the run's order (they come once every job before it has ended
+    /// too): a case's own, and any judged on the same run.
+    Results(&'a [CaseResult]),
 }
 
-/// One case to run: whether it is long, about how long it takes, and the job.
+/// One case to run: whether it is long, about how long it takes, how many results it gives, and
+/// the job.
 struct Planned {
     long: bool,
     estimate: Duration,
+    results: usize,
     job: Job,
 }
 
@@ -559,25 +584,23 @@ fn expected_wall(planned: &[(bool, Duration)], jobs: usize) -> Duration {
     slots.into_iter().max().unwrap_or_default()
 }
 
-/// Runs `jobs`, `options.jobs` at a time (each with its own child and port), the long ones (those that
+/// About how long `jobs` take `parallel` at a time.
+fn jobs_wall(jobs: &[Planned], parallel: usize) -> Duration {
+    let estimates: Vec<(bool, Duration)> = jobs.iter().map(|p| (p.long, p.estimate)).collect();
+    expected_wall(&estimates, parallel)
+}
+
+/// Runs `jobs`, `parallel` at a time (each with its own child and port), the long ones (those that
 /// wait for the TTL, the idle timeout or the client's timeout) first, so the run takes about as long
-/// as its longest case; tells `progress` the plan, each end, and each result in suite order. The
-/// results come back in the jobs' order.
+/// as its longest case; tells `progress` each end, and each result in the jobs' order. The results
+/// come back in the jobs' order, a list per job.
 async fn run_jobs(
-    jobs: Vec<(Planned, usize)>,
-    options: &Options,
-    (pace, note): (Pace, Option<String>),
+    jobs: Vec<Planned>,
+    parallel: usize,
     mut progress: impl FnMut(Progress<'_>),
-) -> Vec<CaseResult> {
+) -> Vec<Vec<CaseResult>> {
     let total = jobs.len();
-    let estimates: Vec<(bool, Duration)> = jobs.iter().map(|(p, _)| (p.long, p.estimate)).collect();
-    progress(Progress::Plan {
-        results: jobs.iter().map(|(_, n)| n).sum(),
-        expected: expected_wall(&estimates, options.jobs),
-        speed: pace.speed,
-        note,
-    });
-    let mut order: Vec<(usize, Planned)> = jobs.into_iter().map(|(p, _)| p).enumerate().collect();
+    let mut order: Vec<(usize, Planned)> = jobs.into_iter().enumerate().collect();
     order.sort_by_key(|(index, p)| (!p.long, *index));
     let mut results: Vec<Option<Vec<CaseResult>>> = (0..total).map(|_| None).collect();
     let (mut shown, mut done) = (0, 0);
@@ -588,15 +611,13 @@ async fn run_jobs(
             done += 1;
             progress(Progress::Ended { done, total });
             while let Some(Some(ready)) = results.get(shown) {
-                for r in ready {
-                    progress(Progress::Result(r));
-                }
+                progress(Progress::Results(ready));
                 shown += 1;
             }
         }
     };
     for (index, planned) in order {
-        while tasks.len() >= options.jobs.max(1) {
+        while tasks.len() >= parallel.max(1) {
             finish(tasks.join_next().await);
         }
         let job = planned.job;
@@ -605,7 +626,7 @@ async fn run_jobs(
     while !tasks.is_empty() {
         finish(tasks.join_next().await);
     }
-    results.into_iter().flatten().flatten().collect()
+    results.into_iter().map(Option::unwrap_or_default).collect()
 }
 
 /// What the runner needs of a case, whichever suite it is in.
@@ -629,35 +650,48 @@ pub trait Case: Send + 'static {
     ) -> impl std::future::Future<Output = Vec<CaseResult>> + Send;
 }
 
-/// Runs the `chosen` cases against `program`, telling `progress` as it goes.
-async fn run_suite<C: Case>(
-    chosen: Vec<(C, Transport)>,
-    program: &Program,
-    options: &Options,
-    server: bool,
-    progress: impl FnMut(Progress<'_>),
-) -> Vec<CaseResult> {
-    let (pace, note) = effective_pace(program, options, server).await;
+/// The `chosen` cases as jobs against `program` at `pace`.
+fn planned<C: Case>(chosen: Vec<(C, Transport)>, program: &Program, pace: Pace) -> Vec<Planned> {
     let times = pace.played();
-    let jobs = chosen
+    chosen
         .into_iter()
         .map(|(case, transport)| {
             let program = program.clone();
             let blank = case.blank(transport);
             let (long, estimate, results) = (case.long(), case.estimate(&times), case.results());
             let run = async move { case.run(&program, transport, pace).await };
-            let job = guarded(blank, run);
-            (
-                Planned {
-                    long,
-                    estimate,
-                    job,
-                },
+            Planned {
+                long,
+                estimate,
                 results,
-            )
+                job: guarded(blank, run),
+            }
         })
-        .collect();
-    run_jobs(jobs, options, (pace, note), progress).await
+        .collect()
+}
+
+/// Runs the `chosen` cases against `program`, telling `progress` the plan and then as it goes.
+async fn run_suite<C: Case>(
+    chosen: Vec<(C, Transport)>,
+    program: &Program,
+    options: &Options,
+    server: bool,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Vec<CaseResult> {
+    let transport = options.transports.first().copied().unwrap_or_default();
+    let (pace, note) = effective_pace(program, transport, options, server).await;
+    let jobs = planned(chosen, program, pace);
+    progress(Progress::Plan {
+        results: jobs.iter().map(|p| p.results).sum(),
+        expected: jobs_wall(&jobs, options.jobs),
+        speed: pace.speed,
+        note,
+    });
+    run_jobs(jobs, options.jobs, progress)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// How long a program is given to load before the probe looks for libfaketime in it.
@@ -669,6 +703,7 @@ const PROBE_WAIT: Duration = Duration::from_millis(400);
 /// time, and the note says why.
 async fn effective_pace(
     program: &Program,
+    transport: Transport,
     options: &Options,
     server: bool,
 ) -> (Pace, Option<String>) {
@@ -687,7 +722,6 @@ async fn effective_pace(
             asked.speed
         ));
     }
-    let transport = options.transports.first().copied().unwrap_or_default();
     // Something for it to talk to or listen on, so it keeps running while it is looked at.
     let any = std::net::SocketAddr::new(LOOPBACK, 0);
     let udp = std::net::UdpSocket::bind(any);
@@ -707,14 +741,14 @@ async fn effective_pace(
     };
     let argv = program.command(&fill);
     let recorder = crate::events::Recorder::new();
+    let env = asked.env();
     let spawned = child::Child::spawn(
-        &argv,
+        program.launch(&argv, &env),
         "probe",
         &recorder,
         tokio::time::Instant::now(),
         std::process::Stdio::piped(),
         None,
-        &asked.env(),
     );
     let Ok((mut probe, _stdin)) = spawned else {
         return at_real_time(format!("cannot start {}", argv.join(" ")));
@@ -796,8 +830,8 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled_and_the_rest_left_alone() {
-        let p = Program {
-            argv: [
+        let p = Program::new(
+            [
                 "srv",
                 "{ip}",
                 "{port}",
@@ -809,7 +843,7 @@ mod tests {
             ]
             .map(String::from)
             .to_vec(),
-        };
+        );
         let fill = Fill {
             ip: LOOPBACK,
             port: 4242,
@@ -832,9 +866,7 @@ mod tests {
         );
         assert!(p.takes_timers(true));
         assert!(!p.takes_timers(false));
-        let ttl_only = Program {
-            argv: vec!["srv".into(), "{port}".into(), "{ttl}".into()],
-        };
+        let ttl_only = Program::new(vec!["srv".into(), "{port}".into(), "{ttl}".into()]);
         assert!(!ttl_only.takes_timers(true));
     }
 

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::html::{Graded, Role};
 use super::{CaseResult, Finding, Level, Verdict};
 use crate::oracle::rule_statement;
 
@@ -75,27 +76,22 @@ pub fn failures(results: &[CaseResult]) -> String {
 }
 
 /// How many cases passed, failed and were unsupported.
-fn counts(results: &[CaseResult]) -> (usize, usize, usize) {
-    let count = |f: fn(&Verdict) -> bool| results.iter().filter(|r| f(&r.verdict)).count();
-    (
-        count(|v| *v == Verdict::Pass),
-        count(|v| matches!(v, Verdict::Fail { .. })),
-        count(|v| matches!(v, Verdict::Unsupported(_))),
-    )
+fn counts<'a>(results: impl IntoIterator<Item = &'a CaseResult>) -> (usize, usize, usize) {
+    results
+        .into_iter()
+        .fold((0, 0, 0), |(p, f, u), r| match r.verdict {
+            Verdict::Pass => (p + 1, f, u),
+            Verdict::Fail { .. } => (p, f + 1, u),
+            Verdict::Unsupported(_) => (p, f, u + 1),
+        })
 }
 
-/// Passed and failed cases of one level.
-fn level_counts(results: &[CaseResult], level: Level) -> (usize, usize) {
-    let of = |f: fn(&Verdict) -> bool| {
-        results
-            .iter()
-            .filter(|r| r.level == level && f(&r.verdict))
-            .count()
-    };
-    (
-        of(|v| *v == Verdict::Pass),
-        of(|v| matches!(v, Verdict::Fail { .. })),
-    )
+/// Passed, failed and unsupported cases of one level.
+fn level_counts<'a>(
+    results: impl IntoIterator<Item = &'a CaseResult>,
+    level: Level,
+) -> (usize, usize, usize) {
+    counts(results.into_iter().filter(|r| r.level == level))
 }
 
 /// `required 14/15 passed, robustness 6/9 passed, 2 unsupported`: each level that has cases run.
@@ -103,7 +99,7 @@ pub fn summary(results: &[CaseResult]) -> String {
     let mut parts: Vec<String> = Level::ALL
         .iter()
         .filter_map(|&level| {
-            let (passed, failed) = level_counts(results, level);
+            let (passed, failed, _) = level_counts(results, level);
             (passed + failed > 0).then(|| format!("{level} {passed}/{} passed", passed + failed))
         })
         .collect();
@@ -195,6 +191,7 @@ struct JsonCase<'a> {
 struct JsonLevel {
     passed: usize,
     failed: usize,
+    unsupported: usize,
 }
 
 #[derive(Serialize)]
@@ -219,6 +216,18 @@ fn at_speed(results: &[CaseResult]) -> String {
 
 /// The run as JSON: the counts, then every case with its findings, transcript and standard error.
 pub fn json(suite: &str, results: &[CaseResult]) -> String {
+    pretty(&json_report(suite, results))
+}
+
+/// `value` as indented JSON ending in a newline.
+fn pretty(value: &impl Serialize) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The JSON of one run.
+fn json_report<'a>(suite: &'a str, results: &'a [CaseResult]) -> JsonReport<'a> {
     let (passed, failed, unsupported) = counts(results);
     let cases = results
         .iter()
@@ -257,10 +266,19 @@ pub fn json(suite: &str, results: &[CaseResult]) -> String {
     let levels = Level::ALL
         .iter()
         .map(|&l| (l.name(), level_counts(results, l)))
-        .filter(|(_, (p, f))| p + f > 0)
-        .map(|(name, (passed, failed))| (name, JsonLevel { passed, failed }))
+        .filter(|(_, (p, f, u))| p + f + u > 0)
+        .map(|(name, (passed, failed, unsupported))| {
+            (
+                name,
+                JsonLevel {
+                    passed,
+                    failed,
+                    unsupported,
+                },
+            )
+        })
         .collect();
-    let report = JsonReport {
+    JsonReport {
         suite,
         speed: speed(results),
         passed,
@@ -268,10 +286,79 @@ pub fn json(suite: &str, results: &[CaseResult]) -> String {
         unsupported,
         levels,
         cases,
-    };
-    let mut text = serde_json::to_string_pretty(&report).unwrap_or_default();
-    text.push('\n');
-    text
+    }
+}
+
+#[derive(Serialize)]
+struct JsonMatrix<'a> {
+    implementations: Vec<JsonImplementation<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonImplementation<'a> {
+    name: &'a str,
+    runs: Vec<JsonRun<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonRun<'a> {
+    /// Why the program did not run at the speed asked for, if it did not.
+    note: Option<&'a str>,
+    #[serde(flatten)]
+    report: JsonReport<'a>,
+}
+
+/// A matrix run as JSON: each implementation with each suite run as [`json`] has it.
+pub fn matrix_json(graded: &[Graded]) -> String {
+    let implementations = graded
+        .iter()
+        .map(|g| JsonImplementation {
+            name: &g.name,
+            runs: g
+                .runs
+                .iter()
+                .map(|run| JsonRun {
+                    note: run.note.as_deref(),
+                    report: json_report(run.role.name(), &run.results),
+                })
+                .collect(),
+        })
+        .collect();
+    pretty(&JsonMatrix { implementations })
+}
+
+/// `field` as a CSV field: quoted when it holds a comma, a quote or a line break.
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+/// A matrix run as CSV for a gradebook: a row per implementation and level (every level, so each
+/// implementation has the same rows), the cases passed, failed and unsupported in all, then for the
+/// server suite and the client suite apart.
+pub fn csv(graded: &[Graded]) -> String {
+    let mut out = String::from("implementation,level,passed,failed,unsupported,server_passed,server_failed,server_unsupported,client_passed,client_failed,client_unsupported\n");
+    for g in graded {
+        for level in Level::ALL {
+            let of = |role: Option<Role>| {
+                let runs = g
+                    .runs
+                    .iter()
+                    .filter(|run| role.is_none_or(|r| run.role == r));
+                level_counts(runs.flat_map(|run| &run.results), level)
+            };
+            let mut row = vec![csv_field(&g.name), level.name().to_string()];
+            for role in [None, Some(Role::Server), Some(Role::Client)] {
+                let (p, f, u) = of(role);
+                row.extend([p, f, u].map(|n| n.to_string()));
+            }
+            let _ = writeln!(out, "{}", row.join(","));
+        }
+    }
+    out
 }
 
 /// `text` as XML character data or attribute value: escaped, and without the control characters XML

@@ -616,14 +616,14 @@ async fn run_one(
         let epoch = SystemClock.now();
         let session = Session::new(transport, server, times, start, pace.speed);
         let argv = program.command(&fill);
+        let env = pace.env();
         let (mut child, _) = match Child::spawn(
-            &argv,
+            program.launch(&argv, &env),
             SERVER,
             &session.recorder,
             start,
             Stdio::null(),
             None,
-            &pace.env(),
         ) {
             Ok(child) => child,
             Err(e) => {

@@ -1,0 +1,367 @@
+//! The report as one self-contained HTML page (inline CSS, no script, no network): a matrix of
+//! implementations × cases, each cell pass / fail / unsupported coloured by the case's level and
+//! linked to its details below (the assignment's sentence, expected against observed, the sequence
+//! diagram as inline SVG, the transcript and standard error). One run is a matrix of one row.
+
+use std::fmt::Write as _;
+
+use connid::Transport;
+
+use super::report::summary;
+use super::{CaseResult, Level, Verdict};
+use crate::diagram::xml_text as esc;
+
+/// Which side of the protocol a suite judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Server,
+    Client,
+}
+
+impl Role {
+    pub const ALL: [Role; 2] = [Role::Server, Role::Client];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Server => "server",
+            Role::Client => "client",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One suite run against one implementation: the speed it ran at, why not the one asked for, and
+/// its results.
+#[derive(Debug, Clone)]
+pub struct SuiteRun {
+    pub role: Role,
+    pub speed: u32,
+    pub note: Option<String>,
+    pub results: Vec<CaseResult>,
+}
+
+/// One implementation and its suite runs.
+#[derive(Debug, Clone)]
+pub struct Graded {
+    pub name: String,
+    pub runs: Vec<SuiteRun>,
+}
+
+/// A column of the matrix: one case on one transport of one suite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Column {
+    role: Role,
+    transport: Transport,
+    id: &'static str,
+    level: Level,
+}
+
+/// Every column any implementation has, grouped by suite and transport, each group in suite order.
+fn columns(graded: &[Graded]) -> Vec<Column> {
+    let mut columns: Vec<Column> = Vec::new();
+    for g in graded {
+        for run in &g.runs {
+            for r in &run.results {
+                let column = Column {
+                    role: run.role,
+                    transport: r.transport,
+                    id: r.id,
+                    level: r.level,
+                };
+                if !columns.contains(&column) {
+                    columns.push(column);
+                }
+            }
+        }
+    }
+    // Stable: within a group the suite's order stays.
+    columns.sort_by_key(|c| (c.role, c.transport));
+    columns
+}
+
+/// The result in `column` of an implementation, if it has one.
+fn result_in<'a>(g: &'a Graded, column: &Column) -> Option<&'a CaseResult> {
+    g.runs
+        .iter()
+        .filter(|run| run.role == column.role)
+        .flat_map(|run| &run.results)
+        .find(|r| r.transport == column.transport && r.id == column.id)
+}
+
+/// The anchor of an implementation's section and of one of its cells.
+fn section_id(row: usize) -> String {
+    format!("i{row}")
+}
+
+fn detail_id(row: usize, column: usize) -> String {
+    format!("d{row}-{column}")
+}
+
+fn mark(v: &Verdict) -> (&'static str, &'static str) {
+    match v {
+        Verdict::Pass => ("\u{2714}", "pass"),
+        Verdict::Fail { .. } => ("\u{2718}", "fail"),
+        Verdict::Unsupported(_) => ("\u{2013}", "unsupported"),
+    }
+}
+
+/// The one line a cell's tooltip says.
+fn cell_title(r: &CaseResult) -> String {
+    let what = match &r.verdict {
+        Verdict::Pass => "pass".to_string(),
+        Verdict::Fail { reason, .. } => format!("fail: {reason}"),
+        Verdict::Unsupported(why) => format!("unsupported: {why}"),
+    };
+    format!("{} [{}, {}] {what}", r.id, r.transport, r.level)
+}
+
+/// The speed a suite ran at, in words.
+fn pace(run: &SuiteRun) -> String {
+    match run.speed {
+        1 => "at real time".to_string(),
+        n => format!("at {n}x speed"),
+    }
+}
+
+const STYLE: &str = r#"
+body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em; color: #1d1d1f; }
+h1 { font-size: 1.5em; margin: 0 0 .3em; }
+h2 { border-bottom: 2px solid #ccd; padding-bottom: .2em; margin-top: 2em; }
+h3 { font-size: 1.05em; margin: 0 0 .4em; }
+code, pre { font: 12px/1.4 ui-monospace, monospace; }
+pre { background: #f6f6f8; padding: .6em; overflow-x: auto; }
+.legend span { display: inline-block; padding: 0 .6em; margin-right: .3em; border-radius: 3px; }
+table.matrix { border-collapse: collapse; margin-top: 1em; }
+.matrix th, .matrix td { border: 1px solid #fff; padding: 0; }
+.matrix th.group { background: #445; color: #fff; padding: .2em .4em; font-weight: 600; }
+.matrix th.case { vertical-align: bottom; padding: .3em .1em; }
+.matrix th.case span { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; font: 11px ui-monospace, monospace; }
+.matrix th.name { text-align: left; padding: .2em .6em; min-width: 7em; max-width: 16em; overflow-wrap: break-word; }
+.matrix td.sum { font-size: 12px; padding: .2em .6em; white-space: nowrap; background: #f6f6f8; }
+.matrix td.cell a { display: block; width: 1.6em; line-height: 1.6em; text-align: center; text-decoration: none; color: inherit; }
+.required { --pass: #2e7d32; --fail: #c62828; }
+.robustness { --pass: #66a86a; --fail: #ef7d1a; }
+.convention { --pass: #a5cf8f; --fail: #f2cc3f; }
+th.case.required { background: #dfe3f5; }
+th.case.robustness { background: #ebeef8; }
+th.case.convention { background: #f5f6fb; }
+td.pass, .legend .pass { background: var(--pass); color: #fff; }
+td.fail, .legend .fail { background: var(--fail); color: #fff; }
+.convention.pass, .convention.fail { color: #222; }
+td.unsupported, .legend .unsupported { background: #c9c9cf; color: #333; }
+article { border-left: 6px solid #c9c9cf; padding: .4em 1em; margin: 1em 0; background: #fcfcfd; }
+article.pass { border-color: var(--pass); }
+article.fail { border-color: var(--fail); }
+blockquote { margin: .3em 0; padding-left: .8em; border-left: 3px solid #ccd; color: #444; }
+.observed { color: #8a1c1c; }
+.diagram { overflow-x: auto; border: 1px solid #e3e3e8; background: #fff; padding: .3em; }
+.note { color: #7a4b00; }
+"#;
+
+/// The legend: what each colour means.
+fn legend() -> String {
+    let mut out = String::from("<p class=\"legend\">");
+    for level in Level::ALL {
+        let _ = write!(
+            out,
+            "<span class=\"{level} pass\">\u{2714} {level} passed</span><span class=\"{level} fail\">\u{2718} {level} failed</span>"
+        );
+    }
+    out.push_str("<span class=\"unsupported\">\u{2013} unsupported</span></p>\n");
+    out.push_str("<p>A required failure fails a run; robustness failures fail it with <code>--strict</code>; conventions never do. Each cell links to its details.</p>\n");
+    out
+}
+
+/// The matrix: a row per implementation (its name, its summary per suite, a cell per column).
+fn matrix(graded: &[Graded], columns: &[Column]) -> String {
+    let mut out = String::from("<table class=\"matrix\">\n<thead>\n<tr><th rowspan=\"2\" class=\"name\">implementation</th><th rowspan=\"2\">summary</th>");
+    let mut i = 0;
+    while i < columns.len() {
+        let (role, transport) = (columns[i].role, columns[i].transport);
+        let span = columns[i..]
+            .iter()
+            .take_while(|c| c.role == role && c.transport == transport)
+            .count();
+        let _ = write!(
+            out,
+            "<th colspan=\"{span}\" class=\"group\">{role} \u{b7} {transport}</th>"
+        );
+        i += span;
+    }
+    out.push_str("</tr>\n<tr>");
+    for c in columns {
+        let short =
+            c.id.strip_prefix(c.role.name())
+                .and_then(|s| s.strip_prefix('.'))
+                .unwrap_or(c.id);
+        let _ = write!(
+            out,
+            "<th class=\"case {}\" title=\"{} [{}, {}]\"><span>{}</span></th>",
+            c.level,
+            esc(c.id),
+            c.transport,
+            c.level,
+            esc(short)
+        );
+    }
+    out.push_str("</tr>\n</thead>\n<tbody>\n");
+    for (row, g) in graded.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<tr><th class=\"name\"><a href=\"#{}\">{}</a></th><td class=\"sum\">",
+            section_id(row),
+            esc(&g.name)
+        );
+        let lines: Vec<String> = g
+            .runs
+            .iter()
+            .map(|run| {
+                format!(
+                    "{}: {} ({})",
+                    run.role,
+                    esc(&summary(&run.results)),
+                    pace(run)
+                )
+            })
+            .collect();
+        out.push_str(&lines.join("<br/>"));
+        out.push_str("</td>");
+        for (col, c) in columns.iter().enumerate() {
+            match result_in(g, c) {
+                Some(r) => {
+                    let (symbol, class) = mark(&r.verdict);
+                    let _ = write!(
+                        out,
+                        "<td class=\"cell {} {class}\"><a href=\"#{}\" title=\"{}\">{symbol}</a></td>",
+                        c.level,
+                        detail_id(row, col),
+                        esc(&cell_title(r))
+                    );
+                }
+                None => out.push_str("<td class=\"cell none\" title=\"not run\"></td>"),
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n");
+    out
+}
+
+/// One case's details: what the assignment says and what was expected; for a failure each thing
+/// observed and the diagram; the transcript and standard error, folded away for a pass.
+fn detail(r: &CaseResult, id: &str) -> String {
+    let (symbol, class) = mark(&r.verdict);
+    let mut out = format!(
+        "<article id=\"{id}\" class=\"{} {class}\">\n<h3>{symbol} <code>{}</code> over {} ({}) \u{2014} {class}</h3>\n",
+        r.level,
+        esc(r.id),
+        r.transport,
+        r.level
+    );
+    let _ = writeln!(
+        out,
+        "<blockquote>\u{201c}{}\u{201d}</blockquote>",
+        esc(r.quote)
+    );
+    if !r.reading.is_empty() {
+        let _ = writeln!(out, "<p>Our reading: {}</p>", esc(r.reading));
+    }
+    if !r.expect.is_empty() {
+        let _ = writeln!(out, "<p><b>Expected:</b> {}</p>", esc(r.expect));
+    }
+    let failed = matches!(r.verdict, Verdict::Fail { .. });
+    match &r.verdict {
+        Verdict::Pass => {}
+        Verdict::Unsupported(why) => {
+            let _ = writeln!(out, "<p><b>Unsupported:</b> {}</p>", esc(why));
+        }
+        Verdict::Fail { details, .. } => {
+            out.push_str("<ul>\n");
+            for d in details {
+                let _ = writeln!(
+                    out,
+                    "<li class=\"observed\"><b>Observed:</b> {}</li>",
+                    esc(&d.to_string())
+                );
+            }
+            out.push_str("</ul>\n");
+            let _ = writeln!(out, "<div class=\"diagram\">{}</div>", r.diagram.svg());
+        }
+    }
+    if !r.transcript.is_empty() {
+        let open = if failed { " open=\"open\"" } else { "" };
+        let _ = writeln!(
+            out,
+            "<details{open}><summary>transcript ({:.1} s)</summary><pre>{}</pre></details>",
+            r.wall.as_secs_f64(),
+            esc(&r.transcript)
+        );
+    }
+    if !r.stderr.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details><summary>standard error</summary><pre>{}</pre></details>",
+            esc(&r.stderr)
+        );
+    }
+    out.push_str("<p><a href=\"#top\">back to the matrix</a></p>\n</article>\n");
+    out
+}
+
+/// `graded` as one HTML page titled `title`.
+pub fn html(title: &str, graded: &[Graded]) -> String {
+    let columns = columns(graded);
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<meta name=\"viewport\" content=\"width=device-width\"/>\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1 id=\"top\">{}</h1>\n",
+        esc(title),
+        esc(title)
+    );
+    let results: usize = graded
+        .iter()
+        .flat_map(|g| &g.runs)
+        .map(|r| r.results.len())
+        .sum();
+    let _ = writeln!(
+        out,
+        "<p>{} implementation{}, {} cases each way they ran, {results} results.</p>",
+        graded.len(),
+        if graded.len() == 1 { "" } else { "s" },
+        columns.len()
+    );
+    out.push_str(&legend());
+    out.push_str(&matrix(graded, &columns));
+    for (row, g) in graded.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<section id=\"{}\">\n<h2>{}</h2>",
+            section_id(row),
+            esc(&g.name)
+        );
+        for run in &g.runs {
+            let _ = writeln!(
+                out,
+                "<p><b>{}</b>: {} ({})</p>",
+                run.role,
+                esc(&summary(&run.results)),
+                pace(run)
+            );
+            if let Some(note) = &run.note {
+                let _ = writeln!(out, "<p class=\"note\">note: {}</p>", esc(note));
+            }
+        }
+        for (col, c) in columns.iter().enumerate() {
+            if let Some(r) = result_in(g, c) {
+                out.push_str(&detail(r, &detail_id(row, col)));
+            }
+        }
+        out.push_str("</section>\n");
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}

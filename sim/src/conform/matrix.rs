@@ -1,0 +1,357 @@
+//! `conform matrix`: many implementations, listed in a TOML manifest, judged by both suites in one
+//! run: every case of every implementation is one job in one queue, run a bounded number at a time
+//! (each with its own child and port), so a class's submissions take about as long as their cases
+//! added up, divided by the jobs. A command the manifest does not give is `unsupported`.
+//!
+//! ```toml
+//! [[implementation]]
+//! name = "alice"
+//! dir = "alice"                                   # relative to the manifest; default: its directory
+//! server = "python3 server.py {ip} {port} {transport}"   # one command for both transports
+//! client = { udp = ["python3", "client.py", "HELLO", "{ip}", "{port}", "{id}"] }   # UDP only
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use connid::Transport;
+
+use super::html::{Graded, Role, SuiteRun};
+use super::{
+    client_cases, effective_pace, jobs_wall, planned, run_jobs, server_cases, CaseResult, Options,
+    Pace, Planned, Program, Progress, Verdict,
+};
+
+/// One implementation from the manifest: its name, and its commands per suite and transport (each
+/// already set to run in the implementation's directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Implementation {
+    pub name: String,
+    pub dir: PathBuf,
+    pub commands: BTreeMap<(Role, Transport), Program>,
+}
+
+/// What is wrong with a manifest, in one line.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ManifestError(String);
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    implementation: Vec<Entry>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    name: String,
+    dir: Option<PathBuf>,
+    server: Option<toml::Value>,
+    client: Option<toml::Value>,
+}
+
+/// A command: a string split at whitespace, or a list of arguments (for one that holds a space).
+fn command(value: &toml::Value, what: &str) -> Result<Vec<String>, ManifestError> {
+    let argv: Vec<String> = match value {
+        toml::Value::String(line) => line.split_whitespace().map(String::from).collect(),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map(String::from))
+            .collect::<Option<_>>()
+            .ok_or_else(|| ManifestError(format!("{what}: every argument must be a string")))?,
+        _ => {
+            return Err(ManifestError(format!(
+                "{what}: expected a command (a string, or a list of strings)"
+            )))
+        }
+    };
+    if argv.is_empty() {
+        return Err(ManifestError(format!("{what}: the command is empty")));
+    }
+    Ok(argv)
+}
+
+/// A suite's commands: one for both transports, or a table of `udp` and `tcp` (a missing one is
+/// not supported).
+fn commands(
+    value: &toml::Value,
+    what: &str,
+) -> Result<Vec<(Transport, Vec<String>)>, ManifestError> {
+    let toml::Value::Table(table) = value else {
+        let argv = command(value, what)?;
+        return Ok(Transport::ALL.iter().map(|&t| (t, argv.clone())).collect());
+    };
+    if let Some(other) = table.keys().find(|k| *k != "udp" && *k != "tcp") {
+        return Err(ManifestError(format!(
+            "{what}: unknown transport {other:?} (udp or tcp)"
+        )));
+    }
+    Transport::ALL
+        .iter()
+        .filter_map(|&t| table.get(&t.to_string()).map(|v| (t, v)))
+        .map(|(t, v)| Ok((t, command(v, &format!("{what}.{t}"))?)))
+        .collect()
+}
+
+/// The implementations `text` lists, their directories relative to `base` (the manifest's own).
+pub fn parse(text: &str, base: &Path) -> Result<Vec<Implementation>, ManifestError> {
+    let file: File = toml::from_str(text).map_err(|e| {
+        let message = e.message().to_string();
+        let at = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start.min(text.len())].lines().count().max(1);
+                format!("line {line}: ")
+            })
+            .unwrap_or_default();
+        ManifestError(format!("{at}{message}"))
+    })?;
+    if file.implementation.is_empty() {
+        return Err(ManifestError(
+            "no [[implementation]] in the manifest".into(),
+        ));
+    }
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for (i, entry) in file.implementation.into_iter().enumerate() {
+        let what = format!("implementation {} ({:?})", i + 1, entry.name);
+        if entry.name.trim().is_empty() {
+            return Err(ManifestError(format!(
+                "implementation {}: the name is empty",
+                i + 1
+            )));
+        }
+        if seen.contains(&entry.name) {
+            return Err(ManifestError(format!("{what}: the name is used twice")));
+        }
+        seen.push(entry.name.clone());
+        let dir = base.join(entry.dir.unwrap_or_default());
+        if !dir.is_dir() {
+            return Err(ManifestError(format!(
+                "{what}: no directory {}",
+                dir.display()
+            )));
+        }
+        let mut commands_of = BTreeMap::new();
+        for (role, value) in [(Role::Server, &entry.server), (Role::Client, &entry.client)] {
+            let Some(value) = value else { continue };
+            for (transport, argv) in commands(value, &format!("{what}: {role}"))? {
+                let program = Program {
+                    argv,
+                    dir: Some(dir.clone()),
+                };
+                commands_of.insert((role, transport), program);
+            }
+        }
+        if commands_of.is_empty() {
+            return Err(ManifestError(format!(
+                "{what}: neither a server nor a client command"
+            )));
+        }
+        out.push(Implementation {
+            name: entry.name,
+            dir,
+            commands: commands_of,
+        });
+    }
+    Ok(out)
+}
+
+/// The manifest at `path`.
+pub fn load(path: &Path) -> Result<Vec<Implementation>, ManifestError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ManifestError(format!("cannot read {}: {e}", path.display())))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse(&text, base).map_err(|e| ManifestError(format!("{}: {e}", path.display())))
+}
+
+/// What a matrix run tells its caller as it goes.
+#[derive(Debug)]
+pub enum MatrixProgress<'a> {
+    /// Before the first case: how many results will come and about how long the run will take.
+    Plan {
+        implementations: usize,
+        results: usize,
+        expected: std::time::Duration,
+    },
+    /// A case ended; `done` of the `total` have.
+    Ended { done: usize, total: usize },
+    /// Every case of the next implementation (in the manifest's order) has ended.
+    Graded(&'a Graded),
+}
+
+/// The jobs of one suite against one implementation: each chosen case on a transport the manifest
+/// has a command for, at the pace its probe found; every other one `unsupported` at once.
+fn suite_jobs<C: super::Case>(
+    chosen: Vec<(C, Transport)>,
+    imp: &Implementation,
+    role: Role,
+    paces: &BTreeMap<(Role, Transport), Pace>,
+) -> Vec<Planned> {
+    chosen
+        .into_iter()
+        .map(|(case, transport)| {
+            match (
+                imp.commands.get(&(role, transport)),
+                paces.get(&(role, transport)),
+            ) {
+                (Some(program), Some(&pace)) => planned(vec![(case, transport)], program, pace)
+                    .pop()
+                    .expect("one job per case"),
+                _ => {
+                    let result = CaseResult {
+                        verdict: Verdict::Unsupported(format!(
+                            "the manifest gives no {role} command for {transport}"
+                        )),
+                        ..case.blank(transport)
+                    };
+                    Planned {
+                        long: false,
+                        estimate: std::time::Duration::ZERO,
+                        results: 1,
+                        job: Box::pin(async move { vec![result] }),
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+/// Judges every implementation by both suites on `options`' transports, telling `progress` as it
+/// goes; the results come back in the manifest's order.
+pub async fn run_matrix(
+    implementations: &[Implementation],
+    options: &Options,
+    mut progress: impl FnMut(MatrixProgress<'_>),
+) -> Vec<Graded> {
+    type Probed = ((usize, Role, Transport), (Pace, Option<String>));
+    // How fast each program runs: probed once per suite and transport, a few at a time.
+    let mut paces = BTreeMap::new();
+    let mut probes = tokio::task::JoinSet::new();
+    let mut store = |joined: Option<Result<Probed, _>>| {
+        if let Some(Ok((key, probed))) = joined {
+            paces.insert(key, probed);
+        }
+    };
+    for (i, imp) in implementations.iter().enumerate() {
+        for (&(role, transport), program) in &imp.commands {
+            if !options.transports.contains(&transport) {
+                continue;
+            }
+            while probes.len() >= options.jobs.max(1) {
+                store(probes.join_next().await);
+            }
+            let (program, options) = (program.clone(), options.clone());
+            probes.spawn(async move {
+                let server = role == Role::Server;
+                let probed = effective_pace(&program, transport, &options, server).await;
+                ((i, role, transport), probed)
+            });
+        }
+    }
+    while !probes.is_empty() {
+        store(probes.join_next().await);
+    }
+    // Every case of every implementation in one queue, in the manifest's and the suites' order.
+    let mut jobs = Vec::new();
+    // Each implementation's suite runs as (role, how many jobs, the notes of its probes).
+    let mut shape: Vec<Vec<(Role, usize, Option<String>)>> = Vec::new();
+    for (i, imp) in implementations.iter().enumerate() {
+        let mut runs = Vec::new();
+        for role in Role::ALL {
+            let of_role: BTreeMap<(Role, Transport), Pace> = paces
+                .iter()
+                .filter(|((at, r, _), _)| *at == i && *r == role)
+                .map(|(&(_, r, t), &(pace, _))| ((r, t), pace))
+                .collect();
+            let notes: Vec<String> = paces
+                .iter()
+                .filter(|((at, r, _), _)| *at == i && *r == role)
+                .filter_map(|((_, _, t), (_, note))| note.as_ref().map(|n| format!("{t}: {n}")))
+                .collect();
+            let (transports, quick, only) =
+                (&options.transports, options.quick, options.only.as_deref());
+            let suite = match role {
+                Role::Server => suite_jobs(
+                    server_cases::selected(transports, quick, only),
+                    imp,
+                    role,
+                    &of_role,
+                ),
+                Role::Client => suite_jobs(
+                    client_cases::selected(transports, quick, only),
+                    imp,
+                    role,
+                    &of_role,
+                ),
+            };
+            let note = (!notes.is_empty()).then(|| notes.join("; "));
+            runs.push((role, suite.len(), note));
+            jobs.extend(suite);
+        }
+        shape.push(runs);
+    }
+    let results: usize = jobs.iter().map(|p| p.results).sum();
+    progress(MatrixProgress::Plan {
+        implementations: implementations.len(),
+        results,
+        expected: jobs_wall(&jobs, options.jobs),
+    });
+    // Each implementation is told as soon as its jobs and those of every one before it have
+    // ended: the jobs come back in the queue's order.
+    let mut shapes = shape.into_iter();
+    let mut names = implementations.iter().map(|imp| imp.name.clone());
+    let mut pending: Vec<Vec<CaseResult>> = Vec::new();
+    let mut graded: Vec<Graded> = Vec::new();
+    let mut next = shapes.next();
+    run_jobs(jobs, options.jobs, |p| match p {
+        Progress::Ended { done, total } => progress(MatrixProgress::Ended { done, total }),
+        Progress::Results(rs) => {
+            pending.push(rs.to_vec());
+            while let Some(runs) =
+                next.take_if(|runs| pending.len() >= runs.iter().map(|(_, n, _)| n).sum::<usize>())
+            {
+                let mut jobs = std::mem::take(&mut pending).into_iter();
+                let name = names.next().unwrap_or_default();
+                graded.push(graded_of(name, runs, &mut jobs));
+                pending.extend(jobs);
+                progress(MatrixProgress::Graded(graded.last().expect("just pushed")));
+                next = shapes.next();
+            }
+        }
+        Progress::Plan { .. } => {}
+    })
+    .await;
+    // Those with no case to run (all filtered out) come last, empty.
+    while let Some(runs) = next.take() {
+        let name = names.next().unwrap_or_default();
+        graded.push(graded_of(name, runs, &mut pending.drain(..)));
+        progress(MatrixProgress::Graded(graded.last().expect("just pushed")));
+        next = shapes.next();
+    }
+    graded
+}
+
+/// An implementation's suite runs from its jobs' results, in the queue's order: `runs` says each
+/// run's suite, how many jobs it has and its note.
+fn graded_of(
+    name: String,
+    runs: Vec<(Role, usize, Option<String>)>,
+    jobs: &mut impl Iterator<Item = Vec<CaseResult>>,
+) -> Graded {
+    let runs = runs
+        .into_iter()
+        .map(|(role, n, note)| {
+            let results: Vec<CaseResult> = jobs.by_ref().take(n).flatten().collect();
+            SuiteRun {
+                role,
+                speed: results.iter().map(|r| r.speed).max().unwrap_or(1),
+                note,
+                results,
+            }
+        })
+        .collect();
+    Graded { name, runs }
+}
