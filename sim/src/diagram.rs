@@ -161,6 +161,17 @@ const HEADER: f64 = 44.0;
 const MESSAGE_ROW: f64 = 34.0;
 const NOTE_ROW: f64 = 22.0;
 
+/// An arrowhead whose tip is at (`x`, `y`), pointing right (`direction` 1) or left (-1). Drawn, not
+/// a marker: a marker needs an ID, and a page of many diagrams would hold it many times.
+fn head(x: f64, y: f64, direction: f64, colour: &str) -> String {
+    let back = x - 8.0 * direction;
+    format!(
+        r##"<path d="M{x:.0} {y:.0} L{back:.0} {:.0} L{back:.0} {:.0} z" fill="{colour}"/>"##,
+        y - 4.0,
+        y + 4.0
+    )
+}
+
 fn text_width(text: &str) -> f64 {
     text.chars().count() as f64 * CHAR
 }
@@ -288,16 +299,18 @@ impl Diagram {
                     );
                     let line_y = y + 22.0;
                     if from == to {
+                        let colour = if arrives.is_some() { "#222" } else { "#c62828" };
                         let _ = writeln!(
                             body,
-                            r##"<path d="M{x1:.0} {:.0} h30 v8 h-30" fill="none" stroke="{}" marker-end="url(#sd-head)"/>"##,
+                            r##"<path d="M{x1:.0} {:.0} h30 v8 h-30" fill="none" stroke="{colour}"/>{}"##,
                             line_y - 4.0,
-                            if arrives.is_some() { "#222" } else { "#c62828" }
+                            head(x1, line_y + 4.0, -1.0, colour)
                         );
                     } else if arrives.is_some() {
                         let _ = writeln!(
                             body,
-                            r##"<line x1="{x1:.0}" y1="{line_y:.0}" x2="{x2:.0}" y2="{line_y:.0}" stroke="#222" marker-end="url(#sd-head)"/>"##
+                            r##"<line x1="{x1:.0}" y1="{line_y:.0}" x2="{x2:.0}" y2="{line_y:.0}" stroke="#222"/>{}"##,
+                            head(x2, line_y, (x2 - x1).signum(), "#222")
                         );
                     } else {
                         let end = x1 + (x2 - x1) * 0.75;
@@ -341,9 +354,6 @@ impl Diagram {
         let width = right + 10.0;
         let mut out = format!(
             r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" role="img" font-family="monospace" font-size="12">"##
-        );
-        out.push_str(
-            r##"<defs><marker id="sd-head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto"><path d="M0 0 L10 5 L0 10 z" fill="#222"/></marker></defs>"##,
         );
         out.push('\n');
         for (name, label) in &lines {
@@ -431,7 +441,11 @@ mod tests {
         assert_eq!(svg.matches("stroke-dasharray=\"3 3\"").count(), 3);
         assert!(svg.contains(">c9</text>"));
         // One delivered arrow with a head, one lost: dashed red and crossed out.
-        assert_eq!(svg.matches("marker-end=\"url(#sd-head)\"").count(), 1);
+        assert_eq!(svg.matches("z\" fill=\"#222\"/>").count(), 1);
+        assert!(
+            !svg.contains(" id="),
+            "an ID would repeat on a page of diagrams"
+        );
         assert_eq!(
             svg.matches("stroke=\"#c62828\" stroke-dasharray").count(),
             1

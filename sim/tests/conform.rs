@@ -3,6 +3,8 @@
 //! fail exactly the cases they do not implement, and each seeded defect fails exactly its own
 //! requirement.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -342,10 +344,13 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
     let dir = std::env::temp_dir().join(format!("conform-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (json, junit, markdown) = (dir.join("r.json"), dir.join("r.xml"), dir.join("r.md"));
+    let html = dir.join("r.html");
     let out = Command::new(conform)
         .args(["server", "--quick", "--only", "server.ok"])
         .arg("--json")
         .arg(&json)
+        .arg("--html")
+        .arg(&html)
         .arg("--junit")
         .arg(&junit)
         .arg("--markdown")
@@ -419,6 +424,17 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
         markdown.contains("```mermaid\nsequenceDiagram"),
         "{markdown}"
     );
+    // The HTML of one run is a matrix of one row: two cells, the failure with its diagram.
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(
+        support::html_check::check(&html),
+        support::html_check::Checked {
+            cells: 2,
+            details: 2,
+            failures: 1
+        }
+    );
+    assert!(html.contains("<title>conform server</title>"), "{html}");
     let _ = std::fs::remove_dir_all(&dir);
 
     let scaled_without_timers = Command::new(conform)

@@ -102,7 +102,11 @@ pub fn parse(text: &str, base: &Path) -> Result<Vec<Implementation>, ManifestErr
         let at = e
             .span()
             .map(|s| {
-                let line = text[..s.start.min(text.len())].lines().count().max(1);
+                let line = text.as_bytes()[..s.start.min(text.len())]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count()
+                    + 1;
                 format!("line {line}: ")
             })
             .unwrap_or_default();
@@ -354,4 +358,158 @@ fn graded_of(
         })
         .collect();
     Graded { name, runs }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Result<Vec<Implementation>, String> {
+        parse(text, Path::new(env!("CARGO_MANIFEST_DIR"))).map_err(|e| e.to_string())
+    }
+
+    fn argv(imp: &Implementation, role: Role, t: Transport) -> Option<Vec<&str>> {
+        imp.commands
+            .get(&(role, t))
+            .map(|p| p.argv.iter().map(String::as_str).collect())
+    }
+
+    #[test]
+    fn a_command_is_a_line_a_list_or_a_table_of_transports() {
+        let imps = parsed(
+            r#"
+            [[implementation]]
+            name = "alice"
+            server = "python3  server.py {port}"
+            client = ["python3", "my client.py", "{id}"]
+
+            [[implementation]]
+            name = "bob"
+            dir = "src"
+            server = { tcp = "./srv {port}" }
+            "#,
+        )
+        .unwrap();
+        let base = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let alice = &imps[0];
+        assert_eq!(alice.name, "alice");
+        assert_eq!(alice.dir, base.join(""));
+        for t in Transport::ALL {
+            assert_eq!(
+                argv(alice, Role::Server, t).unwrap(),
+                ["python3", "server.py", "{port}"]
+            );
+            assert_eq!(
+                argv(alice, Role::Client, t).unwrap(),
+                ["python3", "my client.py", "{id}"]
+            );
+        }
+        let bob = &imps[1];
+        assert_eq!(bob.dir, base.join("src"));
+        assert_eq!(
+            argv(bob, Role::Server, Transport::Tcp).unwrap(),
+            ["./srv", "{port}"]
+        );
+        assert_eq!(argv(bob, Role::Server, Transport::Udp), None);
+        assert_eq!(argv(bob, Role::Client, Transport::Tcp), None);
+        let program = &bob.commands[&(Role::Server, Transport::Tcp)];
+        assert_eq!(program.dir.as_deref(), Some(base.join("src").as_path()));
+    }
+
+    #[test]
+    fn a_bad_manifest_is_refused_in_one_line_that_says_where() {
+        let cases = [
+            ("", "no [[implementation]] in the manifest"),
+            (
+                "[[implementation]]\nname = \"a\"\nserver = 3\n",
+                "implementation 1 (\"a\"): server: expected a command (a string, or a list of strings)",
+            ),
+            (
+                "[[implementation]]\nname = \"a\"\nserver = \"  \"\n",
+                "implementation 1 (\"a\"): server: the command is empty",
+            ),
+            (
+                "[[implementation]]\nname = \"a\"\nclient = [\"x\", 1]\n",
+                "implementation 1 (\"a\"): client: every argument must be a string",
+            ),
+            (
+                "[[implementation]]\nname = \"a\"\nserver = { udp = \"x\", quic = \"y\" }\n",
+                "implementation 1 (\"a\"): server: unknown transport \"quic\" (udp or tcp)",
+            ),
+            (
+                "[[implementation]]\nname = \"a\"\nserver = { tcp = [] }\n",
+                "implementation 1 (\"a\"): server.tcp: the command is empty",
+            ),
+            (
+                "[[implementation]]\nname = \"a\"\n",
+                "implementation 1 (\"a\"): neither a server nor a client command",
+            ),
+            (
+                "[[implementation]]\nname = \" \"\nserver = \"x\"\n",
+                "implementation 1: the name is empty",
+            ),
+            (
+                "[[implementation]]\nname = \"a\"\nserver = \"x\"\n[[implementation]]\nname = \"a\"\nserver = \"y\"\n",
+                "implementation 2 (\"a\"): the name is used twice",
+            ),
+            (
+                "[[implementation]]\nname = \"a\"\ndir = \"no-such-dir\"\nserver = \"x\"\n",
+                "implementation 1 (\"a\"): no directory ",
+            ),
+            (
+                "[[implementation]]\nname = \"a\"\nsrv = \"x\"\n",
+                "line 3: unknown field `srv`",
+            ),
+            ("[[implementation]]\nname = \"a\nserver = 1\n", "line 2: "),
+        ];
+        for (text, expected) in cases {
+            let e = parsed(text).unwrap_err();
+            assert!(e.starts_with(expected), "{text:?}: {e:?}");
+            assert!(!e.contains('\n'), "{text:?}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn loading_names_the_file_and_resolves_directories_beside_it() {
+        let missing = load(Path::new("/no/such/manifest.toml")).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .starts_with("cannot read /no/such/manifest.toml: "),
+            "{missing}"
+        );
+        let fixtures =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conform/submissions.toml");
+        let imps = load(&fixtures).unwrap();
+        let names: Vec<&str> = imps.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["correct", "classic", "defects", "udp server only"]);
+        assert!(imps[1].dir.join("classic_server.py").is_file());
+        assert!(imps[0].dir.join("server.py").is_file());
+    }
+
+    #[test]
+    fn each_suite_run_takes_its_own_jobs_in_order() {
+        let r = |id| {
+            vec![CaseResult::new(
+                id,
+                "",
+                super::super::Level::Required,
+                Transport::Udp,
+            )]
+        };
+        let mut jobs = vec![r("s1"), r("s2"), r("c1"), r("next")].into_iter();
+        let g = graded_of(
+            "a".into(),
+            vec![(Role::Server, 2, None), (Role::Client, 1, Some("n".into()))],
+            &mut jobs,
+        );
+        let ids: Vec<Vec<&str>> = g
+            .runs
+            .iter()
+            .map(|run| run.results.iter().map(|r| r.id).collect())
+            .collect();
+        assert_eq!(ids, [vec!["s1", "s2"], vec!["c1"]]);
+        assert_eq!(g.runs[1].note.as_deref(), Some("n"));
+        assert_eq!(jobs.next().unwrap()[0].id, "next");
+    }
 }

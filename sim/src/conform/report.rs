@@ -319,7 +319,10 @@ pub fn matrix_json(graded: &[Graded]) -> String {
                 .iter()
                 .map(|run| JsonRun {
                     note: run.note.as_deref(),
-                    report: json_report(run.role.name(), &run.results),
+                    report: JsonReport {
+                        speed: run.speed,
+                        ..json_report(run.role.name(), &run.results)
+                    },
                 })
                 .collect(),
         })
@@ -507,6 +510,7 @@ mod tests {
     use connid::Transport;
 
     use super::*;
+    use crate::conform::html::SuiteRun;
     use crate::oracle::ANSWERED;
 
     fn results() -> Vec<CaseResult> {
@@ -663,5 +667,54 @@ mod tests {
             "{m}"
         );
         assert!(!m.contains("Our reading"), "{m}");
+    }
+
+    #[test]
+    fn csv_has_a_row_per_implementation_and_level_that_adds_up_both_suites() {
+        let mut client = results();
+        client.iter_mut().for_each(|r| r.level = Level::Robustness);
+        let graded = [Graded {
+            name: "o'brien, \"pat\"".into(),
+            runs: vec![
+                SuiteRun {
+                    role: Role::Server,
+                    speed: 10,
+                    note: None,
+                    results: results(),
+                },
+                SuiteRun {
+                    role: Role::Client,
+                    speed: 10,
+                    note: Some("n".into()),
+                    results: client,
+                },
+            ],
+        }];
+        let text = csv(&graded);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0], "implementation,level,passed,failed,unsupported,server_passed,server_failed,server_unsupported,client_passed,client_failed,client_unsupported");
+        assert_eq!(
+            lines[1],
+            "\"o'brien, \"\"pat\"\"\",required,1,1,1,1,1,1,0,0,0"
+        );
+        assert_eq!(
+            lines[2],
+            "\"o'brien, \"\"pat\"\"\",robustness,1,1,1,0,0,0,1,1,1"
+        );
+        assert_eq!(
+            lines[3],
+            "\"o'brien, \"\"pat\"\"\",convention,0,0,0,0,0,0,0,0,0"
+        );
+        assert_eq!(csv_field("plain"), "plain");
+        let v: serde_json::Value = serde_json::from_str(&matrix_json(&graded)).unwrap();
+        let runs = &v["implementations"][0]["runs"];
+        assert_eq!(v["implementations"][0]["name"], "o'brien, \"pat\"");
+        assert_eq!(runs[0]["suite"], "server");
+        assert_eq!(runs[0]["note"], serde_json::Value::Null);
+        assert_eq!(runs[1]["note"], "n");
+        assert_eq!(runs[1]["levels"]["robustness"]["unsupported"], 1);
+        assert_eq!(runs[1]["cases"].as_array().unwrap().len(), 3);
+        assert_eq!(runs[0]["speed"], 10);
     }
 }

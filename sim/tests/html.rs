@@ -1,0 +1,133 @@
+//! The HTML report's structure on a report built by hand: every cell links to its case's details,
+//! every failure has its diagram, names and reasons are escaped, and nothing needs a script or the
+//! network. (`matrix.rs` checks the same on a real matrix run.)
+
+mod support;
+
+use std::time::Duration;
+
+use connid::Transport;
+use connid_sim::conform::html::{html, Graded, Role, SuiteRun};
+use connid_sim::conform::{CaseResult, Finding, Level, Verdict};
+use connid_sim::diagram::{Diagram, Over, Step};
+
+fn result(id: &'static str, level: Level, transport: Transport, verdict: Verdict) -> CaseResult {
+    let mut r = CaseResult::new(id, "the server <answers>", level, transport)
+        .described("", "an OK & a RESET");
+    r.verdict = verdict;
+    r.transcript = "0.000000  server  start  srv\n".into();
+    r.diagram = Diagram {
+        participants: vec![("server".into(), "server (127.0.0.1)".into())],
+        steps: vec![Step::Note {
+            at: Some(Duration::ZERO),
+            over: Over::Host("server".into()),
+            text: "start: srv".into(),
+        }],
+    };
+    r.wall = Duration::from_millis(300);
+    r
+}
+
+fn failed(reason: &str) -> Verdict {
+    Verdict::Fail {
+        reason: reason.into(),
+        details: vec![Finding {
+            rule: None,
+            message: reason.into(),
+        }],
+    }
+}
+
+fn graded() -> Vec<Graded> {
+    let server = |verdicts: [Verdict; 3]| {
+        let [a, b, c] = verdicts;
+        SuiteRun {
+            role: Role::Server,
+            speed: 10,
+            note: None,
+            results: vec![
+                result("server.a", Level::Required, Transport::Udp, a),
+                result("server.b", Level::Robustness, Transport::Udp, b),
+                result("server.a", Level::Required, Transport::Tcp, c),
+            ],
+        }
+    };
+    let client = |verdict| SuiteRun {
+        role: Role::Client,
+        speed: 1,
+        note: Some("speed 10 did not take: <static>".into()),
+        results: vec![result(
+            "client.x",
+            Level::Convention,
+            Transport::Udp,
+            verdict,
+        )],
+    };
+    vec![
+        Graded {
+            name: "alice".into(),
+            runs: vec![
+                server([Verdict::Pass, Verdict::Pass, Verdict::Pass]),
+                client(Verdict::Pass),
+            ],
+        },
+        Graded {
+            name: "<script>bob</script> & co".into(),
+            runs: vec![
+                server([
+                    failed("no \"OK\" <here>"),
+                    Verdict::Pass,
+                    Verdict::Unsupported("no tcp".into()),
+                ]),
+                client(failed("late")),
+            ],
+        },
+    ]
+}
+
+#[test]
+fn every_cell_links_to_its_details_and_every_failure_has_a_diagram() {
+    let page = html("conform matrix: a & b", &graded());
+    let checked = support::html_check::check(&page);
+    assert_eq!(
+        checked,
+        support::html_check::Checked {
+            cells: 8,
+            details: 8,
+            failures: 2
+        }
+    );
+    // Columns grouped by suite and transport, in the suites' order.
+    let groups: Vec<&str> = page
+        .match_indices("class=\"group\">")
+        .map(|(i, m)| {
+            let rest = &page[i + m.len()..];
+            &rest[..rest.find('<').unwrap()]
+        })
+        .collect();
+    assert_eq!(groups, ["server · udp", "server · tcp", "client · udp"]);
+    // Each implementation's summary, speed and note.
+    assert!(page.contains(
+        "server: required 2/2 passed, robustness 1/1 passed, 0 unsupported (at 10x speed)"
+    ));
+    assert!(page.contains("note: speed 10 did not take: &lt;static&gt;"));
+    // What a program printed or a name holds is text, never markup.
+    assert!(!page.contains("<script>"));
+    assert!(page.contains("&lt;script&gt;bob&lt;/script&gt; &amp; co"));
+    assert!(page.contains("no &quot;OK&quot; &lt;here&gt;"));
+    // A failure's cell says why in its tooltip, coloured by its level.
+    assert!(page.contains(
+        "<td class=\"cell required fail\"><a href=\"#d1-0\" title=\"server.a [udp, required] fail: no &quot;OK&quot; &lt;here&gt;\">"
+    ));
+    assert!(page.contains("<td class=\"cell convention fail\"><a href=\"#d1-3\""));
+    assert!(page.contains("<td class=\"cell required unsupported\"><a href=\"#d1-2\""));
+}
+
+#[test]
+fn a_single_run_is_a_matrix_of_one_row() {
+    let one = &graded()[1..];
+    let page = html("conform server", one);
+    let checked = support::html_check::check(&page);
+    assert_eq!((checked.cells, checked.failures), (4, 2));
+    assert!(page.contains("<p>1 implementation, 4 cases each way they ran, 4 results.</p>"));
+}

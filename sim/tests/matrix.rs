@@ -1,0 +1,282 @@
+//! `conform matrix` over the fixtures' manifest (`tests/conform/submissions.toml`), as a teacher runs
+//! it: each implementation's cells are what its own `conform` run finds, the CSV adds up to the JSON,
+//! and every cell of the HTML links to details that hold a diagram for each failure. Its own test
+//! binary, so the Python fixtures it starts do not share two cores with the other conform tests'.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use connid::Transport;
+use connid_sim::conform::html::Role;
+use connid_sim::conform::{self, matrix, Options, Timing, Verdict};
+
+fn manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conform/submissions.toml")
+}
+
+/// A fresh directory for this test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("connid-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn status(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail { .. } => "fail",
+        Verdict::Unsupported(_) => "unsupported",
+    }
+}
+
+/// `(requirement, transport) -> status` of one suite of one implementation, as its own run finds it:
+/// each transport it has a command for run alone, the others unsupported.
+fn own_run(imp: &matrix::Implementation, role: Role) -> BTreeMap<(String, String), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut cells = BTreeMap::new();
+    for t in Transport::ALL {
+        let Some(program) = imp.commands.get(&(role, t)) else {
+            continue;
+        };
+        let options = Options {
+            transports: vec![t],
+            quick: true,
+            only: None,
+            jobs: 4,
+            timing: Timing::Exact,
+            speed: 1,
+        };
+        let results = runtime.block_on(async {
+            match role {
+                Role::Server => conform::run_server_suite(program, &options, |_| {}).await,
+                Role::Client => conform::run_client_suite(program, &options, |_| {}).await,
+            }
+        });
+        for r in results {
+            cells.insert(
+                (r.id.to_string(), r.transport.to_string()),
+                status(&r.verdict).to_string(),
+            );
+        }
+    }
+    cells
+}
+
+#[test]
+fn a_matrix_of_the_fixtures_judges_each_as_its_own_run_does_in_every_report() {
+    let dir = scratch("matrix");
+    let (html, json, csv) = (
+        dir.join("report.html"),
+        dir.join("report.json"),
+        dir.join("grades.csv"),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_conform"))
+        .args(["matrix", &manifest().to_string_lossy()])
+        .args(["--quick", "--speed", "1", "--jobs", "4"])
+        .arg("--html")
+        .arg(&html)
+        .arg("--json")
+        .arg(&json)
+        .arg("--csv")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "conform matrix: 4 implementations, 204 cases over udp and tcp, 4 at a time, about "
+        ),
+        "{stdout}"
+    );
+    // A line per implementation and suite, in the manifest's order.
+    let told: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(':').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        told,
+        [
+            "correct server",
+            "correct client",
+            "classic server",
+            "classic client",
+            "defects server",
+            "defects client",
+            "udp server only server",
+            "udp server only client"
+        ],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("udp server only client: 23 unsupported\n"),
+        "{stdout}"
+    );
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let implementations = matrix::load(&manifest()).unwrap();
+    let mut failures = 0;
+    for (imp, judged) in implementations
+        .iter()
+        .zip(report["implementations"].as_array().unwrap())
+    {
+        assert_eq!(judged["name"], imp.name.as_str());
+        for (role, run) in Role::ALL
+            .into_iter()
+            .zip(judged["runs"].as_array().unwrap())
+        {
+            assert_eq!(run["suite"], role.name());
+            let cells: BTreeMap<(String, String), String> = run["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    if c["status"] == "unsupported" {
+                        let t = c["transport"].as_str().unwrap();
+                        assert_eq!(
+                            c["reason"],
+                            format!("the manifest gives no {role} command for {t}").as_str()
+                        );
+                    }
+                    failures += usize::from(c["status"] == "fail");
+                    let key = (
+                        c["requirement"].as_str().unwrap().to_string(),
+                        c["transport"].as_str().unwrap().to_string(),
+                    );
+                    (key, c["status"].as_str().unwrap().to_string())
+                })
+                .collect();
+            let own = own_run(imp, role);
+            for (key, status) in &cells {
+                match own.get(key) {
+                    Some(alone) => assert_eq!(
+                        status, alone,
+                        "{} {role} {key:?}: the matrix says {status}, its own run {alone}",
+                        imp.name
+                    ),
+                    None => assert_eq!(status, "unsupported", "{} {role} {key:?}", imp.name),
+                }
+            }
+            assert!(
+                own.keys().all(|k| cells.contains_key(k)),
+                "{}: a case of its own run is missing from the matrix",
+                imp.name
+            );
+            if imp.name == "defects" {
+                let failed: Vec<String> = cells
+                    .iter()
+                    .filter(|(_, s)| *s == "fail")
+                    .map(|((id, t), _)| format!("{id} [{t}]"))
+                    .collect();
+                let expected: &[&str] = match role {
+                    Role::Server => &[
+                        "server.ok.source-address [tcp]",
+                        "server.ok.source-address [udp]",
+                    ],
+                    Role::Client => &[
+                        "client.format.established [tcp]",
+                        "client.format.established [udp]",
+                        "client.reply.other-id-ignored [tcp]",
+                        "client.reply.other-id-ignored [udp]",
+                    ],
+                };
+                assert_eq!(failed, expected, "defects {role}");
+            }
+        }
+    }
+    assert!(failures > 0);
+
+    // The CSV: a row per implementation and level, adding up the JSON's counts.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut rows = text.lines();
+    assert!(rows
+        .next()
+        .unwrap()
+        .starts_with("implementation,level,passed,"));
+    let mut seen = 0;
+    for row in rows {
+        let fields: Vec<&str> = row.split(',').collect();
+        let (name, level) = (fields[0], fields[1]);
+        let numbers: Vec<u64> = fields[2..].iter().map(|n| n.parse().unwrap()).collect();
+        let judged = report["implementations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap();
+        let count = |role: Option<&str>, what: &str| -> u64 {
+            judged["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| role.is_none_or(|role| r["suite"] == role))
+                .map(|r| r["levels"][level][what].as_u64().unwrap_or(0))
+                .sum()
+        };
+        let mut expected = Vec::new();
+        for role in [None, Some("server"), Some("client")] {
+            for what in ["passed", "failed", "unsupported"] {
+                expected.push(count(role, what));
+            }
+        }
+        assert_eq!(numbers, expected, "{row}");
+        seen += 1;
+    }
+    assert_eq!(seen, 4 * 3);
+
+    // The HTML: a cell and a detail per result, a diagram per failure, no link that lands nowhere.
+    let page = std::fs::read_to_string(&html).unwrap();
+    let checked = support::html_check::check(&page);
+    assert_eq!(
+        checked,
+        support::html_check::Checked {
+            cells: 204,
+            details: 204,
+            failures
+        }
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_manifest_exits_2_with_one_line_before_anything_runs() {
+    let dir = scratch("bad-manifest");
+    let bad = dir.join("m.toml");
+    std::fs::write(
+        &bad,
+        "[[implementation]]\nname = \"a\"\nserver = \"x\"\n[[implementation]]\nname = \"a\"\nserver = \"y\"\n",
+    )
+    .unwrap();
+    for (path, says) in [
+        (
+            bad.clone(),
+            "implementation 2 (\"a\"): the name is used twice",
+        ),
+        (dir.join("missing.toml"), "cannot read "),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_conform"))
+            .args(["matrix", &path.to_string_lossy(), "--html"])
+            .arg(dir.join("r.html"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    assert!(
+        !dir.join("r.html").exists(),
+        "no report of a run that did not happen"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

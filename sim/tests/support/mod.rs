@@ -1,0 +1,3 @@
+//! What more than one test file uses.
+
+pub mod html_check;
