@@ -1,9 +1,11 @@
 //! `conform server|client [OPTIONS] -- CMD ARGS...`: runs the server or the client suite against any
-//! implementation of the protocol and judges it with the simulator's oracle.
+//! implementation of the protocol and judges it with the simulator's oracle. `conform matrix
+//! MANIFEST`: both suites against every implementation a manifest lists, in one report.
 //!
 //! Exit codes: 0 no required case failed (with `--strict`: no required or robustness case), 1 one
-//! did, 2 bad arguments or a report file that cannot be written. A closed standard output stops the
-//! run quietly (by SIGPIPE).
+//! did, 2 bad arguments or a report file that cannot be written. `matrix`: 0 once every
+//! implementation is judged, 2 on bad arguments or a bad manifest. A closed standard output stops
+//! the run quietly (by SIGPIPE).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
