@@ -431,7 +431,8 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
         support::html_check::Checked {
             cells: 2,
             details: 2,
-            failures: 1
+            failures: 1,
+            diagrams: 2
         }
     );
     assert!(html.contains("<title>conform server</title>"), "{html}");

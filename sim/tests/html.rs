@@ -94,7 +94,8 @@ fn every_cell_links_to_its_details_and_every_failure_has_a_diagram() {
         support::html_check::Checked {
             cells: 8,
             details: 8,
-            failures: 2
+            failures: 2,
+            diagrams: 8
         }
     );
     // Columns grouped by suite and transport, in the suites' order.
@@ -121,6 +122,23 @@ fn every_cell_links_to_its_details_and_every_failure_has_a_diagram() {
     ));
     assert!(page.contains("<td class=\"cell convention fail\"><a href=\"#d1-3\""));
     assert!(page.contains("<td class=\"cell required unsupported\"><a href=\"#d1-2\""));
+    // A failure shows its diagram and transcript; a pass keeps them folded away.
+    let pass = &page[page.find("<article id=\"d0-0\"").unwrap()..];
+    let pass = &pass[..pass.find("</article>").unwrap()];
+    assert!(
+        pass.contains("<details><summary>diagram and transcript (0.3 s)</summary>\n<div class=\"diagram\"><svg "),
+        "{pass}"
+    );
+    let fail = &page[page.find("<article id=\"d1-0\"").unwrap()..];
+    let fail = &fail[..fail.find("</article>").unwrap()];
+    assert!(
+        fail.contains("</ul>\n<div class=\"diagram\"><svg "),
+        "{fail}"
+    );
+    assert!(
+        fail.contains("<details open=\"open\"><summary>transcript (0.3 s)</summary><pre>"),
+        "{fail}"
+    );
 }
 
 #[test]

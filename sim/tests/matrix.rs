@@ -124,7 +124,7 @@ fn a_matrix_of_the_fixtures_judges_each_as_its_own_run_does_in_every_report() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let implementations = matrix::load(&manifest()).unwrap();
-    let mut failures = 0;
+    let (mut failures, mut not_given) = (0, 0);
     for (imp, judged) in implementations
         .iter()
         .zip(report["implementations"].as_array().unwrap())
@@ -146,6 +146,7 @@ fn a_matrix_of_the_fixtures_judges_each_as_its_own_run_does_in_every_report() {
                             c["reason"],
                             format!("the manifest gives no {role} command for {t}").as_str()
                         );
+                        not_given += 1;
                     }
                     failures += usize::from(c["status"] == "fail");
                     let key = (
@@ -233,7 +234,8 @@ fn a_matrix_of_the_fixtures_judges_each_as_its_own_run_does_in_every_report() {
     }
     assert_eq!(seen, 4 * 3);
 
-    // The HTML: a cell and a detail per result, a diagram per failure, no link that lands nowhere.
+    // The HTML: a cell and a detail per result, a diagram per case that ran (and so per failure), no
+    // link that lands nowhere.
     let page = std::fs::read_to_string(&html).unwrap();
     let checked = support::html_check::check(&page);
     assert_eq!(
@@ -241,7 +243,8 @@ fn a_matrix_of_the_fixtures_judges_each_as_its_own_run_does_in_every_report() {
         support::html_check::Checked {
             cells: 204,
             details: 204,
-            failures
+            failures,
+            diagrams: 204 - not_given,
         }
     );
     let _ = std::fs::remove_dir_all(&dir);

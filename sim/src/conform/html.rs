@@ -254,7 +254,8 @@ fn matrix(graded: &[Graded], columns: &[Column]) -> String {
 }
 
 /// One case's details: what the assignment says and what was expected; for a failure each thing
-/// observed and the diagram; the transcript and standard error, folded away for a pass.
+/// observed, the diagram and the transcript; for a pass the same diagram and transcript, folded
+/// away; standard error, folded away.
 fn detail(r: &CaseResult, id: &str) -> String {
     let (symbol, class) = mark(&r.verdict);
     let mut out = format!(
@@ -275,12 +276,17 @@ fn detail(r: &CaseResult, id: &str) -> String {
     if !r.expect.is_empty() {
         let _ = writeln!(out, "<p><b>Expected:</b> {}</p>", esc(r.expect));
     }
-    let failed = matches!(r.verdict, Verdict::Fail { .. });
+    let diagram = if r.diagram.steps.is_empty() {
+        String::new()
+    } else {
+        format!("<div class=\"diagram\">{}</div>\n", r.diagram.svg())
+    };
+    let transcript = if r.transcript.is_empty() {
+        String::new()
+    } else {
+        format!("<pre>{}</pre>", esc(&r.transcript))
+    };
     match &r.verdict {
-        Verdict::Pass => {}
-        Verdict::Unsupported(why) => {
-            let _ = writeln!(out, "<p><b>Unsupported:</b> {}</p>", esc(why));
-        }
         Verdict::Fail { details, .. } => {
             out.push_str("<ul>\n");
             for d in details {
@@ -291,17 +297,27 @@ fn detail(r: &CaseResult, id: &str) -> String {
                 );
             }
             out.push_str("</ul>\n");
-            let _ = writeln!(out, "<div class=\"diagram\">{}</div>", r.diagram.svg());
+            out.push_str(&diagram);
+            if !transcript.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "<details open=\"open\"><summary>transcript ({:.1} s)</summary>{transcript}</details>",
+                    r.wall.as_secs_f64()
+                );
+            }
         }
-    }
-    if !r.transcript.is_empty() {
-        let open = if failed { " open=\"open\"" } else { "" };
-        let _ = writeln!(
-            out,
-            "<details{open}><summary>transcript ({:.1} s)</summary><pre>{}</pre></details>",
-            r.wall.as_secs_f64(),
-            esc(&r.transcript)
-        );
+        verdict => {
+            if let Verdict::Unsupported(why) = verdict {
+                let _ = writeln!(out, "<p><b>Unsupported:</b> {}</p>", esc(why));
+            }
+            if !diagram.is_empty() || !transcript.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "<details><summary>diagram and transcript ({:.1} s)</summary>\n{diagram}{transcript}</details>",
+                    r.wall.as_secs_f64()
+                );
+            }
+        }
     }
     if !r.stderr.is_empty() {
         let _ = writeln!(

@@ -12,6 +12,8 @@ pub struct Checked {
     /// Case details, and those of failures (each with an SVG diagram).
     pub details: usize,
     pub failures: usize,
+    /// Details with a diagram (every case that ran has one).
+    pub diagrams: usize,
 }
 
 fn classes<'a>(node: &roxmltree::Node<'a, '_>) -> Vec<&'a str> {
@@ -82,10 +84,11 @@ pub fn check(html: &str) -> Checked {
         }
         if name == "article" {
             checked.details += 1;
+            let svg = node
+                .descendants()
+                .find(|n| n.has_tag_name(("http://www.w3.org/2000/svg", "svg")));
+            checked.diagrams += usize::from(svg.is_some());
             if class.contains(&"fail") {
-                let svg = node
-                    .descendants()
-                    .find(|n| n.has_tag_name(("http://www.w3.org/2000/svg", "svg")));
                 assert!(
                     svg.is_some(),
                     "the failure {:?} has no diagram",
