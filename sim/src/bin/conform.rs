@@ -441,7 +441,11 @@ fn matrix(
     }
     let transports: Vec<String> = options.transports.iter().map(|t| t.to_string()).collect();
     let terminal = Terminal::new();
-    let progress = |p: MatrixProgress<'_>| match p {
+    let progress = |p: MatrixProgress<'_>| {
+        match p {
+        MatrixProgress::Probing { programs } => terminal.write(&format!(
+            "conform matrix: starting each of {programs} commands once, to see the speed it runs at\n"
+        )),
         MatrixProgress::Plan {
             implementations,
             results,
@@ -475,6 +479,7 @@ fn matrix(
             }
             terminal.write(&text);
         }
+    }
     };
     let graded = match terminal.drive(matrix::run_matrix(&implementations, &options, progress)) {
         Ok(graded) => graded,

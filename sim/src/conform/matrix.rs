@@ -174,6 +174,9 @@ pub fn load(path: &Path) -> Result<Vec<Implementation>, ManifestError> {
 /// What a matrix run tells its caller as it goes.
 #[derive(Debug)]
 pub enum MatrixProgress<'a> {
+    /// Before anything: each of `programs` commands is started once to see whether libfaketime
+    /// speeds it up (only when a speed above 1 is asked for).
+    Probing { programs: usize },
     /// Before the first case: how many results will come and about how long the run will take.
     Plan {
         implementations: usize,
@@ -193,18 +196,19 @@ fn suite_jobs<C: super::Case>(
     imp: &Implementation,
     role: Role,
     paces: &BTreeMap<(Role, Transport), Pace>,
+    unprobed: Pace,
 ) -> Vec<Planned> {
     chosen
         .into_iter()
-        .map(|(case, transport)| {
-            match (
-                imp.commands.get(&(role, transport)),
-                paces.get(&(role, transport)),
-            ) {
-                (Some(program), Some(&pace)) => planned(vec![(case, transport)], program, pace)
-                    .pop()
-                    .expect("one job per case"),
-                _ => {
+        .map(
+            |(case, transport)| match imp.commands.get(&(role, transport)) {
+                Some(program) => {
+                    let pace = paces.get(&(role, transport)).copied().unwrap_or(unprobed);
+                    planned(vec![(case, transport)], program, pace)
+                        .pop()
+                        .expect("one job per case")
+                }
+                None => {
                     let result = CaseResult {
                         verdict: Verdict::Unsupported(format!(
                             "the manifest gives no {role} command for {transport}"
@@ -218,8 +222,8 @@ fn suite_jobs<C: super::Case>(
                         job: Box::pin(async move { vec![result] }),
                     }
                 }
-            }
-        })
+            },
+        )
         .collect()
 }
 
@@ -239,6 +243,14 @@ pub async fn run_matrix(
             paces.insert(key, probed);
         }
     };
+    if options.speed > 1 && super::child::faketime_library().is_some() {
+        let programs = implementations
+            .iter()
+            .flat_map(|imp| imp.commands.keys())
+            .filter(|(_, t)| options.transports.contains(t))
+            .count();
+        progress(MatrixProgress::Probing { programs });
+    }
     for (i, imp) in implementations.iter().enumerate() {
         for (&(role, transport), program) in &imp.commands {
             if !options.transports.contains(&transport) {
@@ -283,12 +295,14 @@ pub async fn run_matrix(
                     imp,
                     role,
                     &of_role,
+                    Pace::real(options.timing),
                 ),
                 Role::Client => suite_jobs(
                     client_cases::selected(transports, quick, only),
                     imp,
                     role,
                     &of_role,
+                    Pace::real(options.timing),
                 ),
             };
             let note = (!notes.is_empty()).then(|| notes.join("; "));
