@@ -464,4 +464,201 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;\u{fffd}\n"
         );
     }
+
+    /// Each element of an SVG as (name, attributes, text).
+    fn elements(svg: &str) -> Vec<(String, std::collections::BTreeMap<String, String>, String)> {
+        let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+        doc.descendants()
+            .filter(|n| n.is_element())
+            .map(|n| {
+                let attrs = n
+                    .attributes()
+                    .map(|a| (a.name().to_string(), a.value().to_string()))
+                    .collect();
+                (
+                    n.tag_name().name().to_string(),
+                    attrs,
+                    n.text().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn num(attrs: &std::collections::BTreeMap<String, String>, name: &str) -> f64 {
+        attrs[name].parse().unwrap()
+    }
+
+    #[test]
+    fn every_arrow_runs_between_its_lifelines_and_everything_fits_the_picture() {
+        let s = Duration::from_millis;
+        let long = "x".repeat(90);
+        let d = Diagram {
+            participants: ["server", "alice", "bob"]
+                .map(|h| (h.to_string(), format!("{h} (192.168.0.1)")))
+                .to_vec(),
+            steps: vec![
+                Step::Message {
+                    at: s(10),
+                    from: "alice".into(),
+                    to: "server".into(),
+                    text: "udp \"HELLO 1\"".into(),
+                    arrives: Some(s(11)),
+                },
+                Step::Message {
+                    at: s(11),
+                    from: "server".into(),
+                    to: "bob".into(),
+                    text: format!("udp \"{long}\""),
+                    arrives: Some(s(12)),
+                },
+                Step::Message {
+                    at: s(12),
+                    from: "bob".into(),
+                    to: "server".into(),
+                    text: "udp \"RESET 1\"".into(),
+                    arrives: None,
+                },
+                Step::Note {
+                    at: Some(s(13)),
+                    over: Over::Host("bob".into()),
+                    text: format!("out: {long}"),
+                },
+            ],
+        };
+        let svg = d.svg();
+        let all = elements(&svg);
+        let root = &all[0].1;
+        let (width, height) = (num(root, "width"), num(root, "height"));
+        assert_eq!(root["viewBox"], format!("0 0 {width} {height}"));
+        // A lifeline per host, left to right in order, far enough apart for the widest label.
+        let lifelines: Vec<f64> = all
+            .iter()
+            .filter(|(n, a, _)| {
+                n == "line" && a.get("stroke-dasharray").map(String::as_str) == Some("3 3")
+            })
+            .map(|(_, a, _)| {
+                assert_eq!(num(a, "x1"), num(a, "x2"));
+                assert_eq!(num(a, "y1"), HEADER);
+                assert!(num(a, "y2") > height - 10.0 && num(a, "y2") <= height);
+                num(a, "x1")
+            })
+            .collect();
+        assert_eq!(lifelines.len(), 3);
+        let widest = text_width(&format!("udp \"{long}\" (arrives 0.012000)"));
+        for pair in lifelines.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= widest.min(680.0) - 1.0,
+                "{lifelines:?}"
+            );
+        }
+        let x = |host: usize| lifelines[host];
+        // Every text fits: inside the picture, left to right.
+        let texts: Vec<(f64, f64, &str)> = all
+            .iter()
+            .filter(|(n, _, _)| n == "text")
+            .map(|(_, a, t)| (num(a, "x"), num(a, "y"), t.as_str()))
+            .collect();
+        for &(tx, ty, t) in &texts {
+            assert!(tx >= 0.0 && ty > 0.0 && ty <= height, "{t} at {tx},{ty}");
+            if !t.contains("(192.168.0.1)") {
+                assert!(tx + text_width(t) <= width, "{t} overflows {width}");
+            }
+        }
+        // The header boxes are centred on their lifelines and hold their labels.
+        let boxes: Vec<(f64, f64)> = all
+            .iter()
+            .filter(|(n, a, _)| n == "rect" && a["y"] == "8")
+            .map(|(_, a, _)| (num(a, "x"), num(a, "width")))
+            .collect();
+        assert_eq!(boxes.len(), 3);
+        for (i, (bx, bw)) in boxes.iter().enumerate() {
+            assert!((bx + bw / 2.0 - x(i)).abs() <= 1.0);
+            assert!(*bw >= text_width(&d.participants[i].1));
+            assert!(*bx >= 0.0 && bx + bw <= width);
+        }
+        // Delivered arrows: from the sender's lifeline to the receiver's, a head at the receiver.
+        let arrows: Vec<(f64, f64, f64)> = all
+            .iter()
+            .filter(|(n, a, _)| n == "line" && a.get("stroke").map(String::as_str) == Some("#222"))
+            .map(|(_, a, _)| (num(a, "x1"), num(a, "x2"), num(a, "y1")))
+            .collect();
+        assert_eq!(arrows.len(), 2);
+        assert_eq!((arrows[0].0, arrows[0].1), (x(1), x(0)));
+        assert_eq!((arrows[1].0, arrows[1].1), (x(0), x(2)));
+        assert!(arrows[0].2 < arrows[1].2, "rows go down");
+        let heads: Vec<&str> = all
+            .iter()
+            .filter(|(n, a, _)| n == "path" && a.get("fill").map(String::as_str) == Some("#222"))
+            .map(|(_, a, _)| a["d"].as_str())
+            .collect();
+        assert_eq!(
+            heads,
+            [
+                format!(
+                    "M{} {} L{} {} L{} {} z",
+                    x(0),
+                    arrows[0].2,
+                    x(0) + 8.0,
+                    arrows[0].2 - 4.0,
+                    x(0) + 8.0,
+                    arrows[0].2 + 4.0
+                ),
+                format!(
+                    "M{} {} L{} {} L{} {} z",
+                    x(2),
+                    arrows[1].2,
+                    x(2) - 8.0,
+                    arrows[1].2 - 4.0,
+                    x(2) - 8.0,
+                    arrows[1].2 + 4.0
+                ),
+            ]
+        );
+        // The lost one leaves its sender and stops short, crossed out.
+        let lost = all
+            .iter()
+            .find(|(n, a, _)| n == "line" && a.get("stroke").map(String::as_str) == Some("#c62828"))
+            .map(|(_, a, _)| (num(a, "x1"), num(a, "x2"), num(a, "y1")))
+            .unwrap();
+        assert_eq!(lost.0, x(2));
+        assert!(lost.1 > x(0) && lost.1 < x(2));
+        assert!(lost.2 > arrows[1].2);
+        // Each label sits above its arrow, starting just right of the leftmost of its two lifelines.
+        let label = |needle: &str| {
+            texts
+                .iter()
+                .find(|t| t.2.contains(needle))
+                .copied()
+                .unwrap()
+        };
+        let hello = label("HELLO 1");
+        assert_eq!(hello.0, x(0) + 6.0);
+        assert!(hello.1 < arrows[0].2 && arrows[0].2 - hello.1 <= 14.0);
+        let reset = label("RESET 1");
+        assert_eq!(reset.0, x(0) + 6.0);
+        assert!(reset.1 < lost.2);
+        // Times in the left column, one per step, going down.
+        let times: Vec<(f64, &str)> = texts
+            .iter()
+            .filter(|t| t.0 == 4.0)
+            .map(|t| (t.1, t.2))
+            .collect();
+        assert_eq!(
+            times.iter().map(|t| t.1).collect::<Vec<_>>(),
+            ["0.010000", "0.011000", "0.012000", "0.013000"]
+        );
+        assert!(times.windows(2).all(|w| w[1].0 - w[0].0 >= NOTE_ROW));
+        // The note is a box over bob's lifeline that holds its text.
+        let note = all
+            .iter()
+            .find(|(n, a, _)| n == "rect" && a["fill"] == "#fff8c4")
+            .map(|(_, a, _)| (num(a, "x"), num(a, "y"), num(a, "width")))
+            .unwrap();
+        assert!(note.0 <= x(2) && x(2) <= note.0 + note.2);
+        assert!(note.2 >= text_width(&format!("out: {long}")));
+        assert!(note.0 + note.2 <= width);
+        let note_text = label("out: xxx");
+        assert!(note_text.0 > note.0 && note_text.1 > note.1 && note_text.1 <= note.1 + 18.0);
+        assert!(note.1 > lost.2 - MESSAGE_ROW);
+    }
 }

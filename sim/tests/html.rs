@@ -142,6 +142,57 @@ fn every_cell_links_to_its_details_and_every_failure_has_a_diagram() {
 }
 
 #[test]
+fn the_legend_names_each_colour_and_a_case_shows_only_what_it_recorded() {
+    let mut g = graded();
+    // Unsupported for want of a command: nothing ran, so nothing recorded.
+    let r = &mut g[1].runs[0].results[2];
+    r.transcript.clear();
+    r.diagram = Diagram::default();
+    // A pass with a transcript and no diagram.
+    g[0].runs[0].results[1].diagram = Diagram::default();
+    g[0].runs[0].results[0].stderr = "Traceback <1>\n".into();
+    let page = html("m", &g);
+    let legend = &page[page.find("<p class=\"legend\">").unwrap()..];
+    let legend = &legend[..legend.find("</p>").unwrap()];
+    for level in ["required", "robustness", "convention"] {
+        assert!(
+            legend.contains(&format!(
+                "<span class=\"{level} pass\">\u{2714} {level} passed</span>"
+            )),
+            "{legend}"
+        );
+        assert!(
+            legend.contains(&format!(
+                "<span class=\"{level} fail\">\u{2718} {level} failed</span>"
+            )),
+            "{legend}"
+        );
+    }
+    assert!(legend.contains("<span class=\"unsupported\">\u{2013} unsupported</span>"));
+    let article = |id: &str| {
+        let a = &page[page.find(&format!("<article id=\"{id}\"")).unwrap()..];
+        a[..a.find("</article>").unwrap()].to_string()
+    };
+    let unsupported = article("d1-2");
+    assert!(
+        unsupported.contains("<p><b>Unsupported:</b> no tcp</p>"),
+        "{unsupported}"
+    );
+    assert!(!unsupported.contains("<details"), "{unsupported}");
+    let no_diagram = article("d0-1");
+    assert!(
+        no_diagram.contains("<details><summary>diagram and transcript (0.3 s)</summary>\n<pre>"),
+        "{no_diagram}"
+    );
+    assert!(!no_diagram.contains("<svg"), "{no_diagram}");
+    assert!(!no_diagram.contains("standard error"), "{no_diagram}");
+    assert!(article("d0-0").contains(
+        "<details><summary>standard error</summary><pre>Traceback &lt;1&gt;\n</pre></details>"
+    ));
+    assert_eq!(support::html_check::check(&page).diagrams, 6);
+}
+
+#[test]
 fn a_single_run_is_a_matrix_of_one_row() {
     let one = &graded()[1..];
     let page = html("conform server", one);

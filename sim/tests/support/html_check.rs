@@ -29,10 +29,11 @@ pub fn check(html: &str) -> Checked {
     };
     let doc = roxmltree::Document::parse_with_options(html, options)
         .unwrap_or_else(|e| panic!("the report is not well-formed: {e}"));
-    let ids: HashSet<&str> = doc
-        .descendants()
-        .filter_map(|n| n.attribute("id"))
-        .collect();
+    let mut ids: HashSet<&str> = HashSet::new();
+    for id in doc.descendants().filter_map(|n| n.attribute("id")) {
+        assert!(!id.is_empty(), "an empty id");
+        assert!(ids.insert(id), "the id {id:?} is used twice");
+    }
     let mut checked = Checked::default();
     for node in doc.descendants().filter(|n| n.is_element()) {
         let name = node.tag_name().name();
