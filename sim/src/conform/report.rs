@@ -716,5 +716,14 @@ mod tests {
         assert_eq!(runs[1]["levels"]["robustness"]["unsupported"], 1);
         assert_eq!(runs[1]["cases"].as_array().unwrap().len(), 3);
         assert_eq!(runs[0]["speed"], 10);
+        // A level with failures only, or unsupported cases only, is still counted; one with no case
+        // is left out.
+        let mut only = results();
+        only[1].level = Level::Convention;
+        only[2].level = Level::Robustness;
+        let v: serde_json::Value = serde_json::from_str(&json("server", &only[1..])).unwrap();
+        assert_eq!(v["levels"]["convention"]["failed"], 1);
+        assert_eq!(v["levels"]["robustness"]["unsupported"], 1);
+        assert_eq!(v["levels"]["required"], serde_json::Value::Null);
     }
 }
