@@ -5,8 +5,9 @@
 //! waits keeps reading the clock at one instant. Past [`SPIN_LIMIT`] readings and waits at one
 //! instant the host panics with what it was doing, which fails the run instead of hanging it.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -27,15 +28,28 @@ pub fn epoch() -> NaiveDateTime {
         .expect("a valid fixed date")
 }
 
-/// Simulated wall clock, starting at [`epoch`]; its waits are noted in one run's [`Deadlines`].
+/// Simulated wall clock, starting at [`epoch`]; its waits are noted in one run's [`Deadlines`], with
+/// the host that waits when the clock is [`on`](SimClock::on) one.
 #[derive(Debug, Clone, Default)]
 pub struct SimClock {
     deadlines: Deadlines,
+    host: Option<IpAddr>,
 }
 
 impl SimClock {
     pub fn new(deadlines: Deadlines) -> Self {
-        Self { deadlines }
+        Self {
+            deadlines,
+            host: None,
+        }
+    }
+
+    /// The same clock for the host at `host`: its waits are noted as that host's.
+    pub fn on(&self, host: IpAddr) -> Self {
+        Self {
+            deadlines: self.deadlines.clone(),
+            host: Some(host),
+        }
     }
 }
 
@@ -57,7 +71,7 @@ impl Clock for SimClock {
         let now = now();
         self.deadlines.count_call(now, "a wait started");
         let at = now + deadline.saturating_duration_since(Instant::now());
-        let armed = self.deadlines.arm(at);
+        let armed = self.deadlines.arm(at, self.host);
         async move {
             tokio::time::sleep_until(deadline).await;
             drop(armed);
@@ -72,8 +86,9 @@ pub struct Deadlines(Arc<Mutex<Armed>>);
 
 #[derive(Debug, Default)]
 struct Armed {
-    /// Each deadline with a number that tells apart waits due at the same time.
-    at: BTreeSet<(Duration, u64)>,
+    /// Each deadline with a number that tells apart waits due at the same time, and the host that
+    /// waits (`None`: a clock not on a host, which could be any).
+    at: BTreeMap<(Duration, u64), Option<IpAddr>>,
     next: u64,
     /// The instant of the latest clock call, and how many calls came at it.
     instant: Duration,
@@ -83,7 +98,25 @@ struct Armed {
 impl Deadlines {
     /// The earliest deadline armed, if any.
     pub fn earliest(&self) -> Option<Duration> {
-        self.lock().at.first().map(|(at, _)| *at)
+        self.lock().at.first_key_value().map(|((at, _), _)| *at)
+    }
+
+    /// Those of `hosts` with no deadline up to `end`: nothing wakes them before then but a message.
+    /// None of them when a deadline up to `end` belongs to no known host.
+    pub fn resting(&self, hosts: &[IpAddr], end: Duration) -> Vec<IpAddr> {
+        let armed = self.lock();
+        let mut busy = Vec::new();
+        for (_, host) in armed.at.range(..=(end, u64::MAX)) {
+            match host {
+                Some(h) => busy.push(*h),
+                None => return Vec::new(),
+            }
+        }
+        hosts
+            .iter()
+            .copied()
+            .filter(|h| !busy.contains(h))
+            .collect()
     }
 
     /// Counts one clock call at `now`; panics on the [`SPIN_LIMIT`]th at the same instant.
@@ -104,11 +137,11 @@ impl Deadlines {
         }
     }
 
-    fn arm(&self, at: Duration) -> Disarm {
+    fn arm(&self, at: Duration, host: Option<IpAddr>) -> Disarm {
         let mut armed = self.lock();
         let key = (at, armed.next);
         armed.next += 1;
-        armed.at.insert(key);
+        armed.at.insert(key, host);
         Disarm {
             deadlines: self.clone(),
             key,
@@ -142,9 +175,9 @@ mod tests {
     fn the_earliest_live_deadline_is_known_until_its_wait_ends() {
         let d = Deadlines::default();
         assert_eq!(d.earliest(), None);
-        let late = d.arm(Duration::from_secs(9));
-        let soon = d.arm(Duration::from_secs(2));
-        let also_soon = d.arm(Duration::from_secs(2));
+        let late = d.arm(Duration::from_secs(9), None);
+        let soon = d.arm(Duration::from_secs(2), None);
+        let also_soon = d.arm(Duration::from_secs(2), None);
         assert_eq!(d.earliest(), Some(Duration::from_secs(2)));
         drop(soon);
         assert_eq!(d.earliest(), Some(Duration::from_secs(2)));
@@ -152,6 +185,25 @@ mod tests {
         assert_eq!(d.earliest(), Some(Duration::from_secs(9)));
         drop(late);
         assert_eq!(d.earliest(), None);
+    }
+
+    #[test]
+    fn a_host_rests_until_its_own_earliest_deadline() {
+        let d = Deadlines::default();
+        let [a, b, c]: [IpAddr; 3] =
+            ["10.0.0.1", "10.0.0.2", "10.0.0.3"].map(|s| s.parse().unwrap());
+        let s = Duration::from_secs;
+        let _a = d.arm(s(2), Some(a));
+        let _b = d.arm(s(5), Some(b));
+        assert_eq!(d.resting(&[a, b, c], s(1)), [a, b, c]);
+        assert_eq!(d.resting(&[a, b, c], s(2)), [b, c]);
+        assert_eq!(d.resting(&[a, b, c], s(5)), [c]);
+        // A wait of no known host could be anyone's: nobody rests past it.
+        let anyone = d.arm(s(3), None);
+        assert_eq!(d.resting(&[a, b, c], s(2)), [b, c]);
+        assert!(d.resting(&[a, b, c], s(3)).is_empty());
+        drop(anyone);
+        assert_eq!(d.resting(&[a, b, c], s(3)), [b, c]);
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub fn run(scenario: &Scenario, transport: Transport) -> Result<Run, RunError> {
     // Addresses are handed out in the order names are first looked up: server first, then file order.
     let ips: Vec<IpAddr> = scenario.hosts().iter().map(|h| sim.lookup(*h)).collect();
     add_hosts(&mut sim, scenario, transport, &world, &ips);
-    let (steps, hit_limit) = drive(&mut sim, scenario, &world)?;
+    let (steps, hit_limit) = drive(&mut sim, scenario, &world, &ips)?;
     let simulated = sim.elapsed();
     // Dropping the simulation closes what is still open; none of that belongs to the story.
     drop(sim);
@@ -129,7 +129,7 @@ fn add_hosts(
     };
     let (rec, clock, mischief) = (
         world.rec.clone(),
-        world.clock.clone(),
+        world.clock.on(ips[0]),
         world.mischief.clone(),
     );
     sim.host(SERVER, move || {
@@ -160,7 +160,7 @@ fn add_hosts(
         };
         let (rec, clock, mischief) = (
             world.rec.clone(),
-            world.clock.clone(),
+            world.clock.on(*ip),
             world.mischief.clone(),
         );
         let host = client_host(rec, clock, mischief, *ip, spec.clone(), cfg);
@@ -184,7 +184,7 @@ fn add_hosts(
         };
         let (rec, clock, mischief) = (
             world.rec.clone(),
-            world.clock.clone(),
+            world.clock.on(*ip),
             world.mischief.clone(),
         );
         let peer = peer_host(rec, clock, mischief, *ip, spec.clone(), transport, target);
@@ -198,6 +198,7 @@ fn drive(
     sim: &mut turmoil::Sim<'static>,
     scenario: &Scenario,
     world: &World,
+    ips: &[IpAddr],
 ) -> Result<(u64, bool), RunError> {
     let (net, limit) = (&scenario.network, scenario.limit.0);
     let faults = scenario.timeline();
@@ -243,6 +244,11 @@ fn drive(
         if next_tick != tick {
             sim.set_tick(next_tick);
             tick = next_tick;
+        }
+        // In event mode a host with nothing due in the step (no deadline, no message, not woken by
+        // another host) is not ticked: it catches up when it next has something to do.
+        if net.mode == TimeMode::Event {
+            sim.set_resting(world.deadlines.resting(ips, end));
         }
         starting = false;
         steps += 1;

@@ -37,6 +37,10 @@ pub enum Segment {
 #[derive(Debug)]
 pub struct Syn {
     pub(crate) ack: oneshot::Sender<()>,
+    /// Marks the connecting host woken when the SYN is answered or dropped
+    /// (held for its `Drop` only).
+    #[allow(dead_code)]
+    pub(crate) wake: crate::world::WakeOnDrop,
 }
 
 impl Display for Protocol {

@@ -374,9 +374,12 @@ impl Display for SequencedSegment {
 }
 
 impl StreamSocket {
-    fn new(capacity: usize) -> (Self, mpsc::Receiver<SequencedSegment>, BidiFlowControl) {
+    fn new(
+        capacity: usize,
+        writers: Option<(crate::world::Woken, IpAddr, IpAddr)>,
+    ) -> (Self, mpsc::Receiver<SequencedSegment>, BidiFlowControl) {
         let (tx, rx) = mpsc::channel(capacity);
-        let flow_control = BidiFlowControl::new(capacity);
+        let flow_control = BidiFlowControl::new(capacity, writers);
         let sock = Self {
             buf: IndexMap::new(),
             next_send_seq: 1,
@@ -458,11 +461,15 @@ impl Tcp {
         Ok(TcpListener::new(addr, notify))
     }
 
+    /// A stream for `pair`; with `woken`, its flow control marks a writer's
+    /// host woken when the reader frees a credit the writer waits for.
     pub(crate) fn new_stream(
         &mut self,
         pair: SocketPair,
+        woken: Option<crate::world::Woken>,
     ) -> (mpsc::Receiver<SequencedSegment>, BidiFlowControl) {
-        let (sock, rx, bidi) = StreamSocket::new(self.socket_capacity);
+        let writers = woken.map(|w| (w, pair.local.ip(), pair.remote.ip()));
+        let (sock, rx, bidi) = StreamSocket::new(self.socket_capacity, writers);
 
         let exists = self.sockets.insert(pair, sock);
 

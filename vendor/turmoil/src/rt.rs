@@ -188,6 +188,16 @@ impl<'a> Rt<'a> {
         }
     }
 
+    /// Moves this runtime's clock forward by `duration` as a tick would,
+    /// without running its software: a host that rested catches up with the
+    /// simulation before its next tick runs whatever woke it, at the right
+    /// time (see `Sim::set_resting`).
+    pub(crate) fn advance(&mut self, duration: Duration) {
+        self.tokio.block_on(async {
+            sleep(duration).await;
+        });
+    }
+
     pub(crate) fn crash(&mut self) {
         if !self.is_host() {
             panic!("can only crash host's software");

@@ -19,6 +19,11 @@ pub(crate) struct Topology {
     /// Specific configuration overrides between specific hosts.
     links: IndexMap<Pair, Link>,
 
+    /// Each host's links, as indexes into `links` in the order they were
+    /// registered (links are never removed), so delivering to one host visits
+    /// only its own links, in the order a scan of every link would.
+    by_host: IndexMap<IpAddr, Vec<usize>>,
+
     /// We don't use a Rt for async. Right now, we just use it to tick time
     /// forward in the same way we do it elsewhere. We'd like to represent
     /// network state with async in the future.
@@ -177,6 +182,7 @@ impl Topology {
         Topology {
             config,
             links: IndexMap::new(),
+            by_host: IndexMap::new(),
             rt: Rt::no_software(),
         }
     }
@@ -184,7 +190,10 @@ impl Topology {
     /// Register a link between two hosts
     pub(crate) fn register(&mut self, a: IpAddr, b: IpAddr) {
         let pair = Pair::new(a, b);
+        let index = self.links.len();
         assert!(self.links.insert(pair, Link::new(self.rt.now())).is_none());
+        self.by_host.entry(a).or_default().push(index);
+        self.by_host.entry(b).or_default().push(index);
     }
 
     pub(crate) fn set_max_message_latency(&mut self, value: Duration) {
@@ -248,12 +257,26 @@ impl Topology {
         }
     }
 
+    /// Whether a message is ready to be moved into `dst` host.
+    pub(crate) fn has_deliverable(&self, dst: IpAddr) -> bool {
+        self.by_host.get(&dst).is_some_and(|indexes| {
+            indexes.iter().any(|&index| {
+                self.links[index]
+                    .deliverable
+                    .get(&dst)
+                    .is_some_and(|queue| !queue.is_empty())
+            })
+        })
+    }
+
     // Move messages from any network links to the `dst` host.
     pub(crate) fn deliver_messages(&mut self, rand: &mut dyn RngCore, dst: &mut Host) {
-        for (pair, link) in &mut self.links {
-            if pair.0 == dst.addr || pair.1 == dst.addr {
-                link.deliver_messages(&self.config, rand, dst);
-            }
+        let Some(indexes) = self.by_host.get(&dst.addr) else {
+            return;
+        };
+        for &index in indexes {
+            let (_, link) = self.links.get_index_mut(index).expect("a registered link");
+            link.deliver_messages(&self.config, rand, dst);
         }
     }
 
@@ -285,8 +308,9 @@ impl Topology {
 
     pub(crate) fn tick_by(&mut self, duration: Duration) {
         let _ = self.rt.tick(duration);
+        let now = self.rt.now();
         for link in self.links.values_mut() {
-            link.tick(self.rt.now());
+            link.tick(now);
         }
     }
 
@@ -469,12 +493,10 @@ impl Link {
         rand: &mut dyn RngCore,
         host: &mut Host,
     ) {
-        let deliverable = self
-            .deliverable
-            .entry(host.addr)
-            .or_default()
-            .drain(..)
-            .collect::<Vec<Envelope>>();
+        let deliverable = match self.deliverable.get_mut(&host.addr) {
+            Some(queue) if !queue.is_empty() => queue.drain(..).collect::<Vec<Envelope>>(),
+            _ => return,
+        };
 
         for message in deliverable {
             let (src, dst) = (message.src, message.dst);

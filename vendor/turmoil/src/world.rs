@@ -40,6 +40,44 @@ pub(crate) struct World {
     /// Run duration for each host on every step.
     // TODO: Remove this once we've cleaned up the loopback implementation hacks
     pub(crate) tick_duration: Duration,
+
+    /// Hosts one host woke without a message (see [`Woken`]).
+    pub(crate) woken: Woken,
+}
+
+/// Hosts woken by another host without a message reaching them: a TCP
+/// connect answered or refused (its SYN's acknowledgement sent or dropped),
+/// a writer's flow-control credit freed by its reader. A step never leaves
+/// such a host resting (see `Sim::set_resting`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Woken(std::sync::Arc<std::sync::Mutex<Vec<IpAddr>>>);
+
+impl Woken {
+    pub(crate) fn wake(&self, host: IpAddr) {
+        self.0.lock().unwrap().push(host);
+    }
+
+    /// Whether `host` was woken since this was last asked; forgets it.
+    pub(crate) fn take(&self, host: IpAddr) -> bool {
+        let mut woken = self.0.lock().unwrap();
+        let before = woken.len();
+        woken.retain(|&h| h != host);
+        woken.len() != before
+    }
+}
+
+/// Wakes `host` in [`Woken`] when dropped: travels with a SYN, whose
+/// acknowledgement is sent or dropped when the SYN is consumed or dropped.
+#[derive(Debug)]
+pub(crate) struct WakeOnDrop {
+    pub(crate) woken: Woken,
+    pub(crate) host: IpAddr,
+}
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.woken.wake(self.host);
+    }
 }
 
 scoped_thread_local!(static CURRENT: RefCell<World>);
@@ -60,6 +98,7 @@ impl World {
             current: None,
             rng,
             tick_duration,
+            woken: Woken::default(),
         }
     }
 

@@ -98,7 +98,9 @@ impl TcpListener {
                 }
 
                 let pair = SocketPair::new(my_addr, origin);
-                let (rx, _) = host.tcp.new_stream(pair);
+                // Its own flow control is never used: the stream takes the
+                // connecting side's, inverted.
+                let (rx, _) = host.tcp.new_stream(pair, None);
                 (pair, rx)
             };
 

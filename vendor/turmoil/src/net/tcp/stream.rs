@@ -74,6 +74,7 @@ impl TcpStream {
             let dst = addr.to_socket_addr(&world.dns)?;
 
             let (pair, rx, bidi) = {
+                let woken = world.woken.clone();
                 let host = world.current_host_mut();
                 let mut local_addr = SocketAddr::new(host.addr, host.assign_ephemeral_port());
                 if dst.ip().is_loopback() {
@@ -81,11 +82,15 @@ impl TcpStream {
                 }
 
                 let pair = SocketPair::new(local_addr, dst);
-                let (rx, bidi) = host.tcp.new_stream(pair);
+                let (rx, bidi) = host.tcp.new_stream(pair, Some(woken));
                 (pair, rx, bidi)
             };
 
-            let syn = Protocol::Tcp(Segment::Syn(Syn { ack }));
+            let wake = crate::world::WakeOnDrop {
+                woken: world.woken.clone(),
+                host: pair.local.ip(),
+            };
+            let syn = Protocol::Tcp(Segment::Syn(Syn { ack, wake }));
             if !is_same(pair.local, pair.remote) {
                 world.send_message(pair.local, pair.remote, syn)?;
             } else {
@@ -468,10 +473,19 @@ pub(crate) struct BidiFlowControl {
 }
 
 impl BidiFlowControl {
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// `writers`: the hosts that write in each direction (this side, the
+    /// other side), and where to mark them woken.
+    pub(crate) fn new(
+        capacity: usize,
+        writers: Option<(crate::world::Woken, std::net::IpAddr, std::net::IpAddr)>,
+    ) -> Self {
+        let (this, other) = match writers {
+            Some((woken, this, other)) => (Some((woken.clone(), this)), Some((woken, other))),
+            None => (None, None),
+        };
         Self {
-            write: Arc::new(FlowControl::new(capacity)),
-            read: Arc::new(FlowControl::new(capacity)),
+            write: Arc::new(FlowControl::new(capacity, this)),
+            read: Arc::new(FlowControl::new(capacity, other)),
         }
     }
 
@@ -491,13 +505,17 @@ impl BidiFlowControl {
 pub(crate) struct FlowControl {
     credits: AtomicUsize,
     waker: Mutex<Option<Waker>>,
+    /// The writer's host, marked woken when its reader frees a credit it
+    /// waits for.
+    writer: Option<(crate::world::Woken, std::net::IpAddr)>,
 }
 
 impl FlowControl {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, writer: Option<(crate::world::Woken, std::net::IpAddr)>) -> Self {
         Self {
             credits: AtomicUsize::new(capacity),
             waker: Mutex::new(None),
+            writer,
         }
     }
 
@@ -511,6 +529,9 @@ impl FlowControl {
         self.credits.fetch_add(1, Ordering::Release);
         if let Some(waker) = self.waker.lock().unwrap().take() {
             waker.wake();
+            if let Some((woken, host)) = &self.writer {
+                woken.wake(*host);
+            }
         }
     }
 
