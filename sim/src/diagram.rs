@@ -488,6 +488,105 @@ mod tests {
         attrs[name].parse().unwrap()
     }
 
+    /// How wide 12-pixel monospace text is drawn, reckoned apart from the code under test.
+    fn px(text: &str) -> f64 {
+        text.chars().count() as f64 * 7.3
+    }
+
+    #[test]
+    fn a_label_fits_between_its_lifelines_and_the_picture_is_no_bigger_than_its_parts() {
+        let s = Duration::from_millis;
+        let text = format!("udp \"{}\"", "y".repeat(40));
+        let d = Diagram {
+            participants: vec![
+                ("server".into(), "server (10.0.0.1)".into()),
+                ("c1".into(), "c1 (10.0.0.2)".into()),
+            ],
+            steps: vec![
+                Step::Message {
+                    at: s(1),
+                    from: "c1".into(),
+                    to: "server".into(),
+                    text: text.clone(),
+                    arrives: Some(s(2)),
+                },
+                Step::Note {
+                    at: Some(s(3)),
+                    over: Over::Host("c1".into()),
+                    text: "exit: 0".into(),
+                },
+            ],
+        };
+        let all = elements(&d.svg());
+        let root = &all[0].1;
+        let (width, height) = (num(root, "width"), num(root, "height"));
+        let lifelines: Vec<f64> = all
+            .iter()
+            .filter(|(n, a, _)| {
+                n == "line" && a.get("stroke-dasharray").map(String::as_str) == Some("3 3")
+            })
+            .map(|(_, a, _)| num(a, "x1"))
+            .collect();
+        let label = all
+            .iter()
+            .find(|(n, _, t)| n == "text" && t.starts_with("udp"))
+            .map(|(_, a, t)| (num(a, "x"), num(a, "y"), t.clone()))
+            .unwrap();
+        // The label starts just right of the left lifeline and ends before the right one.
+        assert_eq!(label.0, lifelines[0] + 6.0);
+        assert!(
+            label.0 + px(&label.2) <= lifelines[1],
+            "{label:?} {lifelines:?}"
+        );
+        assert!(
+            lifelines[1] - lifelines[0] <= px(&label.2) + 40.0,
+            "no wider than the label needs"
+        );
+        // The first header box starts right after the time column.
+        let first_box = all
+            .iter()
+            .find(|(n, a, _)| n == "rect" && a["y"] == "8")
+            .map(|(_, a, _)| num(a, "x"))
+            .unwrap();
+        assert!((GUTTER..=GUTTER + 40.0).contains(&first_box), "{first_box}");
+        // Nothing reaches past the picture, and the picture is no bigger than what it holds.
+        let mut right: f64 = 0.0;
+        let mut bottom: f64 = 0.0;
+        for (n, a, t) in &all {
+            let (r, b) = match n.as_str() {
+                "text" if a.get("text-anchor").is_none() => (num(a, "x") + px(t), num(a, "y")),
+                "text" => (num(a, "x") + px(t) / 2.0, num(a, "y")),
+                "rect" => (
+                    num(a, "x") + num(a, "width"),
+                    num(a, "y") + num(a, "height"),
+                ),
+                "line" => (
+                    num(a, "x1").max(num(a, "x2")),
+                    num(a, "y1").max(num(a, "y2")),
+                ),
+                _ => continue,
+            };
+            assert!(r <= width && b <= height, "{n} {a:?} {t}");
+            right = right.max(r);
+            bottom = bottom.max(b);
+        }
+        assert!(width - right <= 50.0, "{width} for {right}");
+        assert!(height - bottom <= 30.0, "{height} for {bottom}");
+        // Two rows: a message and a note, each as tall as its kind.
+        let times: Vec<f64> = all
+            .iter()
+            .filter(|(n, a, _)| n == "text" && a["x"] == "4")
+            .map(|(_, a, _)| num(a, "y"))
+            .collect();
+        assert_eq!(times.len(), 2);
+        assert!(
+            (times[1] - times[0] - MESSAGE_ROW).abs() <= 2.0,
+            "{times:?}"
+        );
+        assert!(height <= HEADER + MESSAGE_ROW + NOTE_ROW + 30.0, "{height}");
+        assert!((label.1 - times[0]).abs() <= 4.0, "a label sits on its row");
+    }
+
     #[test]
     fn every_arrow_runs_between_its_lifelines_and_everything_fits_the_picture() {
         let s = Duration::from_millis;
@@ -544,7 +643,7 @@ mod tests {
             })
             .collect();
         assert_eq!(lifelines.len(), 3);
-        let widest = text_width(&format!("udp \"{long}\" (arrives 0.012000)"));
+        let widest = px(&format!("udp \"{long}\" (arrives 0.012000)"));
         for pair in lifelines.windows(2) {
             assert!(
                 pair[1] - pair[0] >= widest.min(680.0) - 1.0,
@@ -561,7 +660,7 @@ mod tests {
         for &(tx, ty, t) in &texts {
             assert!(tx >= 0.0 && ty > 0.0 && ty <= height, "{t} at {tx},{ty}");
             if !t.contains("(192.168.0.1)") {
-                assert!(tx + text_width(t) <= width, "{t} overflows {width}");
+                assert!(tx + px(t) <= width, "{t} overflows {width}");
             }
         }
         // The header boxes are centred on their lifelines and hold their labels.
@@ -573,7 +672,7 @@ mod tests {
         assert_eq!(boxes.len(), 3);
         for (i, (bx, bw)) in boxes.iter().enumerate() {
             assert!((bx + bw / 2.0 - x(i)).abs() <= 1.0);
-            assert!(*bw >= text_width(&d.participants[i].1));
+            assert!(*bw >= px(&d.participants[i].1));
             assert!(*bx >= 0.0 && bx + bw <= width);
         }
         // Delivered arrows: from the sender's lifeline to the receiver's, a head at the receiver.
@@ -621,7 +720,11 @@ mod tests {
             .map(|(_, a, _)| (num(a, "x1"), num(a, "x2"), num(a, "y1")))
             .unwrap();
         assert_eq!(lost.0, x(2));
-        assert!(lost.1 > x(0) && lost.1 < x(2));
+        let short = (lost.1 - x(0)) / (x(2) - x(0));
+        assert!(
+            (0.2..=0.3).contains(&short),
+            "stops a quarter short: {short}"
+        );
         assert!(lost.2 > arrows[1].2);
         // Each label sits above its arrow, starting just right of the leftmost of its two lifelines.
         let label = |needle: &str| {
@@ -655,7 +758,7 @@ mod tests {
             .map(|(_, a, _)| (num(a, "x"), num(a, "y"), num(a, "width")))
             .unwrap();
         assert!(note.0 <= x(2) && x(2) <= note.0 + note.2);
-        assert!(note.2 >= text_width(&format!("out: {long}")));
+        assert!(note.2 >= px(&format!("out: {long}")));
         assert!(note.0 + note.2 <= width);
         let note_text = label("out: xxx");
         assert!(note_text.0 > note.0 && note_text.1 > note.1 && note_text.1 <= note.1 + 18.0);

@@ -186,6 +186,18 @@ fn the_legend_names_each_colour_and_a_case_shows_only_what_it_recorded() {
     );
     assert!(!no_diagram.contains("<svg"), "{no_diagram}");
     assert!(!no_diagram.contains("standard error"), "{no_diagram}");
+    // Our reading and the expectation show when the case has them, and only then.
+    assert!(!no_diagram.contains("Our reading"), "{no_diagram}");
+    assert!(no_diagram.contains("<p><b>Expected:</b> an OK &amp; a RESET</p>"));
+    let mut read = graded();
+    read[0].runs[0].results[0] = read[0].runs[0].results[0]
+        .clone()
+        .described("a reading", "");
+    let read_page = html("m", &read);
+    let first = &read_page[read_page.find("<article id=\"d0-0\"").unwrap()..];
+    let first = &first[..first.find("</article>").unwrap()];
+    assert!(first.contains("<p>Our reading: a reading</p>"), "{first}");
+    assert!(!first.contains("Expected"), "{first}");
     assert!(article("d0-0").contains(
         "<details><summary>standard error</summary><pre>Traceback &lt;1&gt;\n</pre></details>"
     ));
