@@ -503,6 +503,11 @@ mod tests {
                 ("c1".into(), "c1 (10.0.0.2)".into()),
             ],
             steps: vec![
+                Step::Note {
+                    at: None,
+                    over: Over::All,
+                    text: "scenario x over Udp".into(),
+                },
                 Step::Message {
                     at: s(1),
                     from: "c1".into(),
@@ -549,6 +554,21 @@ mod tests {
             .map(|(_, a, _)| num(a, "x"))
             .unwrap();
         assert!((GUTTER..=GUTTER + 40.0).contains(&first_box), "{first_box}");
+        // Notes: a box just wider than its text; one over every host starts at the time column.
+        let notes: Vec<(f64, f64)> = all
+            .iter()
+            .filter(|(n, a, _)| n == "rect" && a["fill"] == "#fff8c4")
+            .map(|(_, a, _)| (num(a, "x"), num(a, "width")))
+            .collect();
+        assert_eq!(notes.len(), 2);
+        assert!((GUTTER..=GUTTER + 20.0).contains(&notes[0].0), "{notes:?}");
+        assert!(
+            (px("scenario x over Udp")..=px("scenario x over Udp") + 20.0).contains(&notes[0].1)
+        );
+        assert!(
+            (px("exit: 0")..=px("exit: 0") + 20.0).contains(&notes[1].1),
+            "{notes:?}"
+        );
         // Nothing reaches past the picture, and the picture is no bigger than what it holds.
         let mut right: f64 = 0.0;
         let mut bottom: f64 = 0.0;
@@ -583,7 +603,10 @@ mod tests {
             (times[1] - times[0] - MESSAGE_ROW).abs() <= 2.0,
             "{times:?}"
         );
-        assert!(height <= HEADER + MESSAGE_ROW + NOTE_ROW + 30.0, "{height}");
+        assert!(
+            height <= HEADER + NOTE_ROW + MESSAGE_ROW + NOTE_ROW + 30.0,
+            "{height}"
+        );
         assert!((label.1 - times[0]).abs() <= 4.0, "a label sits on its row");
     }
 
