@@ -92,11 +92,11 @@ impl<'a> Sim<'a> {
 
     /// Lets the next [`step`](Self::step) leave `hosts` resting: the caller
     /// knows each has nothing due before the step ends (no timer, no task
-    /// ready) unless a message reaches it. A resting host is not ticked; its
-    /// runtime catches up, in one tick as long as the steps it rested, before
-    /// the first step that ticks it again (one where it is not resting, or a
-    /// message is due at it). A host whose software has not run yet since it
-    /// started is always ticked. Applies to the next step only.
+    /// ready). A resting host is not ticked, unless a message is ready for
+    /// it, another host woke it without a message (see `Woken`), or its
+    /// software has not run since it started. When it is next ticked, its
+    /// runtime's clock first moves forward by the time it rested, without
+    /// running its software (`Rt::advance`). Applies to the next step only.
     ///
     /// Saves ticking every host's runtime on every step when many hosts are
     /// idle; when the caller is right, the hosts see exactly what ticking
