@@ -128,7 +128,8 @@ fn mermaid_text(s: &str) -> String {
     out
 }
 
-/// `text` as XML character data or an attribute value.
+/// `text` as XML character data or an attribute value: escaped, and without the control characters
+/// XML 1.0 cannot hold. For the SVG here, the HTML report and JUnit alike.
 pub fn xml_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -137,8 +138,9 @@ pub fn xml_text(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if (c as u32) < 0x20 && c != '\t' && c != '\n' => out.push('\u{fffd}'),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -460,8 +462,8 @@ mod tests {
     #[test]
     fn xml_text_escapes_markup_and_replaces_control_characters() {
         assert_eq!(
-            xml_text("<a href=\"x\">&'\u{1}\n"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;\u{fffd}\n"
+            xml_text("<a href=\"x\">&'\u{1}\t\r\n\u{ffff}"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;\u{fffd}\t\r\n\u{fffd}"
         );
     }
 

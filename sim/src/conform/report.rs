@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::html::{Graded, Role};
 use super::{CaseResult, Finding, Level, Verdict};
+use crate::diagram::xml_text as xml;
 use crate::oracle::rule_statement;
 
 /// A wall time as a person reads it: `12 s`, `2 min 5 s`.
@@ -359,25 +360,6 @@ pub fn csv(graded: &[Graded]) -> String {
                 row.extend([p, f, u].map(|n| n.to_string()));
             }
             let _ = writeln!(out, "{}", row.join(","));
-        }
-    }
-    out
-}
-
-/// `text` as XML character data or attribute value: escaped, and without the control characters XML
-/// 1.0 cannot hold.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
-            c => out.push(c),
         }
     }
     out
