@@ -216,11 +216,11 @@ fn check_writable<'a>(paths: impl IntoIterator<Item = &'a PathBuf>) -> Result<()
     Ok(())
 }
 
-/// Writes each report that has a path.
-fn write_reports(files: Vec<(Option<PathBuf>, String)>) -> Result<(), ExitCode> {
-    for (path, text) in files {
+/// Renders and writes each report that has a path (one without is not rendered).
+fn write_reports(files: Vec<(Option<PathBuf>, &dyn Fn() -> String)>) -> Result<(), ExitCode> {
+    for (path, render) in files {
         if let Some(path) = path {
-            if let Err(e) = std::fs::write(&path, text) {
+            if let Err(e) = std::fs::write(&path, render()) {
                 eprintln!("error: cannot write {}: {e}", path.display());
                 return Err(ExitCode::from(2));
             }
@@ -391,16 +391,12 @@ fn single(is_server: bool, common: Common, command: Vec<String>) -> ExitCode {
         };
         html::html(&format!("conform {suite}"), &[graded])
     };
-    let files = vec![
-        (common.junit, report::junit(suite, &results)),
-        (common.json, report::json(suite, &results)),
-        (common.markdown, report::markdown(suite, &results)),
-        (
-            common.html.clone(),
-            common.html.as_ref().map(|_| html()).unwrap_or_default(),
-        ),
-    ];
-    if let Err(code) = write_reports(files) {
+    if let Err(code) = write_reports(vec![
+        (common.junit, &|| report::junit(suite, &results)),
+        (common.json, &|| report::json(suite, &results)),
+        (common.markdown, &|| report::markdown(suite, &results)),
+        (common.html, &html),
+    ]) {
         return code;
     }
     ExitCode::from(report::exit_code(&results, strict))
@@ -486,18 +482,11 @@ fn matrix(
         Err(code) => return code,
     };
     let title = format!("conform matrix: {}", manifest.display());
-    let files = vec![
-        (
-            html_path.clone(),
-            html_path
-                .as_ref()
-                .map(|_| html::html(&title, &graded))
-                .unwrap_or_default(),
-        ),
-        (json_path, report::matrix_json(&graded)),
-        (csv_path, report::csv(&graded)),
-    ];
-    match write_reports(files) {
+    match write_reports(vec![
+        (html_path, &|| html::html(&title, &graded)),
+        (json_path, &|| report::matrix_json(&graded)),
+        (csv_path, &|| report::csv(&graded)),
+    ]) {
         Ok(()) => ExitCode::SUCCESS,
         Err(code) => code,
     }

@@ -277,16 +277,14 @@ pub async fn run_matrix(
     for (i, imp) in implementations.iter().enumerate() {
         let mut runs = Vec::new();
         for role in Role::ALL {
-            let of_role: BTreeMap<(Role, Transport), Pace> = paces
-                .iter()
-                .filter(|((at, r, _), _)| *at == i && *r == role)
-                .map(|(&(_, r, t), &(pace, _))| ((r, t), pace))
-                .collect();
-            let notes: Vec<String> = paces
-                .iter()
-                .filter(|((at, r, _), _)| *at == i && *r == role)
-                .filter_map(|((_, _, t), (_, note))| note.as_ref().map(|n| format!("{t}: {n}")))
-                .collect();
+            let mut of_role: BTreeMap<(Role, Transport), Pace> = BTreeMap::new();
+            let mut notes: Vec<String> = Vec::new();
+            for t in Transport::ALL {
+                if let Some((pace, note)) = paces.get(&(i, role, t)) {
+                    of_role.insert((role, t), *pace);
+                    notes.extend(note.as_ref().map(|n| format!("{t}: {n}")));
+                }
+            }
             let (transports, quick, only) =
                 (&options.transports, options.quick, options.only.as_deref());
             let suite = match role {
