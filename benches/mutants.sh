@@ -92,11 +92,11 @@ case "$mode" in
     # The rest of the suite: the binaries' unit tests and every integration test target in the
     # workspace except the two the simulator's pass ran.
     rest=(--bins)
-    for target in tests/*.rs sim/tests/*.rs; do
+    for target in tests/*.rs sim/tests/*.rs conform/tests/*.rs; do
       name=$(basename "$target" .rs)
       case "$name" in scenarios | explore) ;; *) rest+=(--test "$name") ;; esac
     done
-    cargo mutants -p connid "${files[@]}" --iterate --test-package connid,connid-sim \
+    cargo mutants -p connid "${files[@]}" --iterate --test-package connid,connid-sim,connid-conform \
       "${no_baseline[@]}" "${skip[@]}" -o "$out" "$@" -- "${rest[@]}" || true
     cp -r "$out/mutants.out" "$out/whole"
     report "$out/unit" "$out/sim" "$out/whole"

@@ -9,6 +9,9 @@
 //! What the two sides share is pure: the wire format ([`protocol`]), where a message ends in a TCP
 //! stream ([`framing`]), every line the programs print ([`lines`]), the table of IDs ([`registry`])
 //! and the protocol's defaults ([`defaults`]).
+//!
+//! This crate depends on neither of the other two: `connid-sim` runs its code in simulation and
+//! `connid-conform` reads other programs' output with its [`lines`] and [`protocol`].
 
 // The only unsafe code is the system calls of `net::mmsg`, `memory` and `stdout`: every block says why it is
 // sound, and an unsafe fn's body is no blanket permission.

@@ -8,9 +8,12 @@
 //! The explorer turns seeds into scenarios ([`generate`]), checks each run against the protocol's
 //! rules ([`oracle`]), counts the situations its runs reached and the faults that touched something
 //! ([`coverage`]), and shrinks what fails ([`explore`]).
+//!
+//! It depends on `connid` for the code it runs (client, server, the seams' traits, the printed lines)
+//! and shares its oracle, events and diagrams with `connid-conform`, which judges programs we did not
+//! write by the same rules; it knows nothing of `conform`.
 
 pub mod clock;
-pub mod conform;
 pub mod console;
 pub mod coverage;
 pub mod diagram;

@@ -176,58 +176,6 @@ fn sim_stops_quietly_by_sigpipe_when_its_output_is_closed() {
     assert_eq!(err, "");
 }
 
-#[test]
-fn conform_stops_quietly_and_kills_its_children_when_its_output_is_closed() {
-    use std::os::unix::process::ExitStatusExt;
-    let server = Path::new(env!("CARGO_BIN_EXE_conform")).with_file_name("server");
-    if !server.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let built = Command::new(cargo)
-            .args(["build", "-p", "connid", "--bin", "server"])
-            .status()
-            .expect("cargo runs");
-        assert!(built.success());
-    }
-    // A mark on the children's command lines, to find any left behind.
-    let mark = format!("{}.25", 4000 + std::process::id() % 1000);
-    let server = server.to_string_lossy();
-    let (status, err) = closed_stdout(
-        env!("CARGO_BIN_EXE_conform"),
-        &[
-            "server",
-            "--quick",
-            "--jobs",
-            "2",
-            "--",
-            &server,
-            "{ip}",
-            "{port}",
-            "--transport",
-            "{transport}",
-            "--idle-timeout",
-            &mark,
-        ],
-    );
-    assert_eq!(status.signal(), Some(13), "{status:?} {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    let left = || {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
-            .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(&mark))
-            .count()
-    };
-    // Killed as the run stopped; a killed process may take a moment to go.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while left() > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "children left running"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 /// The summary's lines, without the speed line (wall time differs from run to run).
 fn without_speed(out: &str) -> Vec<&str> {
     out.lines().filter(|l| !l.starts_with("speed: ")).collect()

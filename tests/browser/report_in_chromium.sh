@@ -16,7 +16,7 @@ if [ -z "$browser" ]; then
   echo "error: no chromium here (Debian: apt-get install chromium)" >&2
   exit 2
 fi
-cargo run --quiet --locked -p connid-sim --bin conform -- \
+cargo run --quiet --locked -p connid-conform --bin conform -- \
   matrix tests/conform/submissions.toml --quick --html "$out/report.html" >"$out/matrix.txt"
 # The network is off: the page must need nothing from it.
 timeout 120 "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars \

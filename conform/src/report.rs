@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::html::{Graded, Role};
 use super::{CaseResult, Finding, Level, Verdict};
-use crate::diagram::xml_text as xml;
-use crate::oracle::rule_statement;
+use connid_sim::diagram::xml_text as xml;
+use connid_sim::oracle::rule_statement;
 
 /// A wall time as a person reads it: `12 s`, `2 min 5 s`.
 pub fn duration(d: std::time::Duration) -> String {
@@ -492,8 +492,8 @@ mod tests {
     use connid::Transport;
 
     use super::*;
-    use crate::conform::html::SuiteRun;
-    use crate::oracle::ANSWERED;
+    use crate::html::SuiteRun;
+    use connid_sim::oracle::ANSWERED;
 
     fn results() -> Vec<CaseResult> {
         let case = |id, verdict| CaseResult {
@@ -505,7 +505,7 @@ mod tests {
             transport: Transport::Udp,
             verdict,
             transcript: "0.000000  server  start  srv\n".into(),
-            diagram: crate::diagram::Diagram::default(),
+            diagram: connid_sim::diagram::Diagram::default(),
             stderr: String::new(),
             wall: Duration::from_millis(1500),
             speed: 1,

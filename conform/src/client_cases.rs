@@ -22,12 +22,12 @@ use super::{
     judged_scenario, select, told_run, verdict, CaseResult, Fill, Level, OwnCheck, Pace, Program,
     Times, Verdict, LOOPBACK,
 };
-use crate::events::{Event, EventKind, Recorder, Run};
-use crate::oracle::{
+use connid_sim::events::{Event, EventKind, Recorder, Run};
+use connid_sim::oracle::{
     CURRENT_TRY, ERROR_PER_TRY, ERROR_WHEN_DUE, IN_TIME, NEW_SOCKET, ONE_ENDING, PROMPT,
     REPLY_SOURCE, TIMESTAMPS, TRIES, TYPED_ID,
 };
-use crate::scenario::{ClientSpec, Dur, Scenario, SERVER};
+use connid_sim::scenario::{ClientSpec, Dur, Scenario, SERVER};
 
 /// The client's host name in transcripts.
 pub const CLIENT: &str = "client";
@@ -1241,7 +1241,7 @@ mod tests {
                 out("Connection established 1 127.0.0.1 4000 on 2026-12-02 10:00:00.300000"),
             ),
         ]);
-        let times = crate::conform::Timing::Scaled.times();
+        let times = crate::Timing::Scaled.times();
         assert_eq!(error_and_failure_form(&exact, &times), Ok(()));
         assert_eq!(established_form(&exact, &times), Ok(()));
         let loose = run(vec![

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use conform::html::Role;
+use conform::{self, matrix, Options, Timing, Verdict};
 use connid::Transport;
-use connid_sim::conform::html::Role;
-use connid_sim::conform::{self, matrix, Options, Timing, Verdict};
 
 fn manifest() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conform/submissions.toml")

@@ -6,9 +6,9 @@ mod support;
 
 use std::time::Duration;
 
+use conform::html::{html, Graded, Role, SuiteRun};
+use conform::{CaseResult, Finding, Level, Verdict};
 use connid::Transport;
-use connid_sim::conform::html::{html, Graded, Role, SuiteRun};
-use connid_sim::conform::{CaseResult, Finding, Level, Verdict};
 use connid_sim::diagram::{Diagram, Over, Step};
 
 fn result(id: &'static str, level: Level, transport: Transport, verdict: Verdict) -> CaseResult {

@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{Times, LOOPBACK};
-use crate::events::{EventKind, Recorder};
-use crate::scenario::SERVER;
+use connid_sim::events::{EventKind, Recorder};
+use connid_sim::scenario::SERVER;
 
 /// One case in progress: where the server is and what has been recorded.
 pub struct Session {

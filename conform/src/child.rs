@@ -13,7 +13,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::events::{EventKind, Recorder};
+use connid_sim::events::{EventKind, Recorder};
 
 /// How to start a child: its command line, the directory it runs in (the checker's when `None`)
 /// and what to add to its environment.

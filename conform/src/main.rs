@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use conform::html::{self, Graded, Role, SuiteRun};
+use conform::matrix::{self, MatrixProgress};
+use conform::{self, report, Options, Program, Timing};
 use connid::{stdout, Transport};
-use connid_sim::conform::html::{self, Graded, Role, SuiteRun};
-use connid_sim::conform::matrix::{self, MatrixProgress};
-use connid_sim::conform::{self, report, Options, Program, Timing};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -19,9 +19,9 @@ use super::{
     judged_scenario, select, told_run, verdict, CaseResult, Fill, Level, OwnCheck, Pace, Program,
     Times, Verdict, LOOPBACK,
 };
-use crate::events::{EventKind, Run};
-use crate::oracle::{ANSWERED, GRANT_ONCE, IDLE_EXIT, KEEPS_SERVING, OK_SOURCE, RESET_IN_USE};
-use crate::scenario::SERVER;
+use connid_sim::events::{EventKind, Run};
+use connid_sim::oracle::{ANSWERED, GRANT_ONCE, IDLE_EXIT, KEEPS_SERVING, OK_SOURCE, RESET_IN_USE};
+use connid_sim::scenario::SERVER;
 
 /// What a case plays; `Err` is a failure the oracle's rules do not cover (said in one line).
 pub type Play = for<'a> fn(
@@ -201,8 +201,8 @@ fn says_it_timed_out(run: &Run, times: &Times) -> Result<(), String> {
         true => Ok(()),
         false => Err(format!(
             "the server exited (code 0) at {} without a line after {}",
-            crate::events::secs(exit.at),
-            crate::events::secs(from)
+            connid_sim::events::secs(exit.at),
+            connid_sim::events::secs(from)
         )),
     }
 }

@@ -9,7 +9,7 @@ use connid::Transport;
 
 use super::report::summary;
 use super::{CaseResult, Level, Verdict};
-use crate::diagram::xml_text as esc;
+use connid_sim::diagram::xml_text as esc;
 
 /// Which side of the protocol a suite judges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]

@@ -8,15 +8,15 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use conform::{self, Options, Program, Timing, Verdict};
 use connid::Transport;
-use connid_sim::conform::{self, Options, Program, Timing, Verdict};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// connid's `server` or `client` binary, beside this package's binaries (built here if a lone
-/// `-p connid-sim` run did not build it).
+/// `-p connid-conform` run did not build it).
 fn connid_binary(name: &str) -> String {
     let path = Path::new(env!("CARGO_BIN_EXE_conform")).with_file_name(name);
     if !path.exists() {

@@ -3,27 +3,32 @@
 //!
 //! The checker runs the program under test as a child process ([`child`]), plays the other side itself
 //! ([`play`] for a server under test, [`client_cases`] as the server of a client under test), records
-//! what happens as the simulator's [`events`](crate::events), and hands the run to
-//! [`check_with`](crate::oracle::check_with) with a timing tolerance: the rules are the simulator's,
+//! what happens as the simulator's [`events`](connid_sim::events), and hands the run to
+//! [`check_with`](connid_sim::oracle::check_with) with a timing tolerance: the rules are the simulator's,
 //! not a copy. Each case ([`server_cases`], [`client_cases`]) names a requirement and its [`Level`],
 //! quotes the assignment's sentence it checks (its reading of it apart), says what it expects in
 //! words, names what it must see to judge at all, and is judged on the rules that requirement is
 //! about, so one defect fails its own cases and no others. Client lines are judged by what they mean
 //! ([`classify`]), their exact form by the format cases only. A run may speed the program's clock up
 //! ([`Pace`]).
+//!
+//! The crate (`connid-conform`) is a tool of its own, for graders and students: it depends on
+//! `connid-sim` for the oracle, the events a run records and the diagrams (so a real program is judged by
+//! exactly the rules the simulator keeps), and on `connid` for the wire format and the printed lines.
+//! Neither of them depends on it.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use connid::Transport;
 
-use crate::oracle::{Judge, Programs, Tolerance};
+use connid_sim::oracle::{Judge, Programs, Tolerance};
 
 /// [`Case`] for a suite's case type from its fields (`id`, `quote`, `reading`, `expect`, `level`,
 /// `long`), its `result_count` and `wall_estimate`, and its `run_case`.
 macro_rules! impl_case {
     ($case:ty, $run:path) => {
-        impl $crate::conform::Case for $case {
+        impl $crate::Case for $case {
             fn id(&self) -> &'static str {
                 self.id
             }
@@ -36,21 +41,21 @@ macro_rules! impl_case {
                 self.result_count()
             }
 
-            fn estimate(&self, times: &$crate::conform::Times) -> std::time::Duration {
+            fn estimate(&self, times: &$crate::Times) -> std::time::Duration {
                 self.wall_estimate(times)
             }
 
-            fn blank(&self, transport: connid::Transport) -> $crate::conform::CaseResult {
-                $crate::conform::CaseResult::new(self.id, self.quote, self.level, transport)
+            fn blank(&self, transport: connid::Transport) -> $crate::CaseResult {
+                $crate::CaseResult::new(self.id, self.quote, self.level, transport)
                     .described(self.reading, self.expect)
             }
 
             fn run(
                 &self,
-                program: &$crate::conform::Program,
+                program: &$crate::Program,
                 transport: connid::Transport,
-                pace: $crate::conform::Pace,
-            ) -> impl std::future::Future<Output = Vec<$crate::conform::CaseResult>> + Send {
+                pace: $crate::Pace,
+            ) -> impl std::future::Future<Output = Vec<$crate::CaseResult>> + Send {
                 $run(self, program, transport, pace)
             }
         }
@@ -313,7 +318,7 @@ pub enum Verdict {
 }
 
 /// A case's own check over its run, for what no oracle rule covers: `Err` says in one line what failed.
-pub type OwnCheck = fn(&crate::events::Run, &Times) -> Result<(), String>;
+pub type OwnCheck = fn(&connid_sim::events::Run, &Times) -> Result<(), String>;
 
 /// One thing a failed case found: a broken oracle rule, or (`rule: None`) a failure of the case's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,7 +361,7 @@ impl CaseResult {
             transport,
             verdict: Verdict::Pass,
             transcript: String::new(),
-            diagram: crate::diagram::Diagram::default(),
+            diagram: connid_sim::diagram::Diagram::default(),
             stderr: String::new(),
             wall: Duration::ZERO,
             speed: 1,
@@ -389,7 +394,7 @@ pub struct CaseResult {
     /// The run as the simulator's text transcript.
     pub transcript: String,
     /// The run as a sequence diagram.
-    pub diagram: crate::diagram::Diagram,
+    pub diagram: connid_sim::diagram::Diagram,
     /// What the program printed on standard error.
     pub stderr: String,
     pub wall: Duration,
@@ -399,8 +404,8 @@ pub struct CaseResult {
 
 /// The scenario a case is judged against: the timers the run expects (both servers' and clients'),
 /// on a network that adds nothing (real time has its own noise, which the tolerance covers).
-fn judged_scenario(case: &str, port: u16, pace: Pace) -> crate::scenario::Scenario {
-    use crate::scenario::{Dur, Scenario};
+fn judged_scenario(case: &str, port: u16, pace: Pace) -> connid_sim::scenario::Scenario {
+    use connid_sim::scenario::{Dur, Scenario};
     let times = pace.judged();
     let mut s = Scenario::parse("", std::path::Path::new(case)).expect("the empty scenario");
     s.server.port = port;
@@ -414,27 +419,29 @@ fn judged_scenario(case: &str, port: u16, pace: Pace) -> crate::scenario::Scenar
 /// loopback, in the program's time (`pace`); its transcript, diagram and wall time go into `result`.
 fn told_run(
     result: &mut CaseResult,
-    recorder: &crate::events::Recorder,
+    recorder: &connid_sim::events::Recorder,
     hosts: &[&str],
     start: tokio::time::Instant,
     epoch: chrono::NaiveDateTime,
     pace: Pace,
-) -> crate::events::Run {
+) -> connid_sim::events::Run {
     let mut events = recorder.take().into_events();
     if pace.speed > 1 {
         for e in &mut events {
             e.at = pace.program(e.at);
             match &mut e.kind {
-                crate::events::EventKind::Send {
+                connid_sim::events::EventKind::Send {
                     delivered: Some(at),
                     ..
                 } => *at = pace.program(*at),
-                crate::events::EventKind::Prompt { after, .. } => *after = pace.program(*after),
+                connid_sim::events::EventKind::Prompt { after, .. } => {
+                    *after = pace.program(*after)
+                }
                 _ => {}
             }
         }
     }
-    let run = crate::events::Run {
+    let run = connid_sim::events::Run {
         transport: result.transport,
         hosts: hosts.iter().map(|h| (h.to_string(), LOOPBACK)).collect(),
         events,
@@ -443,8 +450,8 @@ fn told_run(
         hit_limit: false,
         steps: 0,
     };
-    result.transcript = crate::transcript::text(result.id, result.quote, &run);
-    result.diagram = crate::diagram::of(result.id, &run);
+    result.transcript = connid_sim::transcript::text(result.id, result.quote, &run);
+    result.diagram = connid_sim::diagram::of(result.id, &run);
     result.wall = start.elapsed();
     result.speed = pace.speed;
     run
@@ -454,8 +461,8 @@ fn told_run(
 /// (`unseen`, each a finding of its own: they say what happened), the oracle's other violations of
 /// the rules the case is judged on, then the case's own failure, if any; the first is the reason.
 fn verdict(
-    scenario: &crate::scenario::Scenario,
-    run: &crate::events::Run,
+    scenario: &connid_sim::scenario::Scenario,
+    run: &connid_sim::events::Run,
     pace: Pace,
     rules: &[&str],
     unseen: Vec<String>,
@@ -465,7 +472,7 @@ fn verdict(
         rule: None,
         message,
     };
-    let broken: Vec<Finding> = crate::oracle::check_with(scenario, run, &pace.judge())
+    let broken: Vec<Finding> = connid_sim::oracle::check_with(scenario, run, &pace.judge())
         .into_iter()
         .filter(|v| rules.contains(&v.rule))
         .map(|v| Finding {
@@ -476,7 +483,7 @@ fn verdict(
     // A server that stopped serving is the cause of what it then did not answer: said first.
     let (stopped, broken): (Vec<Finding>, Vec<Finding>) = broken
         .into_iter()
-        .partition(|f| f.rule == Some(crate::oracle::KEEPS_SERVING));
+        .partition(|f| f.rule == Some(connid_sim::oracle::KEEPS_SERVING));
     let mut details = stopped;
     details.extend(unseen.into_iter().map(own_finding));
     details.extend(broken);
@@ -740,7 +747,7 @@ async fn effective_pace(
         id: "1001".into(),
     };
     let argv = program.command(&fill);
-    let recorder = crate::events::Recorder::new();
+    let recorder = connid_sim::events::Recorder::new();
     let env = asked.env();
     let spawned = child::Child::spawn(
         program.launch(&argv, &env),
