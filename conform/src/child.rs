@@ -7,11 +7,11 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::clock::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 use connid_sim::events::{EventKind, Recorder};
 
@@ -140,6 +140,7 @@ impl Child {
         command
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
+            .envs(crate::clock::env())
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -149,6 +150,9 @@ impl Child {
         let mut child = command.spawn()?;
         recorder.record(start.elapsed(), host, EventKind::Start(argv.join(" ")));
         let pid = child.id();
+        if let Some(pid) = pid {
+            crate::clock::watch(pid);
+        }
         let stdin = child.stdin.take();
         let stderr = Arc::new(Mutex::new(String::new()));
         let out = child
@@ -184,7 +188,9 @@ impl Child {
             });
             // Its last lines are read before its exit is recorded, unless something it left behind
             // holds its pipes.
-            let read_all = tokio::time::timeout(LAST_LINES, &mut readers).await.is_ok();
+            let read_all = crate::clock::timeout(LAST_LINES, &mut readers)
+                .await
+                .is_ok();
             let code = status.map(|s| s.code());
             if let Some(code) = code {
                 let at = start.elapsed();
@@ -231,7 +237,7 @@ impl Child {
     /// Waits up to `limit` for it to exit on its own: whether it did.
     pub async fn wait(&mut self, limit: Duration) -> bool {
         let mut exited = self.exited.clone();
-        tokio::time::timeout(limit, exited.wait_for(Option::is_some))
+        crate::clock::timeout(limit, exited.wait_for(Option::is_some))
             .await
             .is_ok_and(|r| r.is_ok())
     }
@@ -311,7 +317,7 @@ async fn lines(
     loop {
         let read = match (&watch, pending.is_empty()) {
             (Some(watch), false) => {
-                match tokio::time::timeout(PROMPT_QUIET, from.read(&mut buf)).await {
+                match crate::clock::timeout(PROMPT_QUIET, from.read(&mut buf)).await {
                     Ok(read) => read,
                     Err(_) => {
                         let text = String::from_utf8_lossy(&pending).into_owned();

@@ -7,13 +7,13 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::clock::Instant;
 use connid::framing::{Frame, Framer};
 use connid::protocol;
 use connid::{Clock, SystemClock, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use super::child::{Child, Printed};
 use super::classify::{looks_like_prompt, read, Meaning, Reading};
@@ -570,7 +570,7 @@ async fn serve_udp(
         };
         let previous = n_try.checked_sub(1).and_then(|i| tries.get(i));
         for (delay, to, text, elsewhere) in replies(answer, &id, from, previous) {
-            tokio::time::sleep(delay).await;
+            crate::clock::sleep(delay).await;
             let at = start.elapsed();
             // A forgery leaves from another socket of the checker: the client must see its source.
             let other = match elsewhere {
@@ -641,7 +641,7 @@ async fn serve_connection(
         } else {
             Duration::from_secs(3600)
         };
-        match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+        match crate::clock::timeout(wait, stream.read(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) => break framer.settle(),
             Ok(Ok(n)) => {
                 let at = start.elapsed();
@@ -662,7 +662,7 @@ async fn serve_connection(
         let last = planned.len();
         // Over TCP every reply comes on the connection: a reply from elsewhere is a UDP matter.
         for (i, (delay, _, text, _)) in planned.into_iter().enumerate() {
-            tokio::time::sleep(delay).await;
+            crate::clock::sleep(delay).await;
             // A reply that another follows ends with a newline, so a reader can tell them apart.
             let text = if i + 1 < last {
                 format!("{text}\n")
@@ -679,7 +679,7 @@ async fn serve_connection(
     if matches!(answer, Answer::Silent | Answer::Drop) {
         // Held open and unanswered (a half-close by the client reads as the end of its request, not of
         // the connection) until the client has surely given up; the case ends before.
-        tokio::time::sleep(HOLD).await;
+        crate::clock::sleep(HOLD).await;
         return;
     }
     let _ = stream.shutdown().await;
@@ -899,7 +899,7 @@ async fn run_one(
                 Some(p) => Some(p),
                 None => break,
             },
-            _ = tokio::time::sleep_until(wake) => None,
+            _ = crate::clock::sleep_until(wake) => None,
         };
         let Some(printed) = next else {
             if owed.take().is_some() && Instant::now() < deadline {
@@ -940,7 +940,7 @@ async fn run_one(
         .await;
     result.stderr = child.stop().await;
     // Replies still being sent finish, so their events are in the record.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    crate::clock::sleep(Duration::from_millis(50)).await;
     server_task.abort();
     let run = told_run(
         &mut result,

@@ -65,6 +65,7 @@ macro_rules! impl_case {
 pub mod child;
 pub mod classify;
 pub mod client_cases;
+pub mod clock;
 pub mod html;
 pub mod matrix;
 pub mod play;
@@ -164,6 +165,20 @@ impl Timing {
     }
 }
 
+/// The margins on the virtual clock. Idle time costs nothing there and timers fire exactly, so a
+/// margin only covers the real time that passes while a program and the checker act (a request
+/// handled, a process started, a thread scheduled on a loaded machine): a timer 1 s off is always
+/// outside them (the TTL cases ask 0.5 s either side of the TTL).
+pub const VIRTUAL_TOLERANCE: Tolerance = Tolerance {
+    early: Duration::from_millis(250),
+    late: Duration::from_millis(400),
+    idle_late: Duration::from_secs(1),
+};
+
+/// About how long a case takes on the virtual clock, whatever its timers (measured: a full server
+/// suite of 38 cases, 4 at a time, takes 3 to 5 s; BENCHMARKS.md).
+const VIRTUAL_CASE: Duration = Duration::from_millis(400);
+
 /// How the program's clock relates to the checker's: the timers the run expects, and how many times
 /// faster than real time the program's clock runs (`speed`, by libfaketime; 1 is real time). The
 /// checker plays in real time (every timer divided by the speed) and judges in the program's time
@@ -173,17 +188,46 @@ impl Timing {
 pub struct Pace {
     pub timing: Timing,
     pub speed: u32,
+    /// On the virtual clock ([`clock`]): the program's time and the checker's are one, idle time
+    /// jumps, and `speed` is 1.
+    pub virtual_clock: bool,
 }
 
 impl Pace {
     /// At real time.
     pub fn real(timing: Timing) -> Self {
-        Pace { timing, speed: 1 }
+        Pace {
+            timing,
+            speed: 1,
+            virtual_clock: false,
+        }
+    }
+
+    /// On the virtual clock.
+    pub fn virtual_clock(timing: Timing) -> Self {
+        Pace {
+            timing,
+            speed: 1,
+            virtual_clock: true,
+        }
+    }
+
+    /// The timers at this pace, before any speed: on the virtual clock the margins are only the
+    /// real time a program and the checker take to act (see [`VIRTUAL_TOLERANCE`]).
+    fn times(self) -> Times {
+        let t = self.timing.times();
+        match self.virtual_clock {
+            true => Times {
+                tolerance: VIRTUAL_TOLERANCE,
+                ..t
+            },
+            false => t,
+        }
     }
 
     /// The timers in the program's time, with the margins converted to it: what a run is judged by.
     pub fn judged(self) -> Times {
-        let t = self.timing.times();
+        let t = self.times();
         let n = self.speed.max(1);
         Times {
             tolerance: Tolerance {
@@ -197,7 +241,7 @@ impl Pace {
 
     /// The timers in real time, with the margins as they are: what the checker waits for.
     pub fn played(self) -> Times {
-        let t = self.timing.times();
+        let t = self.times();
         let n = self.speed.max(1);
         Times {
             ttl: t.ttl / n,
@@ -365,6 +409,7 @@ impl CaseResult {
             stderr: String::new(),
             wall: Duration::ZERO,
             speed: 1,
+            clock: None,
         }
     }
 
@@ -400,6 +445,8 @@ pub struct CaseResult {
     pub wall: Duration,
     /// How many times faster than real time the program's clock ran (1: real time).
     pub speed: u32,
+    /// What the virtual clock reports of the run, when it ran on one.
+    pub clock: Option<clock::Report>,
 }
 
 /// The scenario a case is judged against: the timers the run expects (both servers' and clients'),
@@ -421,7 +468,7 @@ fn told_run(
     result: &mut CaseResult,
     recorder: &connid_sim::events::Recorder,
     hosts: &[&str],
-    start: tokio::time::Instant,
+    start: crate::clock::Instant,
     epoch: chrono::NaiveDateTime,
     pace: Pace,
 ) -> connid_sim::events::Run {
@@ -529,6 +576,8 @@ pub struct Options {
     /// How many times faster than real time the program's clock is to run (1: real time); a program
     /// that libfaketime cannot speed up runs at 1, and the run says so.
     pub speed: u32,
+    /// Run each case on the virtual clock ([`clock`]) instead (then `speed` is not used).
+    pub virtual_clock: bool,
 }
 
 /// One case on one transport, ready to run: its results (the case's, and any requirement judged on
@@ -560,6 +609,8 @@ pub enum Progress<'a> {
         results: usize,
         expected: Duration,
         speed: u32,
+        /// Whether the program runs on the virtual clock.
+        virtual_clock: bool,
         note: Option<String>,
     },
     /// A case ended; `done` of the `total` cases have.
@@ -665,8 +716,35 @@ fn planned<C: Case>(chosen: Vec<(C, Transport)>, program: &Program, pace: Pace) 
         .map(|(case, transport)| {
             let program = program.clone();
             let blank = case.blank(transport);
-            let (long, estimate, results) = (case.long(), case.estimate(&times), case.results());
-            let run = async move { case.run(&program, transport, pace).await };
+            let blank_again = blank.clone();
+            let (long, results) = (case.long(), case.results());
+            let estimate = match pace.virtual_clock {
+                true => VIRTUAL_CASE,
+                false => case.estimate(&times),
+            };
+            let run = async move {
+                if !pace.virtual_clock {
+                    return case.run(&program, transport, pace).await;
+                }
+                let on_clock =
+                    clock::run_virtual(
+                        move || async move { case.run(&program, transport, pace).await },
+                    );
+                match on_clock.await {
+                    Ok((mut results, report)) => {
+                        for r in &mut results {
+                            r.clock = Some(report.clone());
+                        }
+                        results
+                    }
+                    Err(e) => vec![CaseResult {
+                        verdict: Verdict::Unsupported(format!(
+                            "the virtual clock could not start: {e}"
+                        )),
+                        ..blank_again
+                    }],
+                }
+            };
             Planned {
                 long,
                 estimate,
@@ -692,6 +770,7 @@ async fn run_suite<C: Case>(
         results: jobs.iter().map(|p| p.results).sum(),
         expected: jobs_wall(&jobs, options.jobs),
         speed: pace.speed,
+        virtual_clock: pace.virtual_clock,
         note,
     });
     run_jobs(jobs, options.jobs, progress)
@@ -714,9 +793,13 @@ async fn effective_pace(
     options: &Options,
     server: bool,
 ) -> (Pace, Option<String>) {
+    if options.virtual_clock {
+        return (Pace::virtual_clock(options.timing), None);
+    }
     let asked = Pace {
         timing: options.timing,
         speed: options.speed.max(1),
+        virtual_clock: false,
     };
     let real = Pace::real(options.timing);
     if asked.speed == 1 {
@@ -753,14 +836,14 @@ async fn effective_pace(
         program.launch(&argv, &env),
         "probe",
         &recorder,
-        tokio::time::Instant::now(),
+        crate::clock::Instant::now(),
         std::process::Stdio::piped(),
         None,
     );
     let Ok((mut probe, _stdin)) = spawned else {
         return at_real_time(format!("cannot start {}", argv.join(" ")));
     };
-    tokio::time::sleep(PROBE_WAIT).await;
+    crate::clock::sleep(PROBE_WAIT).await;
     let pid = probe.pid();
     let found = tokio::task::spawn_blocking(move || pid.map(child::without_faketime))
         .await
@@ -903,6 +986,7 @@ mod tests {
         let fast = Pace {
             timing: Timing::Exact,
             speed: 10,
+            virtual_clock: false,
         };
         let played = fast.played();
         assert_eq!(

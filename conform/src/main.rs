@@ -110,10 +110,10 @@ struct RunArgs {
     /// exact: the assignment's timers. scaled: shortened ones, passed in `{ttl}`, `{idle}`, `{timeout}`.
     #[arg(long, value_enum, default_value_t = TimingArg::Exact)]
     timing: TimingArg,
-    /// Run the program's clock N times faster (libfaketime), so its 30 s TTL, 2-minute idle timer and
-    /// 15 s timeout take a tenth of the time at 10. `auto`: 10 where libfaketime is installed, else 1
-    /// with a note on how to install it. A program it cannot speed up (a static binary) runs at 1, and
-    /// the run says so.
+    /// `auto`: the program runs on conform's virtual clock (a preloaded library: every timer exact,
+    /// idle time skipped; Linux x86-64 and aarch64), else as 10 below. `1`: real time, nothing
+    /// preloaded. `N`: the program's clock N times faster by libfaketime, where it is installed. A
+    /// program the clock cannot follow (a static binary) runs at real time, and the run says so.
     #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_speed)]
     speed: Speed,
 }
@@ -200,6 +200,7 @@ fn options_from(run: RunArgs, transport: Transports) -> Options {
             Speed::Times(n) => n,
             Speed::Auto => 10,
         },
+        virtual_clock: matches!(run.speed, Speed::Auto) && conform::clock::supported(),
     }
 }
 
@@ -328,13 +329,14 @@ fn single(is_server: bool, common: Common, command: Vec<String>) -> ExitCode {
             results,
             expected,
             speed,
+            virtual_clock,
             note,
         } => {
             terminal.plan(expected);
-            let pace = if speed > 1 {
-                format!(" at {speed}x speed")
-            } else {
-                String::new()
+            let pace = match (virtual_clock, speed) {
+                (true, _) => " on the virtual clock".to_string(),
+                (false, 1) => String::new(),
+                (false, n) => format!(" at {n}x speed"),
             };
             let shown = note
                 .as_ref()
@@ -365,8 +367,14 @@ fn single(is_server: bool, common: Common, command: Vec<String>) -> ExitCode {
         Ok(results) => results,
         Err(code) => return code,
     };
-    let note =
-        report::verdict_note(&results, strict).map_or_else(String::new, |n| format!("{n}\n"));
+    let note = [
+        report::verdict_note(&results, strict),
+        report::clock_note(&results),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|n| format!("{n}\n"))
+    .collect::<String>();
     let text = format!(
         "{}{}\n{note}",
         report::failures(&results),
@@ -459,10 +467,7 @@ fn matrix(
         MatrixProgress::Graded(g) => {
             let mut text = String::new();
             for run in &g.runs {
-                let at = match run.speed {
-                    1 => String::new(),
-                    n => format!(" (at {n}x speed)"),
-                };
+                let at = report::at_speed(&run.results);
                 text.push_str(&format!(
                     "{} {}: {}{at}\n",
                     g.name,

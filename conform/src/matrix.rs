@@ -243,7 +243,7 @@ pub async fn run_matrix(
             paces.insert(key, probed);
         }
     };
-    if options.speed > 1 && super::child::faketime_library().is_some() {
+    if !options.virtual_clock && options.speed > 1 && super::child::faketime_library().is_some() {
         let programs = implementations
             .iter()
             .flat_map(|imp| imp.commands.keys())

@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::Instant;
 use connid::protocol::{self, Message};
 use connid::Transport;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use super::{Times, LOOPBACK};
 use connid_sim::events::{EventKind, Recorder};
@@ -234,7 +234,7 @@ impl Session {
 
     async fn udp_reply(&mut self, host: &'static str, wait: Duration) -> Option<Vec<u8>> {
         let (_, _, rx) = self.udp.iter_mut().find(|(h, ..)| *h == host)?;
-        tokio::time::timeout(wait, rx.recv()).await.ok()?
+        crate::clock::timeout(wait, rx.recv()).await.ok()?
     }
 
     /// Connects from `host`, recording the attempt; `Err` says why the connection was not made.
@@ -244,7 +244,7 @@ impl Session {
         self.recorder
             .record(self.now(), host, EventKind::Connect { to: server });
         let wait = self.reply_wait();
-        match tokio::time::timeout(wait, TcpStream::connect(server)).await {
+        match crate::clock::timeout(wait, TcpStream::connect(server)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
                 let from = stream.local_addr().map_err(|e| e.to_string())?;
@@ -348,7 +348,7 @@ impl Session {
         };
         let mut buf = [0u8; 4096];
         loop {
-            match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            match crate::clock::timeout_at(deadline, stream.read(&mut buf)).await {
                 Ok(Ok(0)) => {
                     reply.end = End::Closed;
                     self.recorder.record(
@@ -384,12 +384,12 @@ impl Session {
 
     /// Waits, so the next step happens `d` later.
     pub async fn pause(&self, d: Duration) {
-        tokio::time::sleep(d).await;
+        crate::clock::sleep(d).await;
     }
 
     /// Waits until `at` after the case started.
     pub async fn until(&self, at: Duration) {
-        tokio::time::sleep_until(self.start + at).await;
+        crate::clock::sleep_until(self.start + at).await;
     }
 }
 

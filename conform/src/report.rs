@@ -96,6 +96,21 @@ fn level_counts<'a>(
 }
 
 /// `required 14/15 passed, robustness 6/9 passed, 2 unsupported`: each level that has cases run.
+/// What the virtual clock could not follow, if anything: how many cases ran partly at real time
+/// (their verdicts stand: time only jumped where the program was seen waiting) and the first reason.
+pub fn clock_note(results: &[CaseResult]) -> Option<String> {
+    let reasons: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r.clock.as_ref()?.real_time.as_deref())
+        .collect();
+    let first = reasons.first()?;
+    Some(format!(
+        "note: {} of {} cases ran partly at real time, which the virtual clock could not skip: {first}",
+        reasons.len(),
+        results.len()
+    ))
+}
+
 pub fn summary(results: &[CaseResult]) -> String {
     let mut parts: Vec<String> = Level::ALL
         .iter()
@@ -159,6 +174,9 @@ fn status(v: &Verdict) -> &'static str {
 #[derive(Serialize)]
 struct JsonReport<'a> {
     suite: &'a str,
+    /// The time base of every time in the report: `virtual` (the program's virtual clock, which is
+    /// the checker's too), `real`, or `faketime` (the program's clock `speed` times faster).
+    clock: &'static str,
     /// How many times faster than real time the program's clock ran.
     speed: u32,
     passed: usize,
@@ -184,6 +202,8 @@ struct JsonCase<'a> {
     reason: Option<&'a str>,
     findings: Vec<JsonFinding<'a>>,
     wall_ms: u128,
+    /// Why the virtual clock ran this case partly at real time, if it did.
+    clock_note: Option<&'a str>,
     transcript: &'a str,
     stderr: &'a str,
 }
@@ -207,11 +227,21 @@ fn speed(results: &[CaseResult]) -> u32 {
     results.iter().map(|r| r.speed).max().unwrap_or(1)
 }
 
-/// ` (at 10x speed)` for a run at a speed, nothing at real time.
-fn at_speed(results: &[CaseResult]) -> String {
-    match speed(results) {
-        1 => String::new(),
-        n => format!(" (at {n}x speed)"),
+/// The time base of `results`: see [`JsonReport`]'s `clock`.
+fn clock_of(results: &[CaseResult]) -> &'static str {
+    match (results.iter().any(|r| r.clock.is_some()), speed(results)) {
+        (true, _) => "virtual",
+        (false, 1) => "real",
+        (false, _) => "faketime",
+    }
+}
+
+/// ` (at 10x speed)` for a run at a speed, ` (on the virtual clock)`, nothing at real time.
+pub fn at_speed(results: &[CaseResult]) -> String {
+    match (clock_of(results), speed(results)) {
+        ("virtual", _) => " (on the virtual clock)".to_string(),
+        (_, 1) => String::new(),
+        (_, n) => format!(" (at {n}x speed)"),
     }
 }
 
@@ -259,6 +289,7 @@ fn json_report<'a>(suite: &'a str, results: &'a [CaseResult]) -> JsonReport<'a> 
                 reason,
                 findings,
                 wall_ms: r.wall.as_millis(),
+                clock_note: r.clock.as_ref().and_then(|c| c.real_time.as_deref()),
                 transcript: &r.transcript,
                 stderr: &r.stderr,
             }
@@ -281,6 +312,7 @@ fn json_report<'a>(suite: &'a str, results: &'a [CaseResult]) -> JsonReport<'a> 
         .collect();
     JsonReport {
         suite,
+        clock: clock_of(results),
         speed: speed(results),
         passed,
         failed,
@@ -509,6 +541,7 @@ mod tests {
             stderr: String::new(),
             wall: Duration::from_millis(1500),
             speed: 1,
+            clock: None,
         };
         vec![
             case("server.a", Verdict::Pass),

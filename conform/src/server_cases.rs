@@ -8,10 +8,10 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::clock::Instant;
 use connid::{Clock, SystemClock, Transport};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tokio::time::Instant;
 
 use super::child::Child;
 use super::play::{shown, End, Session};
@@ -635,17 +635,15 @@ async fn run_one(
         while start.elapsed() < START_LIMIT && !child.has_exited() {
             // Asked off the runtime's threads: /proc/net can be long on a busy machine.
             let pid = child.pid();
-            let held = tokio::task::spawn_blocking(move || {
-                pid.and_then(|pid| held_by(pid, transport, port))
-            })
-            .await
-            .ok()
-            .flatten();
+            let held =
+                crate::clock::blocking(move || pid.and_then(|pid| held_by(pid, transport, port)))
+                    .await
+                    .flatten();
             listening = held.unwrap_or_else(|| is_listening(transport, server));
             if listening {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            crate::clock::sleep(Duration::from_millis(20)).await;
         }
         // Our child could not have the port because another process holds it: try another port.
         if !listening
@@ -661,7 +659,7 @@ async fn run_one(
     let mut outcome = Ok(());
     if listening {
         let limit = times.ttl * 2 + times.idle + Duration::from_secs(30);
-        match tokio::time::timeout(limit, (case.play)(&mut session, &mut child, case.arg)).await {
+        match crate::clock::timeout(limit, (case.play)(&mut session, &mut child, case.arg)).await {
             Ok(played) => outcome = played,
             Err(_) => outcome = Err(format!("the case did not end within {} s", limit.as_secs())),
         }

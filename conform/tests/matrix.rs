@@ -52,6 +52,7 @@ fn own_run(imp: &matrix::Implementation, role: Role) -> BTreeMap<(String, String
             jobs: 4,
             timing: Timing::Exact,
             speed: 1,
+            virtual_clock: false,
         };
         let results = runtime.block_on(async {
             match role {

@@ -50,6 +50,7 @@ fn options(transports: &[Transport], quick: bool, timing: Timing) -> Options {
         jobs: 4,
         timing,
         speed: 1,
+        virtual_clock: true,
     }
 }
 
@@ -389,10 +390,10 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
             .contains("\nexpected: OK 1001 naming the IP address and port the request came from\n"),
         "{stdout}"
     );
-    // First what will run (at the speed libfaketime allows: 10 by default where it is installed, or a
-    // note on how to install it) and about how long it takes, then each case in suite order.
-    let plan = if conform::child::faketime_library().is_some() {
-        "conform server: 2 cases over udp at 10x speed, "
+    // First what will run (on the virtual clock by default where it is supported) and about how long
+    // it takes, then each case in suite order.
+    let plan = if conform::clock::supported() {
+        "conform server: 2 cases over udp on the virtual clock, "
     } else {
         "conform server: 2 cases over udp, "
     };

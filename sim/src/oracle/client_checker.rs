@@ -376,7 +376,13 @@ fn check_ending(
         started,
         exit,
     } = *story;
-    let start = started.unwrap_or(spec.start.0);
+    // A foreign program's clock starts at its first try: how long a real interpreter takes to start
+    // (seconds, on a loaded machine) is not the protocol's to judge. connid's own starts at once.
+    let first_try = tries.first().map(|t| t.first.at);
+    let start = match (judge.programs, first_try) {
+        (Programs::Foreign, Some(first)) => first,
+        _ => started.unwrap_or(spec.start.0),
+    };
     let tries_made = u32::try_from(tries.len()).unwrap_or(u32::MAX);
     let deadline = start
         + spec.timeout.0 * tries_made
@@ -609,6 +615,37 @@ mod tests {
             ev.remove(i);
         });
         assert!(missing.contains(&ONE_ENDING), "{missing:?}");
+    }
+
+    #[test]
+    fn a_foreign_clients_deadline_counts_from_its_first_try_and_connids_from_its_start() {
+        // dave starts 3 s before his first try (a slow interpreter): everything else moves 3 s later,
+        // the epoch 3 s earlier, so every printed timestamp still matches its moment.
+        let s = load("04-unreachable-black-hole.toml");
+        let mut r = run(&s, Transport::Udp);
+        let shift = Duration::from_secs(3);
+        for e in &mut r.events {
+            e.at += shift;
+            if let EventKind::Send {
+                delivered: Some(at),
+                ..
+            } = &mut e.kind
+            {
+                *at += shift;
+            }
+        }
+        r.epoch -= chrono::Duration::seconds(3);
+        r.simulated += shift;
+        let start = position(&r.events, |e| {
+            e.host == "dave" && matches!(e.kind, EventKind::Start(_))
+        });
+        r.events[start].at = Duration::ZERO;
+        r.events.sort_by_key(|e| e.at);
+        let connid: Vec<&str> = check(&s, &r).into_iter().map(|v| v.rule).collect();
+        assert!(connid.contains(&IN_TIME), "{connid:?}");
+        let judge = foreign(Tolerance::default());
+        let foreign = foreign_rules(&s, &r, &judge);
+        assert!(!foreign.contains(&IN_TIME), "{foreign:?}");
     }
 
     #[test]

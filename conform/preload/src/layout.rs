@@ -1,0 +1,50 @@
+// The page `conform` shares with every process of the program under test (a file both map), defined
+// once: `include!`d by the preload library and by `conform`'s controller, so the two cannot disagree.
+// Every field is an atomic: the controller moves `offset_ns`; each thread of the program writes its
+// own slot while it waits.
+
+/// "confclk3": the file holds this layout.
+pub const MAGIC: u64 = 0x636f_6e66_636c_6b33;
+
+/// How many threads of the program can be in a timed wait at once. A thread that finds none free
+/// waits at real time and sets [`UNSUPPORTED_SLOTS`].
+pub const SLOTS: usize = 1024;
+
+/// A slot's deadline when its thread is not in a timed wait.
+pub const NO_DEADLINE: i64 = i64::MAX;
+
+/// Timers the library does not make virtual (set in [`Shared::unsupported`] when the program arms
+/// one): while any is set, virtual time must not jump.
+pub const UNSUPPORTED_SOCKET_TIMEOUT: u32 = 1;
+pub const UNSUPPORTED_TIMERFD: u32 = 2;
+pub const UNSUPPORTED_ALARM: u32 = 4;
+pub const UNSUPPORTED_POSIX_TIMER: u32 = 8;
+pub const UNSUPPORTED_SLOTS: u32 = 16;
+
+/// One thread's timed wait.
+#[repr(C)]
+pub struct Slot {
+    /// The thread's ID (0: free).
+    pub tid: core::sync::atomic::AtomicI32,
+    /// Its process's ID.
+    pub pid: core::sync::atomic::AtomicI32,
+    /// When its wait ends, in virtual `CLOCK_MONOTONIC` nanoseconds ([`NO_DEADLINE`]: not waiting).
+    pub deadline_ns: core::sync::atomic::AtomicI64,
+}
+
+/// The shared page.
+#[repr(C)]
+pub struct Shared {
+    pub magic: core::sync::atomic::AtomicU64,
+    /// Virtual time minus real time, for every clock but the CPU-time ones; only ever grows.
+    pub offset_ns: core::sync::atomic::AtomicI64,
+    /// How many timed waits the program has made through the library (a probe: it is really there).
+    pub waits_seen: core::sync::atomic::AtomicU64,
+    /// How many times it has read the time through the library.
+    pub reads_seen: core::sync::atomic::AtomicU64,
+    /// The [`UNSUPPORTED_SOCKET_TIMEOUT`]... bits of timers armed that the library does not see expire.
+    pub unsupported: core::sync::atomic::AtomicU32,
+    /// Counts the jumps: a futex word the controller wakes after each, so sleeps end at once.
+    pub generation: core::sync::atomic::AtomicU32,
+    pub slots: [Slot; SLOTS],
+}

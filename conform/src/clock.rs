@@ -1,0 +1,332 @@
+//! The clock a case runs on: real time, or a virtual clock shared with the program under test.
+//!
+//! With the virtual clock, the program runs with `conform`'s preload library (see `preload/`), which
+//! answers every time read with real time plus an offset kept in a page both sides map, and registers
+//! every timed wait with its deadline. The case's own side runs on a thread of its own, and reads the
+//! time and waits through this module ([`Instant`], [`sleep`], [`timeout`], ...), which registers its
+//! deadlines too. A controller thread ([`controller`]) moves the offset forward to the earliest
+//! deadline whenever every thread of the program and the case's own thread are blocked, so idle time
+//! takes no real time and every timer fires at its exact virtual moment; while anything runs, time
+//! flows at the real rate. On a thread without a virtual clock, every function here is real time.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+mod controller;
+mod page;
+
+pub use page::Page;
+
+/// A moment on the case's clock: virtual `CLOCK_MONOTONIC` nanoseconds (real ones on a real clock),
+/// the same time base the program under test reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(i64);
+
+impl Instant {
+    /// Now, on this thread's clock.
+    pub fn now() -> Instant {
+        let offset = CURRENT.with(|c| c.borrow().as_ref().map_or(0, |c| c.page.offset()));
+        Instant(real_monotonic_ns().saturating_add(offset))
+    }
+
+    /// How long since this moment (zero if it is still to come).
+    pub fn elapsed(&self) -> Duration {
+        Instant::now().saturating_duration_since(*self)
+    }
+
+    /// How long from `earlier` to this moment (zero if `earlier` is later).
+    pub fn saturating_duration_since(&self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0).max(0) as u64)
+    }
+
+    fn nanos_until(self) -> i64 {
+        self.0.saturating_sub(Instant::now().0)
+    }
+}
+
+impl std::ops::Add<Duration> for Instant {
+    type Output = Instant;
+    fn add(self, d: Duration) -> Instant {
+        Instant(
+            self.0
+                .saturating_add(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+        )
+    }
+}
+
+impl std::ops::Sub<Instant> for Instant {
+    type Output = Duration;
+    fn sub(self, earlier: Instant) -> Duration {
+        self.saturating_duration_since(earlier)
+    }
+}
+
+/// Real `CLOCK_MONOTONIC`, in nanoseconds: what the preload library adds its offset to.
+pub fn real_monotonic_ns() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock ID and a timespec of ours.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// A case's virtual clock: the shared page, the case's own deadlines, and what the controller found.
+pub struct VirtualClock {
+    page: Page,
+    /// The case's own waits: their deadlines, by a number each.
+    deadlines: Mutex<BTreeMap<u64, i64>>,
+    next: AtomicU64,
+    /// Woken after each jump, so the case's waits look at the clock again.
+    jumped: tokio::sync::Notify,
+    /// The processes the case started (each with whatever it starts in turn).
+    roots: Mutex<Vec<u32>>,
+    /// The thread that runs the case's side.
+    driver: AtomicI32,
+    stop: AtomicBool,
+    /// Work of the case's side running on other threads ([`blocking`]): time must not jump.
+    busy: std::sync::atomic::AtomicU32,
+    jumps: AtomicU64,
+    /// Why time could not always jump (the first reason seen), for the report.
+    real_time: Mutex<Option<String>>,
+}
+
+impl VirtualClock {
+    fn new(page: Page) -> Self {
+        VirtualClock {
+            page,
+            deadlines: Mutex::new(BTreeMap::new()),
+            next: AtomicU64::new(0),
+            jumped: tokio::sync::Notify::new(),
+            roots: Mutex::new(Vec::new()),
+            driver: AtomicI32::new(0),
+            stop: AtomicBool::new(false),
+            busy: std::sync::atomic::AtomicU32::new(0),
+            jumps: AtomicU64::new(0),
+            real_time: Mutex::new(None),
+        }
+    }
+
+    fn earliest_own(&self) -> Option<i64> {
+        self.deadlines.lock().ok()?.values().min().copied()
+    }
+
+    fn note_real_time(&self, why: String) {
+        if let Ok(mut first) = self.real_time.lock() {
+            first.get_or_insert(why);
+        }
+    }
+}
+
+std::thread_local! {
+    static CURRENT: RefCell<Option<Arc<VirtualClock>>> = const { RefCell::new(None) };
+}
+
+fn current() -> Option<Arc<VirtualClock>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Whether the virtual clock can run here (a supported platform, its library written out).
+pub fn supported() -> bool {
+    page::library().is_some()
+}
+
+/// The environment that puts a program on this thread's virtual clock (empty on a real clock).
+pub fn env() -> Vec<(String, String)> {
+    match current() {
+        Some(clock) => vec![
+            (
+                "LD_PRELOAD".into(),
+                page::library().map_or_else(String::new, |p| p.to_string_lossy().into_owned()),
+            ),
+            (
+                "CONFORM_CLOCK".into(),
+                clock.page.path().to_string_lossy().into_owned(),
+            ),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// Tells this thread's virtual clock that `pid` (and what it starts) is part of the program.
+pub fn watch(pid: u32) {
+    if let Some(clock) = current() {
+        if let Ok(mut roots) = clock.roots.lock() {
+            roots.push(pid);
+        }
+    }
+}
+
+/// Removes a registered deadline when its wait ends, however it ends.
+struct Registered<'a>(&'a VirtualClock, u64);
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut d) = self.0.deadlines.lock() {
+            d.remove(&self.1);
+        }
+    }
+}
+
+/// Waits until `at` on this thread's clock.
+pub async fn sleep_until(at: Instant) {
+    let Some(clock) = current() else {
+        let left = Duration::from_nanos(at.nanos_until().max(0) as u64);
+        tokio::time::sleep(left).await;
+        return;
+    };
+    let id = clock.next.fetch_add(1, Ordering::Relaxed);
+    if let Ok(mut d) = clock.deadlines.lock() {
+        d.insert(id, at.0);
+    }
+    let _registered = Registered(&clock, id);
+    loop {
+        let jumped = clock.jumped.notified();
+        tokio::pin!(jumped);
+        jumped.as_mut().enable();
+        let left = at.nanos_until();
+        if left <= 0 {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_nanos(left as u64)) => {}
+            () = jumped => {}
+        }
+    }
+}
+
+/// Waits `d` on this thread's clock.
+pub async fn sleep(d: Duration) {
+    sleep_until(Instant::now() + d).await;
+}
+
+/// Runs `f` on tokio's blocking threads; the virtual clock holds still while it runs (the case's
+/// side is not idle, though its own thread is). `None` if `f` panicked.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    struct Busy(Option<Arc<VirtualClock>>);
+    impl Drop for Busy {
+        fn drop(&mut self) {
+            if let Some(clock) = &self.0 {
+                clock.busy.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+    }
+    let busy = Busy(current());
+    if let Some(clock) = &busy.0 {
+        clock.busy.fetch_add(1, Ordering::AcqRel);
+    }
+    let out = tokio::task::spawn_blocking(f).await.ok();
+    drop(busy);
+    out
+}
+
+/// A wait that ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed;
+
+/// `future`'s output, unless `at` comes first on this thread's clock.
+pub async fn timeout_at<F: Future>(at: Instant, future: F) -> Result<F::Output, Elapsed> {
+    tokio::select! {
+        biased;
+        out = future => Ok(out),
+        () = sleep_until(at) => Err(Elapsed),
+    }
+}
+
+/// `future`'s output, unless `d` passes first on this thread's clock.
+pub async fn timeout<F: Future>(d: Duration, future: F) -> Result<F::Output, Elapsed> {
+    timeout_at(Instant::now() + d, future).await
+}
+
+/// What a case run on the virtual clock reports of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// How many times time jumped.
+    pub jumps: u64,
+    /// Why it could not always jump, if it could not (the run then went at real time there).
+    pub real_time: Option<String>,
+}
+
+/// Runs `make`'s future on a thread of its own with a virtual clock (a current-thread runtime, so the
+/// controller can tell when the case's side is idle), with its controller beside it; the result and
+/// what the clock reports. Without a page (`None`: the clock cannot run here) it runs at real time.
+pub async fn run_virtual<T, F, Fut>(make: F) -> std::io::Result<(T, Report)>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T>,
+{
+    let page = Page::create()?;
+    let clock = Arc::new(VirtualClock::new(page));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let for_thread = clock.clone();
+    std::thread::Builder::new()
+        .name("conform-case".into())
+        .spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            let tid = unsafe { libc::gettid() };
+            for_thread.driver.store(tid, Ordering::Release);
+            let control = {
+                let clock = for_thread.clone();
+                std::thread::Builder::new()
+                    .name("conform-clock".into())
+                    .spawn(move || controller::run(&clock))
+            };
+            CURRENT.with(|c| *c.borrow_mut() = Some(for_thread.clone()));
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let out = runtime.map(|r| r.block_on(make()));
+            CURRENT.with(|c| *c.borrow_mut() = None);
+            for_thread.stop.store(true, Ordering::Release);
+            if let Ok(control) = control {
+                let _ = control.join();
+            }
+            let _ = tx.send(out);
+        })?;
+    let out = rx
+        .await
+        .map_err(|_| std::io::Error::other("the case's thread ended without a result"))??;
+    let report = Report {
+        jumps: clock.jumps.load(Ordering::Relaxed),
+        real_time: clock.real_time.lock().ok().and_then(|r| r.clone()),
+    };
+    Ok((out, report))
+}
+
+/// Where the shared pages are made: the runtime directory if there is one, else the temporary one.
+fn page_dir() -> PathBuf {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_add_and_subtract_without_going_negative() {
+        let a = Instant(5_000_000_000);
+        let b = a + Duration::from_millis(1500);
+        assert_eq!(b.0, 6_500_000_000);
+        assert_eq!(b - a, Duration::from_millis(1500));
+        assert_eq!(a - b, Duration::ZERO);
+        assert_eq!(a.saturating_duration_since(b), Duration::ZERO);
+    }
+
+    #[test]
+    fn without_a_virtual_clock_time_is_real_and_nothing_is_preloaded() {
+        let before = real_monotonic_ns();
+        let now = Instant::now().0;
+        assert!(now >= before && now - before < 1_000_000_000);
+        assert!(env().is_empty());
+    }
+}

@@ -1,0 +1,404 @@
+//! The controller: moves a case's virtual clock forward when nothing can happen before the next
+//! deadline.
+//!
+//! Time jumps only when, in two looks at `/proc` a moment apart, every thread of the program (every
+//! process the case started, and what they started) and the case's own thread are asleep and have not
+//! run in between (their scheduling counts unchanged), so there was an instant at which nothing could
+//! run; a thread asleep in a timed wait the preload library registered is waiting for its deadline,
+//! one asleep without a timeout for something that only another thread or the case can send. A
+//! thread asleep in a timed wait the library did not see (a static binary, a raw system call) stops
+//! the jump: time flows at the real rate while it waits, and the report says why. Time never jumps
+//! past a deadline that has come and not yet been acted on.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::page::{
+    UNSUPPORTED_ALARM, UNSUPPORTED_POSIX_TIMER, UNSUPPORTED_SLOTS, UNSUPPORTED_SOCKET_TIMEOUT,
+    UNSUPPORTED_TIMERFD,
+};
+use super::{real_monotonic_ns, VirtualClock};
+
+/// How often the controller looks.
+const TICK: Duration = Duration::from_micros(500);
+/// How long apart its two looks are.
+const SETTLE: Duration = Duration::from_micros(200);
+
+/// The run count of a thread that has ended.
+const GONE: u64 = u64::MAX;
+
+/// One thread, as a look at `/proc` saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Task {
+    tid: i32,
+    /// How many times it has been scheduled.
+    runs: u64,
+    /// The deadline of the registered wait it is in, if it is in one.
+    deadline: Option<i64>,
+}
+
+/// Why a look found the clock unable to jump.
+enum Busy {
+    /// Something runs (or is about to): look again soon.
+    Running,
+    /// A thread (by ID) waits with a timeout the clock does not see.
+    Unseen(i32, String),
+}
+
+/// Runs until the case's side ends.
+pub fn run(clock: &VirtualClock) {
+    let mut preloaded: HashMap<u32, bool> = HashMap::new();
+    // The thread last seen waiting unseen: said only when seen so twice in a row, as a thread that has
+    // just entered a registered wait can look unregistered for a moment.
+    let mut unseen_before = None;
+    while !clock.stop.load(Ordering::Acquire) {
+        std::thread::sleep(TICK);
+        if let Some(why) = unsupported(clock.page.shared().unsupported.load(Ordering::Acquire)) {
+            clock.note_real_time(why);
+            continue;
+        }
+        let first = match look(clock, &mut preloaded) {
+            Ok(tasks) => {
+                unseen_before = None;
+                tasks
+            }
+            Err(Busy::Running) => continue,
+            Err(Busy::Unseen(tid, why)) => {
+                if unseen_before == Some(tid) {
+                    clock.note_real_time(why);
+                }
+                unseen_before = Some(tid);
+                continue;
+            }
+        };
+        // The case's own deadlines, taken while its thread is asleep: unchanged unless it ran, which
+        // the second look would show.
+        let own = clock.earliest_own();
+        std::thread::sleep(SETTLE);
+        let Ok(second) = look(clock, &mut preloaded) else {
+            continue;
+        };
+        if first != second {
+            continue;
+        }
+        jump(clock, &second, own);
+    }
+}
+
+/// Moves time to the earliest deadline of those the looks saw, if it is still to come. Between the
+/// looks nothing could run, so nothing can happen before that deadline; the deadlines are the ones
+/// seen then, not read anew: one that has since come and gone (its thread woke and moved on) must
+/// still stop the jump.
+fn jump(clock: &VirtualClock, seen: &[Task], own: Option<i64>) {
+    let program = seen.iter().filter_map(|t| t.deadline).min();
+    let earliest = [program, own].into_iter().flatten().min();
+    let Some(earliest) = earliest else {
+        return;
+    };
+    let now = real_monotonic_ns().saturating_add(clock.page.offset());
+    if earliest > now {
+        if std::env::var_os("CONFORM_CLOCK_DEBUG").is_some() {
+            debug(clock, now, earliest, own);
+        }
+        clock.page.advance(earliest - now);
+        clock.page.wake_sleepers();
+        clock.jumps.fetch_add(1, Ordering::Relaxed);
+        clock.jumped.notify_waiters();
+    }
+}
+
+/// Tells standard error about a jump and every thread it saw (with `CONFORM_CLOCK_DEBUG` set).
+fn debug(clock: &VirtualClock, now: i64, to: i64, own: Option<i64>) {
+    let mut lines = vec![format!(
+        "conform clock: jump {:.6} s to the earliest deadline (own {:?}, program {:?})",
+        (to - now) as f64 / 1e9,
+        own.map(|d| (d - now) as f64 / 1e9),
+        clock.page.waits()
+    )];
+    let roots = clock.roots.lock().map(|r| r.clone()).unwrap_or_default();
+    for pid in roots.into_iter().flat_map(crate::child::family) {
+        for entry in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let dir = entry.path();
+            let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+            let call = std::fs::read_to_string(dir.join("syscall")).unwrap_or_default();
+            lines.push(format!(
+                "  {} | {}",
+                stat.split(' ').take(3).collect::<Vec<_>>().join(" "),
+                call.trim()
+            ));
+        }
+    }
+    eprintln!("{}", lines.join("\n"));
+}
+
+/// What the page's unsupported bits say, in words.
+fn unsupported(bits: u32) -> Option<String> {
+    let names = [
+        (
+            UNSUPPORTED_SOCKET_TIMEOUT,
+            "a socket timeout (SO_RCVTIMEO or SO_SNDTIMEO)",
+        ),
+        (UNSUPPORTED_TIMERFD, "a timerfd"),
+        (UNSUPPORTED_ALARM, "alarm or setitimer"),
+        (UNSUPPORTED_POSIX_TIMER, "a POSIX timer (timer_settime)"),
+        (
+            UNSUPPORTED_SLOTS,
+            "more threads in timed waits at once than the clock has slots",
+        ),
+    ];
+    let used: Vec<&str> = names
+        .iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, name)| *name)
+        .collect();
+    (!used.is_empty()).then(|| {
+        format!(
+            "the program armed {}, which the virtual clock does not make virtual",
+            used.join(" and ")
+        )
+    })
+}
+
+/// Every thread of the case's side and of the program, if all are asleep and none waits unseen.
+fn look(clock: &VirtualClock, preloaded: &mut HashMap<u32, bool>) -> Result<Vec<Task>, Busy> {
+    if clock.busy.load(Ordering::Acquire) > 0 {
+        return Err(Busy::Running);
+    }
+    let mut tasks = Vec::new();
+    let driver = clock.driver.load(Ordering::Acquire);
+    let me = std::process::id();
+    tasks.push(task(me, driver)?);
+    let registered: HashMap<i32, i64> = clock.page.waits().into_iter().collect();
+    let roots = clock.roots.lock().map(|r| r.clone()).unwrap_or_default();
+    for root in roots {
+        for pid in crate::child::family(root) {
+            let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                continue;
+            };
+            let mut seen = Vec::new();
+            for entry in threads.flatten() {
+                let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
+                    continue;
+                };
+                seen.push((tid, task(pid, tid)?));
+            }
+            // A process that has ended (a zombie not yet reaped) waits for nothing.
+            if seen.iter().all(|(_, t)| t.runs == GONE) {
+                continue;
+            }
+            if !*preloaded.entry(pid).or_insert_with(|| has_preload(pid)) {
+                return Err(Busy::Unseen(
+                    pid as i32,
+                    format!(
+                        "{} runs without the virtual clock (a static binary, or LD_PRELOAD cleared)",
+                        named(pid)
+                    ),
+                ));
+            }
+            for (tid, mut t) in seen {
+                if let Some(&deadline) = registered.get(&tid) {
+                    // Asleep in a registered wait: it wakes for a moment every slice to look at the
+                    // clock (a condition variable's wait returns to its caller then), so what tells
+                    // that it has not moved on is its deadline, not how often it ran.
+                    t.runs = 0;
+                    t.deadline = Some(deadline);
+                } else if t.runs != GONE {
+                    if let Some(call) = timed_syscall(pid, tid) {
+                        return Err(Busy::Unseen(
+                            tid,
+                            format!(
+                                "{} waited in {call} with a timeout the virtual clock did not see",
+                                named(pid)
+                            ),
+                        ));
+                    }
+                }
+                tasks.push(t);
+            }
+        }
+    }
+    Ok(tasks)
+}
+
+/// One thread, if it is asleep (`S`), or gone; `Err` while it runs or cannot be read as asleep.
+fn task(pid: u32, tid: i32) -> Result<Task, Busy> {
+    let dir = format!("/proc/{pid}/task/{tid}");
+    let stat = std::fs::read_to_string(format!("{dir}/stat")).map_err(|_| Busy::Running)?;
+    let state = stat
+        .rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next())
+        .unwrap_or("?");
+    match state {
+        "S" => {}
+        // A zombie or a dead thread does nothing more.
+        "Z" | "X" => {
+            return Ok(Task {
+                tid,
+                runs: GONE,
+                deadline: None,
+            })
+        }
+        _ => return Err(Busy::Running),
+    }
+    let sched = std::fs::read_to_string(format!("{dir}/schedstat")).map_err(|_| Busy::Running)?;
+    let runs = sched
+        .split_whitespace()
+        .nth(2)
+        .and_then(|r| r.parse().ok())
+        .ok_or(Busy::Running)?;
+    Ok(Task {
+        tid,
+        runs,
+        deadline: None,
+    })
+}
+
+/// A process named by its ID and command line.
+fn named(pid: u32) -> String {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    format!("process {pid} ({})", cmdline.trim())
+}
+
+/// Whether the preload library is mapped into `pid`.
+fn has_preload(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .is_ok_and(|maps| maps.contains("libconform_preload"))
+}
+
+/// The system call a sleeping thread is blocked in, if it is one with a timeout (named).
+fn timed_syscall(pid: u32, tid: i32) -> Option<&'static str> {
+    let line = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")).ok()?;
+    let mut fields = line.split_whitespace();
+    let number: i64 = fields.next()?.parse().ok()?;
+    let args: Vec<u64> = fields
+        .take(6)
+        .map(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).unwrap_or(0))
+        .collect();
+    let arg = |i: usize| args.get(i).copied().unwrap_or(0);
+    // A timeout in milliseconds: negative (as a C int) waits for ever.
+    let ms = |i: usize| (arg(i) as u32 as i32) >= 0;
+    let ptr = |i: usize| arg(i) != 0;
+    let timed = |call: Syscall| match call {
+        Syscall::Poll => ms(2),
+        Syscall::EpollWait => ms(3),
+        Syscall::Select => ptr(4),
+        Syscall::Ppoll => ptr(2),
+        Syscall::Pselect => ptr(4),
+        Syscall::EpollPwait => ms(3),
+        Syscall::EpollPwait2 => ptr(3),
+        Syscall::Sleep => true,
+        Syscall::Futex => {
+            // FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2.
+            let op = arg(1) & 127;
+            matches!(op, 0 | 6 | 9 | 11 | 13) && ptr(3)
+        }
+        Syscall::Other(i) => ptr(i),
+    };
+    let call = syscall(number)?;
+    timed(call.1).then_some(call.0)
+}
+
+#[derive(Clone, Copy)]
+enum Syscall {
+    Poll,
+    EpollWait,
+    Select,
+    Ppoll,
+    Pselect,
+    EpollPwait,
+    EpollPwait2,
+    Sleep,
+    Futex,
+    /// Timed when the argument at this index (a pointer to a timeout) is set.
+    Other(usize),
+}
+
+/// The blocking system calls that can take a timeout, by number on this architecture.
+fn syscall(number: i64) -> Option<(&'static str, Syscall)> {
+    #[cfg(target_arch = "x86_64")]
+    let table: &[(i64, &str, Syscall)] = &[
+        (7, "poll", Syscall::Poll),
+        (23, "select", Syscall::Select),
+        (35, "nanosleep", Syscall::Sleep),
+        (128, "rt_sigtimedwait", Syscall::Other(2)),
+        (202, "futex", Syscall::Futex),
+        (208, "io_getevents", Syscall::Other(4)),
+        (220, "semtimedop", Syscall::Other(3)),
+        (230, "clock_nanosleep", Syscall::Sleep),
+        (232, "epoll_wait", Syscall::EpollWait),
+        (243, "mq_timedreceive", Syscall::Other(4)),
+        (270, "pselect6", Syscall::Pselect),
+        (271, "ppoll", Syscall::Ppoll),
+        (281, "epoll_pwait", Syscall::EpollPwait),
+        (299, "recvmmsg", Syscall::Other(4)),
+        (441, "epoll_pwait2", Syscall::EpollPwait2),
+    ];
+    #[cfg(target_arch = "aarch64")]
+    let table: &[(i64, &str, Syscall)] = &[
+        (4, "io_getevents", Syscall::Other(4)),
+        (22, "epoll_pwait", Syscall::EpollPwait),
+        (72, "pselect6", Syscall::Pselect),
+        (73, "ppoll", Syscall::Ppoll),
+        (98, "futex", Syscall::Futex),
+        (101, "nanosleep", Syscall::Sleep),
+        (115, "clock_nanosleep", Syscall::Sleep),
+        (137, "rt_sigtimedwait", Syscall::Other(2)),
+        (183, "mq_timedreceive", Syscall::Other(4)),
+        (192, "semtimedop", Syscall::Other(3)),
+        (243, "recvmmsg", Syscall::Other(4)),
+        (441, "epoll_pwait2", Syscall::EpollPwait2),
+    ];
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let table: &[(i64, &str, Syscall)] = &[];
+    table
+        .iter()
+        .find(|(n, _, _)| *n == number)
+        .map(|(_, name, call)| (*name, *call))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unsupported_timers_are_named() {
+        assert_eq!(unsupported(0), None);
+        let both = unsupported(UNSUPPORTED_SOCKET_TIMEOUT | UNSUPPORTED_TIMERFD).unwrap();
+        assert!(
+            both.contains("SO_RCVTIMEO") && both.contains("timerfd"),
+            "{both}"
+        );
+        assert!(unsupported(UNSUPPORTED_SLOTS).unwrap().contains("slots"));
+    }
+
+    #[test]
+    fn a_thread_asleep_with_a_timeout_is_seen_in_proc() {
+        // A child of ours asleep in nanosleep (no preload): a timed system call.
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = sleeper.id();
+        let mut found = None;
+        for _ in 0..200 {
+            std::thread::sleep(Duration::from_millis(10));
+            found = timed_syscall(pid, pid as i32);
+            if found.is_some() {
+                break;
+            }
+        }
+        let _ = sleeper.kill();
+        let _ = sleeper.wait();
+        assert!(
+            matches!(found, Some("clock_nanosleep" | "nanosleep")),
+            "{found:?}"
+        );
+        assert!(!has_preload(std::process::id()));
+    }
+}

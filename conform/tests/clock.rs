@@ -1,0 +1,312 @@
+//! The virtual clock against real programs: every wait primitive of C's libc, Python, Node.js, Java
+//! and connid's tokio binaries waits exactly the virtual time asked (± 10 ms) and time jumps over it;
+//! timers the clock does not make virtual, and a static binary, run at real time with the reason said.
+//! The programs are in `tests/clock/`; each prints `NAME MONOTONIC_ELAPSED WALL_ELAPSED` per wait.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use conform::clock::{self, Report};
+
+fn here() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clock")
+}
+
+/// Runs `argv` on a virtual clock to its end: what it printed, and what the clock reports.
+fn on_clock(argv: &[String]) -> (String, Report) {
+    let shown = argv.join(" ");
+    let argv = argv.to_vec();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ((stdout, status), report) = runtime
+        .block_on(clock::run_virtual(move || async move {
+            let mut command = tokio::process::Command::new(&argv[0]);
+            command
+                .args(&argv[1..])
+                .envs(clock::env())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .kill_on_drop(true);
+            let child = command.spawn().expect("starts");
+            clock::watch(child.id().expect("running"));
+            let out = child.wait_with_output().await.expect("ends");
+            (
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                out.status,
+            )
+        }))
+        .expect("the virtual clock runs here");
+    assert!(status.success(), "{shown} failed: {status:?}\n{stdout}");
+    (stdout, report)
+}
+
+/// Each line's primitive and its two elapsed times.
+fn waits(stdout: &str) -> Vec<(String, f64, f64)> {
+    stdout
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(f.len(), 3, "{l}");
+            (
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Every primitive of `stdout` waited `asked` seconds ± 10 ms by both clocks, and there were `names`.
+fn assert_exact(stdout: &str, asked: f64, names: &[&str]) {
+    let got = waits(stdout);
+    let printed: Vec<&str> = got.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(printed, names, "{stdout}");
+    for (name, mono, wall) in &got {
+        assert!(
+            (mono - asked).abs() <= 0.010 && (wall - asked).abs() <= 0.010,
+            "{name} waited {mono} s (wall {wall} s) of virtual time for {asked} s\n{stdout}"
+        );
+    }
+}
+
+fn strings(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+/// A scratch directory of this test process.
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("conform-clock-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn compile_c(extra: &[&str], name: &str) -> PathBuf {
+    let out = scratch().join(name);
+    let status = std::process::Command::new("cc")
+        .args(["-O1", "-pthread", "-o"])
+        .arg(&out)
+        .arg(here().join("waits.c"))
+        .args(extra)
+        .status()
+        .expect("cc runs");
+    assert!(status.success());
+    out
+}
+
+const C_VIRTUAL: &[&str] = &[
+    "nanosleep",
+    "clock_nanosleep_rel",
+    "clock_nanosleep_abs",
+    "clock_nanosleep_realtime_abs",
+    "sleep",
+    "poll",
+    "ppoll",
+    "select",
+    "pselect",
+    "epoll_wait",
+    "epoll_pwait",
+    "epoll_pwait2",
+    "pthread_cond_timedwait",
+    "pthread_cond_timedwait_monotonic",
+    "pthread_cond_clockwait",
+    "sem_timedwait",
+    "sem_clockwait",
+    "pthread_mutex_timedlock",
+    "pthread_mutex_clocklock",
+];
+
+#[test]
+fn every_libc_wait_takes_exactly_the_virtual_time_asked() {
+    let program = compile_c(&[], "waits");
+    let mut argv = vec![program.to_string_lossy().into_owned(), "120".into()];
+    argv.extend(strings(C_VIRTUAL));
+    let (stdout, report) = on_clock(&argv);
+    assert_exact(&stdout, 120.0, C_VIRTUAL);
+    assert!(report.jumps >= C_VIRTUAL.len() as u64, "{report:?}");
+    assert_eq!(report.real_time, None);
+    // usleep takes less than a second at a time (the program makes 0.9 s one call).
+    let argv = strings(&[&program.to_string_lossy(), "0.9", "usleep"]);
+    let (stdout, report) = on_clock(&argv);
+    assert_exact(&stdout, 0.9, &["usleep"]);
+    assert_eq!(report.real_time, None);
+}
+
+#[test]
+fn timers_the_clock_does_not_see_run_at_real_time_and_say_so() {
+    let program = compile_c(&[], "waits-unseen");
+    for (name, why) in [("recv_rcvtimeo", "SO_RCVTIMEO"), ("timerfd", "timerfd")] {
+        let argv = strings(&[&program.to_string_lossy(), "0.3", name]);
+        let (stdout, report) = on_clock(&argv);
+        let (_, mono, _) = waits(&stdout)[0].clone();
+        // At real time, with the kernel's own granularity (SO_RCVTIMEO is timed in jiffies).
+        assert!((0.29..0.5).contains(&mono), "{name}: {stdout}");
+        let said = report.real_time.unwrap_or_default();
+        assert!(said.contains(why), "{name}: {said}");
+    }
+}
+
+#[test]
+fn a_static_binary_runs_at_real_time_and_the_reason_names_it() {
+    let program = compile_c(&["-static"], "waits-static");
+    let argv = strings(&[&program.to_string_lossy(), "0.3", "nanosleep", "poll"]);
+    let (stdout, report) = on_clock(&argv);
+    assert_exact(&stdout, 0.3, &["nanosleep", "poll"]);
+    let said = report.real_time.unwrap_or_default();
+    assert!(
+        said.contains("waits-static") && said.contains("without the virtual clock"),
+        "{said}"
+    );
+}
+
+const PYTHON: &[&str] = &[
+    "time.sleep",
+    "socket_timeout",
+    "select",
+    "selectors",
+    "threading.Timer",
+    "Event.wait",
+    "Condition.wait",
+    "queue.get",
+    "Lock.acquire",
+    "asyncio.sleep",
+    "asyncio.wait_for",
+];
+
+#[test]
+fn every_python_wait_takes_exactly_the_virtual_time_asked() {
+    let script = here().join("waits.py");
+    let argv = strings(&["python3", &script.to_string_lossy(), "120"]);
+    let (stdout, report) = on_clock(&argv);
+    assert_exact(&stdout, 120.0, PYTHON);
+    assert_eq!(report.real_time, None);
+}
+
+#[test]
+fn every_node_wait_takes_exactly_the_virtual_time_asked() {
+    let script = here().join("waits.js");
+    let argv = strings(&["node", &script.to_string_lossy(), "120"]);
+    let (stdout, report) = on_clock(&argv);
+    assert_exact(
+        &stdout,
+        120.0,
+        &[
+            "setTimeout",
+            "setInterval",
+            "dgram",
+            "net",
+            "timers/promises",
+        ],
+    );
+    assert_eq!(report.real_time, None);
+}
+
+#[test]
+fn every_java_wait_takes_exactly_the_virtual_time_asked() {
+    if std::process::Command::new("java")
+        .arg("-version")
+        .output()
+        .is_err()
+    {
+        eprintln!("WARNING: no JDK on this machine; the Java waits are not checked here");
+        return;
+    }
+    // 10 s each, not 120: the JVM's own service threads wake every 50 ms (each a jump), so its
+    // virtual time goes at about 2.5 s a second here (BENCHMARKS.md).
+    let source = here().join("Waits.java");
+    let argv = strings(&["java", &source.to_string_lossy(), "10"]);
+    let (stdout, report) = on_clock(&argv);
+    assert_exact(
+        &stdout,
+        10.0,
+        &[
+            "Thread.sleep",
+            "Object.wait",
+            "Socket.setSoTimeout",
+            "ServerSocket.setSoTimeout",
+            "ScheduledExecutorService",
+            "LockSupport.parkNanos",
+            "CountDownLatch.await",
+        ],
+    );
+    assert_eq!(report.real_time, None);
+}
+
+/// connid's own server (tokio) on the virtual clock: its 120 s idle timer fires at 120 s.
+#[test]
+fn a_tokio_servers_idle_timer_fires_at_its_exact_virtual_time() {
+    let server = Path::new(env!("CARGO_BIN_EXE_conform")).with_file_name("server");
+    if !server.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = std::process::Command::new(cargo)
+            .args(["build", "-p", "connid", "--bin", "server"])
+            .status()
+            .expect("cargo runs");
+        assert!(built.success());
+    }
+    let argv = strings(&[&server.to_string_lossy(), "127.0.0.1", "0"]);
+    let (stdout, report) = on_clock(&argv);
+    // "<date> <time> listening ..." first, "... on <date> <time>" last: 120 s apart by its own clock.
+    let first = stdout.lines().next().unwrap();
+    let last = stdout.lines().last().unwrap();
+    let at = |s: &str| {
+        chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+    };
+    let started = at(&first[..26]);
+    let ended = at(&last[last.len() - 26..]);
+    let took = (ended - started).num_microseconds().unwrap() as f64 / 1e6;
+    assert!((took - 120.0).abs() <= 0.010, "{took}\n{stdout}");
+    assert!(report.jumps >= 1, "{report:?}");
+    assert!(Duration::from_secs_f64(took) >= Duration::from_secs(119));
+}
+
+/// A reply sent just before time could jump is never jumped over: 1,000 round trips with a Python
+/// echo that pauses 0.1 to 3 ms (a timed wait: a deadline just ahead, often passing while the
+/// controller looks) before each reply, each waited for with a 100 s timeout on the virtual clock,
+/// no reply later than 10 s of virtual time (a jump over it would make it 100 s; scheduling on a
+/// loaded machine, a few hundred milliseconds at worst).
+#[test]
+fn a_reply_in_flight_is_never_jumped_over() {
+    const ECHO: &str = "import socket, sys, time\n\
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+        s.bind(('127.0.0.1', 0))\n\
+        print(s.getsockname()[1], flush=True)\n\
+        while True:\n\
+        \x20   data, peer = s.recvfrom(100)\n\
+        \x20   if data == b'end': break\n\
+        \x20   time.sleep(int.from_bytes(data, 'big') % 30 * 0.0001 + 0.0001)\n\
+        \x20   s.sendto(data, peer)\n";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (slowest, report) = runtime
+        .block_on(clock::run_virtual(|| async {
+            use tokio::io::AsyncBufReadExt;
+            let mut child = tokio::process::Command::new("python3")
+                .args(["-c", ECHO])
+                .envs(clock::env())
+                .stdout(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            clock::watch(child.id().unwrap());
+            let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            let port: u16 = lines.next_line().await.unwrap().unwrap().parse().unwrap();
+            let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            socket.connect(("127.0.0.1", port)).await.unwrap();
+            let mut slowest = Duration::ZERO;
+            let mut buf = [0u8; 100];
+            for i in 0..1000u32 {
+                let sent = clock::Instant::now();
+                socket.send(&i.to_be_bytes()).await.unwrap();
+                let got = clock::timeout(Duration::from_secs(100), socket.recv(&mut buf)).await;
+                assert_eq!(got.ok().and_then(|r| r.ok()), Some(4), "round trip {i}");
+                assert_eq!(buf[..4], i.to_be_bytes());
+                slowest = slowest.max(sent.elapsed());
+            }
+            socket.send(b"end").await.unwrap();
+            child.wait().await.unwrap();
+            slowest
+        }))
+        .unwrap();
+    assert!(slowest < Duration::from_secs(10), "{slowest:?} {report:?}");
+    assert!(report.jumps > 0, "{report:?}");
+}
