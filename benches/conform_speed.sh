@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# How stable conform's verdicts are at a speed: RUNS full runs (both transports) of each correct
-# program (connid's server and client, tests/conform/server.py and client.py) at --speed SPEED beside a
-# CPU hog (`yes`); a wrong verdict is any case not passed. Prints one line per run and a summary.
+# How stable conform's verdicts are: RUNS full runs (both transports) of each correct program
+# (connid's server and client, tests/conform/server.py and client.py) at --speed SPEED beside HOGS CPU
+# hogs (`yes`); a wrong verdict is any case not passed (each such run's output is kept in
+# target/conform-speed/). Prints one line per run and a summary.
 #
-#   benches/conform_speed.sh [RUNS] [SPEED]      (default 20 runs at 10)
+#   benches/conform_speed.sh [RUNS] [SPEED] [HOGS]      (default 20 runs, auto (the virtual clock), 4 hogs)
 #
-# Needs libfaketime and a release build (cargo build --release).
+# Needs a release build (cargo build --release); libfaketime for a SPEED above 1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
-speed=${2:-10}
+speed=${2:-auto}
+hogs=${3:-4}
 C=./target/release/conform
-yes > /dev/null &
-hog=$!
-trap 'kill $hog' EXIT
+pids=()
+for _ in $(seq 1 "$hogs"); do
+  yes > /dev/null &
+  pids+=($!)
+done
+trap 'kill "${pids[@]}" 2>/dev/null' EXIT
+kept=target/conform-speed
+mkdir -p "$kept"
 out=$(mktemp)
 wrong_total=0
 for i in $(seq 1 "$runs"); do
@@ -30,6 +37,7 @@ for i in $(seq 1 "$runs"); do
     code=$?
     end=$(date +%s.%N)
     wrong=$(grep -c "^✘\|^–" "$out")
+    if [ "$wrong" -gt 0 ]; then cp "$out" "$kept/run-$i-$1-$2.txt"; fi
     wrong_total=$((wrong_total + wrong))
     echo "$i $1 $2 exit=$code wrong=$wrong wall=$(echo "$end - $start" | bc)"
   done

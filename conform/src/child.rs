@@ -41,6 +41,22 @@ impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.kill.send(true);
         kill_group(self.pid);
+        if let (Some(pid), Ok(mut live)) = (self.pid, LIVE.lock()) {
+            live.retain(|&p| p != pid);
+        }
+    }
+}
+
+/// The process groups of every child not yet dropped: a case on the virtual clock runs on a thread
+/// of its own, which a stopping run does not wait for, so the run kills them by this list.
+static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Kills every child still running, with its process group (a run that stops early: its output
+/// closed, or Ctrl-C).
+pub fn kill_all() {
+    let live = LIVE.lock().map(|l| l.clone()).unwrap_or_default();
+    for pid in live {
+        kill_group(Some(pid));
     }
 }
 
@@ -152,6 +168,9 @@ impl Child {
         let pid = child.id();
         if let Some(pid) = pid {
             crate::clock::watch(pid);
+            if let Ok(mut live) = LIVE.lock() {
+                live.push(pid);
+            }
         }
         let stdin = child.stdin.take();
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -186,14 +205,15 @@ impl Child {
                     let _ = reader.await;
                 }
             });
-            // Its last lines are read before its exit is recorded, unless something it left behind
-            // holds its pipes.
+            // When it ended: its last lines are read before its exit is recorded (unless something
+            // it left behind holds its pipes), but the exit keeps its own moment.
+            let ended = start.elapsed();
             let read_all = crate::clock::timeout(LAST_LINES, &mut readers)
                 .await
                 .is_ok();
             let code = status.map(|s| s.code());
             if let Some(code) = code {
-                let at = start.elapsed();
+                let at = ended;
                 match code {
                     Some(c) => recorder.record(at, host, EventKind::Exit(c.clamp(0, 255) as u8)),
                     // Killed by a signal nobody here sent: a crash.

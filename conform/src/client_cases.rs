@@ -581,7 +581,9 @@ async fn serve_udp(
             let Ok(source) = out.local_addr() else {
                 continue;
             };
-            if out.send_to(text.as_bytes(), to).await.is_ok() {
+            let sent = out.send_to(text.as_bytes(), to).await;
+            crate::clock::sent();
+            if sent.is_ok() {
                 recorder.send_arrived(at, SERVER, Transport::Udp, source, to, text.as_bytes());
             }
         }
@@ -670,7 +672,9 @@ async fn serve_connection(
                 text
             };
             let at = start.elapsed();
-            if stream.write_all(text.as_bytes()).await.is_err() {
+            let written = stream.write_all(text.as_bytes()).await;
+            crate::clock::sent();
+            if written.is_err() {
                 break;
             }
             recorder.send_arrived(at, SERVER, Transport::Tcp, server, peer, text.as_bytes());
@@ -765,6 +769,7 @@ impl Keyboard<'_> {
             Some(line) => {
                 if let Some(stdin) = self.stdin.as_mut() {
                     let _ = stdin.write_all(format!("{line}\n").as_bytes()).await;
+                    crate::clock::sent();
                     let _ = stdin.flush().await;
                 }
                 self.typed.push(line.clone());

@@ -87,14 +87,20 @@ pub struct VirtualClock {
     jumped: tokio::sync::Notify,
     /// The processes the case started (each with whatever it starts in turn).
     roots: Mutex<Vec<u32>>,
+    /// When the first of them started (real time).
+    started: Mutex<Option<std::time::Instant>>,
     /// The thread that runs the case's side.
     driver: AtomicI32,
     stop: AtomicBool,
     /// Work of the case's side running on other threads ([`blocking`]): time must not jump.
     busy: std::sync::atomic::AtomicU32,
+    /// When (real monotonic nanoseconds) the case's side last sent the program something ([`sent`]).
+    last_sent: std::sync::atomic::AtomicI64,
     jumps: AtomicU64,
     /// Why time could not always jump (the first reason seen), for the report.
     real_time: Mutex<Option<String>>,
+    /// Since when (and when last told) nothing has let time jump, for `CONFORM_CLOCK_DEBUG`.
+    running_since: Mutex<Option<(std::time::Instant, std::time::Instant)>>,
 }
 
 impl VirtualClock {
@@ -105,11 +111,14 @@ impl VirtualClock {
             next: AtomicU64::new(0),
             jumped: tokio::sync::Notify::new(),
             roots: Mutex::new(Vec::new()),
+            started: Mutex::new(None),
             driver: AtomicI32::new(0),
             stop: AtomicBool::new(false),
             busy: std::sync::atomic::AtomicU32::new(0),
+            last_sent: std::sync::atomic::AtomicI64::new(0),
             jumps: AtomicU64::new(0),
             real_time: Mutex::new(None),
+            running_since: Mutex::new(None),
         }
     }
 
@@ -160,6 +169,20 @@ pub fn watch(pid: u32) {
         if let Ok(mut roots) = clock.roots.lock() {
             roots.push(pid);
         }
+        if let Ok(mut started) = clock.started.lock() {
+            started.get_or_insert_with(std::time::Instant::now);
+        }
+    }
+}
+
+/// Tells this thread's virtual clock that the case's side has just sent the program something (a
+/// datagram, bytes, a typed line): on a loaded machine the kernel may deliver it a moment later, and
+/// time must not jump before the program has been woken by it.
+pub fn sent() {
+    if let Some(clock) = current() {
+        clock
+            .last_sent
+            .store(real_monotonic_ns(), Ordering::Release);
     }
 }
 

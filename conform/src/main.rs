@@ -293,6 +293,9 @@ impl Terminal {
         });
         self.bar.finish_and_clear();
         drop(runtime);
+        if out.is_err() {
+            conform::child::kill_all();
+        }
         match out {
             Ok(out) => Ok(out),
             Err(None) => stdout::die_of_closed_pipe(),

@@ -226,7 +226,9 @@ impl Session {
             return;
         };
         let at = self.now();
-        if socket.send_to(bytes, self.server).await.is_ok() {
+        let sent = socket.send_to(bytes, self.server).await;
+        crate::clock::sent();
+        if sent.is_ok() {
             self.recorder
                 .send_arrived(at, host, Transport::Udp, local, self.server, bytes);
         }
@@ -309,7 +311,9 @@ impl Session {
                 }
             }
             let at = self.now();
-            if stream.write_all(piece).await.is_err() {
+            let written = stream.write_all(piece).await;
+            crate::clock::sent();
+            if written.is_err() {
                 break;
             }
             self.recorder

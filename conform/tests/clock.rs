@@ -181,8 +181,23 @@ fn every_python_wait_takes_exactly_the_virtual_time_asked() {
     assert_eq!(report.real_time, None);
 }
 
+/// Whether `program` runs here; a warning if not, for the test that needs it.
+fn have(program: &str, test: &str) -> bool {
+    let found = std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        eprintln!("WARNING: no {program} on this machine; {test} is not checked here");
+    }
+    found
+}
+
 #[test]
 fn every_node_wait_takes_exactly_the_virtual_time_asked() {
+    if !have("node", "Node.js's waits") {
+        return;
+    }
     let script = here().join("waits.js");
     let argv = strings(&["node", &script.to_string_lossy(), "120"]);
     let (stdout, report) = on_clock(&argv);
@@ -202,12 +217,7 @@ fn every_node_wait_takes_exactly_the_virtual_time_asked() {
 
 #[test]
 fn every_java_wait_takes_exactly_the_virtual_time_asked() {
-    if std::process::Command::new("java")
-        .arg("-version")
-        .output()
-        .is_err()
-    {
-        eprintln!("WARNING: no JDK on this machine; the Java waits are not checked here");
+    if !have("java", "Java's waits") {
         return;
     }
     // 10 s each, not 120: the JVM's own service threads wake every 50 ms (each a jump), so its

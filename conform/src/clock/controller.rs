@@ -24,6 +24,44 @@ use super::{real_monotonic_ns, VirtualClock};
 const TICK: Duration = Duration::from_micros(500);
 /// How long apart its two looks are.
 const SETTLE: Duration = Duration::from_micros(200);
+/// How long after the case's side sent the program something time holds still (real time): a
+/// loopback datagram can wait that long in the kernel's backlog on a loaded machine before it wakes
+/// the program.
+const DELIVERY: i64 = 5_000_000;
+/// How long after the program starts time holds still unless the program has made a timed wait: a
+/// program on its way in (a shell wrapper or an interpreter's launcher, such as pyenv's, whose shells
+/// wait on each other's pipes) can look asleep before it has begun.
+const STARTING: Duration = Duration::from_secs(2);
+/// How long a process that has ended but not been reaped holds time still: its parent is about to
+/// learn of it (conform, for the program itself; the program, for what it started).
+const REAPING: Duration = Duration::from_millis(100);
+
+/// With `CONFORM_CLOCK_DEBUG` set: tells standard error which thread has kept time from jumping for a
+/// second (real time) or more, and what it is doing.
+fn running(clock: &VirtualClock, pid: u32, tid: i32) {
+    if std::env::var_os("CONFORM_CLOCK_DEBUG").is_none() {
+        return;
+    }
+    let now = std::time::Instant::now();
+    let mut since = match clock.running_since.lock() {
+        Ok(since) => since,
+        Err(_) => return,
+    };
+    let (first, told) = *since.get_or_insert((now, now));
+    if now.duration_since(told) >= Duration::from_secs(1) {
+        let dir = format!("/proc/{pid}/task/{tid}");
+        let stat = std::fs::read_to_string(format!("{dir}/stat")).unwrap_or_default();
+        let call = std::fs::read_to_string(format!("{dir}/syscall")).unwrap_or_default();
+        eprintln!(
+            "conform clock: no jump for {:.1} s: {} | {} | {}",
+            now.duration_since(first).as_secs_f64(),
+            named(pid),
+            stat.split(' ').take(3).collect::<Vec<_>>().join(" "),
+            call.trim()
+        );
+        *since = Some((first, now));
+    }
+}
 
 /// The run count of a thread that has ended.
 const GONE: u64 = u64::MAX;
@@ -49,6 +87,7 @@ enum Busy {
 /// Runs until the case's side ends.
 pub fn run(clock: &VirtualClock) {
     let mut preloaded: HashMap<u32, bool> = HashMap::new();
+    let mut ended: HashMap<u32, std::time::Instant> = HashMap::new();
     // The thread last seen waiting unseen: said only when seen so twice in a row, as a thread that has
     // just entered a registered wait can look unregistered for a moment.
     let mut unseen_before = None;
@@ -58,7 +97,11 @@ pub fn run(clock: &VirtualClock) {
             clock.note_real_time(why);
             continue;
         }
-        let first = match look(clock, &mut preloaded) {
+        let since_sent = real_monotonic_ns() - clock.last_sent.load(Ordering::Acquire);
+        if since_sent < DELIVERY {
+            continue;
+        }
+        let first = match look(clock, &mut preloaded, &mut ended) {
             Ok(tasks) => {
                 unseen_before = None;
                 tasks
@@ -76,14 +119,22 @@ pub fn run(clock: &VirtualClock) {
         // the second look would show.
         let own = clock.earliest_own();
         std::thread::sleep(SETTLE);
-        let Ok(second) = look(clock, &mut preloaded) else {
+        let Ok(second) = look(clock, &mut preloaded, &mut ended) else {
             continue;
         };
-        if first != second {
+        // A program still on its way in is looked at (an unseen wait is told) but not jumped over.
+        if first != second || starting(clock) || strays(clock) {
             continue;
         }
         jump(clock, &second, own);
     }
+}
+
+/// Whether the program is still on its way in: started under [`STARTING`] ago without a timed wait.
+fn starting(clock: &VirtualClock) -> bool {
+    let waited = clock.page.shared().waits_seen.load(Ordering::Acquire) > 0;
+    let started = clock.started.lock().ok().and_then(|s| *s);
+    !waited && started.is_none_or(|s| s.elapsed() < STARTING)
 }
 
 /// Moves time to the earliest deadline of those the looks saw, if it is still to come. Between the
@@ -101,6 +152,9 @@ fn jump(clock: &VirtualClock, seen: &[Task], own: Option<i64>) {
         if std::env::var_os("CONFORM_CLOCK_DEBUG").is_some() {
             debug(clock, now, earliest, own);
         }
+        if let Ok(mut since) = clock.running_since.lock() {
+            *since = None;
+        }
         clock.page.advance(earliest - now);
         clock.page.wake_sleepers();
         clock.jumps.fetch_add(1, Ordering::Relaxed);
@@ -117,6 +171,7 @@ fn debug(clock: &VirtualClock, now: i64, to: i64, own: Option<i64>) {
         clock.page.waits()
     )];
     let roots = clock.roots.lock().map(|r| r.clone()).unwrap_or_default();
+    lines.push(format!("  roots {roots:?}"));
     for pid in roots.into_iter().flat_map(crate::child::family) {
         for entry in std::fs::read_dir(format!("/proc/{pid}/task"))
             .into_iter()
@@ -165,17 +220,21 @@ fn unsupported(bits: u32) -> Option<String> {
 }
 
 /// Every thread of the case's side and of the program, if all are asleep and none waits unseen.
-fn look(clock: &VirtualClock, preloaded: &mut HashMap<u32, bool>) -> Result<Vec<Task>, Busy> {
+fn look(
+    clock: &VirtualClock,
+    preloaded: &mut HashMap<u32, bool>,
+    ended: &mut HashMap<u32, std::time::Instant>,
+) -> Result<Vec<Task>, Busy> {
     if clock.busy.load(Ordering::Acquire) > 0 {
         return Err(Busy::Running);
     }
     let mut tasks = Vec::new();
     let driver = clock.driver.load(Ordering::Acquire);
     let me = std::process::id();
-    tasks.push(task(me, driver)?);
+    tasks.push(task(me, driver).inspect_err(|_| running(clock, me, driver))?);
     let registered: HashMap<i32, i64> = clock.page.waits().into_iter().collect();
     let roots = clock.roots.lock().map(|r| r.clone()).unwrap_or_default();
-    for root in roots {
+    for &root in &roots {
         for pid in crate::child::family(root) {
             let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
                 continue;
@@ -185,10 +244,18 @@ fn look(clock: &VirtualClock, preloaded: &mut HashMap<u32, bool>) -> Result<Vec<
                 let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
                     continue;
                 };
-                seen.push((tid, task(pid, tid)?));
+                seen.push((
+                    tid,
+                    task(pid, tid).inspect_err(|_| running(clock, pid, tid))?,
+                ));
             }
-            // A process that has ended (a zombie not yet reaped) waits for nothing.
+            // A process that has ended (a zombie not yet reaped) waits for nothing, once its parent
+            // has had time to learn of it: the case's side for the program itself.
             if seen.iter().all(|(_, t)| t.runs == GONE) {
+                let first = *ended.entry(pid).or_insert_with(std::time::Instant::now);
+                if roots.contains(&pid) || first.elapsed() < REAPING {
+                    return Err(Busy::Running);
+                }
                 continue;
             }
             if !*preloaded.entry(pid).or_insert_with(|| has_preload(pid)) {
@@ -223,6 +290,49 @@ fn look(clock: &VirtualClock, preloaded: &mut HashMap<u32, bool>) -> Result<Vec<
         }
     }
     Ok(tasks)
+}
+
+/// Whether a process of the program's process group (which every process it starts inherits) is
+/// outside what the looks walked (one whose parent has ended, say): it becomes a root of its own, and
+/// time does not jump this time.
+fn strays(clock: &VirtualClock) -> bool {
+    let roots = clock.roots.lock().map(|r| r.clone()).unwrap_or_default();
+    let known: Vec<u32> = roots
+        .iter()
+        .flat_map(|&r| crate::child::family(r))
+        .collect();
+    let Ok(all) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    let mut found = Vec::new();
+    for entry in all.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if known.contains(&pid) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The process group is the fifth field, the third after the command's closing parenthesis.
+        let group = stat
+            .rfind(')')
+            .and_then(|end| stat[end + 1..].split_whitespace().nth(2))
+            .and_then(|g| g.parse::<u32>().ok());
+        if group.is_some_and(|g| roots.contains(&g)) {
+            found.push(pid);
+        }
+    }
+    if found.is_empty() {
+        return false;
+    }
+    if let Ok(mut roots) = clock.roots.lock() {
+        roots.extend(found);
+    }
+    true
 }
 
 /// One thread, if it is asleep (`S`), or gone; `Err` while it runs or cannot be read as asleep.
