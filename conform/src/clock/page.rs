@@ -36,17 +36,30 @@ pub fn library() -> Option<&'static Path> {
             let uid = unsafe { libc::getuid() };
             let dir = super::page_dir().join(format!("conform-{uid}"));
             let path = dir.join(format!("libconform_preload-{hash:016x}.so"));
-            if path
-                .metadata()
-                .is_ok_and(|m| m.len() == LIBRARY.len() as u64)
+            // Only a library with exactly our bytes is preloaded: on a shared machine another user
+            // could have put a file of that name there first.
+            if std::fs::read(&path).is_ok_and(|bytes| bytes == LIBRARY) {
+                return Some(path);
+            }
+            use std::os::unix::fs::DirBuilderExt;
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir);
+            let partial = dir.join(format!(".{}-{}.so", std::process::id(), hash));
+            std::fs::write(&partial, LIBRARY).ok()?;
+            if std::fs::rename(&partial, &path).is_ok()
+                && std::fs::read(&path).is_ok_and(|bytes| bytes == LIBRARY)
             {
                 return Some(path);
             }
-            std::fs::create_dir_all(&dir).ok()?;
-            let partial = dir.join(format!(".{}-{}.so", std::process::id(), hash));
-            std::fs::write(&partial, LIBRARY).ok()?;
-            std::fs::rename(&partial, &path).ok()?;
-            Some(path)
+            // A name we cannot own: this run's own copy, under its own name.
+            let own = dir.join(format!(
+                "libconform_preload-{hash:016x}-{}.so",
+                std::process::id()
+            ));
+            std::fs::rename(&partial, &own).ok()?;
+            Some(own)
         })
         .as_deref()
 }
