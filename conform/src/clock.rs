@@ -279,13 +279,13 @@ pub struct Report {
 /// Runs `make`'s future on a thread of its own with a virtual clock (a current-thread runtime, so the
 /// controller can tell when the case's side is idle), with its controller beside it; the result and
 /// what the clock reports. Without a page (`None`: the clock cannot run here) it runs at real time.
-pub async fn run_virtual<T, F, Fut>(make: F) -> std::io::Result<(T, Report)>
+pub async fn run_virtual<T, F, Fut>(make: F) -> Result<(T, Report), RunError>
 where
     T: Send + 'static,
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = T>,
 {
-    let page = Page::create()?;
+    let page = Page::create().map_err(RunError::Start)?;
     let clock = Arc::new(VirtualClock::new(page));
     let (tx, rx) = tokio::sync::oneshot::channel();
     let for_thread = clock.clone();
@@ -302,6 +302,14 @@ where
                     .spawn(move || controller::run(&clock))
             };
             CURRENT.with(|c| *c.borrow_mut() = Some(for_thread.clone()));
+            // The controller stops with the case, even one that panics.
+            struct StopsControl(Arc<VirtualClock>);
+            impl Drop for StopsControl {
+                fn drop(&mut self) {
+                    self.0.stop.store(true, Ordering::Release);
+                }
+            }
+            let _stops = StopsControl(for_thread.clone());
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
@@ -312,15 +320,28 @@ where
                 let _ = control.join();
             }
             let _ = tx.send(out);
-        })?;
+        })
+        .map_err(RunError::Start)?;
     let out = rx
         .await
-        .map_err(|_| std::io::Error::other("the case's thread ended without a result"))??;
+        .map_err(|_| RunError::Panicked)?
+        .map_err(RunError::Start)?;
     let report = Report {
         jumps: clock.jumps.load(Ordering::Relaxed),
         real_time: clock.real_time.lock().ok().and_then(|r| r.clone()),
     };
     Ok((out, report))
+}
+
+/// Why a case could not run to its end on the virtual clock.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No page, thread or runtime for it: the program was not started.
+    #[error("the virtual clock could not start: {0}")]
+    Start(std::io::Error),
+    /// The checker's own code panicked while the case ran.
+    #[error("the checker itself failed on this case (it panicked)")]
+    Panicked,
 }
 
 /// Where the shared pages are made: the runtime directory if there is one, else the temporary one.
@@ -343,6 +364,24 @@ mod tests {
         assert_eq!(b - a, Duration::from_millis(1500));
         assert_eq!(a - b, Duration::ZERO);
         assert_eq!(a.saturating_duration_since(b), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_case_that_panics_is_the_checkers_failure_and_its_controller_stops() {
+        if !supported() {
+            return;
+        }
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let out = runtime.block_on(run_virtual(|| async {
+            if real_monotonic_ns() > 0 {
+                panic!("a bug in a case");
+            }
+        }));
+        assert!(matches!(out, Err(RunError::Panicked)), "{out:?}");
+        // On the clock's own thread: the environment names the library and the page.
+        let (env, _) = runtime.block_on(run_virtual(|| async { env() })).unwrap();
+        let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["LD_PRELOAD", "CONFORM_CLOCK"]);
     }
 
     #[test]

@@ -737,10 +737,12 @@ fn planned<C: Case>(chosen: Vec<(C, Transport)>, program: &Program, pace: Pace) 
                         }
                         results
                     }
-                    Err(e) => vec![CaseResult {
-                        verdict: Verdict::Unsupported(format!(
-                            "the virtual clock could not start: {e}"
-                        )),
+                    Err(e @ clock::RunError::Panicked) => vec![CaseResult {
+                        verdict: Verdict::failed(e.to_string()),
+                        ..blank_again
+                    }],
+                    Err(e @ clock::RunError::Start(_)) => vec![CaseResult {
+                        verdict: Verdict::Unsupported(e.to_string()),
                         ..blank_again
                     }],
                 }
