@@ -787,6 +787,21 @@ pub unsafe extern "C" fn epoll_pwait2(
 
 // ---- waits on threads ----
 
+/// The caller's absolute deadline on `clock`, when the virtual clock takes the wait: a page is
+/// attached, the deadline is a valid time, and the clock is the monotonic or the realtime one (all
+/// that the `*_clockwait` calls accept). `None`: the call goes to libc as it is, errors and all.
+///
+/// # Safety
+/// `abstime` is null or points to a timespec.
+unsafe fn taken(clock: c_int, abstime: *const Timespec) -> Option<Timespec> {
+    shared()?;
+    if clock != CLOCK_MONOTONIC && clock != CLOCK_REALTIME {
+        return None;
+    }
+    // SAFETY: the caller's promise.
+    unsafe { abstime.as_ref() }.filter(|t| valid(t)).copied()
+}
+
 /// The clock a glibc condition variable was made for: bit 1 of its `__wrefs` word (byte 36).
 fn cond_clock(cond: *const c_void) -> c_int {
     // SAFETY: every glibc pthread_cond_t (2.25 on) has `__wrefs` at byte 36, written at init.
@@ -834,14 +849,13 @@ pub unsafe extern "C" fn pthread_cond_timedwait(
     mutex: *mut c_void,
     abstime: *const Timespec,
 ) -> c_int {
-    // SAFETY: the caller's pointer, checked for null.
-    let asked = unsafe { abstime.as_ref() }.filter(|t| valid(t));
-    let (Some(_), Some(asked)) = (shared(), asked) else {
+    // SAFETY: the caller's pointer, as libc takes it.
+    let Some(asked) = (unsafe { taken(cond_clock(cond), abstime) }) else {
         let f = real!("pthread_cond_timedwait", "GLIBC_2.3.2" as CondTimedwait);
         // SAFETY: passed on.
         return unsafe { f(cond, mutex, abstime) };
     };
-    cond_wait(cond, mutex, cond_clock(cond), asked)
+    cond_wait(cond, mutex, cond_clock(cond), &asked)
 }
 
 #[no_mangle]
@@ -851,10 +865,8 @@ pub unsafe extern "C" fn pthread_cond_clockwait(
     clock: c_int,
     abstime: *const Timespec,
 ) -> c_int {
-    // SAFETY: the caller's pointer, checked for null.
-    let asked = unsafe { abstime.as_ref() }.filter(|t| valid(t));
-    let known = clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME;
-    let (Some(_), Some(asked), true) = (shared(), asked, known) else {
+    // SAFETY: the caller's pointer, as libc takes it.
+    let Some(asked) = (unsafe { taken(clock, abstime) }) else {
         let f = real!(
             "pthread_cond_clockwait"
                 as unsafe extern "C" fn(*mut c_void, *mut c_void, c_int, *const Timespec) -> c_int
@@ -862,7 +874,7 @@ pub unsafe extern "C" fn pthread_cond_clockwait(
         // SAFETY: passed on.
         return unsafe { f(cond, mutex, clock, abstime) };
     };
-    cond_wait(cond, mutex, clock, asked)
+    cond_wait(cond, mutex, clock, &asked)
 }
 
 type SemTimedwait = unsafe extern "C" fn(*mut c_void, *const Timespec) -> c_int;
@@ -893,14 +905,13 @@ fn sem_wait_for(sem: *mut c_void, clock: c_int, abstime: &Timespec) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn sem_timedwait(sem: *mut c_void, abstime: *const Timespec) -> c_int {
-    // SAFETY: the caller's pointer, checked for null.
-    let asked = unsafe { abstime.as_ref() }.filter(|t| valid(t));
-    let (Some(_), Some(asked)) = (shared(), asked) else {
+    // SAFETY: the caller's pointer, as libc takes it.
+    let Some(asked) = (unsafe { taken(CLOCK_REALTIME, abstime) }) else {
         let f = real!("sem_timedwait" as SemTimedwait);
         // SAFETY: passed on.
         return unsafe { f(sem, abstime) };
     };
-    sem_wait_for(sem, CLOCK_REALTIME, asked)
+    sem_wait_for(sem, CLOCK_REALTIME, &asked)
 }
 
 #[no_mangle]
@@ -909,17 +920,15 @@ pub unsafe extern "C" fn sem_clockwait(
     clock: c_int,
     abstime: *const Timespec,
 ) -> c_int {
-    // SAFETY: the caller's pointer, checked for null.
-    let asked = unsafe { abstime.as_ref() }.filter(|t| valid(t));
-    let known = clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME;
-    let (Some(_), Some(asked), true) = (shared(), asked, known) else {
+    // SAFETY: the caller's pointer, as libc takes it.
+    let Some(asked) = (unsafe { taken(clock, abstime) }) else {
         let f = real!(
             "sem_clockwait" as unsafe extern "C" fn(*mut c_void, c_int, *const Timespec) -> c_int
         );
         // SAFETY: passed on.
         return unsafe { f(sem, clock, abstime) };
     };
-    sem_wait_for(sem, clock, asked)
+    sem_wait_for(sem, clock, &asked)
 }
 
 type MutexTimedlock = unsafe extern "C" fn(*mut c_void, *const Timespec) -> c_int;
@@ -950,14 +959,13 @@ pub unsafe extern "C" fn pthread_mutex_timedlock(
     mutex: *mut c_void,
     abstime: *const Timespec,
 ) -> c_int {
-    // SAFETY: the caller's pointer, checked for null.
-    let asked = unsafe { abstime.as_ref() }.filter(|t| valid(t));
-    let (Some(_), Some(asked)) = (shared(), asked) else {
+    // SAFETY: the caller's pointer, as libc takes it.
+    let Some(asked) = (unsafe { taken(CLOCK_REALTIME, abstime) }) else {
         let f = real!("pthread_mutex_timedlock" as MutexTimedlock);
         // SAFETY: passed on.
         return unsafe { f(mutex, abstime) };
     };
-    mutex_lock_for(mutex, CLOCK_REALTIME, asked)
+    mutex_lock_for(mutex, CLOCK_REALTIME, &asked)
 }
 
 #[no_mangle]
@@ -966,10 +974,8 @@ pub unsafe extern "C" fn pthread_mutex_clocklock(
     clock: c_int,
     abstime: *const Timespec,
 ) -> c_int {
-    // SAFETY: the caller's pointer, checked for null.
-    let asked = unsafe { abstime.as_ref() }.filter(|t| valid(t));
-    let known = clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME;
-    let (Some(_), Some(asked), true) = (shared(), asked, known) else {
+    // SAFETY: the caller's pointer, as libc takes it.
+    let Some(asked) = (unsafe { taken(clock, abstime) }) else {
         let f = real!(
             "pthread_mutex_clocklock"
                 as unsafe extern "C" fn(*mut c_void, c_int, *const Timespec) -> c_int
@@ -977,7 +983,7 @@ pub unsafe extern "C" fn pthread_mutex_clocklock(
         // SAFETY: passed on.
         return unsafe { f(mutex, clock, abstime) };
     };
-    mutex_lock_for(mutex, clock, asked)
+    mutex_lock_for(mutex, clock, &asked)
 }
 
 // ---- timers it does not make virtual: flagged, then passed on ----
