@@ -1,6 +1,7 @@
 //! The `conform` binary as a shell uses it: a closed standard output stops it quietly.
 
-use std::path::Path;
+mod support;
+
 use std::process::Command;
 
 /// Runs a binary of this package with a standard output whose reading end is already closed (`| head`
@@ -22,18 +23,9 @@ fn closed_stdout(bin: &str, args: &[&str]) -> (std::process::ExitStatus, String)
 #[test]
 fn conform_stops_quietly_and_kills_its_children_when_its_output_is_closed() {
     use std::os::unix::process::ExitStatusExt;
-    let server = Path::new(env!("CARGO_BIN_EXE_conform")).with_file_name("server");
-    if !server.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let built = Command::new(cargo)
-            .args(["build", "-p", "connid", "--bin", "server"])
-            .status()
-            .expect("cargo runs");
-        assert!(built.success());
-    }
+    let server = support::connid_binary("server");
     // A mark on the children's command lines, to find any left behind.
     let mark = format!("{}.25", 4000 + std::process::id() % 1000);
-    let server = server.to_string_lossy();
     let (status, err) = closed_stdout(
         env!("CARGO_BIN_EXE_conform"),
         &[

@@ -3,6 +3,8 @@
 //! timers the clock does not make virtual, and a static binary, run at real time with the reason said.
 //! The programs are in `tests/clock/`; each prints `NAME MONOTONIC_ELAPSED WALL_ELAPSED` per wait.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -244,16 +246,8 @@ fn every_java_wait_takes_exactly_the_virtual_time_asked() {
 /// connid's own server (tokio) on the virtual clock: its 120 s idle timer fires at 120 s.
 #[test]
 fn a_tokio_servers_idle_timer_fires_at_its_exact_virtual_time() {
-    let server = Path::new(env!("CARGO_BIN_EXE_conform")).with_file_name("server");
-    if !server.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let built = std::process::Command::new(cargo)
-            .args(["build", "-p", "connid", "--bin", "server"])
-            .status()
-            .expect("cargo runs");
-        assert!(built.success());
-    }
-    let argv = strings(&[&server.to_string_lossy(), "127.0.0.1", "0"]);
+    let server = support::connid_binary("server");
+    let argv = strings(&[&server, "127.0.0.1", "0"]);
     let (stdout, report) = on_clock(&argv);
     // "<date> <time> listening ..." first, "... on <date> <time>" last: 120 s apart by its own clock.
     let first = stdout.lines().next().unwrap();

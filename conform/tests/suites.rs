@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::connid_binary;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,22 +15,6 @@ use connid::Transport;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// connid's `server` or `client` binary, beside this package's binaries (built here if a lone
-/// `-p connid-conform` run did not build it).
-fn connid_binary(name: &str) -> String {
-    let path = Path::new(env!("CARGO_BIN_EXE_conform")).with_file_name(name);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let built = Command::new(cargo)
-            .args(["build", "-p", "connid", "--bin", name])
-            .current_dir(root())
-            .status()
-            .expect("cargo runs");
-        assert!(built.success());
-    }
-    path.to_string_lossy().into_owned()
 }
 
 fn program(argv: &[&str]) -> Program {
