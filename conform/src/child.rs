@@ -1,5 +1,5 @@
 //! The program under test as a child process, in a process group of its own: started with its
-//! filled-in command line (and libfaketime, at a speed), its output read as bytes (each line recorded
+//! filled-in command line (and the virtual clock's library, on that clock), its output read as bytes (each line recorded
 //! as it arrives, text that waits without a newline told to the case as a prompt), its exit recorded
 //! with its code, and killed with its whole group when its case ends.
 
@@ -15,13 +15,11 @@ use tokio::sync::watch;
 
 use connid_sim::events::{EventKind, Recorder};
 
-/// How to start a child: its command line, the directory it runs in (the checker's when `None`)
-/// and what to add to its environment.
+/// How to start a child: its command line and the directory it runs in (the checker's when `None`).
 #[derive(Debug, Clone, Copy)]
 pub struct Launch<'a> {
     pub argv: &'a [String],
     pub dir: Option<&'a std::path::Path>,
-    pub env: &'a [(String, String)],
 }
 
 /// A running (or ended) child; dropping it kills it and its process group.
@@ -74,26 +72,6 @@ fn kill_group(pid: Option<u32>) {
     let _ = pid;
 }
 
-/// Where libfaketime's thread-safe build is installed, if it is (Debian and Ubuntu, Fedora, a local
-/// build); found once.
-pub fn faketime_library() -> Option<&'static std::path::Path> {
-    static FOUND: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-    FOUND
-        .get_or_init(|| {
-            [
-                "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
-                "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
-                "/usr/lib64/faketime/libfaketimeMT.so.1",
-                "/usr/lib/faketime/libfaketimeMT.so.1",
-                "/usr/local/lib/faketime/libfaketimeMT.so.1",
-            ]
-            .into_iter()
-            .map(std::path::PathBuf::from)
-            .find(|p| p.exists())
-        })
-        .as_deref()
-}
-
 /// `pid` and every process it started, as `/proc` tells (only `pid` where there is no `/proc`).
 pub fn family(pid: u32) -> Vec<u32> {
     let mut family = vec![pid];
@@ -116,20 +94,6 @@ pub fn family(pid: u32) -> Vec<u32> {
     family
 }
 
-/// The first process of `pid`'s family that has no libfaketime loaded, named by its command line;
-/// `None` if every one has it.
-pub fn without_faketime(pid: u32) -> Option<String> {
-    family(pid).into_iter().find_map(|p| {
-        let maps = std::fs::read_to_string(format!("/proc/{p}/maps")).ok()?;
-        if maps.contains("libfaketime") {
-            return None;
-        }
-        let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        Some(format!("process {p} ({})", cmdline.trim()))
-    })
-}
-
 /// How long a child's last lines are waited for after it exits, before its exit is recorded anyway
 /// (a process it left behind may hold its pipes until the case ends).
 const LAST_LINES: Duration = Duration::from_secs(1);
@@ -145,7 +109,7 @@ impl Child {
         stdin: Stdio,
         watch: Option<UnboundedSender<Printed>>,
     ) -> std::io::Result<(Child, Option<tokio::process::ChildStdin>)> {
-        let Launch { argv, dir, env } = launch;
+        let Launch { argv, dir } = launch;
         let (program, args) = argv
             .split_first()
             .ok_or_else(|| std::io::Error::other("an empty command line"))?;
@@ -155,7 +119,6 @@ impl Child {
         }
         command
             .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
             .envs(crate::clock::env())
             .stdin(stdin)
             .stdout(Stdio::piped())
@@ -208,6 +171,9 @@ impl Child {
             // When it ended: its last lines are read before its exit is recorded (unless something
             // it left behind holds its pipes), but the exit keeps its own moment.
             let ended = start.elapsed();
+            if let Some(pid) = pid {
+                crate::clock::reaped(pid);
+            }
             let read_all = crate::clock::timeout(LAST_LINES, &mut readers)
                 .await
                 .is_ok();

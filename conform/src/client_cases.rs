@@ -699,7 +699,7 @@ async fn serve_connection(
 
 /// The scenario a client case is judged against: one client with the case's IDs and the timers.
 fn scenario(case: &ClientCase, port: u16, pace: Pace, typed: Vec<String>) -> Scenario {
-    let times = pace.judged();
+    let times = pace.times();
     let mut s = judged_scenario(case.id, port, pace);
     s.clients.push(ClientSpec {
         name: CLIENT.to_string(),
@@ -828,7 +828,7 @@ async fn run_one(
     pace: Pace,
 ) -> CaseResult {
     // The checker waits in real time; the program's own timers (passed as arguments) are its own.
-    let times = pace.played();
+    let times = pace.times();
     let mut result = CaseResult::new(case.id, case.quote, case.level, transport)
         .described(case.reading, case.expect);
     let fail = Verdict::failed;
@@ -863,14 +863,13 @@ async fn run_one(
         ip: LOOPBACK,
         port,
         transport,
-        times: pace.judged(),
+        times: pace.times(),
         id: case.first_id.to_string(),
     };
     let argv = program.command(&fill);
-    let env = pace.env();
     let (printed_tx, mut printed) = mpsc::unbounded_channel();
     let spawned = Child::spawn(
-        program.launch(&argv, &env),
+        program.launch(&argv),
         CLIENT,
         &recorder,
         start,
@@ -947,14 +946,7 @@ async fn run_one(
     // Replies still being sent finish, so their events are in the record.
     crate::clock::sleep(Duration::from_millis(50)).await;
     server_task.abort();
-    let run = told_run(
-        &mut result,
-        &recorder,
-        &[SERVER, CLIENT],
-        start,
-        epoch,
-        pace,
-    );
+    let run = told_run(&mut result, &recorder, &[SERVER, CLIENT], start, epoch);
     let reached = run.events.iter().any(|e| {
         e.host == CLIENT && matches!(e.kind, EventKind::Send { .. } | EventKind::Connected { .. })
     });
@@ -965,7 +957,7 @@ async fn run_one(
         return result;
     }
     let scenario = scenario(case, port, pace, typed);
-    let own = case.own.map_or(Ok(()), |own| own(&run, &pace.judged()));
+    let own = case.own.map_or(Ok(()), |own| own(&run, &pace.times()));
     let meant;
     let judged = if case.exact_lines {
         &run

@@ -87,6 +87,9 @@ pub struct VirtualClock {
     jumped: tokio::sync::Notify,
     /// The processes the case started (each with whatever it starts in turn).
     roots: Mutex<Vec<u32>>,
+    /// The roots whose exit the case's side has taken in (reaped and recorded): until then, a root
+    /// holds time still even where `/proc` no longer shows it.
+    reaped: Mutex<Vec<u32>>,
     /// When the first of them started (real time).
     started: Mutex<Option<std::time::Instant>>,
     /// The thread that runs the case's side.
@@ -111,6 +114,7 @@ impl VirtualClock {
             next: AtomicU64::new(0),
             jumped: tokio::sync::Notify::new(),
             roots: Mutex::new(Vec::new()),
+            reaped: Mutex::new(Vec::new()),
             started: Mutex::new(None),
             driver: AtomicI32::new(0),
             stop: AtomicBool::new(false),
@@ -171,6 +175,17 @@ pub fn watch(pid: u32) {
         }
         if let Ok(mut started) = clock.started.lock() {
             started.get_or_insert_with(std::time::Instant::now);
+        }
+    }
+}
+
+/// Tells this thread's virtual clock that the case's side has taken in the exit of `pid` (one it
+/// [`watch`]ed): reaped it and recorded when it ended. Until then time does not jump past it: on a
+/// loaded machine a process can vanish from `/proc` a moment before its parent learns it ended.
+pub fn reaped(pid: u32) {
+    if let Some(clock) = current() {
+        if let Ok(mut reaped) = clock.reaped.lock() {
+            reaped.push(pid);
         }
     }
 }

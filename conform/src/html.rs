@@ -36,12 +36,11 @@ impl std::fmt::Display for Role {
     }
 }
 
-/// One suite run against one implementation: the speed it ran at, why not the one asked for, and
-/// its results.
+/// One suite run against one implementation: a note on the clock it ran on, if there is one, and its
+/// results.
 #[derive(Debug, Clone)]
 pub struct SuiteRun {
     pub role: Role,
-    pub speed: u32,
     pub note: Option<String>,
     pub results: Vec<CaseResult>,
 }
@@ -121,11 +120,11 @@ fn cell_title(r: &CaseResult) -> String {
     format!("{} [{}, {}] {what}", r.id, r.transport, r.level)
 }
 
-/// The speed a suite ran at, in words.
+/// The clock a suite ran on, in words.
 fn pace(run: &SuiteRun) -> String {
-    match run.speed {
-        1 => "at real time".to_string(),
-        n => format!("at {n}x speed"),
+    match run.results.iter().any(|r| r.clock.is_some()) {
+        true => "on the virtual clock".to_string(),
+        false => "at real time".to_string(),
     }
 }
 

@@ -9,8 +9,8 @@
 //! quotes the assignment's sentence it checks (its reading of it apart), says what it expects in
 //! words, names what it must see to judge at all, and is judged on the rules that requirement is
 //! about, so one defect fails its own cases and no others. Client lines are judged by what they mean
-//! ([`classify`]), their exact form by the format cases only. A run may speed the program's clock up
-//! ([`Pace`]).
+//! ([`classify`]), their exact form by the format cases only. A run is on real time or on conform's
+//! own virtual clock ([`Pace`], [`clock`]), where idle time jumps and every timer is exact.
 //!
 //! The crate (`connid-conform`) is a tool of its own, for graders and students: it depends on
 //! `connid-sim` for the oracle, the events a run records and the diagrams (so a real program is judged by
@@ -179,17 +179,11 @@ pub const VIRTUAL_TOLERANCE: Tolerance = Tolerance {
 /// suite of 38 cases, 4 at a time, takes 3 to 5 s; BENCHMARKS.md).
 const VIRTUAL_CASE: Duration = Duration::from_millis(400);
 
-/// How the program's clock relates to the checker's: the timers the run expects, and how many times
-/// faster than real time the program's clock runs (`speed`, by libfaketime; 1 is real time). The
-/// checker plays in real time (every timer divided by the speed) and judges in the program's time
-/// (every recorded time multiplied by it), with its margins, which are real-time noise, multiplied
-/// too: a run at speed 10 is as fair as one at speed 1, only coarser in program seconds.
+/// The clock a run is on and the timers it expects: real time, or the virtual clock ([`clock`]), on
+/// which the program's time and the checker's are one and idle time jumps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pace {
     pub timing: Timing,
-    pub speed: u32,
-    /// On the virtual clock ([`clock`]): the program's time and the checker's are one, idle time
-    /// jumps, and `speed` is 1.
     pub virtual_clock: bool,
 }
 
@@ -198,7 +192,6 @@ impl Pace {
     pub fn real(timing: Timing) -> Self {
         Pace {
             timing,
-            speed: 1,
             virtual_clock: false,
         }
     }
@@ -207,14 +200,14 @@ impl Pace {
     pub fn virtual_clock(timing: Timing) -> Self {
         Pace {
             timing,
-            speed: 1,
             virtual_clock: true,
         }
     }
 
-    /// The timers at this pace, before any speed: on the virtual clock the margins are only the
-    /// real time a program and the checker take to act (see [`VIRTUAL_TOLERANCE`]).
-    fn times(self) -> Times {
+    /// The timers at this pace, what the checker waits for and what a run is judged by: on the
+    /// virtual clock the margins are only the real time a program and the checker take to act (see
+    /// [`VIRTUAL_TOLERANCE`]).
+    pub fn times(self) -> Times {
         let t = self.timing.times();
         match self.virtual_clock {
             true => Times {
@@ -225,54 +218,11 @@ impl Pace {
         }
     }
 
-    /// The timers in the program's time, with the margins converted to it: what a run is judged by.
-    pub fn judged(self) -> Times {
-        let t = self.times();
-        let n = self.speed.max(1);
-        Times {
-            tolerance: Tolerance {
-                early: t.tolerance.early * n,
-                late: t.tolerance.late * n,
-                idle_late: t.tolerance.idle_late * n,
-            },
-            ..t
-        }
-    }
-
-    /// The timers in real time, with the margins as they are: what the checker waits for.
-    pub fn played(self) -> Times {
-        let t = self.times();
-        let n = self.speed.max(1);
-        Times {
-            ttl: t.ttl / n,
-            idle: t.idle / n,
-            timeout: t.timeout / n,
-            ..t
-        }
-    }
-
     /// How a run of a foreign program is judged.
     pub fn judge(self) -> Judge {
         Judge {
-            tolerance: self.judged().tolerance,
+            tolerance: self.times().tolerance,
             programs: Programs::Foreign,
-        }
-    }
-
-    /// `d` of real time, in the program's time.
-    pub fn program(self, d: Duration) -> Duration {
-        d * self.speed.max(1)
-    }
-
-    /// The environment that runs a program at this speed: libfaketime preloaded (its thread-safe
-    /// build) with its clock `speed` times faster from the program's start. Empty at speed 1.
-    pub fn env(self) -> Vec<(String, String)> {
-        match (self.speed > 1, child::faketime_library()) {
-            (true, Some(lib)) => vec![
-                ("LD_PRELOAD".into(), lib.to_string_lossy().into_owned()),
-                ("FAKETIME".into(), format!("+0 x{}", self.speed)),
-            ],
-            _ => Vec::new(),
         }
     }
 }
@@ -306,15 +256,10 @@ impl Program {
     }
 
     /// How it is started in one case: the command line filled in, its directory and environment.
-    pub fn launch<'a>(
-        &'a self,
-        argv: &'a [String],
-        env: &'a [(String, String)],
-    ) -> child::Launch<'a> {
+    pub fn launch<'a>(&'a self, argv: &'a [String]) -> child::Launch<'a> {
         child::Launch {
             argv,
             dir: self.dir.as_deref(),
-            env,
         }
     }
 
@@ -408,7 +353,6 @@ impl CaseResult {
             diagram: connid_sim::diagram::Diagram::default(),
             stderr: String::new(),
             wall: Duration::ZERO,
-            speed: 1,
             clock: None,
         }
     }
@@ -443,8 +387,6 @@ pub struct CaseResult {
     /// What the program printed on standard error.
     pub stderr: String,
     pub wall: Duration,
-    /// How many times faster than real time the program's clock ran (1: real time).
-    pub speed: u32,
     /// What the virtual clock reports of the run, when it ran on one.
     pub clock: Option<clock::Report>,
 }
@@ -453,7 +395,7 @@ pub struct CaseResult {
 /// on a network that adds nothing (real time has its own noise, which the tolerance covers).
 fn judged_scenario(case: &str, port: u16, pace: Pace) -> connid_sim::scenario::Scenario {
     use connid_sim::scenario::{Dur, Scenario};
-    let times = pace.judged();
+    let times = pace.times();
     let mut s = Scenario::parse("", std::path::Path::new(case)).expect("the empty scenario");
     s.server.port = port;
     s.server.id_ttl = Dur(times.ttl);
@@ -463,44 +405,27 @@ fn judged_scenario(case: &str, port: u16, pace: Pace) -> connid_sim::scenario::S
 }
 
 /// What a case recorded since `start` (when the wall clock read `epoch`) as a run of `hosts`, all on
-/// loopback, in the program's time (`pace`); its transcript, diagram and wall time go into `result`.
+/// loopback; its transcript, diagram and wall time go into `result`.
 fn told_run(
     result: &mut CaseResult,
     recorder: &connid_sim::events::Recorder,
     hosts: &[&str],
     start: crate::clock::Instant,
     epoch: chrono::NaiveDateTime,
-    pace: Pace,
 ) -> connid_sim::events::Run {
-    let mut events = recorder.take().into_events();
-    if pace.speed > 1 {
-        for e in &mut events {
-            e.at = pace.program(e.at);
-            match &mut e.kind {
-                connid_sim::events::EventKind::Send {
-                    delivered: Some(at),
-                    ..
-                } => *at = pace.program(*at),
-                connid_sim::events::EventKind::Prompt { after, .. } => {
-                    *after = pace.program(*after)
-                }
-                _ => {}
-            }
-        }
-    }
+    let events = recorder.take().into_events();
     let run = connid_sim::events::Run {
         transport: result.transport,
         hosts: hosts.iter().map(|h| (h.to_string(), LOOPBACK)).collect(),
         events,
         epoch,
-        simulated: pace.program(start.elapsed()),
+        simulated: start.elapsed(),
         hit_limit: false,
         steps: 0,
     };
     result.transcript = connid_sim::transcript::text(result.id, result.quote, &run);
     result.diagram = connid_sim::diagram::of(result.id, &run);
     result.wall = start.elapsed();
-    result.speed = pace.speed;
     run
 }
 
@@ -573,10 +498,7 @@ pub struct Options {
     pub only: Option<String>,
     pub jobs: usize,
     pub timing: Timing,
-    /// How many times faster than real time the program's clock is to run (1: real time); a program
-    /// that libfaketime cannot speed up runs at 1, and the run says so.
-    pub speed: u32,
-    /// Run each case on the virtual clock ([`clock`]) instead (then `speed` is not used).
+    /// Run each case on the virtual clock ([`clock`]); at real time if not.
     pub virtual_clock: bool,
 }
 
@@ -603,12 +525,11 @@ fn guarded(
 /// What a run tells its caller as it goes.
 #[derive(Debug)]
 pub enum Progress<'a> {
-    /// Before the first case: how many results will come, about how long the run will take, the
-    /// speed the program runs at, and why it is not the speed asked for, if it is not.
+    /// Before the first case: how many results will come, about how long the run will take, whether
+    /// the program runs on the virtual clock, and why not where it was asked for.
     Plan {
         results: usize,
         expected: Duration,
-        speed: u32,
         /// Whether the program runs on the virtual clock.
         virtual_clock: bool,
         note: Option<String>,
@@ -710,7 +631,7 @@ pub trait Case: Send + 'static {
 
 /// The `chosen` cases as jobs against `program` at `pace`.
 fn planned<C: Case>(chosen: Vec<(C, Transport)>, program: &Program, pace: Pace) -> Vec<Planned> {
-    let times = pace.played();
+    let times = pace.times();
     chosen
         .into_iter()
         .map(|(case, transport)| {
@@ -762,16 +683,13 @@ async fn run_suite<C: Case>(
     chosen: Vec<(C, Transport)>,
     program: &Program,
     options: &Options,
-    server: bool,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Vec<CaseResult> {
-    let transport = options.transports.first().copied().unwrap_or_default();
-    let (pace, note) = effective_pace(program, transport, options, server).await;
+    let (pace, note) = pace_of(options);
     let jobs = planned(chosen, program, pace);
     progress(Progress::Plan {
         results: jobs.iter().map(|p| p.results).sum(),
         expected: jobs_wall(&jobs, options.jobs),
-        speed: pace.speed,
         virtual_clock: pace.virtual_clock,
         note,
     });
@@ -782,88 +700,19 @@ async fn run_suite<C: Case>(
         .collect()
 }
 
-/// How long a program is given to load before the probe looks for libfaketime in it.
-const PROBE_WAIT: Duration = Duration::from_millis(400);
-
-/// The pace `program` really runs at when `options` ask for a speed: it is started once with
-/// libfaketime, and every process of it must have the library loaded. If one has not (a static
-/// binary, a wrapper that clears `LD_PRELOAD`) or libfaketime is not installed, it runs at real
-/// time, and the note says why.
-async fn effective_pace(
-    program: &Program,
-    transport: Transport,
-    options: &Options,
-    server: bool,
-) -> (Pace, Option<String>) {
-    if options.virtual_clock {
-        return (Pace::virtual_clock(options.timing), None);
-    }
-    let asked = Pace {
-        timing: options.timing,
-        speed: options.speed.max(1),
-        virtual_clock: false,
-    };
-    let real = Pace::real(options.timing);
-    if asked.speed == 1 {
-        return (real, None);
-    }
-    let at_real_time = |why: String| (real, Some(format!("{why}: running at real time")));
-    if child::faketime_library().is_none() {
-        return at_real_time(format!(
-            "speed {} needs libfaketime, which is not installed (Debian and Ubuntu: apt-get install libfaketime; Homebrew: brew install libfaketime)",
-            asked.speed
-        ));
-    }
-    // Something for it to talk to or listen on, so it keeps running while it is looked at.
-    let any = std::net::SocketAddr::new(LOOPBACK, 0);
-    let udp = std::net::UdpSocket::bind(any);
-    let tcp = std::net::TcpListener::bind(any);
-    let port = match (server, transport, &udp, &tcp) {
-        (true, _, _, _) => server_cases::free_port(transport).unwrap_or(0),
-        (false, Transport::Udp, Ok(u), _) => u.local_addr().map_or(0, |a| a.port()),
-        (false, Transport::Tcp, _, Ok(t)) => t.local_addr().map_or(0, |a| a.port()),
-        _ => 0,
-    };
-    let fill = Fill {
-        ip: LOOPBACK,
-        port,
-        transport,
-        times: asked.judged(),
-        id: "1001".into(),
-    };
-    let argv = program.command(&fill);
-    let recorder = connid_sim::events::Recorder::new();
-    let env = asked.env();
-    let spawned = child::Child::spawn(
-        program.launch(&argv, &env),
-        "probe",
-        &recorder,
-        crate::clock::Instant::now(),
-        std::process::Stdio::piped(),
-        None,
-    );
-    let Ok((mut probe, _stdin)) = spawned else {
-        return at_real_time(format!("cannot start {}", argv.join(" ")));
-    };
-    crate::clock::sleep(PROBE_WAIT).await;
-    let pid = probe.pid();
-    let found = tokio::task::spawn_blocking(move || pid.map(child::without_faketime))
-        .await
-        .ok()
-        .flatten();
-    let exited = probe.has_exited();
-    probe.stop().await;
-    match (found, exited) {
-        (Some(None), false) => (asked, None),
-        (Some(Some(which)), _) => at_real_time(format!(
-            "speed {} did not take: {which} has no libfaketime loaded (a static binary, or a wrapper that clears LD_PRELOAD)",
-            asked.speed
-        )),
-        _ => at_real_time(format!(
-            "speed {} could not be confirmed: the program ended within {} s of starting",
-            asked.speed,
-            PROBE_WAIT.as_secs_f64()
-        )),
+/// The clock a run is on: the virtual clock where asked for and supported here, else real time, with
+/// a note saying why where the virtual clock was asked for.
+fn pace_of(options: &Options) -> (Pace, Option<String>) {
+    match (options.virtual_clock, clock::supported()) {
+        (true, true) => (Pace::virtual_clock(options.timing), None),
+        (true, false) => (
+            Pace::real(options.timing),
+            Some(
+                "the virtual clock runs only on Linux (x86-64 and aarch64) and could not be set up here: running at real time"
+                    .into(),
+            ),
+        ),
+        (false, _) => (Pace::real(options.timing), None),
     }
 }
 
@@ -875,7 +724,7 @@ pub async fn run_server_suite(
 ) -> Vec<CaseResult> {
     let chosen =
         server_cases::selected(&options.transports, options.quick, options.only.as_deref());
-    run_suite(chosen, program, options, true, progress).await
+    run_suite(chosen, program, options, progress).await
 }
 
 /// Runs the client suite against `program` (a client), telling `progress` as it goes.
@@ -886,7 +735,7 @@ pub async fn run_client_suite(
 ) -> Vec<CaseResult> {
     let chosen =
         client_cases::selected(&options.transports, options.quick, options.only.as_deref());
-    run_suite(chosen, program, options, false, progress).await
+    run_suite(chosen, program, options, progress).await
 }
 
 #[cfg(test)]
@@ -983,45 +832,30 @@ mod tests {
     }
 
     #[test]
-    fn at_a_speed_the_checker_waits_divided_and_judges_multiplied() {
-        let s = Duration::from_secs;
-        let fast = Pace {
-            timing: Timing::Exact,
-            speed: 10,
-            virtual_clock: false,
-        };
-        let played = fast.played();
-        assert_eq!(
-            (played.ttl, played.idle, played.timeout),
-            (s(3), s(12), Duration::from_millis(1500))
-        );
-        // The margins are real-time noise: the checker waits with them as they are...
-        assert_eq!(played.tolerance, Timing::Exact.times().tolerance);
-        // ...and judges the program's times with them multiplied.
-        let judged = fast.judged();
-        assert_eq!(
-            (judged.ttl, judged.idle, judged.timeout),
-            (s(30), s(120), s(15))
-        );
-        assert_eq!(judged.tolerance.early, s(5));
-        assert_eq!(judged.tolerance.late, s(9));
-        assert_eq!(judged.tolerance.idle_late, s(50));
-        assert_eq!(fast.judge().tolerance, judged.tolerance);
-        assert_eq!(fast.program(Duration::from_millis(1200)), s(12));
-        // At real time nothing changes.
+    fn the_virtual_clock_keeps_the_timers_and_narrows_only_the_margins() {
         let real = Pace::real(Timing::Exact);
-        assert_eq!(real.played(), Timing::Exact.times());
-        assert_eq!(real.judged(), Timing::Exact.times());
-        assert_eq!(real.program(s(7)), s(7));
-        assert!(real.env().is_empty());
-        if let Some(lib) = child::faketime_library() {
-            assert_eq!(
-                fast.env(),
-                [
-                    ("LD_PRELOAD".to_string(), lib.to_string_lossy().into_owned()),
-                    ("FAKETIME".to_string(), "+0 x10".to_string())
-                ]
-            );
-        }
+        assert_eq!(real.times(), Timing::Exact.times());
+        let on_clock = Pace::virtual_clock(Timing::Exact).times();
+        assert_eq!(
+            (on_clock.ttl, on_clock.idle, on_clock.timeout),
+            (real.times().ttl, real.times().idle, real.times().timeout)
+        );
+        assert_eq!(on_clock.tolerance, VIRTUAL_TOLERANCE);
+        assert_eq!(
+            Pace::virtual_clock(Timing::Exact).judge().tolerance,
+            VIRTUAL_TOLERANCE
+        );
+        let options = |virtual_clock| Options {
+            transports: vec![Transport::Udp],
+            quick: false,
+            only: None,
+            jobs: 1,
+            timing: Timing::Exact,
+            virtual_clock,
+        };
+        assert_eq!(pace_of(&options(false)), (real, None));
+        let (pace, note) = pace_of(&options(true));
+        assert_eq!(pace.virtual_clock, clock::supported());
+        assert_eq!(note.is_some(), !clock::supported());
     }
 }

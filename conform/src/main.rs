@@ -111,10 +111,10 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = TimingArg::Exact)]
     timing: TimingArg,
     /// `auto`: the program runs on conform's virtual clock (a preloaded library: every timer exact,
-    /// idle time skipped; Linux x86-64 and aarch64), else as 10 below. `1`: real time, nothing
-    /// preloaded. `N`: the program's clock N times faster by libfaketime, where it is installed. A
-    /// program the clock cannot follow (a static binary) runs at real time, and the run says so.
-    #[arg(long, value_name = "N|auto", default_value = "auto", value_parser = parse_speed)]
+    /// idle time skipped; Linux x86-64 and aarch64), else at real time. `1`: real time, nothing
+    /// preloaded. A program the clock cannot follow (a static binary) runs at real time, and the run
+    /// says so.
+    #[arg(long, value_name = "auto|1", default_value = "auto", value_parser = parse_speed)]
     speed: Speed,
 }
 
@@ -131,20 +131,20 @@ enum TimingArg {
     Scaled,
 }
 
-/// `--speed`: a factor, or `auto`.
+/// `--speed`: the virtual clock (`auto`) or real time (`1`).
 #[derive(Debug, Clone, Copy)]
 enum Speed {
     Auto,
-    Times(u32),
+    Real,
 }
 
 fn parse_speed(s: &str) -> Result<Speed, String> {
     match s {
         "auto" => Ok(Speed::Auto),
-        _ => match s.parse::<u32>() {
-            Ok(n @ 1..=100) => Ok(Speed::Times(n)),
-            _ => Err(format!("{s:?} is not auto or a whole number from 1 to 100")),
-        },
+        "1" => Ok(Speed::Real),
+        _ => Err(format!(
+            "{s:?} is not auto (the virtual clock) or 1 (real time); speeds by libfaketime are gone, their verdicts could be wrong"
+        )),
     }
 }
 
@@ -196,11 +196,7 @@ fn options_from(run: RunArgs, transport: Transports) -> Options {
             TimingArg::Exact => Timing::Exact,
             TimingArg::Scaled => Timing::Scaled,
         },
-        speed: match run.speed {
-            Speed::Times(n) => n,
-            Speed::Auto => 10,
-        },
-        virtual_clock: matches!(run.speed, Speed::Auto) && conform::clock::supported(),
+        virtual_clock: matches!(run.speed, Speed::Auto),
     }
 }
 
@@ -331,15 +327,14 @@ fn single(is_server: bool, common: Common, command: Vec<String>) -> ExitCode {
         conform::Progress::Plan {
             results,
             expected,
-            speed,
             virtual_clock,
             note,
         } => {
             terminal.plan(expected);
-            let pace = match (virtual_clock, speed) {
-                (true, _) => " on the virtual clock".to_string(),
-                (false, 1) => String::new(),
-                (false, n) => format!(" at {n}x speed"),
+            let pace = if virtual_clock {
+                " on the virtual clock"
+            } else {
+                ""
             };
             let shown = note
                 .as_ref()
@@ -395,7 +390,6 @@ fn single(is_server: bool, common: Common, command: Vec<String>) -> ExitCode {
                 } else {
                     Role::Client
                 },
-                speed: results.iter().map(|r| r.speed).max().unwrap_or(1),
                 note: plan_note.clone(),
                 results: results.clone(),
             }],
@@ -448,19 +442,21 @@ fn matrix(
     }
     let transports: Vec<String> = options.transports.iter().map(|t| t.to_string()).collect();
     let terminal = Terminal::new();
-    let progress = |p: MatrixProgress<'_>| {
-        match p {
-        MatrixProgress::Probing { programs } => terminal.write(&format!(
-            "conform matrix: starting each of {programs} commands once, to see the speed it runs at\n"
-        )),
+    let progress = |p: MatrixProgress<'_>| match p {
         MatrixProgress::Plan {
             implementations,
             results,
             expected,
+            virtual_clock,
         } => {
             terminal.plan(expected);
+            let pace = if virtual_clock {
+                " on the virtual clock"
+            } else {
+                ""
+            };
             terminal.write(&format!(
-                "conform matrix: {implementations} implementations, {results} cases over {}, {} at a time, about {}\n",
+                "conform matrix: {implementations} implementations, {results} cases over {}{pace}, {} at a time, about {}\n",
                 transports.join(" and "),
                 options.jobs,
                 report::duration(expected)
@@ -470,7 +466,7 @@ fn matrix(
         MatrixProgress::Graded(g) => {
             let mut text = String::new();
             for run in &g.runs {
-                let at = report::at_speed(&run.results);
+                let at = report::on_clock(&run.results);
                 text.push_str(&format!(
                     "{} {}: {}{at}\n",
                     g.name,
@@ -483,7 +479,6 @@ fn matrix(
             }
             terminal.write(&text);
         }
-    }
     };
     let graded = match terminal.drive(matrix::run_matrix(&implementations, &options, progress)) {
         Ok(graded) => graded,

@@ -18,8 +18,8 @@ use connid::Transport;
 
 use super::html::{Graded, Role, SuiteRun};
 use super::{
-    client_cases, effective_pace, jobs_wall, planned, run_jobs, server_cases, CaseResult, Options,
-    Pace, Planned, Program, Progress, Verdict,
+    client_cases, jobs_wall, pace_of, planned, run_jobs, server_cases, CaseResult, Options, Pace,
+    Planned, Program, Progress, Verdict,
 };
 
 /// One implementation from the manifest: its name, and its commands per suite and transport (each
@@ -174,14 +174,13 @@ pub fn load(path: &Path) -> Result<Vec<Implementation>, ManifestError> {
 /// What a matrix run tells its caller as it goes.
 #[derive(Debug)]
 pub enum MatrixProgress<'a> {
-    /// Before anything: each of `programs` commands is started once to see whether libfaketime
-    /// speeds it up (only when a speed above 1 is asked for).
-    Probing { programs: usize },
     /// Before the first case: how many results will come and about how long the run will take.
     Plan {
         implementations: usize,
         results: usize,
         expected: std::time::Duration,
+        /// Whether the programs run on the virtual clock.
+        virtual_clock: bool,
     },
     /// A case ended; `done` of the `total` have.
     Ended { done: usize, total: usize },
@@ -190,24 +189,20 @@ pub enum MatrixProgress<'a> {
 }
 
 /// The jobs of one suite against one implementation: each chosen case on a transport the manifest
-/// has a command for, at the pace its probe found; every other one `unsupported` at once.
+/// has a command for, at `pace`; every other one `unsupported` at once.
 fn suite_jobs<C: super::Case>(
     chosen: Vec<(C, Transport)>,
     imp: &Implementation,
     role: Role,
-    paces: &BTreeMap<(Role, Transport), Pace>,
-    unprobed: Pace,
+    pace: Pace,
 ) -> Vec<Planned> {
     chosen
         .into_iter()
         .map(
             |(case, transport)| match imp.commands.get(&(role, transport)) {
-                Some(program) => {
-                    let pace = paces.get(&(role, transport)).copied().unwrap_or(unprobed);
-                    planned(vec![(case, transport)], program, pace)
-                        .pop()
-                        .expect("one job per case")
-                }
+                Some(program) => planned(vec![(case, transport)], program, pace)
+                    .pop()
+                    .expect("one job per case"),
                 None => {
                     let result = CaseResult {
                         verdict: Verdict::Unsupported(format!(
@@ -234,57 +229,14 @@ pub async fn run_matrix(
     options: &Options,
     mut progress: impl FnMut(MatrixProgress<'_>),
 ) -> Vec<Graded> {
-    type Probed = ((usize, Role, Transport), (Pace, Option<String>));
-    // How fast each program runs: probed once per suite and transport, a few at a time.
-    let mut paces = BTreeMap::new();
-    let mut probes = tokio::task::JoinSet::new();
-    let mut store = |joined: Option<Result<Probed, _>>| {
-        if let Some(Ok((key, probed))) = joined {
-            paces.insert(key, probed);
-        }
-    };
-    if !options.virtual_clock && options.speed > 1 && super::child::faketime_library().is_some() {
-        let programs = implementations
-            .iter()
-            .flat_map(|imp| imp.commands.keys())
-            .filter(|(_, t)| options.transports.contains(t))
-            .count();
-        progress(MatrixProgress::Probing { programs });
-    }
-    for (i, imp) in implementations.iter().enumerate() {
-        for (&(role, transport), program) in &imp.commands {
-            if !options.transports.contains(&transport) {
-                continue;
-            }
-            while probes.len() >= options.jobs.max(1) {
-                store(probes.join_next().await);
-            }
-            let (program, options) = (program.clone(), options.clone());
-            probes.spawn(async move {
-                let server = role == Role::Server;
-                let probed = effective_pace(&program, transport, &options, server).await;
-                ((i, role, transport), probed)
-            });
-        }
-    }
-    while !probes.is_empty() {
-        store(probes.join_next().await);
-    }
+    let (pace, note) = pace_of(options);
     // Every case of every implementation in one queue, in the manifest's and the suites' order.
     let mut jobs = Vec::new();
-    // Each implementation's suite runs as (role, how many jobs, the notes of its probes).
+    // Each implementation's suite runs as (role, how many jobs, the run's note).
     let mut shape: Vec<Vec<(Role, usize, Option<String>)>> = Vec::new();
-    for (i, imp) in implementations.iter().enumerate() {
+    for imp in implementations {
         let mut runs = Vec::new();
         for role in Role::ALL {
-            let mut of_role: BTreeMap<(Role, Transport), Pace> = BTreeMap::new();
-            let mut notes: Vec<String> = Vec::new();
-            for t in Transport::ALL {
-                if let Some((pace, note)) = paces.get(&(i, role, t)) {
-                    of_role.insert((role, t), *pace);
-                    notes.extend(note.as_ref().map(|n| format!("{t}: {n}")));
-                }
-            }
             let (transports, quick, only) =
                 (&options.transports, options.quick, options.only.as_deref());
             let suite = match role {
@@ -292,19 +244,16 @@ pub async fn run_matrix(
                     server_cases::selected(transports, quick, only),
                     imp,
                     role,
-                    &of_role,
-                    Pace::real(options.timing),
+                    pace,
                 ),
                 Role::Client => suite_jobs(
                     client_cases::selected(transports, quick, only),
                     imp,
                     role,
-                    &of_role,
-                    Pace::real(options.timing),
+                    pace,
                 ),
             };
-            let note = (!notes.is_empty()).then(|| notes.join("; "));
-            runs.push((role, suite.len(), note));
+            runs.push((role, suite.len(), note.clone()));
             jobs.extend(suite);
         }
         shape.push(runs);
@@ -314,6 +263,7 @@ pub async fn run_matrix(
         implementations: implementations.len(),
         results,
         expected: jobs_wall(&jobs, options.jobs),
+        virtual_clock: pace.virtual_clock,
     });
     // Each implementation is told as soon as its jobs and those of every one before it have
     // ended: the jobs come back in the queue's order.
@@ -363,7 +313,6 @@ fn graded_of(
             let results: Vec<CaseResult> = jobs.by_ref().take(n).flatten().collect();
             SuiteRun {
                 role,
-                speed: results.iter().map(|r| r.speed).max().unwrap_or(1),
                 note,
                 results,
             }

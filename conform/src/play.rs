@@ -23,8 +23,6 @@ pub struct Session {
     pub transport: Transport,
     pub server: SocketAddr,
     pub times: Times,
-    /// How many times faster than real time the program's clock runs.
-    pub speed: u32,
     /// The hosts the checker played, in order of first use.
     pub hosts: Vec<&'static str>,
     udp: Vec<UdpHost>,
@@ -103,15 +101,8 @@ pub fn shown(bytes: &[u8]) -> String {
 }
 
 impl Session {
-    pub fn new(
-        transport: Transport,
-        server: SocketAddr,
-        times: Times,
-        start: Instant,
-        speed: u32,
-    ) -> Self {
+    pub fn new(transport: Transport, server: SocketAddr, times: Times, start: Instant) -> Self {
         Self {
-            speed: speed.max(1),
             recorder: Recorder::new(),
             start,
             transport,
@@ -123,12 +114,6 @@ impl Session {
             tasks: Vec::new(),
             unseen: Vec::new(),
         }
-    }
-
-    /// `d` of the program's time, in real time: a pause that means something to the program (a
-    /// request's pieces closer together than it waits for the rest) shrinks with its clock.
-    pub fn program(&self, d: Duration) -> Duration {
-        d / self.speed
     }
 
     fn now(&self) -> Duration {

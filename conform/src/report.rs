@@ -175,10 +175,8 @@ fn status(v: &Verdict) -> &'static str {
 struct JsonReport<'a> {
     suite: &'a str,
     /// The time base of every time in the report: `virtual` (the program's virtual clock, which is
-    /// the checker's too), `real`, or `faketime` (the program's clock `speed` times faster).
+    /// the checker's too) or `real`.
     clock: &'static str,
-    /// How many times faster than real time the program's clock ran.
-    speed: u32,
     passed: usize,
     failed: usize,
     unsupported: usize,
@@ -222,26 +220,19 @@ struct JsonFinding<'a> {
     observed: &'a str,
 }
 
-/// How many times faster than real time the program's clock ran in `results` (1 if none ran).
-fn speed(results: &[CaseResult]) -> u32 {
-    results.iter().map(|r| r.speed).max().unwrap_or(1)
-}
-
 /// The time base of `results`: see [`JsonReport`]'s `clock`.
 fn clock_of(results: &[CaseResult]) -> &'static str {
-    match (results.iter().any(|r| r.clock.is_some()), speed(results)) {
-        (true, _) => "virtual",
-        (false, 1) => "real",
-        (false, _) => "faketime",
+    match results.iter().any(|r| r.clock.is_some()) {
+        true => "virtual",
+        false => "real",
     }
 }
 
-/// ` (at 10x speed)` for a run at a speed, ` (on the virtual clock)`, nothing at real time.
-pub fn at_speed(results: &[CaseResult]) -> String {
-    match (clock_of(results), speed(results)) {
-        ("virtual", _) => " (on the virtual clock)".to_string(),
-        (_, 1) => String::new(),
-        (_, n) => format!(" (at {n}x speed)"),
+/// ` (on the virtual clock)` for a run on it, nothing at real time.
+pub fn on_clock(results: &[CaseResult]) -> &'static str {
+    match clock_of(results) {
+        "virtual" => " (on the virtual clock)",
+        _ => "",
     }
 }
 
@@ -313,7 +304,6 @@ fn json_report<'a>(suite: &'a str, results: &'a [CaseResult]) -> JsonReport<'a> 
     JsonReport {
         suite,
         clock: clock_of(results),
-        speed: speed(results),
         passed,
         failed,
         unsupported,
@@ -335,7 +325,7 @@ struct JsonImplementation<'a> {
 
 #[derive(Serialize)]
 struct JsonRun<'a> {
-    /// Why the program did not run at the speed asked for, if it did not.
+    /// Why the program did not run on the clock asked for, if it did not.
     note: Option<&'a str>,
     #[serde(flatten)]
     report: JsonReport<'a>,
@@ -352,10 +342,7 @@ pub fn matrix_json(graded: &[Graded]) -> String {
                 .iter()
                 .map(|run| JsonRun {
                     note: run.note.as_deref(),
-                    report: JsonReport {
-                        speed: run.speed,
-                        ..json_report(run.role.name(), &run.results)
-                    },
+                    report: json_report(run.role.name(), &run.results),
                 })
                 .collect(),
         })
@@ -416,8 +403,8 @@ pub fn junit(suite: &str, results: &[CaseResult]) -> String {
     );
     let _ = writeln!(
         out,
-        "    <properties><property name=\"speed\" value=\"{}\"/></properties>",
-        speed(results)
+        "    <properties><property name=\"clock\" value=\"{}\"/></properties>",
+        clock_of(results)
     );
     for r in results {
         let _ = write!(
@@ -467,7 +454,7 @@ fn cell(text: &str) -> String {
 pub fn markdown(suite: &str, results: &[CaseResult]) -> String {
     let mut out = format!(
         "# conform {suite}{}: {}\n\n",
-        at_speed(results),
+        on_clock(results),
         summary(results)
     );
     out.push_str("| | requirement | level | transport | result |\n|---|---|---|---|---|\n");
@@ -540,7 +527,6 @@ mod tests {
             diagram: connid_sim::diagram::Diagram::default(),
             stderr: String::new(),
             wall: Duration::from_millis(1500),
-            speed: 1,
             clock: None,
         };
         vec![
@@ -635,13 +621,17 @@ mod tests {
         assert_eq!(failed["expected"], "an answer, closed");
         assert_eq!(v["cases"][2]["reason"], "no tcp");
         assert_eq!(v["cases"][0]["wall_ms"], 1500);
-        assert_eq!(v["speed"], 1);
-        let mut fast = results();
-        fast.iter_mut().for_each(|r| r.speed = 10);
-        let v: serde_json::Value = serde_json::from_str(&json("server", &fast)).unwrap();
-        assert_eq!(v["speed"], 10);
-        assert!(junit("server", &fast).contains("<property name=\"speed\" value=\"10\"/>"));
-        assert!(markdown("server", &fast).starts_with("# conform server (at 10x speed): "));
+        assert_eq!(v["clock"], "real");
+        assert!(junit("server", &results()).contains("<property name=\"clock\" value=\"real\"/>"));
+        assert!(markdown("server", &results()).starts_with("# conform server: "));
+        let mut on_clock = results();
+        on_clock[0].clock = Some(crate::clock::Report::default());
+        let v: serde_json::Value = serde_json::from_str(&json("server", &on_clock)).unwrap();
+        assert_eq!(v["clock"], "virtual");
+        assert!(junit("server", &on_clock).contains("<property name=\"clock\" value=\"virtual\"/>"));
+        assert!(
+            markdown("server", &on_clock).starts_with("# conform server (on the virtual clock): ")
+        );
     }
 
     #[test]
@@ -693,13 +683,11 @@ mod tests {
             runs: vec![
                 SuiteRun {
                     role: Role::Server,
-                    speed: 10,
                     note: None,
                     results: results(),
                 },
                 SuiteRun {
                     role: Role::Client,
-                    speed: 10,
                     note: Some("n".into()),
                     results: client,
                 },
@@ -730,7 +718,7 @@ mod tests {
         assert_eq!(runs[1]["note"], "n");
         assert_eq!(runs[1]["levels"]["robustness"]["unsupported"], 1);
         assert_eq!(runs[1]["cases"].as_array().unwrap().len(), 3);
-        assert_eq!(runs[0]["speed"], 10);
+        assert_eq!(runs[0]["clock"], "real");
         // A level with failures only, or unsupported cases only, is still counted; one with no case
         // is left out.
         let mut only = results();

@@ -395,7 +395,7 @@ pub fn cases() -> Vec<ServerCase> {
             "TCP is a byte stream: a request may arrive in more than one piece",
             "one answer, for ID 9102, to \u{201c}HELLO 91\u{201d} and \u{201c}02\u{201d} written 50 ms apart, then a half-close",
             play!(|s, c, a| {
-                let gap = s.program(Duration::from_millis(50));
+                let gap = Duration::from_millis(50);
                 let reply = s.tcp("c1", &[b"HELLO 91", b"02"], gap, true).await;
                 s.expect_answer("c1", "HELLO 9102 in two pieces", "9102", &reply);
                 Ok(())
@@ -572,7 +572,7 @@ pub async fn run_case(
     .described(also.reading, also.expect);
     second.verdict = match (&result.0.verdict, &result.1) {
         (Verdict::Unsupported(why), _) => Verdict::Unsupported(why.clone()),
-        (_, Some(run)) => match (also.check)(run, &pace.judged()) {
+        (_, Some(run)) => match (also.check)(run, &pace.times()) {
             Ok(()) => Verdict::Pass,
             Err(why) => Verdict::failed(why),
         },
@@ -589,7 +589,7 @@ async fn run_one(
     pace: Pace,
 ) -> (CaseResult, Option<Run>) {
     // The checker waits in real time; the program's own timers (passed as arguments) are its own.
-    let times = pace.played();
+    let times = pace.times();
     let mut result = CaseResult::new(case.id, case.quote, case.level, transport)
         .described(case.reading, case.expect);
     // A server is started on a free port; if another process took that port first (our child then
@@ -609,16 +609,15 @@ async fn run_one(
             ip: LOOPBACK,
             port,
             transport,
-            times: pace.judged(),
+            times: pace.times(),
             id: String::new(),
         };
         let start = Instant::now();
         let epoch = SystemClock.now();
-        let session = Session::new(transport, server, times, start, pace.speed);
+        let session = Session::new(transport, server, times, start);
         let argv = program.command(&fill);
-        let env = pace.env();
         let (mut child, _) = match Child::spawn(
-            program.launch(&argv, &env),
+            program.launch(&argv),
             SERVER,
             &session.recorder,
             start,
@@ -668,7 +667,7 @@ async fn run_one(
     let hosts: Vec<&str> = std::iter::once(SERVER)
         .chain(session.hosts.iter().copied())
         .collect();
-    let run = told_run(&mut result, &session.recorder, &hosts, start, epoch, pace);
+    let run = told_run(&mut result, &session.recorder, &hosts, start, epoch);
     if !listening {
         result.verdict = match run.events.iter().find_map(|e| match e.kind {
             EventKind::Exit(code) => Some(code),
@@ -685,7 +684,7 @@ async fn run_one(
         return (result, None);
     }
     let scenario = judged_scenario(case.id, port, pace);
-    let outcome = outcome.and_then(|()| case.own.map_or(Ok(()), |own| own(&run, &pace.judged())));
+    let outcome = outcome.and_then(|()| case.own.map_or(Ok(()), |own| own(&run, &pace.times())));
     let unseen = std::mem::take(&mut session.unseen);
     result.verdict = verdict(&scenario, &run, pace, case.rules, unseen, outcome);
     (result, Some(run))

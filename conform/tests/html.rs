@@ -41,21 +41,24 @@ fn failed(reason: &str) -> Verdict {
 fn graded() -> Vec<Graded> {
     let server = |verdicts: [Verdict; 3]| {
         let [a, b, c] = verdicts;
+        // The server suite ran on the virtual clock.
+        let on_clock = |mut r: CaseResult| {
+            r.clock = Some(conform::clock::Report::default());
+            r
+        };
         SuiteRun {
             role: Role::Server,
-            speed: 10,
             note: None,
             results: vec![
-                result("server.a", Level::Required, Transport::Udp, a),
-                result("server.b", Level::Robustness, Transport::Udp, b),
-                result("server.a", Level::Required, Transport::Tcp, c),
+                on_clock(result("server.a", Level::Required, Transport::Udp, a)),
+                on_clock(result("server.b", Level::Robustness, Transport::Udp, b)),
+                on_clock(result("server.a", Level::Required, Transport::Tcp, c)),
             ],
         }
     };
     let client = |verdict| SuiteRun {
         role: Role::Client,
-        speed: 1,
-        note: Some("speed 10 did not take: <static>".into()),
+        note: Some("the virtual clock <could not> be set up".into()),
         results: vec![result(
             "client.x",
             Level::Convention,
@@ -107,11 +110,12 @@ fn every_cell_links_to_its_details_and_every_failure_has_a_diagram() {
         })
         .collect();
     assert_eq!(groups, ["server · udp", "server · tcp", "client · udp"]);
-    // Each implementation's summary, speed and note.
+    // Each implementation's summary, clock and note.
     assert!(page.contains(
-        "server: required 2/2 passed, robustness 1/1 passed, 0 unsupported (at 10x speed)"
+        "server: required 2/2 passed, robustness 1/1 passed, 0 unsupported (on the virtual clock)"
     ));
-    assert!(page.contains("note: speed 10 did not take: &lt;static&gt;"));
+    assert!(page.contains("client: convention 1/1 passed, 0 unsupported (at real time)"));
+    assert!(page.contains("note: the virtual clock &lt;could not&gt; be set up"));
     // What a program printed or a name holds is text, never markup.
     assert!(!page.contains("<script>"));
     assert!(page.contains("&lt;script&gt;bob&lt;/script&gt; &amp; co"));

@@ -51,7 +51,6 @@ fn own_run(imp: &matrix::Implementation, role: Role) -> BTreeMap<(String, String
             only: None,
             jobs: 4,
             timing: Timing::Exact,
-            speed: 1,
             virtual_clock: false,
         };
         let results = runtime.block_on(async {

@@ -35,7 +35,6 @@ fn options(transports: &[Transport], quick: bool, timing: Timing) -> Options {
         only: None,
         jobs: 4,
         timing,
-        speed: 1,
         virtual_clock: true,
     }
 }
@@ -166,6 +165,21 @@ fn a_correct_python_server_passes_every_case_on_both_transports() {
             &fixture(""),
             &options(&Transport::ALL, false, Timing::Scaled)
         ),
+        Vec::<String>::new()
+    );
+}
+
+/// A correct server written with threads: socketserver's, the idle exit by a `threading.Timer`,
+/// expiry by a thread in `Event.wait(1.0)`; Python waits there in `sem_clockwait` and
+/// `pthread_cond_clockwait`, which the virtual clock must see. The assignment's own timers.
+#[test]
+fn a_correct_threaded_python_server_passes_every_case_on_both_transports() {
+    let threaded = python(
+        "tests/conform/threaded_server.py",
+        &["{ip}", "{port}", "{transport}", "30", "120"],
+    );
+    assert_eq!(
+        failed(&threaded, &options(&Transport::ALL, false, Timing::Exact)),
         Vec::<String>::new()
     );
 }
@@ -446,6 +460,18 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
 
     let no_command = Command::new(conform).args(["server"]).output().unwrap();
     assert_eq!(no_command.status.code(), Some(2));
+
+    // Speeds by libfaketime are gone: only the virtual clock or real time.
+    let sped_up = Command::new(conform)
+        .args(["server", "--speed", "10", "--", "python3", &script])
+        .output()
+        .unwrap();
+    assert_eq!(sped_up.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&sped_up.stderr);
+    assert!(
+        stderr.contains("\"10\" is not auto (the virtual clock) or 1 (real time)"),
+        "{stderr}"
+    );
 }
 
 fn client_fixture(defect: &str) -> Program {
@@ -725,160 +751,6 @@ fn a_program_behind_a_wrapper_that_does_not_exec_is_stopped_with_its_wrapper() {
     );
     let left = processes_with(&marker);
     assert!(left.is_empty(), "still running: {left:?}");
-}
-
-/// Whether libfaketime is here; if not, says so loudly (the tests that need it check nothing else).
-fn have_faketime(test: &str) -> bool {
-    let found = conform::child::faketime_library().is_some();
-    if !found {
-        eprintln!(
-            "\n*** {test}: SKIPPED, libfaketime is not installed (apt-get install libfaketime); .ci/run installs it ***\n"
-        );
-    }
-    found
-}
-
-#[test]
-fn at_ten_times_speed_the_verdicts_are_those_of_real_time() {
-    if !have_faketime("at_ten_times_speed_the_verdicts_are_those_of_real_time") {
-        return;
-    }
-    // The assignment's own timers, untouched: the programs' clocks run ten times faster.
-    // libfaketime at 10, as the test's name says: not the virtual clock the other tests run on.
-    let fast = |transports: &[Transport]| Options {
-        speed: 10,
-        virtual_clock: false,
-        ..options(transports, false, Timing::Exact)
-    };
-    let server = connid_binary("server");
-    let connid_server = program(&[&server, "{ip}", "{port}", "--transport", "{transport}"]);
-    let python_server = python(
-        "tests/conform/server.py",
-        &["{ip}", "{port}", "{transport}", "30", "120"],
-    );
-    let client = connid_binary("client");
-    let connid_client = program(&[
-        &client,
-        "HELLO",
-        "{ip}",
-        "{port}",
-        "{id}",
-        "--transport",
-        "{transport}",
-    ]);
-    let python_client = python(
-        "tests/conform/client.py",
-        &["HELLO", "{ip}", "{port}", "{id}", "{transport}", "15"],
-    );
-    let none = Vec::<String>::new();
-    assert_eq!(failed(&connid_server, &fast(&Transport::ALL)), none);
-    assert_eq!(failed(&python_server, &fast(&Transport::ALL)), none);
-    assert_eq!(
-        failed_in(Suite::Client, &connid_client, &fast(&Transport::ALL)),
-        none
-    );
-    assert_eq!(
-        failed_in(Suite::Client, &python_client, &fast(&Transport::ALL)),
-        none
-    );
-    // And a defect fails at ten times speed what it fails at real time.
-    let never_expires = python(
-        "tests/conform/server.py",
-        &[
-            "{ip}",
-            "{port}",
-            "{transport}",
-            "30",
-            "120",
-            "never-expires",
-        ],
-    );
-    assert_eq!(
-        failed(&never_expires, &fast(&[Transport::Udp])),
-        [
-            "server.ttl.expires [udp]",
-            "server.ttl.reset-does-not-refresh [udp]"
-        ]
-    );
-    let short_timeout = python(
-        "tests/conform/client.py",
-        &[
-            "HELLO",
-            "{ip}",
-            "{port}",
-            "{id}",
-            "{transport}",
-            "15",
-            "short-timeout",
-        ],
-    );
-    assert_eq!(
-        failed_in(Suite::Client, &short_timeout, &fast(&[Transport::Udp])),
-        [
-            "client.timeout.error-at-timeout [udp]",
-            "client.timeout.lost-request-retried [udp]"
-        ]
-    );
-}
-
-#[test]
-fn a_program_libfaketime_cannot_speed_up_runs_at_real_time_and_the_run_says_so() {
-    if !have_faketime("a_program_libfaketime_cannot_speed_up_runs_at_real_time_and_the_run_says_so")
-    {
-        return;
-    }
-    // A wrapper that clears LD_PRELOAD stands for a static binary: the library never loads.
-    let server = connid_binary("server");
-    let out = Command::new(env!("CARGO_BIN_EXE_conform"))
-        .args([
-            "server",
-            "--quick",
-            "--only",
-            "server.ok.source-address",
-            "--speed",
-            "10",
-        ])
-        .args(["--", "env", "-u", "LD_PRELOAD", &server, "{ip}", "{port}"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
-    let mut lines = stdout.lines();
-    let note = lines.next().unwrap_or_default();
-    assert!(
-        note.starts_with("note: speed 10 did not take: process ")
-            && note.contains("has no libfaketime loaded")
-            && note.ends_with(": running at real time"),
-        "{stdout}"
-    );
-    let plan = lines.next().unwrap_or_default();
-    assert!(
-        plan.starts_with("conform server: 1 cases over udp, "),
-        "{stdout}"
-    );
-    assert!(!plan.contains("speed"), "{stdout}");
-    assert!(
-        stdout.contains("✔ server.ok.source-address [udp, required]"),
-        "{stdout}"
-    );
-    // And where it does take, the run says the speed.
-    let out = Command::new(env!("CARGO_BIN_EXE_conform"))
-        .args([
-            "server",
-            "--quick",
-            "--only",
-            "server.ok.source-address",
-            "--speed",
-            "10",
-        ])
-        .args(["--", &server, "{ip}", "{port}"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.starts_with("conform server: 1 cases over udp at 10x speed, "),
-        "{stdout}"
-    );
 }
 
 /// The virtual clock's promise: at the assignment's own timers, a timer 1 s off fails its case and

@@ -234,62 +234,106 @@ fn look(
     tasks.push(task(me, driver).inspect_err(|_| running(clock, me, driver))?);
     let registered: HashMap<i32, i64> = clock.page.waits().into_iter().collect();
     let roots = clock.roots.lock().map(|r| r.clone()).unwrap_or_default();
-    for &root in &roots {
-        for pid in crate::child::family(root) {
-            let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+    let reaped = clock.reaped.lock().map(|r| r.clone()).unwrap_or_default();
+    let family: Vec<(u32, u32)> = roots
+        .iter()
+        .flat_map(|&root| {
+            crate::child::family(root)
+                .into_iter()
+                .map(move |p| (root, p))
+        })
+        .collect();
+    vanished(&family, &roots, preloaded, ended)?;
+    for (root, pid) in family {
+        let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            // A root gone from `/proc` before the case's side has taken in its exit is on its way
+            // out (a loaded machine can show that for a few milliseconds): its exit is still to be
+            // recorded at the moment it happens.
+            if pid == root && !reaped.contains(&root) {
+                return Err(Busy::Running);
+            }
+            continue;
+        };
+        let mut seen = Vec::new();
+        for entry in threads.flatten() {
+            let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
                 continue;
             };
-            let mut seen = Vec::new();
-            for entry in threads.flatten() {
-                let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
-                    continue;
-                };
-                seen.push((
-                    tid,
-                    task(pid, tid).inspect_err(|_| running(clock, pid, tid))?,
-                ));
+            seen.push((
+                tid,
+                task(pid, tid).inspect_err(|_| running(clock, pid, tid))?,
+            ));
+        }
+        // A process that has ended (a zombie not yet reaped) waits for nothing, once its parent
+        // has had time to learn of it: the case's side for the program itself.
+        if seen.iter().all(|(_, t)| t.runs == GONE) {
+            let first = *ended.entry(pid).or_insert_with(std::time::Instant::now);
+            if roots.contains(&pid) || first.elapsed() < REAPING {
+                return Err(Busy::Running);
             }
-            // A process that has ended (a zombie not yet reaped) waits for nothing, once its parent
-            // has had time to learn of it: the case's side for the program itself.
-            if seen.iter().all(|(_, t)| t.runs == GONE) {
-                let first = *ended.entry(pid).or_insert_with(std::time::Instant::now);
-                if roots.contains(&pid) || first.elapsed() < REAPING {
-                    return Err(Busy::Running);
+            continue;
+        }
+        if !*preloaded.entry(pid).or_insert_with(|| has_preload(pid)) {
+            return Err(Busy::Unseen(
+                pid as i32,
+                format!(
+                    "{} runs without the virtual clock (a static binary, or LD_PRELOAD cleared)",
+                    named(pid)
+                ),
+            ));
+        }
+        for (tid, mut t) in seen {
+            if let Some(&deadline) = registered.get(&tid) {
+                // Asleep in a registered wait: it wakes for a moment every slice to look at the
+                // clock (a condition variable's wait returns to its caller then), so what tells
+                // that it has not moved on is its deadline, not how often it ran.
+                t.runs = 0;
+                t.deadline = Some(deadline);
+            } else if t.runs != GONE {
+                if let Some(call) = timed_syscall(pid, tid) {
+                    return Err(Busy::Unseen(
+                        tid,
+                        format!(
+                            "{} waited in {call} with a timeout the virtual clock did not see",
+                            named(pid)
+                        ),
+                    ));
                 }
-                continue;
             }
-            if !*preloaded.entry(pid).or_insert_with(|| has_preload(pid)) {
-                return Err(Busy::Unseen(
-                    pid as i32,
-                    format!(
-                        "{} runs without the virtual clock (a static binary, or LD_PRELOAD cleared)",
-                        named(pid)
-                    ),
-                ));
-            }
-            for (tid, mut t) in seen {
-                if let Some(&deadline) = registered.get(&tid) {
-                    // Asleep in a registered wait: it wakes for a moment every slice to look at the
-                    // clock (a condition variable's wait returns to its caller then), so what tells
-                    // that it has not moved on is its deadline, not how often it ran.
-                    t.runs = 0;
-                    t.deadline = Some(deadline);
-                } else if t.runs != GONE {
-                    if let Some(call) = timed_syscall(pid, tid) {
-                        return Err(Busy::Unseen(
-                            tid,
-                            format!(
-                                "{} waited in {call} with a timeout the virtual clock did not see",
-                                named(pid)
-                            ),
-                        ));
-                    }
-                }
-                tasks.push(t);
-            }
+            tasks.push(t);
         }
     }
     Ok(tasks)
+}
+
+/// Holds time still (for [`REAPING`]) after a process the looks saw before (not a root) has gone
+/// from `/proc`: its parent, the program, may not yet have woken to learn of it. Forgets it then.
+fn vanished(
+    family: &[(u32, u32)],
+    roots: &[u32],
+    preloaded: &mut HashMap<u32, bool>,
+    ended: &mut HashMap<u32, std::time::Instant>,
+) -> Result<(), Busy> {
+    let gone: Vec<u32> = preloaded
+        .keys()
+        .copied()
+        .filter(|p| !roots.contains(p) && !family.iter().any(|&(_, f)| f == *p))
+        .collect();
+    let mut holding = false;
+    for pid in gone {
+        let first = *ended.entry(pid).or_insert_with(std::time::Instant::now);
+        if first.elapsed() < REAPING {
+            holding = true;
+        } else {
+            preloaded.remove(&pid);
+            ended.remove(&pid);
+        }
+    }
+    if holding {
+        Err(Busy::Running)
+    } else {
+        Ok(())
+    }
 }
 
 /// Whether a process of the program's process group (which every process it starts inherits) is
