@@ -532,6 +532,28 @@ mod tests {
     }
 
     #[test]
+    fn a_process_of_the_program_that_vanished_holds_time_for_a_moment_then_is_forgotten() {
+        // Seen before (42, a child of root 7), no longer in the family: its parent may not yet know.
+        let mut preloaded = HashMap::from([(7, true), (42, true)]);
+        let mut ended = HashMap::new();
+        let family = [(7, 7)];
+        assert!(matches!(
+            vanished(&family, &[7], &mut preloaded, &mut ended),
+            Err(Busy::Running)
+        ));
+        assert!(preloaded.contains_key(&42));
+        // Still in the family: nothing held, whatever came before.
+        let mut present = HashMap::from([(7, true), (42, true)]);
+        assert!(vanished(&[(7, 7), (7, 42)], &[7], &mut present, &mut HashMap::new()).is_ok());
+        // Once REAPING has passed it no longer holds time, and is forgotten.
+        std::thread::sleep(REAPING + Duration::from_millis(20));
+        assert!(vanished(&family, &[7], &mut preloaded, &mut ended).is_ok());
+        assert!(!preloaded.contains_key(&42) && ended.is_empty());
+        // A root is never held here: the case's side says when it has taken in its exit.
+        assert!(vanished(&[], &[7], &mut preloaded, &mut ended).is_ok());
+    }
+
+    #[test]
     fn a_thread_asleep_with_a_timeout_is_seen_in_proc() {
         // A child of ours asleep in nanosleep (no preload): a timed system call.
         let mut sleeper = std::process::Command::new("sleep")
