@@ -71,6 +71,7 @@ pub mod matrix;
 pub mod play;
 pub mod report;
 pub mod server_cases;
+pub mod sockets;
 
 /// How much a case's requirement weighs. A run fails (exit 1) when a `required` case fails; with
 /// `--strict` a `robustness` one fails it too; a `convention` never does.
@@ -289,6 +290,37 @@ impl Program {
             names("{ttl}") && names("{idle}")
         } else {
             names("{timeout}")
+        }
+    }
+
+    /// Whether the command can be started at all: its program found (a path, from the directory it
+    /// runs in, or a name on `PATH`) and executable. Said once, before any case, instead of a "cannot
+    /// start" in every case.
+    pub fn startable(&self) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(name) = self.argv.first() else {
+            return Err("the command line is empty".into());
+        };
+        let executable = |p: &std::path::Path| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        };
+        if name.contains('/') {
+            let path = match &self.dir {
+                Some(dir) => dir.join(name),
+                None => std::path::PathBuf::from(name),
+            };
+            return match std::fs::metadata(&path) {
+                Err(_) => Err(format!("cannot start {name}: no such file")),
+                Ok(_) if !executable(&path) => {
+                    Err(format!("cannot start {name}: not an executable file"))
+                }
+                Ok(_) => Ok(()),
+            };
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        match std::env::split_paths(&path).any(|dir| executable(&dir.join(name))) {
+            true => Ok(()),
+            false => Err(format!("cannot start {name}: no such program on PATH")),
         }
     }
 }
@@ -829,6 +861,38 @@ mod tests {
         ];
         assert_eq!(expected_wall(&more, 2), s(30));
         assert_eq!(expected_wall(&[], 4), s(0));
+    }
+
+    #[test]
+    fn a_command_is_startable_only_if_its_program_is_found_and_executable() {
+        let argv = |a: &[&str]| Program::new(a.iter().map(|s| s.to_string()).collect());
+        assert_eq!(argv(&["sh", "-c", "true"]).startable(), Ok(()));
+        assert_eq!(
+            argv(&["no-such-program-here"]).startable(),
+            Err("cannot start no-such-program-here: no such program on PATH".into())
+        );
+        assert_eq!(
+            argv(&[]).startable(),
+            Err("the command line is empty".into())
+        );
+        // A path is taken from the directory the command runs in.
+        let dir = std::env::temp_dir().join(format!("conform-startable-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("plain.txt"), "").unwrap();
+        let mut in_dir = argv(&["./plain.txt"]);
+        in_dir.dir = Some(dir.clone());
+        assert_eq!(
+            in_dir.startable(),
+            Err("cannot start ./plain.txt: not an executable file".into())
+        );
+        in_dir.argv = vec!["./gone".into()];
+        assert_eq!(
+            in_dir.startable(),
+            Err("cannot start ./gone: no such file".into())
+        );
+        in_dir.argv = vec!["/bin/sh".into()];
+        assert_eq!(in_dir.startable(), Ok(()));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -306,6 +306,9 @@ impl Terminal {
 /// `conform server` or `conform client`: one program, one suite.
 fn single(is_server: bool, common: Common, command: Vec<String>) -> ExitCode {
     let program = Program::new(command);
+    if let Err(why) = program.startable() {
+        return usage_error(&why);
+    }
     let strict = common.strict;
     let options = options_from(common.run, common.transport);
     if options.timing == Timing::Scaled && !program.takes_timers(is_server) {
@@ -418,6 +421,17 @@ fn matrix(
         Ok(implementations) => implementations,
         Err(e) => return usage_error(&e.to_string()),
     };
+    for imp in &implementations {
+        for (&(role, t), program) in &imp.commands {
+            if let Err(why) = program.startable() {
+                return usage_error(&format!(
+                    "{}: {}: the {role} command for {t}: {why}",
+                    manifest.display(),
+                    imp.name
+                ));
+            }
+        }
+    }
     let options = options_from(run, transport);
     if options.timing == Timing::Scaled {
         for imp in &implementations {

@@ -474,50 +474,41 @@ fn is_listening(transport: Transport, addr: SocketAddr) -> bool {
     }
 }
 
-/// Whether the process `pid` or one of its descendants holds a `transport` socket bound to `port` (TCP:
-/// listening), as Linux's `/proc` tells; `None` where there is no `/proc/net` to ask. Unlike binding the
-/// port ourselves, asking never takes the port from a server between its bind and its listen, and it
-/// tells our child from another checker's server that picked the same port.
-fn held_by(pid: u32, transport: Transport, port: u16) -> Option<bool> {
-    if !std::path::Path::new("/proc/net").exists() {
+/// Whether `held` (what a server and its descendants hold, [`crate::sockets::held`]) has a
+/// `transport` socket bound to `port` (TCP: listening). Unlike binding the port ourselves, asking
+/// never takes the port from a server between its bind and its listen, and it tells our child from
+/// another checker's server that picked the same port.
+fn holds(held: &[crate::sockets::Held], transport: Transport, port: u16) -> bool {
+    held.iter()
+        .any(|h| h.transport == transport && h.local.port() == port)
+}
+
+/// Why a server that never listened where it was told is failed, from what it held instead:
+/// `None` if it held nothing (then it may simply not serve this transport).
+fn listened_elsewhere(
+    held: &[crate::sockets::Held],
+    program: &Program,
+    transport: Transport,
+    server: SocketAddr,
+) -> Option<String> {
+    if held.is_empty() {
         return None;
     }
-    let tables: [&str; 2] = match transport {
-        Transport::Udp => ["udp", "udp6"],
-        Transport::Tcp => ["tcp", "tcp6"],
-    };
-    // Each row: `sl local_address rem_address st ... uid timeout inode`; the address is hex `IP:PORT`.
-    let mut sockets = Vec::new();
-    for table in tables {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/net/{table}")) else {
-            continue;
-        };
-        let needle = format!(":{port:04X} ");
-        for row in text.lines().skip(1).filter(|row| row.contains(&needle)) {
-            let fields: Vec<&str> = row.split_whitespace().collect();
-            let local_port = fields
-                .get(1)
-                .and_then(|a| a.rsplit_once(':'))
-                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
-            // A TCP server holds the port once it listens (state 0A); one that has only bound may
-            // still fail to listen.
-            let ready = transport == Transport::Udp || fields.get(3) == Some(&"0A");
-            if let (Some(p), Some(inode), true) = (local_port, fields.get(9), ready) {
-                if p == port && *inode != "0" {
-                    sockets.push(format!("socket:[{inode}]"));
-                }
-            }
-        }
-    }
-    let family = super::child::family(pid);
-    Some(family.iter().any(|p| {
-        std::fs::read_dir(format!("/proc/{p}/fd")).is_ok_and(|fds| {
-            fds.flatten().any(|fd| {
-                std::fs::read_link(fd.path())
-                    .is_ok_and(|link| sockets.iter().any(|s| link.as_os_str() == s.as_str()))
-            })
-        })
-    }))
+    let list = held
+        .iter()
+        .map(|h| h.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let port = server.port();
+    Some(if held.iter().any(|h| h.transport == transport) {
+        format!("the server listens on {list}, not on the port it was given, {port}")
+    } else if !program.argv.iter().any(|a| a.contains("{transport}")) {
+        format!(
+            "the server listens on {list}, not on {transport} {server}: its command line has no {{transport}} to tell it which"
+        )
+    } else {
+        format!("the server listens on {list}, not on {transport} {server}")
+    })
 }
 
 /// How often a case starts its server again on a new port when another process took the port first.
@@ -595,6 +586,7 @@ async fn run_one(
     // A server is started on a free port; if another process took that port first (our child then
     // fails to bind it), it is started again on another.
     let mut attempt = 0;
+    let mut elsewhere = Vec::new();
     let (port, server, start, epoch, mut session, mut child, listening) = loop {
         attempt += 1;
         let port = match free_port(transport) {
@@ -631,18 +623,27 @@ async fn run_one(
             }
         };
         let mut listening = false;
+        let mut pause = Duration::from_millis(20);
         while start.elapsed() < START_LIMIT && !child.has_exited() {
             // Asked off the runtime's threads: /proc/net can be long on a busy machine.
             let pid = child.pid();
-            let held =
-                crate::clock::blocking(move || pid.and_then(|pid| held_by(pid, transport, port)))
-                    .await
-                    .flatten();
-            listening = held.unwrap_or_else(|| is_listening(transport, server));
+            let held = crate::clock::blocking(move || pid.and_then(crate::sockets::held))
+                .await
+                .flatten();
+            listening = match &held {
+                Some(held) => holds(held, transport, port),
+                None => is_listening(transport, server),
+            };
             if listening {
                 break;
             }
-            crate::clock::sleep(Duration::from_millis(20)).await;
+            // What it holds instead, if it never listens where it was told.
+            if let Some(held) = held.filter(|h| !h.is_empty()) {
+                elsewhere = held;
+            }
+            crate::clock::sleep(pause).await;
+            // Looked at often while a server usually starts, then less: each look walks `/proc`.
+            pause = (pause * 2).min(Duration::from_millis(500));
         }
         // Our child could not have the port because another process holds it: try another port.
         if !listening
@@ -669,14 +670,19 @@ async fn run_one(
         .collect();
     let run = told_run(&mut result, &session.recorder, &hosts, start, epoch);
     if !listening {
-        result.verdict = match run.events.iter().find_map(|e| match e.kind {
+        let exit = run.events.iter().find_map(|e| match e.kind {
             EventKind::Exit(code) => Some(code),
             _ => None,
-        }) {
-            Some(code) => Verdict::failed(format!(
+        });
+        result.verdict = match (
+            listened_elsewhere(&elsewhere, program, transport, server),
+            exit,
+        ) {
+            (Some(why), _) => Verdict::failed(why),
+            (None, Some(code)) => Verdict::failed(format!(
                 "the server exited with code {code} before it listened on {transport} {server}"
             )),
-            None => Verdict::Unsupported(format!(
+            (None, None) => Verdict::Unsupported(format!(
                 "the server did not listen on {transport} {server} within {} s",
                 START_LIMIT.as_secs()
             )),
@@ -714,23 +720,26 @@ mod tests {
             tcp.local_addr().unwrap().port(),
         );
         let me = std::process::id();
-        if held_by(me, Transport::Udp, u).is_none() {
+        let held = |pid| crate::sockets::held(pid).unwrap_or_default();
+        if crate::sockets::held(me).is_none() {
             return; // no /proc here: the probe alone decides
         }
-        assert_eq!(held_by(me, Transport::Udp, u), Some(true));
-        assert_eq!(held_by(me, Transport::Tcp, t), Some(true));
+        assert!(holds(&held(me), Transport::Udp, u));
+        assert!(holds(&held(me), Transport::Tcp, t));
+        // Not on the other transport.
+        assert!(!holds(&held(me), Transport::Tcp, u) || u == t);
         // Another process holds neither.
         let mut other = std::process::Command::new("sleep")
             .arg("5")
             .spawn()
             .unwrap();
-        assert_eq!(held_by(other.id(), Transport::Udp, u), Some(false));
-        assert_eq!(held_by(other.id(), Transport::Tcp, t), Some(false));
+        assert!(!holds(&held(other.id()), Transport::Udp, u));
+        assert!(!holds(&held(other.id()), Transport::Tcp, t));
         let _ = other.kill();
         let _ = other.wait();
         // Nor do we once they are closed.
         drop((udp, tcp));
-        assert_eq!(held_by(me, Transport::Udp, u), Some(false));
+        assert!(!holds(&held(me), Transport::Udp, u));
     }
 
     #[test]

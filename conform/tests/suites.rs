@@ -205,6 +205,53 @@ fn the_classic_python_server_fails_exactly_what_it_does_not_implement() {
     );
 }
 
+/// The commonest mistake, a port written into the program, once passed as "unsupported" (exit 0),
+/// and its verdict hung on `--jobs`. Now every case fails and says where the server did listen.
+#[test]
+fn a_server_that_ignores_its_port_fails_every_case_saying_where_it_listened() {
+    let ignores = fixture("ignores-port");
+    let cases = conform::server_cases::selected(&Transport::ALL, true, None).len();
+    for jobs in [1, 4] {
+        let run = Options {
+            jobs,
+            ..options(&Transport::ALL, true, Timing::Scaled)
+        };
+        let judged = judged(Suite::Server, &ignores, &run);
+        assert_eq!(judged.len(), cases, "jobs {jobs}: {judged:?}");
+        for (case, reason) in &judged {
+            let transport = if case.ends_with("[udp]") {
+                "udp"
+            } else {
+                "tcp"
+            };
+            assert!(
+                reason.starts_with(&format!("the server listens on {transport} 127.0.0.1:"))
+                    && reason.contains(", not on the port it was given, "),
+                "jobs {jobs}: {case}: {reason}"
+            );
+        }
+    }
+    // A command that does not pass {transport}: over TCP it serves UDP, and the reason says so.
+    let udp_always = python(
+        "tests/conform/server.py",
+        &["{ip}", "{port}", "udp", "30", "120"],
+    );
+    let only = Options {
+        only: Some("server.ok.source-address".into()),
+        ..options(&[Transport::Tcp], true, Timing::Exact)
+    };
+    let judged = judged(Suite::Server, &udp_always, &only);
+    assert_eq!(judged.len(), 1, "{judged:?}");
+    let (case, reason) = &judged[0];
+    assert_eq!(case, "server.ok.source-address [tcp]");
+    assert!(
+        reason.starts_with("the server listens on udp 127.0.0.1:")
+            && reason.contains(", not on tcp 127.0.0.1:")
+            && reason.ends_with(": its command line has no {transport} to tell it which"),
+        "{reason}"
+    );
+}
+
 #[test]
 fn each_seeded_defect_fails_exactly_its_own_requirement() {
     let udp = options(&[Transport::Udp], false, Timing::Scaled);
@@ -472,6 +519,41 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
         stderr.contains("\"10\" is not auto (the virtual clock) or 1 (real time)"),
         "{stderr}"
     );
+
+    // A program that does not exist: one line, exit 2, no case run.
+    let missing = Command::new(conform)
+        .args(["server", "--", "no-such-program-here", "{ip}", "{port}"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&missing.stdout), "");
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr),
+        "error: cannot start no-such-program-here: no such program on PATH (see --help)\n"
+    );
+    // And in a manifest, named with its implementation, before anything runs.
+    let dir = std::env::temp_dir().join(format!("conform-missing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = dir.join("class.toml");
+    std::fs::write(
+        &manifest,
+        "[[implementation]]\nname = \"pat\"\nserver = \"./server.sh {ip} {port}\"\n",
+    )
+    .unwrap();
+    let missing = Command::new(conform)
+        .args(["matrix", manifest.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&missing.stdout), "");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr
+            .contains(": pat: the server command for udp: cannot start ./server.sh: no such file"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn client_fixture(defect: &str) -> Program {

@@ -13,6 +13,8 @@ DEFECT, one per class of bug seen in real submissions:
                       connection
   grants-empty-id     "HELLO " is granted as an empty ID
   any-verb            any first word is taken as HELLO
+  ignores-port        listens on a port of its own (one the system picks, as a port written into
+                      the program would be) instead of SERVER_PORT
 Standard library only. Over TCP a request ends at a newline, at the end of the stream, or when the
 client has sent nothing more for 0.3 s.
 """
@@ -76,7 +78,7 @@ def listen():
     s = socket.socket(socket.AF_INET, kind)
     if transport == "tcp":
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((ip, port))
+    s.bind((ip, 0 if defect == "ignores-port" else port))
     if transport == "tcp":
         s.listen(16)
     s.settimeout(idle)
