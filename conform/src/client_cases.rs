@@ -938,6 +938,8 @@ async fn run_one(
         }
     }
     let typed = std::mem::take(&mut keyboard.typed);
+    // Where it sent, as the clock's library saw it: what says a client sent to a port of its own.
+    let sent = crate::clock::sends();
     drop(keyboard);
     child
         .wait(deadline.saturating_duration_since(Instant::now()))
@@ -951,9 +953,12 @@ async fn run_one(
         e.host == CLIENT && matches!(e.kind, EventKind::Send { .. } | EventKind::Connected { .. })
     });
     if !reached {
-        result.verdict = Verdict::Unsupported(format!(
-            "the client never reached the checker's server over {transport} 127.0.0.1:{port}"
-        ));
+        result.verdict = match sent_elsewhere(&sent, program, transport, port) {
+            Some(why) => Verdict::failed(why),
+            None => Verdict::Unsupported(format!(
+                "the client never reached the checker's server over {transport} 127.0.0.1:{port}"
+            )),
+        };
         return result;
     }
     let scenario = scenario(case, port, pace, typed);
@@ -974,6 +979,33 @@ async fn run_one(
         own,
     );
     result
+}
+
+/// Why a client that never reached the checker's server is failed, from where the clock's library
+/// saw it send instead: `None` if it sent nowhere (then it may simply not use this transport).
+fn sent_elsewhere(
+    sent: &[crate::clock::Sent],
+    program: &Program,
+    transport: Transport,
+    port: u16,
+) -> Option<String> {
+    if sent.is_empty() {
+        return None;
+    }
+    let list = sent
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(if sent.iter().any(|s| s.transport == transport) {
+        format!("the client sent to {list}, not to the port it was given, {port}")
+    } else if !program.argv.iter().any(|a| a.contains("{transport}")) {
+        format!(
+            "the client sent to {list}, not over {transport} to 127.0.0.1:{port}: its command line has no {{transport}} to tell it which"
+        )
+    } else {
+        format!("the client sent to {list}, not over {transport} to 127.0.0.1:{port}")
+    })
 }
 
 /// The client cases that run for these options, with their transports, in report order.

@@ -20,7 +20,7 @@ use std::time::Duration;
 mod controller;
 mod page;
 
-pub use page::Page;
+pub use page::{Page, Sent};
 
 /// A moment on the case's clock: virtual `CLOCK_MONOTONIC` nanoseconds (real ones on a real clock),
 /// the same time base the program under test reads.
@@ -177,6 +177,12 @@ pub fn watch(pid: u32) {
             started.get_or_insert_with(std::time::Instant::now);
         }
     }
+}
+
+/// Where the program on this thread's virtual clock has sent datagrams or connected (empty on a real
+/// clock: nothing is preloaded there to see it).
+pub fn sends() -> Vec<Sent> {
+    current().map_or_else(Vec::new, |clock| clock.page.sends())
 }
 
 /// Tells this thread's virtual clock that the case's side has taken in the exit of `pid` (one it

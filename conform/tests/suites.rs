@@ -624,6 +624,50 @@ fn the_classic_python_client_fails_exactly_what_it_does_not_implement() {
     );
 }
 
+/// A client that sends to a port of its own choosing fails every case, each saying where it sent
+/// (as the clock's library saw it), instead of passing as "unsupported".
+#[test]
+fn a_client_that_ignores_its_port_fails_every_case_saying_where_it_sent() {
+    let ignores = client_fixture("ignores-port");
+    let cases = conform::client_cases::selected(&Transport::ALL, true, None).len();
+    let failures = judged(
+        Suite::Client,
+        &ignores,
+        &options(&Transport::ALL, true, Timing::Scaled),
+    );
+    assert_eq!(failures.len(), cases, "{failures:?}");
+    for (case, reason) in &failures {
+        let transport = if case.ends_with("[udp]") {
+            "udp"
+        } else {
+            "tcp"
+        };
+        assert!(
+            reason.starts_with(&format!("the client sent to {transport} 127.0.0.1:"))
+                && reason.contains(", not to the port it was given, "),
+            "{case}: {reason}"
+        );
+    }
+    // A command that does not pass {transport}: over TCP it sends UDP, and the reason says so.
+    let udp_always = python(
+        "tests/conform/client.py",
+        &["HELLO", "{ip}", "{port}", "{id}", "udp", "15"],
+    );
+    let only = Options {
+        only: Some("client.established.own-address".into()),
+        ..options(&[Transport::Tcp], true, Timing::Exact)
+    };
+    let judged = judged(Suite::Client, &udp_always, &only);
+    assert_eq!(judged.len(), 1, "{judged:?}");
+    assert!(
+        judged[0].1.starts_with("the client sent to udp 127.0.0.1:")
+            && judged[0]
+                .1
+                .ends_with(": its command line has no {transport} to tell it which"),
+        "{judged:?}"
+    );
+}
+
 #[test]
 fn each_seeded_client_defect_fails_exactly_its_own_requirement() {
     let all = options(&Transport::ALL, false, Timing::Scaled);

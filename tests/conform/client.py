@@ -13,6 +13,8 @@ DEFECT, one per class of bug seen in real submissions:
   takes-other-id      takes any OK as its own, and prints "Connection established  <id> <ip>
                       <port>" (two spaces, no timestamp)
   takes-any-source    takes a UDP reply from any address, not only the server's
+  ignores-port        sends to a port of its own (a free one the system picks, as a port written
+                      into the program would be) instead of SERVER_PORT
 Standard library only. Replies for another ID, malformed replies and (UDP) datagrams from another
 address than the server's are ignored until the timeout.
 """
@@ -24,6 +26,10 @@ from datetime import datetime
 _, verb, ip, port, cid, transport, timeout = sys.argv[:7]
 defect = sys.argv[7] if len(sys.argv) > 7 else ""
 port, timeout = int(port), float(timeout)
+if defect == "ignores-port":
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM) as spare:
+        spare.bind((ip, 0))
+        port = spare.getsockname()[1]
 if defect == "short-timeout":
     timeout /= 3
 if defect == "late-unstamped":

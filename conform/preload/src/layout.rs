@@ -3,8 +3,8 @@
 // Every field is an atomic: the controller moves `offset_ns`; each thread of the program writes its
 // own slot while it waits.
 
-/// "confclk3": the file holds this layout.
-pub const MAGIC: u64 = 0x636f_6e66_636c_6b33;
+/// "confclk4": the file holds this layout.
+pub const MAGIC: u64 = 0x636f_6e66_636c_6b34;
 
 /// How many threads of the program can be in a timed wait at once. A thread that finds none free
 /// waits at real time and sets [`UNSUPPORTED_SLOTS`].
@@ -20,6 +20,26 @@ pub const UNSUPPORTED_TIMERFD: u32 = 2;
 pub const UNSUPPORTED_ALARM: u32 = 4;
 pub const UNSUPPORTED_POSIX_TIMER: u32 = 8;
 pub const UNSUPPORTED_SLOTS: u32 = 16;
+
+/// How many of the program's latest sends (and connects) the page keeps, in a ring.
+pub const SENDS: usize = 32;
+
+/// A [`Sent::kind`]: over UDP (a datagram, or a UDP socket connected), over TCP (a connect), and the
+/// bit set when the address is IPv6 (then [`Sent::ipv4`] is 0).
+pub const SENT_UDP: u32 = 1;
+pub const SENT_TCP: u32 = 2;
+pub const SENT_IPV6: u32 = 4;
+
+/// Where the program sent something: what tells a client that sends to a port of its own choosing
+/// from one that does not speak the transport at all.
+#[repr(C)]
+pub struct Sent {
+    /// [`SENT_UDP`] or [`SENT_TCP`], maybe with [`SENT_IPV6`]; 0: empty. Written last.
+    pub kind: core::sync::atomic::AtomicU32,
+    /// The IPv4 address, in network byte order.
+    pub ipv4: core::sync::atomic::AtomicU32,
+    pub port: core::sync::atomic::AtomicU32,
+}
 
 /// One thread's timed wait.
 #[repr(C)]
@@ -47,4 +67,7 @@ pub struct Shared {
     /// Counts the jumps: a futex word the controller wakes after each, so sleeps end at once.
     pub generation: core::sync::atomic::AtomicU32,
     pub slots: [Slot; SLOTS],
+    /// How many sends have been kept: the next goes to `sends[sent % SENDS]`.
+    pub sent: core::sync::atomic::AtomicU32,
+    pub sends: [Sent; SENDS],
 }

@@ -9,6 +9,10 @@
 //! earliest deadline, and the wait that owns it ends within a slice. A wait on file descriptors still
 //! returns at once when one is ready: the network stays real loopback.
 //!
+//! It also keeps, in the same page, where the program last sent datagrams or connected
+//! (`connect`, `sendto`, `sendmsg`): a client that sends to a port of its own choosing is told from
+//! one that does not use the transport at all.
+//!
 //! Without `CONFORM_CLOCK` (or with a file that is not the page) every call goes straight to libc.
 //! Timers it does not make virtual (`SO_RCVTIMEO`, `timerfd`, `alarm`, POSIX timers) are flagged in
 //! the page when armed, so `conform` stops jumping rather than judge against a clock the program
@@ -1091,6 +1095,118 @@ pub unsafe extern "C" fn setitimer(
     );
     // SAFETY: passed on.
     unsafe { f(which, new, old) }
+}
+
+/// A socket address as C passes it (only the family and port are read, and an IPv4 address).
+#[repr(C)]
+pub struct SockaddrIn {
+    family: u16,
+    port_be: u16,
+    addr_be: u32,
+}
+
+#[repr(C)]
+pub struct Msghdr {
+    name: *const c_void,
+    namelen: u32,
+    // The rest of `struct msghdr` is not read.
+}
+
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
+const SO_TYPE: c_int = 3;
+const SOCK_STREAM: c_int = 1;
+const SOCK_DGRAM: c_int = 2;
+
+/// Keeps, in the page, where the program sends (or connects) `fd`: its transport and address.
+fn note_sent(fd: c_int, addr: *const c_void, len: u32) {
+    let Some(page) = shared() else {
+        return;
+    };
+    if addr.is_null() || (len as usize) < core::mem::size_of::<SockaddrIn>() {
+        return;
+    }
+    // SAFETY: the caller's address, at least as long as a `sockaddr_in`; read without alignment.
+    let sa = unsafe { core::ptr::read_unaligned(addr.cast::<SockaddrIn>()) };
+    let ipv6 = match sa.family {
+        AF_INET => false,
+        AF_INET6 => true,
+        _ => return,
+    };
+    let mut kind: c_int = 0;
+    let mut kind_len: u32 = core::mem::size_of::<c_int>() as u32;
+    let getsockopt = real!(
+        "getsockopt" as unsafe extern "C" fn(c_int, c_int, c_int, *mut c_void, *mut u32) -> c_int
+    );
+    let saved = errno();
+    // SAFETY: an int and its length, ours.
+    let got = unsafe {
+        getsockopt(
+            fd,
+            SOL_SOCKET,
+            SO_TYPE,
+            (&mut kind as *mut c_int).cast(),
+            &mut kind_len,
+        )
+    };
+    set_errno(saved);
+    let transport = match (got, kind & 0xf) {
+        (0, SOCK_DGRAM) => SENT_UDP,
+        (0, SOCK_STREAM) => SENT_TCP,
+        _ => return,
+    };
+    let at = page.sent.fetch_add(1, Relaxed) as usize % SENDS;
+    let slot = &page.sends[at];
+    slot.kind.store(0, Release);
+    slot.port
+        .store(u32::from(u16::from_be(sa.port_be)), Relaxed);
+    slot.ipv4.store(if ipv6 { 0 } else { sa.addr_be }, Relaxed);
+    slot.kind
+        .store(transport | if ipv6 { SENT_IPV6 } else { 0 }, Release);
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn connect(fd: c_int, addr: *const c_void, len: u32) -> c_int {
+    note_sent(fd, addr, len);
+    let f = real!("connect" as unsafe extern "C" fn(c_int, *const c_void, u32) -> c_int);
+    // SAFETY: passed on.
+    unsafe { f(fd, addr, len) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    n: usize,
+    flags: c_int,
+    addr: *const c_void,
+    len: u32,
+) -> isize {
+    note_sent(fd, addr, len);
+    let f = real!(
+        "sendto"
+            as unsafe extern "C" fn(
+                c_int,
+                *const c_void,
+                usize,
+                c_int,
+                *const c_void,
+                u32,
+            ) -> isize
+    );
+    // SAFETY: passed on.
+    unsafe { f(fd, buf, n, flags, addr, len) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const Msghdr, flags: c_int) -> isize {
+    // SAFETY: the caller's message header, checked for null.
+    if let Some(m) = unsafe { msg.as_ref() } {
+        note_sent(fd, m.name, m.namelen);
+    }
+    let f = real!("sendmsg" as unsafe extern "C" fn(c_int, *const Msghdr, c_int) -> isize);
+    // SAFETY: passed on.
+    unsafe { f(fd, msg, flags) }
 }
 
 #[cfg(test)]

@@ -156,6 +156,36 @@ impl Page {
         };
     }
 
+    /// Where the program last sent or connected (the page keeps the latest [`layout::SENDS`]), oldest
+    /// first, each once.
+    pub fn sends(&self) -> Vec<Sent> {
+        let shared = self.shared();
+        let total = shared.sent.load(Ordering::Acquire) as usize;
+        let kept = total.min(layout::SENDS);
+        let mut found: Vec<Sent> = Vec::new();
+        for i in total - kept..total {
+            let slot = &shared.sends[i % layout::SENDS];
+            let kind = slot.kind.load(Ordering::Acquire);
+            let transport = match kind & (layout::SENT_UDP | layout::SENT_TCP) {
+                layout::SENT_UDP => connid::Transport::Udp,
+                layout::SENT_TCP => connid::Transport::Tcp,
+                _ => continue,
+            };
+            let ip = (kind & layout::SENT_IPV6 == 0)
+                .then(|| std::net::Ipv4Addr::from(u32::from_be(slot.ipv4.load(Ordering::Relaxed))));
+            let port = slot.port.load(Ordering::Relaxed) as u16;
+            let sent = Sent {
+                transport,
+                ip,
+                port,
+            };
+            if !found.contains(&sent) {
+                found.push(sent);
+            }
+        }
+        found
+    }
+
     /// Every thread in a timed wait, with its deadline.
     pub fn waits(&self) -> Vec<(i32, i64)> {
         self.shared()
@@ -167,6 +197,24 @@ impl Page {
                 (tid != 0 && deadline != NO_DEADLINE).then_some((tid, deadline))
             })
             .collect()
+    }
+}
+
+/// Where the program sent a datagram or connected, as the preload library saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub transport: connid::Transport,
+    /// The IPv4 address (`None`: an IPv6 one).
+    pub ip: Option<std::net::Ipv4Addr>,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Sent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.ip {
+            Some(ip) => write!(f, "{} {ip}:{}", self.transport, self.port),
+            None => write!(f, "{} port {} (IPv6)", self.transport, self.port),
+        }
     }
 }
 
