@@ -953,7 +953,11 @@ async fn run_one(
         e.host == CLIENT && matches!(e.kind, EventKind::Send { .. } | EventKind::Connected { .. })
     });
     if !reached {
-        result.verdict = match sent_elsewhere(&sent, program, transport, port) {
+        let found: Vec<(Transport, String)> =
+            sent.iter().map(|s| (s.transport, s.to_string())).collect();
+        let given = std::net::SocketAddr::new(LOOPBACK, port);
+        let seen = ("the client sent to", "to");
+        result.verdict = match crate::elsewhere(seen, &found, program, transport, given) {
             Some(why) => Verdict::failed(why),
             None => Verdict::Unsupported(format!(
                 "the client never reached the checker's server over {transport} 127.0.0.1:{port}"
@@ -979,33 +983,6 @@ async fn run_one(
         own,
     );
     result
-}
-
-/// Why a client that never reached the checker's server is failed, from where the clock's library
-/// saw it send instead: `None` if it sent nowhere (then it may simply not use this transport).
-fn sent_elsewhere(
-    sent: &[crate::clock::Sent],
-    program: &Program,
-    transport: Transport,
-    port: u16,
-) -> Option<String> {
-    if sent.is_empty() {
-        return None;
-    }
-    let list = sent
-        .iter()
-        .map(|s| s.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    Some(if sent.iter().any(|s| s.transport == transport) {
-        format!("the client sent to {list}, not to the port it was given, {port}")
-    } else if !program.argv.iter().any(|a| a.contains("{transport}")) {
-        format!(
-            "the client sent to {list}, not over {transport} to 127.0.0.1:{port}: its command line has no {{transport}} to tell it which"
-        )
-    } else {
-        format!("the client sent to {list}, not over {transport} to 127.0.0.1:{port}")
-    })
 }
 
 /// The client cases that run for these options, with their transports, in report order.

@@ -325,6 +325,37 @@ impl Program {
     }
 }
 
+/// Why a program that never used the address it was given is failed, from where it was seen to
+/// listen or send instead (`found`, each with its transport, in words): `None` if it was seen nowhere
+/// (then it may simply not use this transport). `seen` is the sentence's start and its preposition:
+/// ("the server listens on", "on"), ("the client sent to", "to").
+fn elsewhere(
+    (seen, prep): (&str, &str),
+    found: &[(Transport, String)],
+    program: &Program,
+    transport: Transport,
+    given: std::net::SocketAddr,
+) -> Option<String> {
+    if found.is_empty() {
+        return None;
+    }
+    let list = found
+        .iter()
+        .map(|(_, f)| f.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let port = given.port();
+    Some(if found.iter().any(|(t, _)| *t == transport) {
+        format!("{seen} {list}, not {prep} the port it was given, {port}")
+    } else if !program.argv.iter().any(|a| a.contains("{transport}")) {
+        format!(
+            "{seen} {list}, not {prep} {transport} {given}: its command line has no {{transport}} to tell it which"
+        )
+    } else {
+        format!("{seen} {list}, not {prep} {transport} {given}")
+    })
+}
+
 /// How one case ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -861,6 +892,35 @@ mod tests {
         ];
         assert_eq!(expected_wall(&more, 2), s(30));
         assert_eq!(expected_wall(&[], 4), s(0));
+    }
+
+    #[test]
+    fn a_program_seen_elsewhere_is_told_where_and_what_its_command_lacks() {
+        let given: std::net::SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let with = Program::new(vec!["srv".into(), "{port}".into(), "{transport}".into()]);
+        let without = Program::new(vec!["srv".into(), "{port}".into()]);
+        let seen = ("the server listens on", "on");
+        let udp = |s: &str| (Transport::Udp, format!("udp {s}"));
+        assert_eq!(elsewhere(seen, &[], &with, Transport::Udp, given), None);
+        assert_eq!(
+            elsewhere(seen, &[udp("127.0.0.1:5599"), udp("127.0.0.1:5600")], &with, Transport::Udp, given).unwrap(),
+            "the server listens on udp 127.0.0.1:5599, udp 127.0.0.1:5600, not on the port it was given, 4000"
+        );
+        assert_eq!(
+            elsewhere(seen, &[udp("127.0.0.1:4000")], &without, Transport::Tcp, given).unwrap(),
+            "the server listens on udp 127.0.0.1:4000, not on tcp 127.0.0.1:4000: its command line has no {transport} to tell it which"
+        );
+        assert_eq!(
+            elsewhere(
+                ("the client sent to", "to"),
+                &[udp("127.0.0.1:4000")],
+                &with,
+                Transport::Tcp,
+                given
+            )
+            .unwrap(),
+            "the client sent to udp 127.0.0.1:4000, not to tcp 127.0.0.1:4000"
+        );
     }
 
     #[test]

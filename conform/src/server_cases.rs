@@ -483,34 +483,6 @@ fn holds(held: &[crate::sockets::Held], transport: Transport, port: u16) -> bool
         .any(|h| h.transport == transport && h.local.port() == port)
 }
 
-/// Why a server that never listened where it was told is failed, from what it held instead:
-/// `None` if it held nothing (then it may simply not serve this transport).
-fn listened_elsewhere(
-    held: &[crate::sockets::Held],
-    program: &Program,
-    transport: Transport,
-    server: SocketAddr,
-) -> Option<String> {
-    if held.is_empty() {
-        return None;
-    }
-    let list = held
-        .iter()
-        .map(|h| h.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let port = server.port();
-    Some(if held.iter().any(|h| h.transport == transport) {
-        format!("the server listens on {list}, not on the port it was given, {port}")
-    } else if !program.argv.iter().any(|a| a.contains("{transport}")) {
-        format!(
-            "the server listens on {list}, not on {transport} {server}: its command line has no {{transport}} to tell it which"
-        )
-    } else {
-        format!("the server listens on {list}, not on {transport} {server}")
-    })
-}
-
 /// How often a case starts its server again on a new port when another process took the port first.
 const PORT_TRIES: u32 = 3;
 
@@ -674,10 +646,13 @@ async fn run_one(
             EventKind::Exit(code) => Some(code),
             _ => None,
         });
-        result.verdict = match (
-            listened_elsewhere(&elsewhere, program, transport, server),
-            exit,
-        ) {
+        let found: Vec<(Transport, String)> = elsewhere
+            .iter()
+            .map(|h| (h.transport, h.to_string()))
+            .collect();
+        let seen = ("the server listens on", "on");
+        let elsewhere = crate::elsewhere(seen, &found, program, transport, server);
+        result.verdict = match (elsewhere, exit) {
             (Some(why), _) => Verdict::failed(why),
             (None, Some(code)) => Verdict::failed(format!(
                 "the server exited with code {code} before it listened on {transport} {server}"
