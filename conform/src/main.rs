@@ -73,8 +73,8 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct Common {
-    /// Transports to check.
-    #[arg(long, value_enum, default_value_t = Transports::Udp)]
+    /// Transports to check (both by default, as for `matrix`).
+    #[arg(long, value_enum, default_value_t = Transports::Both)]
     transport: Transports,
     #[command(flatten)]
     run: RunArgs,
@@ -148,6 +148,23 @@ fn parse_speed(s: &str) -> Result<Speed, String> {
     }
 }
 
+/// A clap error on one line: its first paragraph (the error and what it names, such as the missing
+/// arguments), without clap's usage and hint that follow.
+fn one_line(error: &str) -> String {
+    let first: Vec<&str> = error
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let line = first.join(" ");
+    let line = line.trim_start_matches("error: ");
+    if line.is_empty() {
+        "bad arguments".into()
+    } else {
+        line.into()
+    }
+}
+
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message} (see --help)");
     ExitCode::from(2)
@@ -161,9 +178,12 @@ fn main() -> ExitCode {
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 e.exit();
             }
-            let first = e.to_string();
-            let first = first.lines().next().unwrap_or("bad arguments");
-            return usage_error(first.trim_start_matches("error: "));
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                return usage_error(
+                    "name what to check: conform server, conform client or conform matrix",
+                );
+            }
+            return usage_error(&one_line(&e.to_string()));
         }
     };
     match args.command {

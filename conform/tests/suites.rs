@@ -399,7 +399,14 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
     let (json, junit, markdown) = (dir.join("r.json"), dir.join("r.xml"), dir.join("r.md"));
     let html = dir.join("r.html");
     let out = Command::new(conform)
-        .args(["server", "--quick", "--only", "server.ok"])
+        .args([
+            "server",
+            "--quick",
+            "--only",
+            "server.ok",
+            "--transport",
+            "udp",
+        ])
         .arg("--json")
         .arg(&json)
         .arg("--html")
@@ -505,8 +512,19 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
         "{stderr}"
     );
 
+    // A usage error names what is missing, on one line.
     let no_command = Command::new(conform).args(["server"]).output().unwrap();
     assert_eq!(no_command.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&no_command.stderr),
+        "error: the following required arguments were not provided: <CMD ARGS>... (see --help)\n"
+    );
+    let nothing = Command::new(conform).output().unwrap();
+    assert_eq!(nothing.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&nothing.stderr),
+        "error: name what to check: conform server, conform client or conform matrix (see --help)\n"
+    );
 
     // Speeds by libfaketime are gone: only the virtual clock or real time.
     let sped_up = Command::new(conform)
