@@ -216,6 +216,8 @@ pub fn cases() -> Vec<ClientCase> {
             )
         },
         ClientCase {
+            // The assignment never says what ending input means: robustness, as README has it.
+            level: Level::Robustness,
             typed: &[],
             end_input: true,
             reading: "a user may end input (Ctrl-D) instead of typing an ID: the client ends gracefully, without a traceback",
