@@ -220,6 +220,32 @@ fn options_from(run: RunArgs, transport: Transports) -> Options {
     }
 }
 
+/// Finds out before the run that it would run nothing (an `--only` that matches no case of these
+/// suites on these transports): a usage error, not an empty success.
+fn some_case(options: &Options, servers: &[bool]) -> Result<(), ExitCode> {
+    let (transports, only) = (&options.transports, options.only.as_deref());
+    let count = |quick: bool| -> usize {
+        servers
+            .iter()
+            .map(|&server| match server {
+                true => conform::server_cases::selected(transports, quick, only).len(),
+                false => conform::client_cases::selected(transports, quick, only).len(),
+            })
+            .sum()
+    };
+    match (count(options.quick), only) {
+        (0, Some(only)) if options.quick && count(false) > 0 => Err(usage_error(&format!(
+            "--quick leaves out every case --only {only} matches (they wait the assignment's timers)"
+        ))),
+        (0, Some(only)) => Err(usage_error(&format!(
+            "no case over {} matches --only {only} (requirement IDs look like server.ttl.expires or client.retry.typed-id)",
+            transports.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" and ")
+        ))),
+        (0, None) => Err(usage_error("no case to run")),
+        _ => Ok(()),
+    }
+}
+
 /// Finds out before the run, not after it, that a report cannot be written.
 fn check_writable<'a>(paths: impl IntoIterator<Item = &'a PathBuf>) -> Result<(), ExitCode> {
     for path in paths {
@@ -337,6 +363,9 @@ fn single(is_server: bool, common: Common, command: Vec<String>) -> ExitCode {
         } else {
             "--timing scaled needs {timeout} in the command line"
         });
+    }
+    if let Err(code) = some_case(&options, &[is_server]) {
+        return code;
     }
     let paths = [&common.junit, &common.json, &common.markdown, &common.html];
     if let Err(code) = check_writable(paths.into_iter().flatten()) {
@@ -469,6 +498,9 @@ fn matrix(
                 }
             }
         }
+    }
+    if let Err(code) = some_case(&options, &[true, false]) {
+        return code;
     }
     let paths = [&html_path, &json_path, &csv_path];
     if let Err(code) = check_writable(paths.into_iter().flatten()) {

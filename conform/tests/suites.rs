@@ -538,6 +538,31 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
         "{stderr}"
     );
 
+    // A run that would run nothing is a usage error, not an empty success.
+    for (args, said) in [
+        (
+            &["--only", "nothing-matches"][..],
+            "error: no case over udp and tcp matches --only nothing-matches (",
+        ),
+        (
+            &["--quick", "--only", "server.ttl"][..],
+            "error: --quick leaves out every case --only server.ttl matches (",
+        ),
+    ] {
+        let empty = Command::new(conform)
+            .arg("server")
+            .args(args)
+            .args(["--", "python3", &script])
+            .output()
+            .unwrap();
+        assert_eq!(empty.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&empty.stderr);
+        assert!(
+            stderr.starts_with(said) && stderr.lines().count() == 1,
+            "{stderr}"
+        );
+    }
+
     // A program that does not exist: one line, exit 2, no case run.
     let missing = Command::new(conform)
         .args(["server", "--", "no-such-program-here", "{ip}", "{port}"])

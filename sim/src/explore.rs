@@ -153,9 +153,13 @@ pub fn size(s: &Scenario) -> usize {
         + s.clients.iter().map(|c| c.typed.len()).sum::<usize>()
 }
 
-/// The seeds of a shard: `from..from+seeds`, every `n`-th from the `i`-th.
+/// The seeds of a shard: `seeds` of them from `from` (fewer only where they would pass the last
+/// seed, `u64::MAX`, which is one too), every `n`-th from the `i`-th.
 pub fn shard_seeds(from: u64, seeds: u64, (i, n): (u64, u64)) -> impl Iterator<Item = u64> {
-    (from..from.saturating_add(seeds)).filter(move |s| (s - from) % n.max(1) == i.saturating_sub(1))
+    let last = from.saturating_add(seeds.saturating_sub(1));
+    (from..=last)
+        .take(usize::try_from(seeds).unwrap_or(usize::MAX))
+        .filter(move |s| (s - from) % n.max(1) == i.saturating_sub(1))
 }
 
 /// Runs a scenario and checks it: the run (if it completed) and the rules it broke.
@@ -713,6 +717,13 @@ mod tests {
         parts.sort();
         assert_eq!(parts, all);
         assert_eq!(shard_seeds(10, 20, (2, 3)).next(), Some(11));
+        // The last seed is a seed like any other, and none is none.
+        assert_eq!(
+            shard_seeds(u64::MAX, 1, (1, 1)).collect::<Vec<_>>(),
+            [u64::MAX]
+        );
+        assert_eq!(shard_seeds(u64::MAX - 1, 5, (1, 1)).count(), 2);
+        assert_eq!(shard_seeds(7, 0, (1, 1)).count(), 0);
     }
 
     #[test]

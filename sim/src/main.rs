@@ -42,8 +42,8 @@ enum Command {
     },
     /// Run generated scenarios from many seeds against the oracle; shrink and save any failure.
     Explore {
-        /// How many seeds.
-        #[arg(long, default_value_t = 1000)]
+        /// How many seeds (at least one).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
         seeds: u64,
         /// The first seed.
         #[arg(long, default_value_t = 0)]
@@ -422,8 +422,23 @@ fn run(path: &Path, format: Format, only: Transports) -> ExitCode {
         .iter()
         .copied()
         .filter(|t| only.includes(*t));
+    let transports: Vec<Transport> = transports.collect();
+    if transports.is_empty() {
+        let has: Vec<String> = scenario.transports.iter().map(|t| t.to_string()).collect();
+        eprintln!(
+            "sim: {}: the scenario runs over {} only: --transport {} leaves nothing to run",
+            path.display(),
+            has.join(" and "),
+            match only {
+                Transports::Udp => "udp",
+                Transports::Tcp => "tcp",
+                Transports::Both => "both",
+            }
+        );
+        return ExitCode::from(2);
+    }
     let mut kept = true;
-    for (i, transport) in transports.enumerate() {
+    for (i, &transport) in transports.iter().enumerate() {
         match runner::run(&scenario, transport) {
             Ok(run) => {
                 let violations = oracle::check(&scenario, &run);

@@ -123,6 +123,33 @@ fn a_bad_scenario_file_is_one_line_and_exit_2() {
 }
 
 #[test]
+fn a_run_that_would_run_nothing_is_exit_2_not_an_empty_success() {
+    // A UDP-only scenario asked over TCP.
+    let (code, out, err) = sim(&[
+        "run",
+        &scenario("05-request-lost.toml"),
+        "--transport",
+        "tcp",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.is_empty());
+    assert!(
+        err.ends_with(
+            "05-request-lost.toml: the scenario runs over udp only: --transport tcp leaves nothing to run\n"
+        ) && err.lines().count() == 1,
+        "{err}"
+    );
+    // No seeds at all.
+    let (code, out, _) = sim(&["explore", "--seeds", "0"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    // The last seed is a seed: one run per transport, not an empty success.
+    let (code, out, err) = sim(&["explore", "--seeds", "1", "--from", &u64::MAX.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 runs"), "{out}");
+}
+
+#[test]
 fn run_ends_each_transcript_with_the_oracles_verdict() {
     let (code, out, err) = sim(&["run", &scenario("02-reset-then-new-id.toml")]);
     assert_eq!(code, 0, "{err}");
