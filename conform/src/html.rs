@@ -7,50 +7,10 @@ use std::fmt::Write as _;
 
 use connid::Transport;
 
+use super::graded::{Graded, Role, SuiteRun};
 use super::report::summary;
 use super::{CaseResult, Level, Verdict};
 use connid_sim::diagram::xml_text as esc;
-
-/// Which side of the protocol a suite judges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Server,
-    Client,
-}
-
-impl Role {
-    pub const ALL: [Role; 2] = [Role::Server, Role::Client];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Server => "server",
-            Role::Client => "client",
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One suite run against one implementation: a note on the clock it ran on, if there is one, and its
-/// results.
-#[derive(Debug, Clone)]
-pub struct SuiteRun {
-    pub role: Role,
-    pub note: Option<String>,
-    pub results: Vec<CaseResult>,
-}
-
-/// One implementation and its suite runs.
-#[derive(Debug, Clone)]
-pub struct Graded {
-    pub name: String,
-    pub runs: Vec<SuiteRun>,
-}
 
 /// A column of the matrix: one case on one transport of one suite.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,6 +66,7 @@ pub mod child;
 pub mod classify;
 pub mod client_cases;
 pub mod clock;
+pub mod graded;
 pub mod html;
 pub mod matrix;
 pub mod play;

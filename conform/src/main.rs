@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use conform::html::{self, Graded, Role, SuiteRun};
+use conform::graded::{Graded, Role, SuiteRun};
+use conform::html;
 use conform::matrix::{self, MatrixProgress};
 use conform::{self, report, Options, Program, Timing};
 use connid::{stdout, Transport};

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use connid::Transport;
 
-use super::html::{Graded, Role, SuiteRun};
+use super::graded::{Graded, Role, SuiteRun};
 use super::{
     client_cases, jobs_wall, pace_of, planned, run_jobs, server_cases, CaseResult, Options, Pace,
     Planned, Program, Progress, Verdict,

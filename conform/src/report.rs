@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::html::{Graded, Role};
+use super::graded::{Graded, Role};
 use super::{CaseResult, Finding, Level, Verdict};
 use connid_sim::diagram::xml_text as xml;
 use connid_sim::oracle::rule_statement;
@@ -511,7 +511,7 @@ mod tests {
     use connid::Transport;
 
     use super::*;
-    use crate::html::SuiteRun;
+    use crate::graded::SuiteRun;
     use connid_sim::oracle::ANSWERED;
 
     fn results() -> Vec<CaseResult> {

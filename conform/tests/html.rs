@@ -6,7 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use conform::html::{html, Graded, Role, SuiteRun};
+use conform::graded::{Graded, Role, SuiteRun};
+use conform::html::html;
 use conform::{CaseResult, Finding, Level, Verdict};
 use connid::Transport;
 use connid_sim::diagram::{Diagram, Over, Step};

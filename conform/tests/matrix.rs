@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use conform::html::Role;
+use conform::graded::Role;
 use conform::{self, matrix, Options, Timing, Verdict};
 use connid::Transport;
 

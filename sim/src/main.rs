@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use connid::Transport;
 use connid_sim::scenario::{Scenario, TimeMode};
 use connid_sim::transcript;
-use connid_sim::{explore, oracle, runner};
+use connid_sim::{diagram, explore, oracle, runner};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 
@@ -445,7 +445,7 @@ fn run(path: &Path, format: Format, only: Transports) -> ExitCode {
                 kept &= violations.is_empty();
                 let (shown, comment) = match format {
                     Format::Text => (transcript::text(&name, &scenario.description, &run), "#"),
-                    Format::Mermaid => (transcript::mermaid(&name, &run), "%%"),
+                    Format::Mermaid => (diagram::of(&name, &run).mermaid(), "%%"),
                 };
                 if i > 0 {
                     println!();

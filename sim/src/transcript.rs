@@ -129,11 +129,6 @@ pub fn text(name: &str, description: &str, run: &Run) -> String {
     out
 }
 
-/// The same story as a Mermaid sequence diagram (see [`crate::diagram`]).
-pub fn mermaid(name: &str, run: &Run) -> String {
-    crate::diagram::of(name, run).mermaid()
-}
-
 /// The oracle's verdict on a run, as the lines that end its transcript, each starting with `comment`
 /// (`#` in text, `%%` in Mermaid): the rules checked and all kept, or each broken rule with the events
 /// that show it.

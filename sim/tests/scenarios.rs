@@ -110,7 +110,7 @@ fn a_mermaid_diagram_tells_the_same_story() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/02-reset-then-new-id.toml");
     let scenario = Scenario::load(&path).unwrap();
     let run = runner::run(&scenario, Transport::Udp).unwrap();
-    let diagram = transcript::mermaid(&stem(&path), &run);
+    let diagram = connid_sim::diagram::of(&stem(&path), &run).mermaid();
     assert!(diagram.starts_with("sequenceDiagram\n"));
     snapshot_settings()
         .bind(|| insta::assert_snapshot!("02-reset-then-new-id@udp.mermaid", diagram));
