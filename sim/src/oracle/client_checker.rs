@@ -53,182 +53,29 @@ pub(super) fn check(
     replies: &[Reply<'_>],
     found: &mut Findings,
 ) {
-    let name = spec.name.as_str();
-    let events: Vec<&Event> = run.events.iter().filter(|e| e.host == name).collect();
-    let mut tries: Vec<Try<'_>> = Vec::new();
-    let mut errors = 0usize;
-    let mut prompts = 0u32;
-    let mut input_ended = false;
-    let mut endings: Vec<(&Event, bool)> = Vec::new();
-    let mut started: Option<Duration> = None;
-    let mut exit: Option<(&Event, u8)> = None;
-    let mut traceback: Option<&Event> = None;
-    let mut next_id = spec.id.clone();
-
-    for &e in &events {
-        let new_try = match (&e.kind, run.transport) {
-            (EventKind::Send { payload, .. }, Transport::Udp) => hello_id(payload).is_some(),
-            (EventKind::Connect { .. }, Transport::Tcp) => true,
-            _ => false,
-        };
-        if new_try {
-            let n = tries.len() + 1;
-            if n > spec.tries as usize {
-                found.add(
-                    TRIES,
-                    e.at,
-                    format!("{name} starts try {n} of at most {}", spec.tries),
-                    &[e],
-                );
-            }
-            if input_ended {
-                found.add(
-                    PROMPT,
-                    e.at,
-                    format!("{name} tries again after input ended"),
-                    &[e],
-                );
-            }
-            if errors != tries.len() {
-                found.add(
-                    ERROR_PER_TRY,
-                    e.at,
-                    format!(
-                        "{name} starts try {n} without a Connection Error for try {}",
-                        n - 1
-                    ),
-                    &[e],
-                );
-            }
-            tries.push(Try {
-                first: e,
-                id: Some(next_id.clone()),
-                local: None,
-                asked: None,
-            });
-        }
-        match &e.kind {
-            EventKind::Start(_) => started = Some(e.at),
-            EventKind::Send {
-                payload, from, to, ..
-            } => {
-                let n = tries.len();
-                if let (Some(t), Some(id)) = (tries.last_mut(), hello_id(payload)) {
-                    if t.id.as_deref() != Some(id.as_str()) {
-                        found.add(
-                            TYPED_ID,
-                            e.at,
-                            format!("{name} asks for {id} on try {n} instead of {:?}", t.id),
-                            &[e],
-                        );
-                    }
-                    t.local.get_or_insert(*from);
-                    t.asked.get_or_insert(*to);
-                }
-            }
-            EventKind::Connect { to } => {
-                if let Some(t) = tries.last_mut() {
-                    t.asked = Some(*to);
-                }
-            }
-            EventKind::Connected { from, .. } => {
-                if let Some(t) = tries.last_mut() {
-                    t.local = Some(*from);
-                }
-            }
-            EventKind::Out(line) => match line.parse::<ClientLine>() {
-                Ok(ClientLine::Error { id, .. }) => {
-                    errors += 1;
-                    if let Some(t) = tries.last() {
-                        check_error_due(scenario, judge, spec, run, replies, t, e, found);
-                    }
-                    let current = tries.last().and_then(|t| t.id.as_deref());
-                    if errors != tries.len() || current != Some(id.as_str()) {
-                        found.add(
-                            ERROR_PER_TRY,
-                            e.at,
-                            format!(
-                                "{name} prints Connection Error {id} as error {errors} after {} tries (current ID {current:?})",
-                                tries.len()
-                            ),
-                            &[e],
-                        );
-                    }
-                }
-                Ok(ClientLine::Established { id, addr, .. }) => {
-                    endings.push((e, true));
-                    let printed = Message::Ok(id, addr);
-                    check_established(name, &printed, e, &tries, replies, found);
-                    if errors + 1 != tries.len() {
-                        found.add(
-                            ERROR_PER_TRY,
-                            e.at,
-                            format!(
-                                "{name} is established on try {} after {errors} errors",
-                                tries.len()
-                            ),
-                            &[e],
-                        );
-                    }
-                }
-                Ok(ClientLine::Failure { .. }) => {
-                    endings.push((e, false));
-                    let used_up = tries.len() == spec.tries as usize || input_ended;
-                    if errors != tries.len() || !used_up {
-                        found.add(
-                            ERROR_PER_TRY,
-                            e.at,
-                            format!(
-                                "{name} fails after {} of {} tries with {errors} errors (input ended: {input_ended})",
-                                tries.len(),
-                                spec.tries
-                            ),
-                            &[e],
-                        );
-                    }
-                }
-                // Invalid-ID lines need no check here; a line outside the vocabulary is `LINES`'s.
-                Ok(ClientLine::InvalidId { .. }) | Err(_) => {}
-            },
-            EventKind::Prompt { typed, .. } => {
-                prompts += 1;
-                let allowed = errors == tries.len()
-                    && !tries.is_empty()
-                    && tries.len() < spec.tries as usize
-                    && !input_ended
-                    && endings.is_empty();
-                if !allowed {
-                    found.add(
-                        PROMPT,
-                        e.at,
-                        format!(
-                            "{name} prompts after {} of {} tries, {errors} errors (input ended: {input_ended})",
-                            tries.len(),
-                            spec.tries
-                        ),
-                        &[e],
-                    );
-                }
-                match typed.as_deref().map(str::trim) {
-                    None => input_ended = true,
-                    Some(line) if ConnId::new(line).is_ok() => next_id = line.to_string(),
-                    Some(_) => {}
-                }
-            }
-            // Typed unasked: the client reads it with its next input, prompt or not.
-            EventKind::Keyboard(typed) => match typed.as_deref().map(str::trim) {
-                None => input_ended = true,
-                Some(line) if ConnId::new(line).is_ok() => next_id = line.to_string(),
-                Some(_) => {}
-            },
-            EventKind::Exit(code) => exit = Some((e, *code)),
-            EventKind::Err(line) if line.starts_with("Traceback") => {
-                traceback = traceback.or(Some(e));
-            }
-            _ => {}
-        }
+    let mut walk = Walk {
+        ctx: Ctx {
+            scenario,
+            judge,
+            spec,
+            run,
+            replies,
+        },
+        tries: Vec::new(),
+        errors: 0,
+        prompts: 0,
+        input_ended: false,
+        endings: Vec::new(),
+        started: None,
+        exit: None,
+        traceback: None,
+        next_id: spec.id.clone(),
+    };
+    for e in run.events.iter().filter(|e| e.host == spec.name) {
+        walk.step(e, found);
     }
-    if let (Some(e), Programs::Foreign) = (traceback, judge.programs) {
+    let name = spec.name.as_str();
+    if let (Some(e), Programs::Foreign) = (walk.traceback, judge.programs) {
         found.add(
             ONE_ENDING,
             e.at,
@@ -236,16 +83,264 @@ pub(super) fn check(
             &[e],
         );
     }
-
-    check_new_sockets(name, &tries, found);
+    check_new_sockets(name, &walk.tries, found);
     let story = Story {
-        tries: &tries,
-        prompts,
-        endings: &endings,
-        started,
-        exit,
+        tries: &walk.tries,
+        prompts: walk.prompts,
+        endings: &walk.endings,
+        started: walk.started,
+        exit: walk.exit,
     };
     check_ending(scenario, judge, spec, run, &story, found);
+}
+
+/// What one client's check reads: the scenario, how it is judged, the client, the run and the replies.
+struct Ctx<'c, 'a> {
+    scenario: &'c Scenario,
+    judge: &'c Judge,
+    spec: &'c ClientSpec,
+    run: &'a Run,
+    replies: &'c [Reply<'a>],
+}
+
+/// One client's events walked in order: what they have shown so far.
+struct Walk<'c, 'a> {
+    ctx: Ctx<'c, 'a>,
+    tries: Vec<Try<'a>>,
+    errors: usize,
+    prompts: u32,
+    input_ended: bool,
+    /// Each established (true) or failure (false) line.
+    endings: Vec<(&'a Event, bool)>,
+    started: Option<Duration>,
+    exit: Option<(&'a Event, u8)>,
+    traceback: Option<&'a Event>,
+    /// The ID the next try must ask for: the first, then the last valid one typed.
+    next_id: String,
+}
+
+impl<'a> Walk<'_, 'a> {
+    fn name(&self) -> &str {
+        self.ctx.spec.name.as_str()
+    }
+
+    /// Takes in one event of the client's.
+    fn step(&mut self, e: &'a Event, found: &mut Findings) {
+        let new_try = match (&e.kind, self.ctx.run.transport) {
+            (EventKind::Send { payload, .. }, Transport::Udp) => hello_id(payload).is_some(),
+            (EventKind::Connect { .. }, Transport::Tcp) => true,
+            _ => false,
+        };
+        if new_try {
+            self.new_try(e, found);
+        }
+        match &e.kind {
+            EventKind::Start(_) => self.started = Some(e.at),
+            EventKind::Send {
+                payload, from, to, ..
+            } => self.sent(e, payload, *from, *to, found),
+            EventKind::Connect { to } => {
+                if let Some(t) = self.tries.last_mut() {
+                    t.asked = Some(*to);
+                }
+            }
+            EventKind::Connected { from, .. } => {
+                if let Some(t) = self.tries.last_mut() {
+                    t.local = Some(*from);
+                }
+            }
+            EventKind::Out(line) => match line.parse::<ClientLine>() {
+                Ok(ClientLine::Error { id, .. }) => self.error_line(e, &id, found),
+                Ok(ClientLine::Established { id, addr, .. }) => {
+                    self.established_line(e, Message::Ok(id, addr), found)
+                }
+                Ok(ClientLine::Failure { .. }) => self.failure_line(e, found),
+                // Invalid-ID lines need no check here; a line outside the vocabulary is `LINES`'s.
+                Ok(ClientLine::InvalidId { .. }) | Err(_) => {}
+            },
+            EventKind::Prompt { typed, .. } => {
+                self.prompt(e, found);
+                self.typed(typed.as_deref());
+            }
+            // Typed unasked: the client reads it with its next input, prompt or not.
+            EventKind::Keyboard(typed) => self.typed(typed.as_deref()),
+            EventKind::Exit(code) => self.exit = Some((e, *code)),
+            EventKind::Err(line) if line.starts_with("Traceback") => {
+                self.traceback = self.traceback.or(Some(e));
+            }
+            _ => {}
+        }
+    }
+
+    /// A request (UDP) or a connection (TCP) that starts a try: within the tries allowed, with input
+    /// still open, and after a Connection Error for the try before.
+    fn new_try(&mut self, e: &'a Event, found: &mut Findings) {
+        let name = self.name().to_string();
+        let n = self.tries.len() + 1;
+        let allowed = self.ctx.spec.tries;
+        if n > allowed as usize {
+            found.add(
+                TRIES,
+                e.at,
+                format!("{name} starts try {n} of at most {allowed}"),
+                &[e],
+            );
+        }
+        if self.input_ended {
+            found.add(
+                PROMPT,
+                e.at,
+                format!("{name} tries again after input ended"),
+                &[e],
+            );
+        }
+        if self.errors != self.tries.len() {
+            found.add(
+                ERROR_PER_TRY,
+                e.at,
+                format!(
+                    "{name} starts try {n} without a Connection Error for try {}",
+                    n - 1
+                ),
+                &[e],
+            );
+        }
+        self.tries.push(Try {
+            first: e,
+            id: Some(self.next_id.clone()),
+            local: None,
+            asked: None,
+        });
+    }
+
+    /// A datagram or bytes sent: a request names the try's ID, and gives its socket and address.
+    fn sent(
+        &mut self,
+        e: &'a Event,
+        payload: &[u8],
+        from: SocketAddr,
+        to: SocketAddr,
+        found: &mut Findings,
+    ) {
+        let name = self.name().to_string();
+        let n = self.tries.len();
+        if let (Some(t), Some(id)) = (self.tries.last_mut(), hello_id(payload)) {
+            if t.id.as_deref() != Some(id.as_str()) {
+                found.add(
+                    TYPED_ID,
+                    e.at,
+                    format!("{name} asks for {id} on try {n} instead of {:?}", t.id),
+                    &[e],
+                );
+            }
+            t.local.get_or_insert(from);
+            t.asked.get_or_insert(to);
+        }
+    }
+
+    /// A Connection Error line: one per try, for the current ID, when the try is over.
+    fn error_line(&mut self, e: &'a Event, id: &ConnId, found: &mut Findings) {
+        self.errors += 1;
+        let c = &self.ctx;
+        if let Some(t) = self.tries.last() {
+            check_error_due(c.scenario, c.judge, c.spec, c.run, c.replies, t, e, found);
+        }
+        let current = self.tries.last().and_then(|t| t.id.as_deref());
+        if self.errors != self.tries.len() || current != Some(id.as_str()) {
+            found.add(
+                ERROR_PER_TRY,
+                e.at,
+                format!(
+                    "{} prints Connection Error {id} as error {} after {} tries (current ID {current:?})",
+                    self.name(),
+                    self.errors,
+                    self.tries.len()
+                ),
+                &[e],
+            );
+        }
+    }
+
+    /// An established line: for an OK that reached the current try, after an error for each try before.
+    fn established_line(&mut self, e: &'a Event, printed: Message, found: &mut Findings) {
+        self.endings.push((e, true));
+        check_established(
+            self.name(),
+            &printed,
+            e,
+            &self.tries,
+            self.ctx.replies,
+            found,
+        );
+        if self.errors + 1 != self.tries.len() {
+            found.add(
+                ERROR_PER_TRY,
+                e.at,
+                format!(
+                    "{} is established on try {} after {} errors",
+                    self.name(),
+                    self.tries.len(),
+                    self.errors
+                ),
+                &[e],
+            );
+        }
+    }
+
+    /// A Connection Failure line: after an error for every try, the tries used up or input ended.
+    fn failure_line(&mut self, e: &'a Event, found: &mut Findings) {
+        self.endings.push((e, false));
+        let allowed = self.ctx.spec.tries;
+        let used_up = self.tries.len() == allowed as usize || self.input_ended;
+        if self.errors != self.tries.len() || !used_up {
+            found.add(
+                ERROR_PER_TRY,
+                e.at,
+                format!(
+                    "{} fails after {} of {allowed} tries with {} errors (input ended: {})",
+                    self.name(),
+                    self.tries.len(),
+                    self.errors,
+                    self.input_ended
+                ),
+                &[e],
+            );
+        }
+    }
+
+    /// A prompt: only after an error, while a try remains, input is open and nothing has ended.
+    fn prompt(&mut self, e: &'a Event, found: &mut Findings) {
+        self.prompts += 1;
+        let allowed = self.errors == self.tries.len()
+            && !self.tries.is_empty()
+            && self.tries.len() < self.ctx.spec.tries as usize
+            && !self.input_ended
+            && self.endings.is_empty();
+        if !allowed {
+            found.add(
+                PROMPT,
+                e.at,
+                format!(
+                    "{} prompts after {} of {} tries, {} errors (input ended: {})",
+                    self.name(),
+                    self.tries.len(),
+                    self.ctx.spec.tries,
+                    self.errors,
+                    self.input_ended
+                ),
+                &[e],
+            );
+        }
+    }
+
+    /// What was typed (`None`: end of input): a valid ID is the next try's.
+    fn typed(&mut self, typed: Option<&str>) {
+        match typed.map(str::trim) {
+            None => self.input_ended = true,
+            Some(line) if ConnId::new(line).is_ok() => self.next_id = line.to_string(),
+            Some(_) => {}
+        }
+    }
 }
 
 /// Rule 3: the Connection Error `e` of try `t` comes when the try is over: at once on a RESET for its
