@@ -440,9 +440,18 @@ impl Scenario {
             .collect()
     }
 
-    /// Checks what serde cannot: names, IDs, ranges.
+    /// Checks what serde cannot: names, IDs, ranges; `Err` names the field and the problem.
     fn check(&self) -> Result<(), (String, String)> {
-        let err = |field: String, problem: String| Err((field, problem));
+        self.check_settings()?;
+        let mut names = BTreeSet::new();
+        names.insert(SERVER);
+        self.check_clients(&mut names)?;
+        self.check_peers(&mut names)?;
+        self.check_faults(&names)
+    }
+
+    /// The transports, the server's and the network's settings.
+    fn check_settings(&self) -> Result<(), (String, String)> {
         if self.transports.is_empty() {
             return err(
                 "transports".into(),
@@ -481,11 +490,14 @@ impl Scenario {
                 return err(field.into(), format!("{p} is not a probability (0 to 1)"));
             }
         }
-        let mut names = BTreeSet::new();
-        names.insert(SERVER);
+        Ok(())
+    }
+
+    /// Each client: a new name, a valid ID, timers and tries, a server that answers.
+    fn check_clients<'s>(&'s self, names: &mut BTreeSet<&'s str>) -> Result<(), (String, String)> {
         for (i, c) in self.clients.iter().enumerate() {
             let at = |f: &str| format!("clients[{i}].{f}");
-            check_name(&c.name, &mut names).or_else(|p| err(at("name"), p))?;
+            check_name(&c.name, names).or_else(|p| err(at("name"), p))?;
             if let Err(e) = ConnId::new(&c.id) {
                 return err(at("id"), e.to_string());
             }
@@ -508,6 +520,11 @@ impl Scenario {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Each peer: a new name, what it sends, whom to, and what an answering peer may do.
+    fn check_peers<'s>(&'s self, names: &mut BTreeSet<&'s str>) -> Result<(), (String, String)> {
         for (i, p) in self.peers.iter().enumerate() {
             let at = |f: &str| format!("peers[{i}].{f}");
             if p.answer && self.transports.contains(&Transport::Tcp) {
@@ -528,7 +545,7 @@ impl Scenario {
                     "only a peer that answers has one".into(),
                 );
             }
-            check_name(&p.name, &mut names).or_else(|e| err(at("name"), e))?;
+            check_name(&p.name, names).or_else(|e| err(at("name"), e))?;
             for (j, s) in p.sends.iter().enumerate() {
                 if let Err(e) = decode_payload(s) {
                     return err(at(&format!("sends[{j}]")), e);
@@ -546,6 +563,11 @@ impl Scenario {
                 return err(at("port"), "must be 1 to 65535".into());
             }
         }
+        Ok(())
+    }
+
+    /// Each fault: hosts that exist, the options its action takes, a time within the limit.
+    fn check_faults(&self, names: &BTreeSet<&str>) -> Result<(), (String, String)> {
         for (i, f) in self.faults.iter().enumerate() {
             let at = |field: &str| format!("faults[{i}].{field}");
             let name = format!("{:?}", f.action).to_lowercase();
@@ -594,6 +616,11 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// A check's failure: the field and the problem.
+fn err<T>(field: String, problem: String) -> Result<T, (String, String)> {
+    Err((field, problem))
 }
 
 fn check_name<'a>(name: &'a str, names: &mut BTreeSet<&'a str>) -> Result<(), String> {
