@@ -837,24 +837,7 @@ async fn run_one(
     let recorder = Recorder::new();
     let start = Instant::now();
     let epoch = SystemClock.now();
-    let any = SocketAddr::new(LOOPBACK, 0);
-    let bound = match transport {
-        Transport::Udp => UdpSocket::bind(any).await.and_then(|s| {
-            let port = s.local_addr()?.port();
-            Ok((
-                port,
-                tokio::spawn(serve_udp(s, recorder.clone(), start, case.answers)),
-            ))
-        }),
-        Transport::Tcp => TcpListener::bind(any).await.and_then(|l| {
-            let port = l.local_addr()?.port();
-            Ok((
-                port,
-                tokio::spawn(serve_tcp(l, recorder.clone(), start, case.answers)),
-            ))
-        }),
-    };
-    let (port, server_task) = match bound {
+    let (port, server_task) = match serve(case, transport, &recorder, start).await {
         Ok(bound) => bound,
         Err(e) => {
             result.verdict = fail(format!("cannot serve on loopback: {e}"));
@@ -896,6 +879,106 @@ async fn run_one(
     let limit =
         times.timeout * (times.tries + 1) + PROMPT_WAIT * times.tries + Duration::from_secs(5);
     let deadline = Instant::now() + limit;
+    converse(&mut printed, &mut keyboard, &recorder, deadline).await;
+    let typed = std::mem::take(&mut keyboard.typed);
+    // Where it sent, as the clock's library saw it: what says a client sent to a port of its own.
+    let sent = crate::clock::sends();
+    drop(keyboard);
+    child
+        .wait(deadline.saturating_duration_since(Instant::now()))
+        .await;
+    result.stderr = child.stop().await;
+    // Replies still being sent finish, so their events are in the record.
+    crate::clock::sleep(Duration::from_millis(50)).await;
+    server_task.abort();
+    let run = told_run(&mut result, &recorder, &[SERVER, CLIENT], start, epoch);
+    result.verdict = judge_run(case, program, transport, pace, port, &run, typed, &sent);
+    result
+}
+
+/// The verdict on a client's run: unsupported or failed where it never reached the checker's server
+/// (failed if it was seen sending elsewhere), else the oracle's on the case's rules.
+#[allow(clippy::too_many_arguments)]
+fn judge_run(
+    case: &ClientCase,
+    program: &Program,
+    transport: Transport,
+    pace: Pace,
+    port: u16,
+    run: &Run,
+    typed: Vec<String>,
+    sent: &[crate::clock::Sent],
+) -> Verdict {
+    let reached = run.events.iter().any(|e| {
+        e.host == CLIENT && matches!(e.kind, EventKind::Send { .. } | EventKind::Connected { .. })
+    });
+    if !reached {
+        let found: Vec<(Transport, String)> =
+            sent.iter().map(|s| (s.transport, s.to_string())).collect();
+        let given = std::net::SocketAddr::new(LOOPBACK, port);
+        let seen = ("the client sent to", "to");
+        return match crate::elsewhere(seen, &found, program, transport, given) {
+            Some(why) => Verdict::failed(why),
+            None => Verdict::Unsupported(format!(
+                "the client never reached the checker's server over {transport} 127.0.0.1:{port}"
+            )),
+        };
+    }
+    let scenario = scenario(case, port, pace, typed);
+    let own = case.own.map_or(Ok(()), |own| own(run, &pace.times()));
+    let meant;
+    let judged = if case.exact_lines {
+        run
+    } else {
+        meant = as_meant(run);
+        &meant
+    };
+    verdict(
+        &scenario,
+        judged,
+        pace,
+        case.rules,
+        unseen(case.needs, run),
+        own,
+    )
+}
+
+/// The checker's server for a client case, on a free loopback port: the port and its task.
+async fn serve(
+    case: &ClientCase,
+    transport: Transport,
+    recorder: &Recorder,
+    start: Instant,
+) -> std::io::Result<(u16, tokio::task::JoinHandle<()>)> {
+    let any = SocketAddr::new(LOOPBACK, 0);
+    match transport {
+        Transport::Udp => {
+            let s = UdpSocket::bind(any).await?;
+            let port = s.local_addr()?.port();
+            Ok((
+                port,
+                tokio::spawn(serve_udp(s, recorder.clone(), start, case.answers)),
+            ))
+        }
+        Transport::Tcp => {
+            let l = TcpListener::bind(any).await?;
+            let port = l.local_addr()?.port();
+            Ok((
+                port,
+                tokio::spawn(serve_tcp(l, recorder.clone(), start, case.answers)),
+            ))
+        }
+    }
+}
+
+/// Reads what the client prints until it ends or `deadline`, recording its lines, and has the
+/// keyboard answer each prompt (and type unasked when a Connection Error waits too long for one).
+async fn converse(
+    printed: &mut mpsc::UnboundedReceiver<Printed>,
+    keyboard: &mut Keyboard<'_>,
+    recorder: &Recorder,
+    deadline: Instant,
+) {
     // Set by a Connection Error the keyboard has not answered yet: until when it waits for a prompt.
     let mut owed: Option<Instant> = None;
     loop {
@@ -939,52 +1022,6 @@ async fn run_one(
             None => {}
         }
     }
-    let typed = std::mem::take(&mut keyboard.typed);
-    // Where it sent, as the clock's library saw it: what says a client sent to a port of its own.
-    let sent = crate::clock::sends();
-    drop(keyboard);
-    child
-        .wait(deadline.saturating_duration_since(Instant::now()))
-        .await;
-    result.stderr = child.stop().await;
-    // Replies still being sent finish, so their events are in the record.
-    crate::clock::sleep(Duration::from_millis(50)).await;
-    server_task.abort();
-    let run = told_run(&mut result, &recorder, &[SERVER, CLIENT], start, epoch);
-    let reached = run.events.iter().any(|e| {
-        e.host == CLIENT && matches!(e.kind, EventKind::Send { .. } | EventKind::Connected { .. })
-    });
-    if !reached {
-        let found: Vec<(Transport, String)> =
-            sent.iter().map(|s| (s.transport, s.to_string())).collect();
-        let given = std::net::SocketAddr::new(LOOPBACK, port);
-        let seen = ("the client sent to", "to");
-        result.verdict = match crate::elsewhere(seen, &found, program, transport, given) {
-            Some(why) => Verdict::failed(why),
-            None => Verdict::Unsupported(format!(
-                "the client never reached the checker's server over {transport} 127.0.0.1:{port}"
-            )),
-        };
-        return result;
-    }
-    let scenario = scenario(case, port, pace, typed);
-    let own = case.own.map_or(Ok(()), |own| own(&run, &pace.times()));
-    let meant;
-    let judged = if case.exact_lines {
-        &run
-    } else {
-        meant = as_meant(&run);
-        &meant
-    };
-    result.verdict = verdict(
-        &scenario,
-        judged,
-        pace,
-        case.rules,
-        unseen(case.needs, &run),
-        own,
-    );
-    result
 }
 
 /// The client cases that run for these options, with their transports, in report order.
