@@ -558,7 +558,7 @@ async fn run_one(
     // A server is started on a free port; if another process took that port first (our child then
     // fails to bind it), it is started again on another.
     let mut attempt = 0;
-    let mut elsewhere = Vec::new();
+    let mut elsewhere;
     let (port, server, start, epoch, mut session, mut child, listening) = loop {
         attempt += 1;
         let port = match free_port(transport) {
@@ -594,29 +594,8 @@ async fn run_one(
                 return (result, None);
             }
         };
-        let mut listening = false;
-        let mut pause = Duration::from_millis(20);
-        while start.elapsed() < START_LIMIT && !child.has_exited() {
-            // Asked off the runtime's threads: /proc/net can be long on a busy machine.
-            let pid = child.pid();
-            let held = crate::clock::blocking(move || pid.and_then(crate::sockets::held))
-                .await
-                .flatten();
-            listening = match &held {
-                Some(held) => holds(held, transport, port),
-                None => is_listening(transport, server),
-            };
-            if listening {
-                break;
-            }
-            // What it holds instead, if it never listens where it was told.
-            if let Some(held) = held.filter(|h| !h.is_empty()) {
-                elsewhere = held;
-            }
-            crate::clock::sleep(pause).await;
-            // Looked at often while a server usually starts, then less: each look walks `/proc`.
-            pause = (pause * 2).min(Duration::from_millis(500));
-        }
+        let listening;
+        (listening, elsewhere) = await_listening(&child, start, transport, server).await;
         // Our child could not have the port because another process holds it: try another port.
         if !listening
             && child.has_exited()
@@ -642,26 +621,7 @@ async fn run_one(
         .collect();
     let run = told_run(&mut result, &session.recorder, &hosts, start, epoch);
     if !listening {
-        let exit = run.events.iter().find_map(|e| match e.kind {
-            EventKind::Exit(code) => Some(code),
-            _ => None,
-        });
-        let found: Vec<(Transport, String)> = elsewhere
-            .iter()
-            .map(|h| (h.transport, h.to_string()))
-            .collect();
-        let seen = ("the server listens on", "on");
-        let elsewhere = crate::elsewhere(seen, &found, program, transport, server);
-        result.verdict = match (elsewhere, exit) {
-            (Some(why), _) => Verdict::failed(why),
-            (None, Some(code)) => Verdict::failed(format!(
-                "the server exited with code {code} before it listened on {transport} {server}"
-            )),
-            (None, None) => Verdict::Unsupported(format!(
-                "the server did not listen on {transport} {server} within {} s",
-                START_LIMIT.as_secs()
-            )),
-        };
+        result.verdict = not_listening(&run, &elsewhere, program, transport, server);
         return (result, None);
     }
     let scenario = judged_scenario(case.id, port, pace);
@@ -669,6 +629,72 @@ async fn run_one(
     let unseen = std::mem::take(&mut session.unseen);
     result.verdict = verdict(&scenario, &run, pace, case.rules, unseen, outcome);
     (result, Some(run))
+}
+
+/// Waits up to [`START_LIMIT`] (while it runs) for the server `child` to listen on `server`: whether
+/// it did, and what it was last seen to hold instead if it did not.
+async fn await_listening(
+    child: &Child,
+    start: Instant,
+    transport: Transport,
+    server: SocketAddr,
+) -> (bool, Vec<crate::sockets::Held>) {
+    let mut elsewhere = Vec::new();
+    let mut pause = Duration::from_millis(20);
+    while start.elapsed() < START_LIMIT && !child.has_exited() {
+        // Asked off the runtime's threads: /proc/net can be long on a busy machine.
+        let pid = child.pid();
+        let held = crate::clock::blocking(move || pid.and_then(crate::sockets::held))
+            .await
+            .flatten();
+        let listening = match &held {
+            Some(held) => holds(held, transport, server.port()),
+            None => is_listening(transport, server),
+        };
+        if listening {
+            return (true, elsewhere);
+        }
+        if let Some(held) = held.filter(|h| !h.is_empty()) {
+            elsewhere = held;
+        }
+        crate::clock::sleep(pause).await;
+        // Looked at often while a server usually starts, then less: each look walks `/proc`.
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+    (false, elsewhere)
+}
+
+/// The verdict on a server that never listened where it was told: failed where it was seen
+/// listening elsewhere or exited, else unsupported (it may not serve this transport).
+fn not_listening(
+    run: &Run,
+    elsewhere: &[crate::sockets::Held],
+    program: &Program,
+    transport: Transport,
+    server: SocketAddr,
+) -> Verdict {
+    let exit = run.events.iter().find_map(|e| match e.kind {
+        EventKind::Exit(code) => Some(code),
+        _ => None,
+    });
+    let found: Vec<(Transport, String)> = elsewhere
+        .iter()
+        .map(|h| (h.transport, h.to_string()))
+        .collect();
+    let seen = ("the server listens on", "on");
+    match (
+        crate::elsewhere(seen, &found, program, transport, server),
+        exit,
+    ) {
+        (Some(why), _) => Verdict::failed(why),
+        (None, Some(code)) => Verdict::failed(format!(
+            "the server exited with code {code} before it listened on {transport} {server}"
+        )),
+        (None, None) => Verdict::Unsupported(format!(
+            "the server did not listen on {transport} {server} within {} s",
+            START_LIMIT.as_secs()
+        )),
+    }
 }
 
 /// The cases that run for these options, with their transports, in report order.
