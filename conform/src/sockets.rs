@@ -129,9 +129,11 @@ mod tests {
     fn what_a_process_holds_is_found_and_nothing_of_others() {
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let Some(mine) = held(std::process::id()) else {
-            return; // no /proc here
-        };
+        if !std::path::Path::new("/proc/net").exists() {
+            assert_eq!(held(std::process::id()), None);
+            return; // no /proc here: nothing to ask
+        }
+        let mine = held(std::process::id()).expect("/proc/net is here");
         let expect = |transport, local| Held { transport, local };
         assert!(mine.contains(&expect(Transport::Udp, udp.local_addr().unwrap())));
         assert!(mine.contains(&expect(Transport::Tcp, tcp.local_addr().unwrap())));
