@@ -1,7 +1,7 @@
-//! The scenario suite: every file in `sim/scenarios/` runs on each transport it names, twice; the two
-//! transcripts must be byte-identical (determinism) and must match the reviewed snapshot in the
-//! top-level `snapshots/` directory. A third run in fixed-tick mode must give the same bytes too: event
-//! mode's jumps over idle time change nothing. Adding a scenario is adding one file.
+//! The scenario suite, one trial per file: every file in `sim/scenarios/` runs on each transport it
+//! names, twice; the two transcripts must be byte-identical (determinism) and must match the reviewed
+//! snapshot in the top-level `snapshots/` directory. A third run in fixed-tick mode must give the same
+//! bytes too: event mode's jumps over idle time change nothing. Adding a scenario is adding one file.
 
 use std::path::{Path, PathBuf};
 
@@ -71,41 +71,47 @@ fn transcripts(path: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn every_scenario_matches_its_snapshot_and_replays_identically() {
+/// One trial per scenario file, named by it (`scenario/05-request-lost`, so `cargo test -p
+/// connid-sim --test scenarios 05-request` runs it alone), and the Mermaid one; a failing file fails
+/// alone and the others still run.
+fn main() -> std::process::ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
     let files = scenario_files();
-    assert!(files.len() >= 15, "only {} scenario files", files.len());
-    // Scenarios are independent simulations: run them on every core, then compare in file order.
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let chunks: Vec<Vec<PathBuf>> = (0..workers)
-        .map(|w| files.iter().skip(w).step_by(workers).cloned().collect())
-        .collect();
-    let mut results: Vec<(String, String)> = std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .iter()
-            .map(|chunk| {
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .flat_map(|f| transcripts(f))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a scenario panicked"))
-            .collect()
-    });
-    results.sort();
-    snapshot_settings().bind(|| {
-        for (name, text) in &results {
-            insta::assert_snapshot!(name.as_str(), text);
-        }
-    });
+    let mut trials = vec![libtest_mimic::Trial::test(
+        "at-least-fifteen-scenario-files",
+        move || {
+            if files_seen() >= 15 {
+                Ok(())
+            } else {
+                Err(format!("only {} scenario files", files_seen()).into())
+            }
+        },
+    )];
+    trials.extend(files.into_iter().map(|path| {
+        libtest_mimic::Trial::test(format!("scenario/{}", stem(&path)), move || {
+            let results = transcripts(&path);
+            snapshot_settings().bind(|| {
+                for (name, text) in &results {
+                    insta::assert_snapshot!(name.as_str(), text);
+                }
+            });
+            Ok(())
+        })
+    }));
+    trials.push(libtest_mimic::Trial::test(
+        "a-mermaid-diagram-tells-the-same-story",
+        || {
+            a_mermaid_diagram_tells_the_same_story();
+            Ok(())
+        },
+    ));
+    libtest_mimic::run(&args, trials).exit_code()
 }
 
-#[test]
+fn files_seen() -> usize {
+    scenario_files().len()
+}
+
 fn a_mermaid_diagram_tells_the_same_story() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/02-reset-then-new-id.toml");
     let scenario = Scenario::load(&path).unwrap();
