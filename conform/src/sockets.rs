@@ -122,6 +122,15 @@ mod tests {
             row_of(v6, Transport::Tcp).unwrap().1.to_string(),
             "tcp [::1]:8080"
         );
+        // Every word in its place (2001:db8::1).
+        let v6 = v6.replace(
+            "00000000000000000000000001000000:1F90",
+            "B80D0120000000000000000001000000:1F90",
+        );
+        assert_eq!(
+            row_of(&v6, Transport::Tcp).unwrap().1.to_string(),
+            "tcp [2001:db8::1]:8080"
+        );
         assert_eq!(row_of("garbage", Transport::Udp), None);
     }
 
