@@ -40,6 +40,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Transports::Both)]
         transport: Transports,
     },
+    /// Print the scenario a seed generates (as a scenario file) and its run, on each transport; exit 1
+    /// if it broke a rule.
+    Show {
+        seed: u64,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[arg(long, value_enum, default_value_t = Transports::Both)]
+        transport: Transports,
+    },
+    /// Print every rule of the oracle: its ID (as findings and `conform` name it) and what it checks.
+    Rules,
     /// Run generated scenarios from many seeds against the oracle; shrink and save any failure.
     Explore {
         /// How many seeds (at least one).
@@ -139,6 +150,12 @@ fn main() -> ExitCode {
             transport,
         } => run(&scenario, format, transport),
         Command::Bench { paths, repeat } => bench(&paths, repeat),
+        Command::Show {
+            seed,
+            format,
+            transport,
+        } => show(seed, format, transport),
+        Command::Rules => rules(),
         Command::Explore {
             seeds,
             from,
@@ -439,20 +456,11 @@ fn run(path: &Path, format: Format, only: Transports) -> ExitCode {
     }
     let mut kept = true;
     for (i, &transport) in transports.iter().enumerate() {
-        match runner::run(&scenario, transport) {
-            Ok(run) => {
-                let violations = oracle::check(&scenario, &run);
-                kept &= violations.is_empty();
-                let (shown, comment) = match format {
-                    Format::Text => (transcript::text(&name, &scenario.description, &run), "#"),
-                    Format::Mermaid => (diagram::of(&name, &run).mermaid(), "%%"),
-                };
-                if i > 0 {
-                    println!();
-                }
-                print!("{shown}");
-                print!("{}", transcript::verdict(&violations, comment));
-            }
+        if i > 0 {
+            println!();
+        }
+        match tell(&scenario, &name, transport, format) {
+            Ok(k) => kept &= k,
             Err(e) => {
                 eprintln!("sim: {}: {e}", path.display());
                 return ExitCode::from(1);
@@ -464,4 +472,75 @@ fn run(path: &Path, format: Format, only: Transports) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Runs `scenario` over `transport` and prints its transcript (or diagram) and the oracle's verdict:
+/// whether it kept every rule; `Err` if a host failed.
+fn tell(
+    scenario: &Scenario,
+    name: &str,
+    transport: Transport,
+    format: Format,
+) -> Result<bool, String> {
+    let run = runner::run(scenario, transport).map_err(|e| e.to_string())?;
+    let violations = oracle::check(scenario, &run);
+    let (shown, comment) = match format {
+        Format::Text => (transcript::text(name, &scenario.description, &run), "#"),
+        Format::Mermaid => (diagram::of(name, &run).mermaid(), "%%"),
+    };
+    print!("{shown}");
+    print!("{}", transcript::verdict(&violations, comment));
+    Ok(violations.is_empty())
+}
+
+/// `sim show SEED`: the scenario a seed generates on each transport, as the TOML of a scenario file,
+/// then its run as `sim run` prints it; exit 1 if it broke a rule.
+fn show(seed: u64, format: Format, only: Transports) -> ExitCode {
+    let mut kept = true;
+    for (i, transport) in Transport::ALL
+        .into_iter()
+        .filter(|t| only.includes(*t))
+        .enumerate()
+    {
+        let scenario = connid_sim::generate::scenario(seed, transport);
+        let body = match toml::to_string(&scenario) {
+            Ok(body) => body,
+            Err(e) => {
+                eprintln!(
+                    "sim: seed {seed} over {transport}: the scenario cannot be written out: {e}"
+                );
+                return ExitCode::from(1);
+            }
+        };
+        if i > 0 {
+            println!();
+        }
+        println!("# seed {seed} over {transport}: the scenario file it generates");
+        println!("{body}");
+        match tell(&scenario, &format!("seed-{seed}"), transport, format) {
+            Ok(k) => kept &= k,
+            Err(e) => {
+                eprintln!("sim: seed {seed} over {transport}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if kept {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `sim rules`: every rule of the oracle, by its ID, with what it checks.
+fn rules() -> ExitCode {
+    let width = oracle::RULES
+        .iter()
+        .map(|(r, _)| r.len())
+        .max()
+        .unwrap_or(0);
+    for (rule, statement) in oracle::RULES {
+        println!("{rule:width$}  {statement}");
+    }
+    ExitCode::SUCCESS
 }
