@@ -389,8 +389,13 @@ pub enum ScenarioError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    /// `at`: `:LINE:COLUMN` where toml knows it, else empty.
+    #[error("{path}{at}: {message}")]
+    Parse {
+        path: PathBuf,
+        at: String,
+        message: String,
+    },
     #[error("{path}: {field}: {problem}")]
     Invalid {
         path: PathBuf,
@@ -418,10 +423,15 @@ impl Scenario {
 
     /// Parses and checks scenario text; `path` only names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
-            path: path.to_path_buf(),
-            message: one_line(&e),
-        })?;
+        let scenario: Scenario = serde_path_to_error::deserialize(toml::Deserializer::new(text))
+            .map_err(|e| {
+                let (at, message) = one_line(text, &e);
+                ScenarioError::Parse {
+                    path: path.to_path_buf(),
+                    at,
+                    message,
+                }
+            })?;
         scenario
             .check()
             .map_err(|(field, problem)| ScenarioError::Invalid {
@@ -638,12 +648,22 @@ fn check_name<'a>(name: &'a str, names: &mut BTreeSet<&'a str>) -> Result<(), St
     Ok(())
 }
 
-/// Squeezes toml's multi-line error report into one line.
-fn one_line(e: &toml::de::Error) -> String {
-    let message = e.message().trim().replace('\n', " ");
-    match e.span() {
-        Some(span) => format!("{message} (at byte {})", span.start),
-        None => message,
+/// Squeezes toml's multi-line error report into one line: where (`:LINE:COLUMN`, 1-based, or empty)
+/// and what (after the key path, such as `clients[0].start`, where there is one).
+fn one_line(text: &str, e: &serde_path_to_error::Error<toml::de::Error>) -> (String, String) {
+    let inner = e.inner();
+    let message = inner.message().trim().replace('\n', " ");
+    let key = e.path().to_string();
+    let key = (key != ".").then_some(key);
+    let at = inner.span().map_or_else(String::new, |span| {
+        let before = text.get(..span.start).unwrap_or(text);
+        let line = before.matches('\n').count() + 1;
+        let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+        format!(":{line}:{column}")
+    });
+    match key {
+        Some(key) => (at, format!("{key}: {message}")),
+        None => (at, message),
     }
 }
 
@@ -738,9 +758,31 @@ mod tests {
         ];
         for (text, expected) in cases {
             let e = parse(text).unwrap_err();
-            assert!(e.starts_with("t.toml: "), "{e}");
+            assert!(e.starts_with("t.toml:"), "{e}");
             assert!(e.contains(expected), "{text:?}: {e}");
             assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_syntax_or_type_error_names_its_line_column_and_key_path() {
+        for (text, expected) in [
+            (
+                "[server]\nttl = \"30s\"\n",
+                "t.toml:2:1: server.ttl: unknown field `ttl`",
+            ),
+            (
+                "[[clients]]\nname = \"a\"\nid = \"1\"\nstart = \"soon\"\n",
+                "t.toml:4:9: clients[0].start: bad duration \"soon\"",
+            ),
+            (
+                "[[clients]]\nname = \"a\"\nid = \"1\"\n[[clients]]\nname = \"b\"\nid = 5\n",
+                "t.toml:6:6: clients[1].id: invalid type: integer `5`, expected a string",
+            ),
+            ("[[clients\n", "t.toml:1:10: invalid table header"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.starts_with(expected), "{text:?}: {e}");
         }
     }
 }

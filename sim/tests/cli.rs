@@ -106,7 +106,7 @@ fn a_bad_scenario_file_is_one_line_and_exit_2() {
         assert!(out.is_empty());
         assert_eq!(err.lines().count(), 1, "{file}: {err}");
         assert!(
-            err.starts_with(&format!("sim: {}: ", path.display())),
+            err.starts_with(&format!("sim: {}:", path.display())),
             "{err}"
         );
         if expected != "bad-toml" {
