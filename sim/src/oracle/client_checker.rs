@@ -229,7 +229,10 @@ impl<'a> Walk<'_, 'a> {
                 found.add(
                     TYPED_ID,
                     e.at,
-                    format!("{name} asks for {id} on try {n} instead of {:?}", t.id),
+                    format!(
+                        "{name} asks for {id} on try {n} instead of {}",
+                        t.id.as_deref().unwrap_or("?")
+                    ),
                     &[e],
                 );
             }
@@ -251,10 +254,11 @@ impl<'a> Walk<'_, 'a> {
                 ERROR_PER_TRY,
                 e.at,
                 format!(
-                    "{} prints Connection Error {id} as error {} after {} tries (current ID {current:?})",
+                    "{} prints Connection Error {id} as error {} after {} tries (current ID {})",
                     self.name(),
                     self.errors,
-                    self.tries.len()
+                    self.tries.len(),
+                    current.unwrap_or("none: no try yet")
                 ),
                 &[e],
             );
@@ -751,6 +755,13 @@ mod tests {
             set_payload(&mut ev[i], "HELLO 9876");
         });
         assert!(got.contains(&TYPED_ID), "{got:?}");
+        // Its finding says the two IDs as they are, not as Rust writes an Option.
+        let mut r = run(&s, Transport::Udp);
+        let i = position(&r.events, |e| e.host == "bob" && payload_of(e) == "HELLO 1234");
+        set_payload(&mut r.events[i], "HELLO 9876");
+        let found = check(&s, &r);
+        let typed = found.iter().find(|v| v.rule == TYPED_ID).unwrap();
+        assert_eq!(typed.message, "bob asks for 9876 on try 2 instead of 1234");
     }
 
     #[test]
