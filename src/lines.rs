@@ -507,6 +507,56 @@ fn closing_quote(text: &str) -> Option<usize> {
     None
 }
 
+/// The rest of a server's `listening on` line (after those words) at `at`.
+fn listening(line: &str, at: Timestamp, rest: &str) -> Result<ServerLine, LineError> {
+    const LISTENING: &str =
+        "<timestamp> listening on <transport> <addr> (IDs kept <ttl> s, idle timeout <idle> s)";
+    let bad = || mismatch(LISTENING, format!("{line:?}"));
+    let (transport, rest) = rest.split_once(' ').ok_or_else(bad)?;
+    let (addr, rest) = rest.rsplit_once(" (IDs kept ").ok_or_else(bad)?;
+    let (ttl, rest) = rest.split_once(" s, idle timeout ").ok_or_else(bad)?;
+    let idle = rest.strip_suffix(" s)").ok_or_else(bad)?;
+    Ok(ServerLine::Listening {
+        at,
+        transport: transport
+            .parse()
+            .map_err(|e: crate::net::UnknownTransport| mismatch(LISTENING, e.to_string()))?,
+        addr: addr.to_string(),
+        ttl: parse_seconds(LISTENING, ttl)?,
+        idle: parse_seconds(LISTENING, idle)?,
+    })
+}
+
+/// The rest of a server's request line from `peer` at `at`, from just after the request's opening
+/// quote: the request as shown, then its reply or why it was dropped.
+fn request(
+    line: &str,
+    at: Timestamp,
+    peer: SocketAddr,
+    quoted: &str,
+) -> Result<ServerLine, LineError> {
+    const REQUEST: &str = "<timestamp> <peer> \"<request>\" -> <reply> (or dropped: <why>)";
+    let end = closing_quote(quoted)
+        .ok_or_else(|| mismatch(REQUEST, format!("the request never ends: {line:?}")))?;
+    let (shown, after) = (&quoted[..end], &quoted[end + 1..]);
+    let outcome = if let Some(reply) = after.strip_prefix(" -> ") {
+        Outcome::Reply(
+            protocol::parse(reply.as_bytes())
+                .map_err(|e| mismatch(REQUEST, format!("the reply {reply:?}: {e}")))?,
+        )
+    } else if let Some(why) = after.strip_prefix(" dropped: ") {
+        Outcome::Dropped(why.to_string())
+    } else {
+        return Err(mismatch(REQUEST, format!("{after:?} after the request")));
+    };
+    Ok(ServerLine::Request {
+        at,
+        peer,
+        shown: shown.to_string(),
+        outcome,
+    })
+}
+
 impl FromStr for ServerLine {
     type Err = LineError;
     fn from_str(line: &str) -> Result<Self, Self::Err> {
@@ -529,24 +579,7 @@ impl FromStr for ServerLine {
         }
         let (at, rest) = leading_timestamp(WHAT, line)?;
         if let Some(rest) = rest.strip_prefix("listening on ") {
-            const LISTENING: &str =
-                "<timestamp> listening on <transport> <addr> (IDs kept <ttl> s, idle timeout <idle> s)";
-            let bad = || mismatch(LISTENING, format!("{line:?}"));
-            let (transport, rest) = rest.split_once(' ').ok_or_else(bad)?;
-            let (addr, rest) = rest.rsplit_once(" (IDs kept ").ok_or_else(bad)?;
-            let (ttl, rest) = rest.split_once(" s, idle timeout ").ok_or_else(bad)?;
-            let idle = rest.strip_suffix(" s)").ok_or_else(bad)?;
-            return Ok(ServerLine::Listening {
-                at,
-                transport: transport
-                    .parse()
-                    .map_err(|e: crate::net::UnknownTransport| {
-                        mismatch(LISTENING, e.to_string())
-                    })?,
-                addr: addr.to_string(),
-                ttl: parse_seconds(LISTENING, ttl)?,
-                idle: parse_seconds(LISTENING, idle)?,
-            });
+            return listening(line, at, rest);
         }
         if let Some((count, limit)) = rest.split_once(" more dropped requests not logged (at most ")
         {
@@ -577,26 +610,7 @@ impl FromStr for ServerLine {
             .parse()
             .map_err(|_| mismatch(WHAT, format!("{peer:?} is not a peer address")))?;
         if let Some(quoted) = rest.strip_prefix('"') {
-            const REQUEST: &str = "<timestamp> <peer> \"<request>\" -> <reply> (or dropped: <why>)";
-            let end = closing_quote(quoted)
-                .ok_or_else(|| mismatch(REQUEST, format!("the request never ends: {line:?}")))?;
-            let (shown, after) = (&quoted[..end], &quoted[end + 1..]);
-            let outcome = if let Some(reply) = after.strip_prefix(" -> ") {
-                Outcome::Reply(
-                    protocol::parse(reply.as_bytes())
-                        .map_err(|e| mismatch(REQUEST, format!("the reply {reply:?}: {e}")))?,
-                )
-            } else if let Some(why) = after.strip_prefix(" dropped: ") {
-                Outcome::Dropped(why.to_string())
-            } else {
-                return Err(mismatch(REQUEST, format!("{after:?} after the request")));
-            };
-            return Ok(ServerLine::Request {
-                at,
-                peer,
-                shown: shown.to_string(),
-                outcome,
-            });
+            return request(line, at, peer, quoted);
         }
         if let Some(bytes) = rest
             .strip_prefix("ignored ")

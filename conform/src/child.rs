@@ -94,6 +94,29 @@ pub fn family(pid: u32) -> Vec<u32> {
     family
 }
 
+/// The command that starts `launch`: in its directory, on this thread's clock, its output piped, in
+/// a process group of its own, killed if dropped.
+fn command(launch: Launch<'_>, stdin: Stdio) -> std::io::Result<Command> {
+    let Launch { argv, dir } = launch;
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("an empty command line"))?;
+    let mut command = Command::new(program);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    command
+        .args(args)
+        .envs(crate::clock::env())
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    command.process_group(0);
+    Ok(command)
+}
+
 /// How long a child's last lines are waited for after it exits, before its exit is recorded anyway
 /// (a process it left behind may hold its pipes until the case ends).
 const LAST_LINES: Duration = Duration::from_secs(1);
@@ -109,25 +132,12 @@ impl Child {
         stdin: Stdio,
         watch: Option<UnboundedSender<Printed>>,
     ) -> std::io::Result<(Child, Option<tokio::process::ChildStdin>)> {
-        let Launch { argv, dir } = launch;
-        let (program, args) = argv
-            .split_first()
-            .ok_or_else(|| std::io::Error::other("an empty command line"))?;
-        let mut command = Command::new(program);
-        if let Some(dir) = dir {
-            command.current_dir(dir);
-        }
-        command
-            .args(args)
-            .envs(crate::clock::env())
-            .stdin(stdin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        #[cfg(unix)]
-        command.process_group(0);
-        let mut child = command.spawn()?;
-        recorder.record(start.elapsed(), host, EventKind::Start(argv.join(" ")));
+        let mut child = command(launch, stdin)?.spawn()?;
+        recorder.record(
+            start.elapsed(),
+            host,
+            EventKind::Start(launch.argv.join(" ")),
+        );
         let pid = child.id();
         if let Some(pid) = pid {
             crate::clock::watch(pid);

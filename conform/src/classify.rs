@@ -116,6 +116,24 @@ fn timestamp(date: &str, time: &str) -> Option<NaiveDateTime> {
         .ok()
 }
 
+/// The spacing of a client line from its first word on: one space between words, nothing after the
+/// last; each difference said.
+fn spacing(line: &str, line_words: &[Word<'_>], differences: &mut Vec<String>) {
+    for pair in line_words.windows(2) {
+        let gap = &line[pair[0].at + pair[0].text.len()..pair[1].at];
+        if gap != " " {
+            let what = match gap.chars().all(|c| c == ' ') {
+                true => format!("{} spaces", gap.len()),
+                false => format!("{:?}", gap),
+            };
+            differences.push(format!("{what} after `{}`", pair[0].text));
+        }
+    }
+    if line.len() != line.trim_end().len() {
+        differences.push("spaces at the end of the line".to_string());
+    }
+}
+
 /// What `line` means, if it reads as one of the client's three lines; `None` for any other line.
 pub fn read(line: &str) -> Option<Reading> {
     let words = words(line);
@@ -141,21 +159,7 @@ pub fn read(line: &str) -> Option<Reading> {
     if verb_text != meaning.word() {
         differences.push(format!("`{verb_text}` instead of `{}`", meaning.word()));
     }
-    // Spacing: one space between words, nothing after the last.
-    let line_words = &words[start..];
-    for pair in line_words.windows(2) {
-        let gap = &line[pair[0].at + pair[0].text.len()..pair[1].at];
-        if gap != " " {
-            let what = match gap.chars().all(|c| c == ' ') {
-                true => format!("{} spaces", gap.len()),
-                false => format!("{:?}", gap),
-            };
-            differences.push(format!("{what} after `{}`", pair[0].text));
-        }
-    }
-    if line.len() != line.trim_end().len() {
-        differences.push("spaces at the end of the line".to_string());
-    }
+    spacing(line, &words[start..], &mut differences);
     // The rest: fields, then (`on` and) a timestamp.
     let rest = &words[start + 1 + verb_len..];
     let stamp = rest

@@ -221,6 +221,27 @@ fn options_from(run: RunArgs, transport: Transports) -> Options {
     }
 }
 
+/// Finds out before a run of one program what would make it fail at once or run nothing: a program
+/// that cannot start, `--timing scaled` without the timers' placeholders, no case to run, a report
+/// that cannot be written.
+fn refused(
+    is_server: bool,
+    program: &Program,
+    options: &Options,
+    reports: [&Option<PathBuf>; 4],
+) -> Result<(), ExitCode> {
+    program.startable().map_err(|why| usage_error(&why))?;
+    if options.timing == Timing::Scaled && !program.takes_timers(is_server) {
+        return Err(usage_error(if is_server {
+            "--timing scaled needs {ttl} and {idle} in the command line"
+        } else {
+            "--timing scaled needs {timeout} in the command line"
+        }));
+    }
+    some_case(options, &[is_server])?;
+    check_writable(reports.into_iter().flatten())
+}
+
 /// Finds out before the run that it would run nothing (an `--only` that matches no case of these
 /// suites on these transports): a usage error, not an empty success.
 fn some_case(options: &Options, servers: &[bool]) -> Result<(), ExitCode> {
@@ -353,23 +374,10 @@ impl Terminal {
 /// `conform server` or `conform client`: one program, one suite.
 fn single(is_server: bool, common: Common, command: Vec<String>) -> ExitCode {
     let program = Program::new(command);
-    if let Err(why) = program.startable() {
-        return usage_error(&why);
-    }
     let strict = common.strict;
+    let reports = [&common.junit, &common.json, &common.markdown, &common.html];
     let options = options_from(common.run, common.transport);
-    if options.timing == Timing::Scaled && !program.takes_timers(is_server) {
-        return usage_error(if is_server {
-            "--timing scaled needs {ttl} and {idle} in the command line"
-        } else {
-            "--timing scaled needs {timeout} in the command line"
-        });
-    }
-    if let Err(code) = some_case(&options, &[is_server]) {
-        return code;
-    }
-    let paths = [&common.junit, &common.json, &common.markdown, &common.html];
-    if let Err(code) = check_writable(paths.into_iter().flatten()) {
+    if let Err(code) = refused(is_server, &program, &options, reports) {
         return code;
     }
     let suite = if is_server { "server" } else { "client" };

@@ -286,68 +286,22 @@ impl Diagram {
                     text,
                     arrives,
                 } => {
-                    let (x1, x2) = (x_of(from), x_of(to));
                     let label = format!("{text}{}", arrival(*arrives));
-                    let left = x1.min(x2);
-                    right = right.max(left + 6.0 + text_width(&label));
-                    let _ = writeln!(
-                        body,
-                        r##"<text x="4" y="{:.0}" fill="#555">{}</text><text x="{:.0}" y="{:.0}">{}</text>"##,
-                        y + 14.0,
-                        secs(*at),
-                        left + 6.0,
-                        y + 12.0,
-                        xml_text(&label)
-                    );
-                    let line_y = y + 22.0;
-                    if from == to {
-                        let colour = if arrives.is_some() { "#222" } else { "#c62828" };
-                        let _ = writeln!(
-                            body,
-                            r##"<path d="M{x1:.0} {:.0} h30 v8 h-30" fill="none" stroke="{colour}"/>{}"##,
-                            line_y - 4.0,
-                            head(x1, line_y + 4.0, -1.0, colour)
-                        );
-                    } else if arrives.is_some() {
-                        let _ = writeln!(
-                            body,
-                            r##"<line x1="{x1:.0}" y1="{line_y:.0}" x2="{x2:.0}" y2="{line_y:.0}" stroke="#222"/>{}"##,
-                            head(x2, line_y, (x2 - x1).signum(), "#222")
-                        );
-                    } else {
-                        let end = x1 + (x2 - x1) * 0.75;
-                        let _ = writeln!(
-                            body,
-                            r##"<line x1="{x1:.0}" y1="{line_y:.0}" x2="{end:.0}" y2="{line_y:.0}" stroke="#c62828" stroke-dasharray="5 3"/><text x="{:.0}" y="{:.0}" fill="#c62828" font-weight="bold">&#x2715;</text>"##,
-                            end - 4.0,
-                            line_y + 4.0
-                        );
-                    }
+                    let arrow = Arrow {
+                        x1: x_of(from),
+                        x2: x_of(to),
+                        to_itself: from == to,
+                        arrives: arrives.is_some(),
+                    };
+                    right = right.max(message_svg(&mut body, y, *at, &label, arrow));
                     y += MESSAGE_ROW;
                 }
                 Step::Note { at, over, text } => {
-                    let width = text_width(text) + 12.0;
                     let x = match over {
                         Over::Host(h) => x_of(h) - 6.0,
                         Over::All => GUTTER + 10.0,
                     };
-                    right = right.max(x + width);
-                    if let Some(at) = at {
-                        let _ = write!(
-                            body,
-                            r##"<text x="4" y="{:.0}" fill="#555">{}</text>"##,
-                            y + 15.0,
-                            secs(*at)
-                        );
-                    }
-                    let _ = writeln!(
-                        body,
-                        r##"<rect x="{x:.0}" y="{:.0}" width="{width:.0}" height="18" fill="#fff8c4" stroke="#d8c86a"/><text x="{:.0}" y="{:.0}">{}</text>"##,
-                        y + 2.0,
-                        x + 6.0,
-                        y + 15.0,
-                        xml_text(text)
-                    );
+                    right = right.max(note_svg(&mut body, y, *at, x, text));
                     y += NOTE_ROW;
                 }
             }
@@ -373,6 +327,81 @@ impl Diagram {
         out.push_str("</svg>");
         out
     }
+}
+
+/// Where a message's arrow runs, and how it ends.
+#[derive(Clone, Copy)]
+struct Arrow {
+    x1: f64,
+    x2: f64,
+    /// From a host to itself: a loop back.
+    to_itself: bool,
+    /// Delivered (a solid arrow), or lost (dashed, ending in a cross).
+    arrives: bool,
+}
+
+/// One message row of the SVG at height `y`: its time, its label and its arrow; how far right it
+/// reaches.
+fn message_svg(body: &mut String, y: f64, at: Duration, label: &str, arrow: Arrow) -> f64 {
+    let Arrow { x1, x2, .. } = arrow;
+    let left = x1.min(x2);
+    let _ = writeln!(
+        body,
+        r##"<text x="4" y="{:.0}" fill="#555">{}</text><text x="{:.0}" y="{:.0}">{}</text>"##,
+        y + 14.0,
+        secs(at),
+        left + 6.0,
+        y + 12.0,
+        xml_text(label)
+    );
+    let line_y = y + 22.0;
+    if arrow.to_itself {
+        let colour = if arrow.arrives { "#222" } else { "#c62828" };
+        let _ = writeln!(
+            body,
+            r##"<path d="M{x1:.0} {:.0} h30 v8 h-30" fill="none" stroke="{colour}"/>{}"##,
+            line_y - 4.0,
+            head(x1, line_y + 4.0, -1.0, colour)
+        );
+    } else if arrow.arrives {
+        let _ = writeln!(
+            body,
+            r##"<line x1="{x1:.0}" y1="{line_y:.0}" x2="{x2:.0}" y2="{line_y:.0}" stroke="#222"/>{}"##,
+            head(x2, line_y, (x2 - x1).signum(), "#222")
+        );
+    } else {
+        let end = x1 + (x2 - x1) * 0.75;
+        let _ = writeln!(
+            body,
+            r##"<line x1="{x1:.0}" y1="{line_y:.0}" x2="{end:.0}" y2="{line_y:.0}" stroke="#c62828" stroke-dasharray="5 3"/><text x="{:.0}" y="{:.0}" fill="#c62828" font-weight="bold">&#x2715;</text>"##,
+            end - 4.0,
+            line_y + 4.0
+        );
+    }
+    left + 6.0 + text_width(label)
+}
+
+/// One note row of the SVG at height `y`, its box from `x`: its time (if it has one) and its text;
+/// how far right it reaches.
+fn note_svg(body: &mut String, y: f64, at: Option<Duration>, x: f64, text: &str) -> f64 {
+    let width = text_width(text) + 12.0;
+    if let Some(at) = at {
+        let _ = write!(
+            body,
+            r##"<text x="4" y="{:.0}" fill="#555">{}</text>"##,
+            y + 15.0,
+            secs(at)
+        );
+    }
+    let _ = writeln!(
+        body,
+        r##"<rect x="{x:.0}" y="{:.0}" width="{width:.0}" height="18" fill="#fff8c4" stroke="#d8c86a"/><text x="{:.0}" y="{:.0}">{}</text>"##,
+        y + 2.0,
+        x + 6.0,
+        y + 15.0,
+        xml_text(text)
+    );
+    x + width
 }
 
 #[cfg(test)]

@@ -757,7 +757,9 @@ mod tests {
         assert!(got.contains(&TYPED_ID), "{got:?}");
         // Its finding says the two IDs as they are, not as Rust writes an Option.
         let mut r = run(&s, Transport::Udp);
-        let i = position(&r.events, |e| e.host == "bob" && payload_of(e) == "HELLO 1234");
+        let i = position(&r.events, |e| {
+            e.host == "bob" && payload_of(e) == "HELLO 1234"
+        });
         set_payload(&mut r.events[i], "HELLO 9876");
         let found = check(&s, &r);
         let typed = found.iter().find(|v| v.rule == TYPED_ID).unwrap();
