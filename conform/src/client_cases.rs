@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crate::clock::Instant;
 use connid::framing::{Frame, Framer};
-use connid::protocol;
+use connid::lines::{ClientLine, Timestamp};
+use connid::protocol::{self, ConnId};
 use connid::{Clock, SystemClock, Transport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -463,32 +464,31 @@ fn as_meant(run: &Run) -> Run {
                 let Some(r) = read(line) else {
                     continue;
                 };
-                let at = r
-                    .at
-                    .unwrap_or(run.epoch + chrono::Duration::from_std(e.at).unwrap_or_default());
-                let at = connid::clock::format_timestamp(at);
-                let text = match r.meaning {
-                    Meaning::Error => {
-                        let id = r.id.or_else(|| last_id.clone()).unwrap_or_default();
-                        format!("Connection Error {id} on {at}")
-                    }
-                    Meaning::Failure => format!("Connection Failure on {at}"),
+                let at =
+                    Timestamp(r.at.unwrap_or(
+                        run.epoch + chrono::Duration::from_std(e.at).unwrap_or_default(),
+                    ));
+                let id = |fallback: Option<String>| r.id.clone().or(fallback).unwrap_or_default();
+                // The same line in its exact form, written by connid's own line types; one whose ID
+                // is no ID stays as printed.
+                let line = match r.meaning {
+                    Meaning::Error => ConnId::new(&id(last_id.clone()))
+                        .ok()
+                        .map(|id| ClientLine::Error { id, at }),
+                    Meaning::Failure => Some(ClientLine::Failure { at }),
                     Meaning::Established => {
-                        let id =
-                            r.id.or_else(|| last_ok.as_ref().map(|(id, _)| id.clone()))
-                                .unwrap_or_default();
                         let addr = r
                             .addr
                             .or_else(|| last_ok.as_ref().map(|(_, a)| *a))
                             .unwrap_or_else(|| SocketAddr::new(LOOPBACK, 0));
-                        format!(
-                            "Connection established {id} {} {} on {at}",
-                            addr.ip(),
-                            addr.port()
-                        )
+                        ConnId::new(&id(last_ok.as_ref().map(|(id, _)| id.clone())))
+                            .ok()
+                            .map(|id| ClientLine::Established { id, addr, at })
                     }
                 };
-                e.kind = EventKind::Out(text);
+                if let Some(line) = line {
+                    e.kind = EventKind::Out(line.to_string());
+                }
             }
             _ => {}
         }
