@@ -881,13 +881,13 @@ async fn run_one(
     let deadline = Instant::now() + limit;
     converse(&mut printed, &mut keyboard, &recorder, deadline).await;
     let typed = std::mem::take(&mut keyboard.typed);
-    // Where it sent, as the clock's library saw it: what says a client sent to a port of its own.
-    let sent = crate::clock::sends();
     drop(keyboard);
     child
         .wait(deadline.saturating_duration_since(Instant::now()))
         .await;
     result.stderr = child.stop().await;
+    // Where it sent, as the clock's library saw it: what says a client sent to a port of its own.
+    let sent = crate::clock::sends();
     // Replies still being sent finish, so their events are in the record.
     crate::clock::sleep(Duration::from_millis(50)).await;
     server_task.abort();
@@ -913,8 +913,10 @@ fn judge_run(
         e.host == CLIENT && matches!(e.kind, EventKind::Send { .. } | EventKind::Connected { .. })
     });
     if !reached {
-        let found: Vec<(Transport, String)> =
-            sent.iter().map(|s| (s.transport, s.to_string())).collect();
+        let found: Vec<(Transport, u16, String)> = sent
+            .iter()
+            .map(|s| (s.transport, s.port, s.to_string()))
+            .collect();
         let given = std::net::SocketAddr::new(LOOPBACK, port);
         let seen = ("the client sent to", "to");
         return match crate::elsewhere(seen, &found, program, transport, given) {

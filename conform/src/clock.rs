@@ -87,6 +87,9 @@ pub struct VirtualClock {
     jumped: tokio::sync::Notify,
     /// The processes the case started (each with whatever it starts in turn).
     roots: Mutex<Vec<u32>>,
+    /// The roots the case started itself (the others are strays the controller found in their
+    /// process groups): each holds time still until the case's side has taken in its exit.
+    spawned: Mutex<Vec<u32>>,
     /// The roots whose exit the case's side has taken in (reaped and recorded): until then, a root
     /// holds time still even where `/proc` no longer shows it.
     reaped: Mutex<Vec<u32>>,
@@ -114,6 +117,7 @@ impl VirtualClock {
             next: AtomicU64::new(0),
             jumped: tokio::sync::Notify::new(),
             roots: Mutex::new(Vec::new()),
+            spawned: Mutex::new(Vec::new()),
             reaped: Mutex::new(Vec::new()),
             started: Mutex::new(None),
             driver: AtomicI32::new(0),
@@ -172,6 +176,9 @@ pub fn watch(pid: u32) {
     if let Some(clock) = current() {
         if let Ok(mut roots) = clock.roots.lock() {
             roots.push(pid);
+        }
+        if let Ok(mut spawned) = clock.spawned.lock() {
+            spawned.push(pid);
         }
         if let Ok(mut started) = clock.started.lock() {
             started.get_or_insert_with(std::time::Instant::now);

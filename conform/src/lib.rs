@@ -327,12 +327,12 @@ impl Program {
 }
 
 /// Why a program that never used the address it was given is failed, from where it was seen to
-/// listen or send instead (`found`, each with its transport, in words): `None` if it was seen nowhere
+/// listen or send instead (`found`, each with its transport and port, in words): `None` if it was seen nowhere
 /// (then it may simply not use this transport). `seen` is the sentence's start and its preposition:
 /// ("the server listens on", "on"), ("the client sent to", "to").
 fn elsewhere(
     (seen, prep): (&str, &str),
-    found: &[(Transport, String)],
+    found: &[(Transport, u16, String)],
     program: &Program,
     transport: Transport,
     given: std::net::SocketAddr,
@@ -342,12 +342,20 @@ fn elsewhere(
     }
     let list = found
         .iter()
-        .map(|(_, f)| f.as_str())
+        .map(|(_, _, f)| f.as_str())
         .collect::<Vec<_>>()
         .join(", ");
     let port = given.port();
-    Some(if found.iter().any(|(t, _)| *t == transport) {
+    let same = |t: Transport, p: Option<u16>| {
+        found
+            .iter()
+            .any(|&(ft, fp, _)| ft == t && p.is_none_or(|p| fp != p))
+    };
+    Some(if same(transport, Some(port)) {
         format!("{seen} {list}, not {prep} the port it was given, {port}")
+    } else if same(transport, None) {
+        // The right port on another address.
+        format!("{seen} {list}, not {prep} {transport} {given}")
     } else if !program.argv.iter().any(|a| a.contains("{transport}")) {
         format!(
             "{seen} {list}, not {prep} {transport} {given}: its command line has no {{transport}} to tell it which"
@@ -901,7 +909,10 @@ mod tests {
         let with = Program::new(vec!["srv".into(), "{port}".into(), "{transport}".into()]);
         let without = Program::new(vec!["srv".into(), "{port}".into()]);
         let seen = ("the server listens on", "on");
-        let udp = |s: &str| (Transport::Udp, format!("udp {s}"));
+        let udp = |s: &str| {
+            let port = s.rsplit_once(':').unwrap().1.parse().unwrap();
+            (Transport::Udp, port, format!("udp {s}"))
+        };
         assert_eq!(elsewhere(seen, &[], &with, Transport::Udp, given), None);
         assert_eq!(
             elsewhere(seen, &[udp("127.0.0.1:5599"), udp("127.0.0.1:5600")], &with, Transport::Udp, given).unwrap(),
@@ -921,6 +932,18 @@ mod tests {
             )
             .unwrap(),
             "the client sent to udp 127.0.0.1:4000, not to tcp 127.0.0.1:4000"
+        );
+        // The right port on another address is not "another port".
+        assert_eq!(
+            elsewhere(
+                ("the client sent to", "to"),
+                &[udp("127.0.1.1:4000")],
+                &with,
+                Transport::Udp,
+                given
+            )
+            .unwrap(),
+            "the client sent to udp 127.0.1.1:4000, not to udp 127.0.0.1:4000"
         );
     }
 

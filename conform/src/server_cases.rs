@@ -465,7 +465,7 @@ pub(super) fn free_port(transport: Transport) -> std::io::Result<u16> {
 }
 
 /// Whether something listens on `addr`: binding it ourselves fails. (While a server is starting, this
-/// can take the port from it between its bind and its listen: [`held_by`] is asked first.)
+/// can take the port from it between its bind and its listen: [`holds`] is asked first.)
 fn is_listening(transport: Transport, addr: SocketAddr) -> bool {
     let taken = |e: std::io::Error| e.kind() == std::io::ErrorKind::AddrInUse;
     match transport {
@@ -677,9 +677,9 @@ fn not_listening(
         EventKind::Exit(code) => Some(code),
         _ => None,
     });
-    let found: Vec<(Transport, String)> = elsewhere
+    let found: Vec<(Transport, u16, String)> = elsewhere
         .iter()
-        .map(|h| (h.transport, h.to_string()))
+        .map(|h| (h.transport, h.local.port(), h.to_string()))
         .collect();
     let seen = ("the server listens on", "on");
     match (

@@ -456,10 +456,7 @@ fn run(path: &Path, format: Format, only: Transports) -> ExitCode {
     }
     let mut kept = true;
     for (i, &transport) in transports.iter().enumerate() {
-        if i > 0 {
-            println!();
-        }
-        match tell(&scenario, &name, transport, format) {
+        match tell(&scenario, &name, transport, format, i > 0) {
             Ok(k) => kept &= k,
             Err(e) => {
                 eprintln!("sim: {}: {e}", path.display());
@@ -474,15 +471,19 @@ fn run(path: &Path, format: Format, only: Transports) -> ExitCode {
     }
 }
 
-/// Runs `scenario` over `transport` and prints its transcript (or diagram) and the oracle's verdict:
-/// whether it kept every rule; `Err` if a host failed.
+/// Runs `scenario` over `transport` and prints its transcript (or diagram) and the oracle's verdict,
+/// after a blank line if `apart`: whether it kept every rule; `Err` (nothing printed) if a host failed.
 fn tell(
     scenario: &Scenario,
     name: &str,
     transport: Transport,
     format: Format,
+    apart: bool,
 ) -> Result<bool, String> {
     let run = runner::run(scenario, transport).map_err(|e| e.to_string())?;
+    if apart {
+        println!();
+    }
     let violations = oracle::check(scenario, &run);
     let (shown, comment) = match format {
         Format::Text => (transcript::text(name, &scenario.description, &run), "#"),
@@ -517,7 +518,7 @@ fn show(seed: u64, format: Format, only: Transports) -> ExitCode {
         }
         println!("# seed {seed} over {transport}: the scenario file it generates");
         println!("{body}");
-        match tell(&scenario, &format!("seed-{seed}"), transport, format) {
+        match tell(&scenario, &format!("seed-{seed}"), transport, format, false) {
             Ok(k) => kept &= k,
             Err(e) => {
                 eprintln!("sim: seed {seed} over {transport}: {e}");

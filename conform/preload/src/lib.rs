@@ -1128,9 +1128,21 @@ fn note_sent(fd: c_int, addr: *const c_void, len: u32) {
     }
     // SAFETY: the caller's address, at least as long as a `sockaddr_in`; read without alignment.
     let sa = unsafe { core::ptr::read_unaligned(addr.cast::<SockaddrIn>()) };
-    let ipv6 = match sa.family {
-        AF_INET => false,
-        AF_INET6 => true,
+    // An IPv4 address, in network byte order as `sin_addr` holds it; `None` for an IPv6 one.
+    let ipv4 = match sa.family {
+        AF_INET => Some(sa.addr_be),
+        AF_INET6 if len as usize >= 24 => {
+            // SAFETY: a `sockaddr_in6` (checked long enough): its address is bytes 8 to 24.
+            let a =
+                unsafe { core::ptr::read_unaligned(addr.cast::<u8>().add(8).cast::<[u8; 16]>()) };
+            // An IPv4-mapped address (::ffff:a.b.c.d), as a dual-stack socket (Java's) sends to.
+            let mapped = a[..10].iter().all(|&b| b == 0) && a[10..12] == [0xff, 0xff];
+            match mapped {
+                true => Some(u32::from_ne_bytes([a[12], a[13], a[14], a[15]])),
+                false => None,
+            }
+        }
+        AF_INET6 => None,
         _ => return,
     };
     let mut kind: c_int = 0;
@@ -1160,9 +1172,11 @@ fn note_sent(fd: c_int, addr: *const c_void, len: u32) {
     slot.kind.store(0, Release);
     slot.port
         .store(u32::from(u16::from_be(sa.port_be)), Relaxed);
-    slot.ipv4.store(if ipv6 { 0 } else { sa.addr_be }, Relaxed);
-    slot.kind
-        .store(transport | if ipv6 { SENT_IPV6 } else { 0 }, Release);
+    slot.ipv4.store(ipv4.unwrap_or(0), Relaxed);
+    slot.kind.store(
+        transport | if ipv4.is_none() { SENT_IPV6 } else { 0 },
+        Release,
+    );
 }
 
 #[no_mangle]

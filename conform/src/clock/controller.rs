@@ -235,6 +235,7 @@ fn look(
     let registered: HashMap<i32, i64> = clock.page.waits().into_iter().collect();
     let roots = clock.roots.lock().map(|r| r.clone()).unwrap_or_default();
     let reaped = clock.reaped.lock().map(|r| r.clone()).unwrap_or_default();
+    let spawned = clock.spawned.lock().map(|s| s.clone()).unwrap_or_default();
     let family: Vec<(u32, u32)> = roots
         .iter()
         .flat_map(|&root| {
@@ -243,13 +244,13 @@ fn look(
                 .map(move |p| (root, p))
         })
         .collect();
-    vanished(&family, &roots, preloaded, ended)?;
+    vanished(&family, &spawned, preloaded, ended)?;
     for (root, pid) in family {
         let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            // A root gone from `/proc` before the case's side has taken in its exit is on its way
-            // out (a loaded machine can show that for a few milliseconds): its exit is still to be
-            // recorded at the moment it happens.
-            if pid == root && !reaped.contains(&root) {
+            // A process the case started, gone from `/proc` before the case's side has taken in
+            // its exit, is on its way out (a loaded machine can show that for a few milliseconds):
+            // its exit is still to be recorded at the moment it happens.
+            if pid == root && spawned.contains(&root) && !reaped.contains(&root) {
                 return Err(Busy::Running);
             }
             continue;
@@ -273,6 +274,8 @@ fn look(
             }
             continue;
         }
+        // Alive: a moment of not being seen (the `children` files are read one by one) is forgotten.
+        ended.remove(&pid);
         if !*preloaded.entry(pid).or_insert_with(|| has_preload(pid)) {
             return Err(Busy::Unseen(
                 pid as i32,
@@ -306,18 +309,19 @@ fn look(
     Ok(tasks)
 }
 
-/// Holds time still (for [`REAPING`]) after a process the looks saw before (not a root) has gone
-/// from `/proc`: its parent, the program, may not yet have woken to learn of it. Forgets it then.
+/// Holds time still (for [`REAPING`]) after a process the looks saw before (not one the case started:
+/// those hold until the case has taken in their exit) has gone from `/proc`: its parent may not yet
+/// have woken to learn of it. Forgets it then.
 fn vanished(
     family: &[(u32, u32)],
-    roots: &[u32],
+    spawned: &[u32],
     preloaded: &mut HashMap<u32, bool>,
     ended: &mut HashMap<u32, std::time::Instant>,
 ) -> Result<(), Busy> {
     let gone: Vec<u32> = preloaded
         .keys()
         .copied()
-        .filter(|p| !roots.contains(p) && !family.iter().any(|&(_, f)| f == *p))
+        .filter(|p| !spawned.contains(p) && !family.iter().any(|&(_, f)| f == *p))
         .collect();
     let mut holding = false;
     for pid in gone {
