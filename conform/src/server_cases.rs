@@ -558,8 +558,7 @@ async fn run_one(
     // A server is started on a free port; if another process took that port first (our child then
     // fails to bind it), it is started again on another.
     let mut attempt = 0;
-    let mut elsewhere;
-    let (port, server, start, epoch, mut session, mut child, listening) = loop {
+    let (port, server, start, epoch, mut session, mut child, (listening, elsewhere)) = loop {
         attempt += 1;
         let port = match free_port(transport) {
             Ok(port) => port,
@@ -594,10 +593,9 @@ async fn run_one(
                 return (result, None);
             }
         };
-        let listening;
-        (listening, elsewhere) = await_listening(&child, start, transport, server).await;
+        let looked = await_listening(&child, start, transport, server).await;
         // Our child could not have the port because another process holds it: try another port.
-        if !listening
+        if !looked.0
             && child.has_exited()
             && is_listening(transport, server)
             && attempt < PORT_TRIES
@@ -605,7 +603,7 @@ async fn run_one(
             child.stop().await;
             continue;
         }
-        break (port, server, start, epoch, session, child, listening);
+        break (port, server, start, epoch, session, child, looked);
     };
     let mut outcome = Ok(());
     if listening {
