@@ -136,7 +136,14 @@ fn every_libc_wait_takes_exactly_the_virtual_time_asked() {
 #[test]
 fn timers_the_clock_does_not_see_run_at_real_time_and_say_so() {
     let program = compile_c(&[], "waits-unseen");
-    for (name, why) in [("recv_rcvtimeo", "SO_RCVTIMEO"), ("timerfd", "timerfd")] {
+    for (name, why) in [
+        ("recv_rcvtimeo", "SO_RCVTIMEO"),
+        ("timerfd", "timerfd"),
+        (
+            "raw_nanosleep",
+            "waited in nanosleep with a timeout the virtual clock did not see",
+        ),
+    ] {
         let argv = strings(&[&program.to_string_lossy(), "0.3", name]);
         let (stdout, report) = on_clock(&argv);
         let (_, mono, _) = waits(&stdout)[0].clone();

@@ -256,7 +256,7 @@ fn my_slot(page: &'static Shared) -> Option<&'static Slot> {
     }
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { gettid() };
-    MINE.try_with(|mine| {
+    let cached = MINE.try_with(|mine| {
         let mut mine = mine.try_borrow_mut().ok()?;
         // A forked child inherits its parent thread's record: its own ID tells them apart.
         if let Some(m) = mine.as_ref().filter(|m| m.tid == tid) {
@@ -265,9 +265,18 @@ fn my_slot(page: &'static Shared) -> Option<&'static Slot> {
         let index = claim(page, tid)?;
         *mine = Some(Mine { tid, index });
         Some(&page.slots[index])
-    })
-    .ok()
-    .flatten()
+    });
+    match cached {
+        Ok(Some(slot)) => Some(slot),
+        // The record cannot be used (a signal handler's wait inside this thread's own lookup, or a
+        // wait after the thread's locals were destroyed at its end): the page itself says which slot
+        // is this thread's, and a wait is never left unregistered for want of a record.
+        _ => page
+            .slots
+            .iter()
+            .find(|s| s.tid.load(Acquire) == tid)
+            .or_else(|| claim(page, tid).map(|index| &page.slots[index])),
+    }
 }
 
 /// A free slot for thread `tid`, or one whose thread has ended.
@@ -330,10 +339,11 @@ fn timed<T>(until: Until, mut wait: impl FnMut(i64, u32) -> Option<T>) -> (Optio
     let deadline = until.deadline(page);
     page.waits_seen.fetch_add(1, Relaxed);
     let slot = my_slot(page);
-    if let Some(slot) = slot {
-        slot.deadline_ns.store(deadline, Release);
-    }
     let out = loop {
+        // Stored before every slice: a signal handler's own wait on this thread ends by clearing it.
+        if let Some(slot) = slot {
+            slot.deadline_ns.store(deadline, Release);
+        }
         // Read before the clock, so a jump in between wakes the wait at once.
         let generation = page.generation.load(Acquire);
         let left = deadline.saturating_sub(virtual_now(page, CLOCK_MONOTONIC));

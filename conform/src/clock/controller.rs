@@ -294,6 +294,9 @@ fn look(
                 t.deadline = Some(deadline);
             } else if t.runs != GONE {
                 if let Some(call) = timed_syscall(pid, tid) {
+                    if entering(clock, pid, &t) {
+                        return Err(Busy::Running);
+                    }
                     return Err(Busy::Unseen(
                         tid,
                         format!(
@@ -307,6 +310,15 @@ fn look(
         }
     }
     Ok(tasks)
+}
+
+/// Whether a thread seen in a timed system call the registered waits (read before it) did not
+/// list is on its way into or out of a registered wait rather than in an unseen one: registered
+/// now, or it has run since it was seen. Between the read of the waits and the look at the thread,
+/// a thread (a JVM's, woken by a jump with a dozen others) can register and enter its wait.
+fn entering(clock: &VirtualClock, pid: u32, seen: &Task) -> bool {
+    clock.page.waits().iter().any(|&(tid, _)| tid == seen.tid)
+        || task(pid, seen.tid).map_or(true, |again| again.runs != seen.runs)
 }
 
 /// Holds time still (for [`REAPING`]) after a process the looks saw before (not one the case started:
