@@ -1,7 +1,8 @@
 //! The program under test as a child process, in a process group of its own: started with its
-//! filled-in command line (and the virtual clock's library, on that clock), its output read as bytes (each line recorded
-//! as it arrives, text that waits without a newline told to the case as a prompt), its exit recorded
-//! with its code, and killed with its whole group when its case ends.
+//! filled-in command line (and the virtual clock's library, on that clock), its output read as bytes
+//! (each line recorded as it arrives; the text after the last line ending kept for the keyboard,
+//! which takes it as the prompt it answers), its exit recorded with its code, and killed with its
+//! whole group when its case ends.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,8 @@ pub struct Child {
     /// Whether everything it printed has been read (its pipes closed).
     drained: watch::Receiver<bool>,
     stderr: Arc<Mutex<String>>,
+    /// What it has printed on standard output since its last line ending.
+    unfinished: Unfinished,
 }
 
 impl Drop for Child {
@@ -40,20 +43,33 @@ impl Drop for Child {
         let _ = self.kill.send(true);
         kill_group(self.pid);
         if let (Some(pid), Ok(mut live)) = (self.pid, LIVE.lock()) {
-            live.retain(|&p| p != pid);
+            live.pids.retain(|&p| p != pid);
         }
     }
 }
 
 /// The process groups of every child not yet dropped: a case on the virtual clock runs on a thread
 /// of its own, which a stopping run does not wait for, so the run kills them by this list.
-static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+static LIVE: Mutex<Live> = Mutex::new(Live {
+    pids: Vec::new(),
+    stopping: false,
+});
+
+struct Live {
+    pids: Vec<u32>,
+    /// Set by [`kill_all`]: no child starts after it.
+    stopping: bool,
+}
 
 /// Kills every child still running, with its process group (a run that stops early: its output
-/// closed, or Ctrl-C).
+/// closed, or Ctrl-C), and lets no other start: a case thread about to start one when the run
+/// stops would leave it running after conform has gone.
 pub fn kill_all() {
-    let live = LIVE.lock().map(|l| l.clone()).unwrap_or_default();
-    for pid in live {
+    let Ok(mut live) = LIVE.lock() else {
+        return;
+    };
+    live.stopping = true;
+    for &pid in &live.pids {
         kill_group(Some(pid));
     }
 }
@@ -132,7 +148,18 @@ impl Child {
         stdin: Stdio,
         watch: Option<UnboundedSender<Printed>>,
     ) -> std::io::Result<(Child, Option<tokio::process::ChildStdin>)> {
-        let mut child = command(launch, stdin)?.spawn()?;
+        // Started and listed under the list's lock, so a run that stops kills it or it never starts.
+        let mut child = {
+            let mut live = LIVE
+                .lock()
+                .map_err(|_| std::io::Error::other("the list of children is poisoned"))?;
+            if live.stopping {
+                return Err(std::io::Error::other("the run is stopping"));
+            }
+            let child = command(launch, stdin)?.spawn()?;
+            live.pids.extend(child.id());
+            child
+        };
         recorder.record(
             start.elapsed(),
             host,
@@ -141,16 +168,17 @@ impl Child {
         let pid = child.id();
         if let Some(pid) = pid {
             crate::clock::watch(pid);
-            if let Ok(mut live) = LIVE.lock() {
-                live.push(pid);
-            }
         }
         let stdin = child.stdin.take();
         let stderr = Arc::new(Mutex::new(String::new()));
-        let out = child
-            .stdout
-            .take()
-            .map(|o| tokio::spawn(lines(o, host, recorder.clone(), start, Output::Out(watch))));
+        let unfinished = Unfinished::default();
+        let out = child.stdout.take().map(|o| {
+            if let Ok(mut u) = unfinished.0.lock() {
+                u.pipe = dup(&o);
+            }
+            let output = Output::Out(watch, unfinished.clone());
+            tokio::spawn(lines(o, host, recorder.clone(), start, output))
+        });
         let err = child.stderr.take().map(|e| {
             tokio::spawn(lines(
                 e,
@@ -215,6 +243,7 @@ impl Child {
                 kill,
                 drained,
                 stderr,
+                unfinished,
             },
             stdin,
         ))
@@ -223,6 +252,11 @@ impl Child {
     /// Its process ID.
     pub fn pid(&self) -> Option<u32> {
         self.pid
+    }
+
+    /// What it has printed on standard output since its last line ending (its prompt, when it asks).
+    pub fn unfinished(&self) -> &Unfinished {
+        &self.unfinished
     }
 
     /// Whether it has exited.
@@ -248,23 +282,70 @@ impl Child {
     }
 }
 
-/// What the child printed on standard output, as a case watching it sees it.
+/// A line the child printed on standard output, as a case watching it sees it (recorded as an
+/// `out` event already), with when it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Printed {
-    /// A line, read when its line ending came (recorded as an `out` event already).
-    Line(Duration, String),
-    /// Text without a line ending that stayed so for [`PROMPT_QUIET`]: a prompt, with when it
-    /// appeared. It is not recorded: the keyboard records it with what it typed.
-    Prompt(Duration, String),
+pub struct Printed(pub Duration, pub String);
+
+/// The text a child has printed since its last line ending, shared by the reader of its output and
+/// the keyboard: the keyboard takes it as the prompt it answers, so what the child prints after the
+/// typed line starts a line of its own, as on a terminal where the typed line ends with Enter.
+#[derive(Clone, Default)]
+pub struct Unfinished(Arc<Mutex<Pending>>);
+
+#[derive(Default)]
+struct Pending {
+    /// When its first byte was read.
+    since: Duration,
+    text: Vec<u8>,
+    /// A second descriptor of the output pipe's reading end: how many bytes wait in the pipe.
+    pipe: Option<std::os::fd::OwnedFd>,
 }
 
-/// How long text without a line ending must stand before it counts as a prompt.
-pub const PROMPT_QUIET: Duration = Duration::from_millis(100);
+impl Unfinished {
+    /// Takes the text (and when it began) once everything the child has written is read, waiting
+    /// a little for the reader to catch up: `None` when there is none.
+    pub async fn take(&self) -> Option<(Duration, String)> {
+        for _ in 0..50 {
+            if self.0.lock().map_or(0, |p| waiting(p.pipe.as_ref())) == 0 {
+                break;
+            }
+            crate::clock::sleep(Duration::from_millis(1)).await;
+        }
+        let mut pending = self.0.lock().ok()?;
+        if pending.text.is_empty() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&std::mem::take(&mut pending.text)).into_owned();
+        Some((pending.since, text))
+    }
+}
+
+/// A second descriptor of `pipe` (closed on exec), for asking how many bytes wait in it.
+fn dup(pipe: &impl std::os::fd::AsFd) -> Option<std::os::fd::OwnedFd> {
+    pipe.as_fd().try_clone_to_owned().ok()
+}
+
+/// How many bytes wait unread in a pipe (0 if it cannot be told).
+fn waiting(pipe: Option<&std::os::fd::OwnedFd>) -> usize {
+    use std::os::fd::AsRawFd;
+    let Some(pipe) = pipe else {
+        return 0;
+    };
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD on a descriptor we own writes one int.
+    let r = unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if r == 0 {
+        n.max(0) as usize
+    } else {
+        0
+    }
+}
 
 /// Where a stream's lines go besides the record.
 enum Output {
-    /// Standard output, watched by the case if it asks.
-    Out(Option<UnboundedSender<Printed>>),
+    /// Standard output, watched by the case if it asks; its unfinished line kept for the keyboard.
+    Out(Option<UnboundedSender<Printed>>, Unfinished),
     /// Standard error, also kept whole for the report.
     Err(Arc<Mutex<String>>),
 }
@@ -275,10 +356,10 @@ impl Output {
         let text = String::from_utf8_lossy(bytes);
         let text = text.trim_end_matches(['\n', '\r']).to_string();
         match self {
-            Output::Out(watch) => {
+            Output::Out(watch, _) => {
                 recorder.record(at, host, EventKind::Out(text.clone()));
                 if let Some(watch) = watch {
-                    let _ = watch.send(Printed::Line(at, text));
+                    let _ = watch.send(Printed(at, text));
                 }
             }
             Output::Err(all) => {
@@ -292,9 +373,9 @@ impl Output {
     }
 }
 
-/// Records each line of `from` as printed by `host`. Read as bytes, not lines: on a watched standard
-/// output, text that waits without a line ending is a prompt, told to the watcher when it appeared.
-/// Text left without a line ending at the end of the stream is a line.
+/// Records each line of `from` as printed by `host`, as it arrives. Read as bytes, not lines: on
+/// standard output the text after the last line ending waits in its [`Unfinished`] for a line ending,
+/// the keyboard (which takes it as a prompt), or the end of the stream (where it is a line).
 async fn lines(
     mut from: impl AsyncRead + Unpin,
     host: &'static str,
@@ -302,45 +383,36 @@ async fn lines(
     start: Instant,
     output: Output,
 ) {
-    let watch = match &output {
-        Output::Out(Some(watch)) => Some(watch.clone()),
-        _ => None,
+    let unfinished = match &output {
+        Output::Out(_, unfinished) => unfinished.clone(),
+        Output::Err(_) => Unfinished::default(),
     };
-    let mut pending: Vec<u8> = Vec::new();
-    // When the text in `pending` began to arrive.
-    let mut since = Duration::ZERO;
     let mut buf = [0u8; 4096];
     loop {
-        let read = match (&watch, pending.is_empty()) {
-            (Some(watch), false) => {
-                match crate::clock::timeout(PROMPT_QUIET, from.read(&mut buf)).await {
-                    Ok(read) => read,
-                    Err(_) => {
-                        let text = String::from_utf8_lossy(&pending).into_owned();
-                        let _ = watch.send(Printed::Prompt(since, text));
-                        pending.clear();
-                        continue;
-                    }
-                }
-            }
-            _ => from.read(&mut buf).await,
-        };
-        let n = match read {
+        let n = match from.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
         let at = start.elapsed();
-        if pending.is_empty() {
-            since = at;
+        let Ok(mut pending) = unfinished.0.lock() else {
+            break;
+        };
+        if pending.text.is_empty() {
+            pending.since = at;
         }
-        pending.extend_from_slice(&buf[..n]);
-        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=end).collect();
+        pending.text.extend_from_slice(&buf[..n]);
+        while let Some(end) = pending.text.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.text.drain(..=end).collect();
             output.line(&recorder, host, at, &line);
-            since = at;
+            pending.since = at;
         }
     }
-    if !pending.is_empty() {
-        output.line(&recorder, host, start.elapsed(), &pending);
+    let rest = unfinished
+        .0
+        .lock()
+        .map(|mut p| std::mem::take(&mut p.text))
+        .unwrap_or_default();
+    if !rest.is_empty() {
+        output.line(&recorder, host, start.elapsed(), &rest);
     }
 }

@@ -289,14 +289,6 @@ fn established_fields(
     (id, addr)
 }
 
-/// Whether a line that means nothing of the three looks like a prompt printed with its own line
-/// ending: it ends as a question does (`Enter a new ID:`, `New ID?`, `id>`), or asks to enter an ID.
-pub fn looks_like_prompt(line: &str) -> bool {
-    let t = line.trim_end();
-    let lower = t.to_lowercase();
-    t.ends_with([':', '?', '>']) || (lower.contains("enter") && lower.contains("id"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,11 +432,5 @@ mod tests {
         ] {
             assert_eq!(meaning(line), None, "{line}");
         }
-        assert!(looks_like_prompt("Enter a new connection ID:"));
-        assert!(looks_like_prompt("New ID?"));
-        assert!(looks_like_prompt("id> "));
-        assert!(looks_like_prompt("Please enter a new connection id"));
-        assert!(!looks_like_prompt("sending HELLO 7"));
-        assert!(!looks_like_prompt("Entering the retry loop"));
     }
 }

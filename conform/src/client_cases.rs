@@ -16,8 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
-use super::child::{Child, Printed};
-use super::classify::{looks_like_prompt, read, Meaning, Reading};
+use super::child::{Child, Printed, Unfinished};
+use super::classify::{read, Meaning, Reading};
 use super::play::shown;
 use super::{
     judged_scenario, select, told_run, verdict, CaseResult, Fill, Level, OwnCheck, Pace, Program,
@@ -738,11 +738,17 @@ impl ClientCase {
 
 impl_case!(ClientCase, run_case);
 
-/// How long the keyboard waits after a Connection Error for a prompt to show before it types anyway
-/// (a client may read its input without printing a prompt).
+/// How long the keyboard waits after a Connection Error for the client to ask for input before it
+/// types anyway (a client may read its input in a way the keyboard cannot see: `select` on it, say).
 const PROMPT_WAIT: Duration = Duration::from_millis(700);
 
-/// The checker's keyboard: what it types into the client, recorded with the prompt it answers.
+/// How often the keyboard looks whether the client asks for input while a Connection Error waits
+/// for its answer.
+const ASK_LOOK: Duration = Duration::from_millis(2);
+
+/// The checker's keyboard: what it types into the client, recorded with the prompt it answers. It
+/// types after a Connection Error, once, when the client reads its input ([`crate::asking`]), never
+/// because some text looks like a prompt.
 struct Keyboard<'a> {
     case: &'a ClientCase,
     stdin: Option<tokio::process::ChildStdin>,
@@ -759,7 +765,7 @@ impl Keyboard<'_> {
         match self.case.typed.get(self.typed.len()) {
             Some(id) => Some(Some(id.to_string())),
             None if self.case.end_input => Some(None),
-            // Input stays open: only a prompt that shows gets a line (which no client with no try
+            // Input stays open: only a client that asks gets a line (which no client with no try
             // left should ask for).
             None if asked => Some(Some("4444".to_string())),
             None => None,
@@ -780,7 +786,19 @@ impl Keyboard<'_> {
         }
     }
 
-    /// A prompt showed at `at`: answer it, and record it with the answer.
+    /// Answers the Connection Error owed: the client asked for input (`asked`), or showed text
+    /// without a line ending and waited; either way that text, taken from `shown`, is the prompt
+    /// answered. Types unasked when it neither asked nor showed any.
+    async fn answer(&mut self, shown: &Unfinished, asked: bool) {
+        match shown.take().await {
+            Some((at, prompt)) => self.prompt(at, prompt).await,
+            None if asked => self.prompt(self.start.elapsed(), String::new()).await,
+            None => self.unasked().await,
+        }
+    }
+
+    /// The client asks for input, showing `prompt` since `at`: answer it, and record it with the
+    /// answer.
     async fn prompt(&mut self, at: Duration, prompt: String) {
         let input = if self.stdin.is_some() {
             self.next(true).flatten()
@@ -800,7 +818,7 @@ impl Keyboard<'_> {
         );
     }
 
-    /// No prompt showed after a Connection Error: type the next line (or end input) unasked.
+    /// The client did not ask after a Connection Error: type the next line (or end input) unasked.
     async fn unasked(&mut self) {
         if self.stdin.is_none() {
             return;
@@ -879,7 +897,7 @@ async fn run_one(
     let limit =
         times.timeout * (times.tries + 1) + PROMPT_WAIT * times.tries + Duration::from_secs(5);
     let deadline = Instant::now() + limit;
-    converse(&mut printed, &mut keyboard, &recorder, deadline).await;
+    converse(&mut printed, &mut keyboard, &child, deadline).await;
     let typed = std::mem::take(&mut keyboard.typed);
     drop(keyboard);
     child
@@ -973,18 +991,25 @@ async fn serve(
     }
 }
 
-/// Reads what the client prints until it ends or `deadline`, recording its lines, and has the
-/// keyboard answer each prompt (and type unasked when a Connection Error waits too long for one).
+/// Reads what the client prints until it ends or `deadline` (its lines are recorded as they come),
+/// and has the keyboard answer each Connection Error: when the client asks for input, or after
+/// [`PROMPT_WAIT`] if it does not.
 async fn converse(
     printed: &mut mpsc::UnboundedReceiver<Printed>,
     keyboard: &mut Keyboard<'_>,
-    recorder: &Recorder,
+    child: &Child,
     deadline: Instant,
 ) {
-    // Set by a Connection Error the keyboard has not answered yet: until when it waits for a prompt.
+    // Set by a Connection Error the keyboard has not answered yet: until when it waits for the
+    // client to ask.
     let mut owed: Option<Instant> = None;
     loop {
-        let wake = owed.map_or(deadline, |t| t.min(deadline));
+        if owed.is_some() && child.pid().is_some_and(crate::asking::asking) {
+            owed = None;
+            keyboard.answer(child.unfinished(), true).await;
+            continue;
+        }
+        let wake = owed.map_or(deadline, |t| t.min(deadline).min(Instant::now() + ASK_LOOK));
         let next = tokio::select! {
             next = printed.recv() => match next {
                 Some(p) => Some(p),
@@ -992,36 +1017,21 @@ async fn converse(
             },
             _ = crate::clock::sleep_until(wake) => None,
         };
-        let Some(printed) = next else {
-            if owed.take().is_some() && Instant::now() < deadline {
-                keyboard.unasked().await;
-                continue;
-            }
-            break;
-        };
-        let (at, text, whole) = match printed {
-            Printed::Line(at, text) => (at, text, true),
-            Printed::Prompt(at, text) => (at, text, false),
-        };
-        match read(&text) {
-            Some(reading) => {
-                // A client line left without a line ending (a last line printed without one, say)
-                // is a line, not a prompt.
-                if !whole {
-                    recorder.record(at, CLIENT, EventKind::Out(text.clone()));
-                }
-                if reading.meaning == Meaning::Error {
-                    if owed.is_some() {
-                        keyboard.unasked().await;
-                    }
-                    owed = Some(Instant::now() + PROMPT_WAIT);
-                }
-            }
-            None if !whole || looks_like_prompt(&text) => {
+        let now = Instant::now();
+        match next {
+            None if now >= deadline => break,
+            None if owed.is_some_and(|t| now >= t) => {
                 owed = None;
-                keyboard.prompt(at, text).await;
+                keyboard.answer(child.unfinished(), false).await;
             }
             None => {}
+            Some(Printed(_, text)) if read(&text).is_some_and(|r| r.meaning == Meaning::Error) => {
+                if owed.is_some() {
+                    keyboard.answer(child.unfinished(), false).await;
+                }
+                owed = Some(now + PROMPT_WAIT);
+            }
+            Some(_) => {}
         }
     }
 }

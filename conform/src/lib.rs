@@ -62,6 +62,7 @@ macro_rules! impl_case {
     };
 }
 
+pub mod asking;
 pub mod child;
 pub mod classify;
 pub mod client_cases;

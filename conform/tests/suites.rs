@@ -641,6 +641,18 @@ fn a_correct_python_client_passes_every_case_on_both_transports() {
     );
 }
 
+/// A client that prints "Enter a new connection ID" as a line and then calls `input(">> ")` is typed
+/// one ID per prompt (the keyboard types when it reads, not when text looks like a prompt), and
+/// what it prints after the typed ID is a line of its own.
+#[test]
+fn a_client_that_prints_its_prompt_as_a_line_then_reads_is_typed_once_per_prompt() {
+    let all = options(&Transport::ALL, false, Timing::Scaled);
+    assert_eq!(
+        failed_in(Suite::Client, &client_fixture("line-then-prompt"), &all),
+        Vec::<String>::new()
+    );
+}
+
 #[test]
 fn the_classic_python_client_fails_exactly_what_it_does_not_implement() {
     // It takes the first reply as the answer (a reply for another ID, a malformed one, or one from

@@ -15,6 +15,8 @@ DEFECT, one per class of bug seen in real submissions:
   takes-any-source    takes a UDP reply from any address, not only the server's
   ignores-port        sends to a port of its own (a free one the system picks, as a port written
                       into the program would be) instead of SERVER_PORT
+Not a defect, a style seen in real submissions (the client stays correct):
+  line-then-prompt    prints "Enter a new connection ID" as a line of its own, then input(">> ")
 Standard library only. Replies for another ID, malformed replies and (UDP) datagrams from another
 address than the server's are ignored until the timeout.
 """
@@ -120,7 +122,11 @@ while tries < tries_allowed:
         cid = input("Enter a new connection ID: ").strip()
     elif tries < tries_allowed:
         try:
-            cid = input("Enter a new connection ID: ").strip()
+            if defect == "line-then-prompt":
+                print("Enter a new connection ID", flush=True)
+                cid = input(">> ").strip()
+            else:
+                cid = input("Enter a new connection ID: ").strip()
         except EOFError:
             break
 print(("Connection Failure" + stamp) % ((now(),) if stamp else ()), flush=True)
