@@ -717,7 +717,42 @@ fn scenario(case: &ClientCase, port: u16, pace: Pace, typed: Vec<String>) -> Sce
     s
 }
 
+impl Answer {
+    /// What the checker does with a try, in words.
+    fn words(self) -> &'static str {
+        match self {
+            Answer::Ok => "OK",
+            Answer::Reset => "RESET",
+            Answer::Silent => "no answer",
+            Answer::Drop => "the request lost",
+            Answer::OtherIdFirst => "an OK for another ID, then the OK",
+            Answer::MalformedFirst => "a malformed reply, then the OK",
+            Answer::OldSocketLate => "an OK for the try before to its socket, then the OK",
+            Answer::OtherPortFirst => "an OK from another port, then the OK",
+        }
+    }
+}
+
 impl ClientCase {
+    /// What the checker gives the client in this case, in words: the ID on its command line, the
+    /// answer to each try, and what it types.
+    pub fn sends(&self) -> String {
+        let answers: Vec<&str> = self.answers.iter().map(|a| a.words()).collect();
+        let typed = match (self.typed, self.end_input) {
+            ([], true) => "input ends at the first prompt".to_string(),
+            (typed, end) => format!(
+                "{} typed after the Connection Errors, then input {}",
+                typed.join(" and "),
+                if end { "ends" } else { "stays open" }
+            ),
+        };
+        format!(
+            "ID {} on the command line; to its tries: {}; {typed}",
+            self.first_id,
+            answers.join(", ")
+        )
+    }
+
     fn result_count(&self) -> usize {
         1
     }
@@ -850,7 +885,8 @@ async fn run_one(
     // The checker waits in real time; the program's own timers (passed as arguments) are its own.
     let times = pace.times();
     let mut result = CaseResult::new(case.id, case.quote, case.level, transport)
-        .described(case.reading, case.expect);
+        .described(case.reading, case.expect)
+        .sending(case.sends());
     let fail = Verdict::failed;
     let recorder = Recorder::new();
     let start = Instant::now();

@@ -232,6 +232,9 @@ fn detail(r: &CaseResult, id: &str) -> String {
     if !r.reading.is_empty() {
         let _ = writeln!(out, "<p>Our reading: {}</p>", esc(r.reading));
     }
+    if !r.sends.is_empty() {
+        let _ = writeln!(out, "<p><b>The checker sends:</b> {}</p>", esc(&r.sends));
+    }
     if !r.expect.is_empty() {
         let _ = writeln!(out, "<p><b>Expected:</b> {}</p>", esc(r.expect));
     }

@@ -48,6 +48,7 @@ macro_rules! impl_case {
             fn blank(&self, transport: connid::Transport) -> $crate::CaseResult {
                 $crate::CaseResult::new(self.id, self.quote, self.level, transport)
                     .described(self.reading, self.expect)
+                    .sending(self.sends())
             }
 
             fn run(
@@ -69,6 +70,7 @@ pub mod client_cases;
 pub mod clock;
 pub mod graded;
 pub mod html;
+pub mod listing;
 pub mod matrix;
 pub mod play;
 pub mod report;
@@ -419,6 +421,7 @@ impl CaseResult {
             quote,
             reading: "",
             expect: "",
+            sends: String::new(),
             level,
             transport,
             verdict: Verdict::Pass,
@@ -428,6 +431,11 @@ impl CaseResult {
             wall: Duration::ZERO,
             clock: None,
         }
+    }
+
+    /// With what the checker sends the program in this case, in words.
+    pub fn sending(self, sends: String) -> Self {
+        Self { sends, ..self }
     }
 
     /// With the case's reading of its sentence and what it expects, in words.
@@ -450,6 +458,8 @@ pub struct CaseResult {
     pub reading: &'static str,
     /// What a conforming program does in this case, in words.
     pub expect: &'static str,
+    /// What the checker sends the program in this case, in words.
+    pub sends: String,
     pub level: Level,
     pub transport: Transport,
     pub verdict: Verdict,

@@ -21,11 +21,16 @@ use connid::{stdout, Transport};
 #[command(
     name = "conform",
     version,
-    about = "Judge an implementation of the connection-ID protocol over real sockets"
+    about = "Judge an implementation of the connection-ID protocol over real sockets",
+    args_conflicts_with_subcommands = true
 )]
 struct Args {
+    /// Print every case of both suites as one table (its level, transports, what the checker sends,
+    /// what passes, the assignment's sentence) and exit.
+    #[arg(long)]
+    list: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,7 +192,18 @@ fn main() -> ExitCode {
             return usage_error(&one_line(&e.to_string()));
         }
     };
-    match args.command {
+    let Some(command) = args.command else {
+        if args.list {
+            return match stdout::write_out(&conform::listing::table()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => stdout::die_of_closed_pipe(),
+            };
+        }
+        return usage_error(
+            "name what to check: conform server, conform client or conform matrix (or conform --list)",
+        );
+    };
+    match command {
         Command::Server { options, command } => single(true, options, command),
         Command::Client { options, command } => single(false, options, command),
         Command::Matrix {

@@ -48,6 +48,9 @@ fn explained(r: &CaseResult, details: &[Finding]) -> String {
     if !r.reading.is_empty() {
         let _ = writeln!(out, "our reading: {}", r.reading);
     }
+    if !r.sends.is_empty() {
+        let _ = writeln!(out, "the checker sends: {}", r.sends);
+    }
     let _ = writeln!(out, "expected: {}", r.expect);
     for d in details {
         let _ = writeln!(out, "observed: {d}");
@@ -194,6 +197,8 @@ struct JsonCase<'a> {
     assignment: &'a str,
     /// The case's reading of the sentence, where it goes beyond its words.
     reading: &'a str,
+    /// What the checker sends the program in this case, in words.
+    sends: &'a str,
     /// What a conforming program does in this case, in words.
     expected: &'a str,
     /// The one-line reason of a failure or of an unsupported case.
@@ -276,6 +281,7 @@ fn json_report<'a>(suite: &'a str, results: &'a [CaseResult]) -> JsonReport<'a> 
                 status: status(&r.verdict),
                 assignment: r.quote,
                 reading: r.reading,
+                sends: &r.sends,
                 expected: r.expect,
                 reason,
                 findings,
@@ -483,6 +489,9 @@ pub fn markdown(suite: &str, results: &[CaseResult]) -> String {
         if !r.reading.is_empty() {
             let _ = writeln!(out, "Our reading: {}\n", r.reading);
         }
+        if !r.sends.is_empty() {
+            let _ = writeln!(out, "**The checker sends:** {}\n", r.sends);
+        }
         let _ = writeln!(out, "**Expected:** {}\n", r.expect);
         for d in details {
             let _ = writeln!(out, "- **Observed:** {}", cell(&d.to_string()));
@@ -520,6 +529,7 @@ mod tests {
             quote: "the server <answers> & \"echoes\"",
             reading: "",
             expect: "an answer, closed",
+            sends: "HELLO <1> & more".into(),
             level: Level::Required,
             transport: Transport::Udp,
             verdict,
@@ -619,6 +629,7 @@ mod tests {
         assert_eq!(failed["findings"][1]["rule"], serde_json::Value::Null);
         assert_eq!(failed["findings"][1]["expected"], "an answer, closed");
         assert_eq!(failed["expected"], "an answer, closed");
+        assert_eq!(failed["sends"], "HELLO <1> & more");
         assert_eq!(v["cases"][2]["reason"], "no tcp");
         assert_eq!(v["cases"][0]["wall_ms"], 1500);
         assert_eq!(v["clock"], "real");
@@ -642,7 +653,7 @@ mod tests {
             "{x}"
         );
         assert!(x.contains("<testcase classname=\"conform.server.udp.required\" name=\"server.a\" time=\"1.500\"></testcase>"), "{x}");
-        assert!(x.contains("<failure message=\"requests-answered: no | answer\">assignment: \u{201c}the server &lt;answers&gt; &amp; &quot;echoes&quot;\u{201d}\nexpected: an answer, closed\nobserved: requests-answered: no | answer\nobserved: not closed\n"), "{x}");
+        assert!(x.contains("<failure message=\"requests-answered: no | answer\">assignment: \u{201c}the server &lt;answers&gt; &amp; &quot;echoes&quot;\u{201d}\nthe checker sends: HELLO &lt;1&gt; &amp; more\nexpected: an answer, closed\nobserved: requests-answered: no | answer\nobserved: not closed\n"), "{x}");
         assert!(x.contains("<skipped message=\"no tcp\"/>"), "{x}");
         assert!(
             x.contains("<system-err>Traceback\u{fffd}\n</system-err>"),
@@ -658,6 +669,10 @@ mod tests {
     fn markdown_tables_escape_pipes_and_each_failure_has_a_diagram() {
         let m = markdown("server", &results());
         assert!(m.starts_with("# conform server: required 1/2 passed, 1 unsupported\n"));
+        assert!(
+            m.contains("\n**The checker sends:** HELLO <1> & more\n"),
+            "{m}"
+        );
         assert!(
             m.contains("| ✘ | `server.b` | required | udp | requests-answered: no \\| answer |"),
             "{m}"

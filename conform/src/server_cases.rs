@@ -40,6 +40,8 @@ pub struct ServerCase {
     pub reading: &'static str,
     /// What a conforming server does in this case, in words.
     pub expect: &'static str,
+    /// What the checker sends the server in this case, in words.
+    pub sends: &'static str,
     /// The oracle's rules it is judged on.
     pub rules: &'static [&'static str],
     /// Whether it waits for the TTL or the idle timeout (not run with `--quick`).
@@ -93,6 +95,7 @@ macro_rules! play {
 fn case(
     id: &'static str,
     quote: &'static str,
+    sends: &'static str,
     expect: &'static str,
     rules: &'static [&'static str],
     play: Play,
@@ -102,6 +105,7 @@ fn case(
         quote,
         reading: "",
         expect,
+        sends,
         rules,
         long: false,
         level: Level::Required,
@@ -117,6 +121,7 @@ fn case(
 fn tcp_case(
     id: &'static str,
     reading: &'static str,
+    sends: &'static str,
     expect: &'static str,
     play: Play,
 ) -> ServerCase {
@@ -124,7 +129,7 @@ fn tcp_case(
         reading,
         level: Level::Robustness,
         tcp_only: true,
-        ..case(id, TCP_QUOTE, expect, &[ANSWERED], play)
+        ..case(id, TCP_QUOTE, sends, expect, &[ANSWERED], play)
     }
 }
 
@@ -141,6 +146,7 @@ fn malformed_case(id: &'static str, form: &'static str) -> ServerCase {
         ..case(
             id,
             ROBUST_QUOTE,
+            malformed_sends(form),
             if NO_OK_FOR.contains(&form) {
                 "no OK for the malformed request; the server keeps running and answers HELLO 8001 after it"
             } else {
@@ -164,6 +170,20 @@ fn malformed_case(id: &'static str, form: &'static str) -> ServerCase {
                 }
             }),
         )
+    }
+}
+
+/// What a malformed case sends: the form, then a valid request.
+fn malformed_sends(form: &str) -> &'static str {
+    match form {
+        "bare" => "\u{201c}HELLO\u{201d} (no ID), then HELLO 8001 from another client",
+        "space" => "\u{201c}HELLO \u{201d} (a space, no ID), then HELLO 8001 from another client",
+        "empty" => "an empty request (over TCP, a connection closed for writing at once), then HELLO 8001 from another client",
+        "random" => "2,000 random bytes, then HELLO 8001 from another client",
+        "non-utf8" => "\u{201c}HELLO \u{201d} and three bytes that are not UTF-8, then HELLO 8001 from another client",
+        "extra" => "\u{201c}HELLO 1 2\u{201d} (an extra field), then HELLO 8001 from another client",
+        "verb" => "\u{201c}HELO 1\u{201d} (a wrong verb), then HELLO 8001 from another client",
+        _ => "HELLO and a 65-character ID, then HELLO 8001 from another client",
     }
 }
 
@@ -236,6 +256,7 @@ pub fn cases() -> Vec<ServerCase> {
         case(
             "server.ok.source-address",
             OK_QUOTE,
+            "HELLO 1001 from a client",
             "OK 1001 naming the IP address and port the request came from",
             &[OK_SOURCE, ANSWERED],
             play!(|s, c, a| {
@@ -246,6 +267,7 @@ pub fn cases() -> Vec<ServerCase> {
         case(
             "server.reset.in-use",
             RESET_QUOTE,
+            "HELLO 2001 from a client, then HELLO 2001 from another",
             "OK for the first HELLO 2001, RESET 2001 for the second, from another client",
             &[GRANT_ONCE, ANSWERED],
             play!(|s, c, a| {
@@ -257,6 +279,7 @@ pub fn cases() -> Vec<ServerCase> {
         case(
             "server.ok.independent-ids",
             FREE_QUOTE,
+            "HELLO 3001 from a client, then HELLO 3002 from another",
             "OK for HELLO 3001 and OK for HELLO 3002: one ID in use does not make another one in use",
             &[RESET_IN_USE, ANSWERED],
             play!(|s, c, a| {
@@ -270,6 +293,7 @@ pub fn cases() -> Vec<ServerCase> {
             ..case(
                 "server.ttl.expires",
                 TTL_QUOTE,
+                "HELLO 4001; HELLO 4001 from a second client just before the TTL has passed, and from a third just after",
                 "OK 4001, RESET 4001 just before the TTL has passed, OK 4001 again just after",
                 &[GRANT_ONCE, RESET_IN_USE, ANSWERED],
                 play!(|s, c, a| {
@@ -289,6 +313,7 @@ pub fn cases() -> Vec<ServerCase> {
             ..case(
                 "server.ttl.reset-does-not-refresh",
                 TTL_QUOTE,
+                "HELLO 5001; HELLO 5001 from a second client at half the TTL, and from a third just after the TTL from the first",
                 "OK 5001, RESET 5001 at half the TTL, OK 5001 once the TTL from the first OK has passed (a RESET does not extend the reservation)",
                 &[RESET_IN_USE, ANSWERED],
                 play!(|s, c, a| {
@@ -316,6 +341,7 @@ pub fn cases() -> Vec<ServerCase> {
             ..case(
                 "server.idle.exit",
                 IDLE_QUOTE,
+                "HELLO 6001, then nothing for the idle timeout and its late margin",
                 "an answer to HELLO 6001, then an exit (code 0) once the idle timeout has passed since it, not before",
                 &[IDLE_EXIT, KEEPS_SERVING],
                 play!(|s, c, a| {
@@ -331,6 +357,7 @@ pub fn cases() -> Vec<ServerCase> {
             ..case(
                 "server.idle.request-restarts-timer",
                 IDLE_QUOTE,
+                "HELLO 6101, HELLO 6102 half the idle timeout later (10 s at most), then nothing",
                 "an exit (code 0) the idle timeout after the second request, not after the first",
                 &[IDLE_EXIT, KEEPS_SERVING],
                 play!(|s, c, a| {
@@ -360,6 +387,7 @@ pub fn cases() -> Vec<ServerCase> {
             ..case(
                 "server.tcp.classic-request",
                 FREE_QUOTE,
+                "\u{201c}HELLO 9401\u{201d} in one write, no line ending, the connection left open",
                 "an answer to HELLO 9401, sent in one write with no line ending while the connection stays open",
                 &[ANSWERED],
                 play!(|s, c, a| {
@@ -372,6 +400,7 @@ pub fn cases() -> Vec<ServerCase> {
         tcp_case(
             "server.tcp.newline-ended",
             "a request may end with a line ending (\u{201c}HELLO 9501\\n\u{201d}, as from a terminal or a line-based client): it is not part of the ID",
+            "\u{201c}HELLO 9501\\n\u{201d} in one write",
             "an answer for ID 9501 to \u{201c}HELLO 9501\\n\u{201d}",
             play!(|s, c, a| {
                 let reply = s.tcp("c1", &[b"HELLO 9501\n"], Duration::ZERO, false).await;
@@ -382,6 +411,7 @@ pub fn cases() -> Vec<ServerCase> {
         tcp_case(
             "server.tcp.silent-connection-blocks-no-one",
             "over TCP, one client's connection that stays open and silent must not cost another client its answer",
+            "a connection that stays open and silent, then HELLO 9001 on another",
             "an answer to HELLO 9001 while another connection stays open and silent",
             play!(|s, c, a| {
                 s.open_silent("silent").await;
@@ -393,6 +423,7 @@ pub fn cases() -> Vec<ServerCase> {
         tcp_case(
             "server.tcp.split-request",
             "TCP is a byte stream: a request may arrive in more than one piece",
+            "\u{201c}HELLO 91\u{201d} and \u{201c}02\u{201d} written 50 ms apart, then a half-close",
             "one answer, for ID 9102, to \u{201c}HELLO 91\u{201d} and \u{201c}02\u{201d} written 50 ms apart, then a half-close",
             play!(|s, c, a| {
                 let gap = Duration::from_millis(50);
@@ -404,6 +435,7 @@ pub fn cases() -> Vec<ServerCase> {
         tcp_case(
             "server.tcp.ended-by-half-close",
             "a client may end its request by closing its side of the connection (a half-close)",
+            "HELLO 9201, then a half-close",
             "an answer to HELLO 9201, ended by a half-close",
             play!(|s, c, a| {
                 let reply = s.tcp("c1", &[b"HELLO 9201"], Duration::ZERO, true).await;
@@ -414,6 +446,7 @@ pub fn cases() -> Vec<ServerCase> {
         tcp_case(
                 "server.tcp.reply-then-close",
                 "the server closes a connection once it has answered it, so a client that reads until the end of the stream is not left hanging",
+                "HELLO 9301 in one write, no line ending, the connection left open",
                 "the answer to HELLO 9301 (one write, no line ending, no half-close), then the server closes the connection",
                 play!(|s, c, a| {
                     let reply = s.tcp("c1", &[b"HELLO 9301"], Duration::ZERO, false).await;
@@ -490,6 +523,11 @@ const PORT_TRIES: u32 = 3;
 const START_LIMIT: Duration = Duration::from_secs(10);
 
 impl ServerCase {
+    /// What the checker sends the server in this case, in words.
+    pub fn sends(&self) -> String {
+        self.sends.to_string()
+    }
+
     fn result_count(&self) -> usize {
         1 + usize::from(self.also.is_some())
     }
@@ -554,7 +592,8 @@ async fn run_one(
     // The checker waits in real time; the program's own timers (passed as arguments) are its own.
     let times = pace.times();
     let mut result = CaseResult::new(case.id, case.quote, case.level, transport)
-        .described(case.reading, case.expect);
+        .described(case.reading, case.expect)
+        .sending(case.sends());
     // A server is started on a free port; if another process took that port first (our child then
     // fails to bind it), it is started again on another.
     let mut attempt = 0;

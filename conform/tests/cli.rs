@@ -62,3 +62,43 @@ fn conform_stops_quietly_and_kills_its_children_when_its_output_is_closed() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// README's table of cases is `conform --list`'s, byte for byte, between its two markers.
+#[test]
+fn readmes_case_table_is_what_conform_list_prints() {
+    let out = Command::new(env!("CARGO_BIN_EXE_conform"))
+        .arg("--list")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let listed = String::from_utf8(out.stdout).unwrap();
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+    )
+    .unwrap();
+    let (start, end) = (
+        "<!-- conform --list -->\n",
+        "<!-- end of conform --list -->",
+    );
+    let from = readme.find(start).expect("README has the start marker") + start.len();
+    let to = readme[from..].find(end).expect("README has the end marker") + from;
+    assert_eq!(
+        &readme[from..to],
+        listed,
+        "README's case table differs from `conform --list`: paste its output between the markers"
+    );
+    assert!(listed.lines().filter(|l| l.starts_with("| `")).count() >= 30);
+}
+
+/// `conform --list` takes no other argument.
+#[test]
+fn conform_list_with_a_suite_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_conform"))
+        .args(["--list", "server", "--", "x"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--list"), "{err}");
+}

@@ -197,12 +197,18 @@ fn the_legend_names_each_colour_and_a_case_shows_only_what_it_recorded() {
     let mut read = graded();
     read[0].runs[0].results[0] = read[0].runs[0].results[0]
         .clone()
-        .described("a reading", "");
+        .described("a reading", "")
+        .sending("HELLO <7>".into());
     let read_page = html("m", &read);
     let first = &read_page[read_page.find("<article id=\"d0-0\"").unwrap()..];
     let first = &first[..first.find("</article>").unwrap()];
     assert!(first.contains("<p>Our reading: a reading</p>"), "{first}");
     assert!(!first.contains("Expected"), "{first}");
+    assert!(
+        first.contains("<p><b>The checker sends:</b> HELLO &lt;7&gt;</p>"),
+        "{first}"
+    );
+    assert!(!no_diagram.contains("The checker sends"), "{no_diagram}");
     assert!(article("d0-0").contains(
         "<details><summary>standard error</summary><pre>Traceback &lt;1&gt;\n</pre></details>"
     ));

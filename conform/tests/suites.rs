@@ -523,7 +523,7 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
     assert_eq!(nothing.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&nothing.stderr),
-        "error: name what to check: conform server, conform client or conform matrix (see --help)\n"
+        "error: name what to check: conform server, conform client or conform matrix (or conform --list) (see --help)\n"
     );
 
     // Speeds by libfaketime are gone: only the virtual clock or real time.
