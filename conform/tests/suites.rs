@@ -61,6 +61,26 @@ fn failed_in(suite: Suite, program: &Program, options: &Options) -> Vec<String> 
 /// The failed cases of `suite` as `id [transport]`, each with its reason, sorted; every other case
 /// must have passed.
 fn judged(suite: Suite, program: &Program, options: &Options) -> Vec<(String, String)> {
+    let results = results_of(suite, program, options);
+    let mut failed = Vec::new();
+    for r in &results {
+        match &r.verdict {
+            Verdict::Pass => {}
+            Verdict::Fail { reason, .. } => {
+                failed.push((format!("{} [{}]", r.id, r.transport), reason.clone()))
+            }
+            Verdict::Unsupported(why) => panic!("{} [{}] unsupported: {why}", r.id, r.transport),
+        }
+    }
+    failed.sort();
+    if !failed.is_empty() {
+        eprintln!("{}", conform::report::failures(&results));
+    }
+    failed
+}
+
+/// Every result of `suite` against `program`, in report order.
+fn results_of(suite: Suite, program: &Program, options: &Options) -> Vec<conform::CaseResult> {
     // One suite at a time across this file's tests: each runs `jobs` programs at once already, and
     // a margin of the virtual clock is the real time a program takes to act, which two dozen Python
     // programs at once on two cores would stretch past it.
@@ -77,21 +97,7 @@ fn judged(suite: Suite, program: &Program, options: &Options) -> Vec<(String, St
         }
     });
     assert!(!results.is_empty());
-    let mut failed = Vec::new();
-    for r in &results {
-        match &r.verdict {
-            Verdict::Pass => {}
-            Verdict::Fail { reason, .. } => {
-                failed.push((format!("{} [{}]", r.id, r.transport), reason.clone()))
-            }
-            Verdict::Unsupported(why) => panic!("{} [{}] unsupported: {why}", r.id, r.transport),
-        }
-    }
-    failed.sort();
-    if !failed.is_empty() {
-        eprintln!("{}", conform::report::failures(&results));
-    }
-    failed
+    results
 }
 
 /// The cases a defect fails, each with text its reason must contain.
@@ -651,6 +657,56 @@ fn a_client_that_prints_its_prompt_as_a_line_then_reads_is_typed_once_per_prompt
         failed_in(Suite::Client, &client_fixture("line-then-prompt"), &all),
         Vec::<String>::new()
     );
+    typed_when_asked(&client_fixture("line-then-prompt"), ">> ");
+}
+
+/// A Node.js client whose readline interface watches its input all along (an event loop asleep in
+/// epoll on descriptor 0): typed once per prompt, when it asks.
+#[test]
+fn a_correct_node_client_passes_every_case_on_both_transports() {
+    let script = root().join("tests/conform/client.js");
+    let p = program(&[
+        "node",
+        &script.to_string_lossy(),
+        "HELLO",
+        "{ip}",
+        "{port}",
+        "{id}",
+        "{transport}",
+        "{timeout}",
+    ]);
+    let all = options(&Transport::ALL, false, Timing::Scaled);
+    assert_eq!(failed_in(Suite::Client, &p, &all), Vec::<String>::new());
+    // It was seen asking: each ID typed answers its prompt, none typed unasked.
+    let typed = Options {
+        only: Some("client.retry.typed-id".into()),
+        ..options(&[Transport::Udp], true, Timing::Scaled)
+    };
+    typed_when_asked(&p, "Enter a new connection ID: ");
+}
+
+/// In `program`'s run of `client.retry.typed-id` over UDP, the ID was typed into `prompt` as soon
+/// as the client read its input: well before the keyboard would have typed unasked (0.7 s, on the
+/// virtual clock), and never unasked.
+fn typed_when_asked(program: &Program, prompt: &str) {
+    let typed = Options {
+        only: Some("client.retry.typed-id".into()),
+        ..options(&[Transport::Udp], true, Timing::Scaled)
+    };
+    let run = &results_of(Suite::Client, program, &typed)[0];
+    let shown = format!("client  prompt     {prompt}1002");
+    let line = run
+        .transcript
+        .lines()
+        .find(|l| l.contains(&shown))
+        .unwrap_or_else(|| panic!("no {shown:?} in\n{}", run.transcript));
+    let later: f64 = line
+        .split("(typed ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .map_or(0.0, |s| s.parse().unwrap());
+    assert!(later < 0.35, "typed {later} s after the prompt: {line}");
+    assert!(!run.transcript.contains("keyboard"), "{}", run.transcript);
 }
 
 #[test]
