@@ -678,10 +678,6 @@ fn a_correct_node_client_passes_every_case_on_both_transports() {
     let all = options(&Transport::ALL, false, Timing::Scaled);
     assert_eq!(failed_in(Suite::Client, &p, &all), Vec::<String>::new());
     // It was seen asking: each ID typed answers its prompt, none typed unasked.
-    let typed = Options {
-        only: Some("client.retry.typed-id".into()),
-        ..options(&[Transport::Udp], true, Timing::Scaled)
-    };
     typed_when_asked(&p, "Enter a new connection ID: ");
 }
 
