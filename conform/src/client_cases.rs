@@ -140,32 +140,6 @@ pub fn cases() -> Vec<ClientCase> {
             &[Ok],
             &[Need::Established],
         ),
-        ClientCase {
-            reading: "the parts in the sentence's order, in the form of the assignment's two examples: \u{201c}Connection established <id> <ip> <port> on YYYY-MM-DD HH:MM:SS.ffffff\u{201d}, stamped with the time it is printed",
-            exact_lines: true,
-            own: Some(established_form),
-            ..case(
-                "client.format.established",
-                ESTABLISHED_QUOTE,
-                "\u{201c}Connection established 1001 127.0.0.1 <port> on <now>\u{201d}, exactly",
-                &[TIMESTAMPS],
-                &[Ok],
-                &[Need::Established],
-            )
-        },
-        ClientCase {
-            reading: "every Connection Error and Connection Failure line exactly in the examples' form (the space inside the first example's date read as a typo), stamped with the time it is printed",
-            exact_lines: true,
-            own: Some(error_and_failure_form),
-            ..case(
-                "client.format.error-and-failure",
-                FORMAT_QUOTE,
-                "\u{201c}Connection Error <id> on <now>\u{201d} after each of three RESETs, then \u{201c}Connection Failure on <now>\u{201d}, exactly",
-                &[TIMESTAMPS],
-                &[Reset, Reset, Reset],
-                &[Need::Errors(3), Need::Failure],
-            )
-        },
         case(
             "client.reset.error-then-prompt",
             RETRY_QUOTE,
@@ -212,6 +186,32 @@ pub fn cases() -> Vec<ClientCase> {
                 FAILURE_QUOTE,
                 "after the third Connection Error: Connection Failure and an exit, with no prompt and no traceback, input being closed",
                 &[PROMPT, ONE_ENDING],
+                &[Reset, Reset, Reset],
+                &[Need::Errors(3), Need::Failure],
+            )
+        },
+        ClientCase {
+            reading: "the parts in the sentence's order, in the form of the assignment's two examples: \u{201c}Connection established <id> <ip> <port> on YYYY-MM-DD HH:MM:SS.ffffff\u{201d}, stamped with the time it is printed",
+            exact_lines: true,
+            own: Some(established_form),
+            ..case(
+                "client.format.established",
+                ESTABLISHED_QUOTE,
+                "\u{201c}Connection established 1001 127.0.0.1 <port> on <now>\u{201d}, exactly",
+                &[TIMESTAMPS],
+                &[Ok],
+                &[Need::Established],
+            )
+        },
+        ClientCase {
+            reading: "every Connection Error and Connection Failure line exactly in the examples' form (the space inside the first example's date read as a typo), stamped with the time it is printed",
+            exact_lines: true,
+            own: Some(error_and_failure_form),
+            ..case(
+                "client.format.error-and-failure",
+                FORMAT_QUOTE,
+                "\u{201c}Connection Error <id> on <now>\u{201d} after each of three RESETs, then \u{201c}Connection Failure on <now>\u{201d}, exactly",
+                &[TIMESTAMPS],
                 &[Reset, Reset, Reset],
                 &[Need::Errors(3), Need::Failure],
             )
@@ -947,7 +947,45 @@ async fn run_one(
     server_task.abort();
     let run = told_run(&mut result, &recorder, &[SERVER, CLIENT], start, epoch);
     result.verdict = judge_run(case, program, transport, pace, port, &run, typed, &sent);
+    if matches!(result.verdict, Verdict::Fail { .. }) && reached(&run) {
+        result.shortfall = owner_of_unmet(case.needs, &run);
+    }
     result
+}
+
+/// Whether the client reached the checker's server at all (sent to it, or connected).
+fn reached(run: &Run) -> bool {
+    run.events.iter().any(|e| {
+        e.host == CLIENT && matches!(e.kind, EventKind::Send { .. } | EventKind::Connected { .. })
+    })
+}
+
+/// The case whose requirement covers the first need of `needs` the run does not meet: a Connection
+/// established is `client.established.own-address`'s; a second try (and the errors and tries that
+/// come only with it) `client.reset.error-then-prompt`'s; a third try and the Connection Failure
+/// `client.failure.after-three-tries`'s. Those cases come first in the report, so a client that
+/// lacks one of them fails there once and every later case that needed it is not judged.
+fn owner_of_unmet(needs: &[Need], run: &Run) -> Option<&'static str> {
+    let errors = client_lines(run)
+        .filter(|(_, line)| read(line).is_some_and(|r| r.meaning == Meaning::Error))
+        .count();
+    let established = client_lines(run)
+        .any(|(_, line)| read(line).is_some_and(|r| r.meaning == Meaning::Established));
+    let failure = client_lines(run)
+        .any(|(_, line)| read(line).is_some_and(|r| r.meaning == Meaning::Failure));
+    let tried = tries(run);
+    let retries = |n: usize| match tried < 2 {
+        true => "client.reset.error-then-prompt",
+        false if n >= 3 => "client.failure.after-three-tries",
+        false => "client.reset.error-then-prompt",
+    };
+    needs.iter().find_map(|need| match *need {
+        Need::Established if !established => Some("client.established.own-address"),
+        Need::Failure if !failure => Some(retries(3)),
+        Need::Errors(n) if errors < n => Some(retries(n)),
+        Need::Tries(n) if tried < n => Some(retries(n)),
+        _ => None,
+    })
 }
 
 /// The verdict on a client's run: unsupported or failed where it never reached the checker's server
@@ -963,10 +1001,7 @@ fn judge_run(
     typed: Vec<String>,
     sent: &[crate::clock::Sent],
 ) -> Verdict {
-    let reached = run.events.iter().any(|e| {
-        e.host == CLIENT && matches!(e.kind, EventKind::Send { .. } | EventKind::Connected { .. })
-    });
-    if !reached {
+    if !reached(run) {
         let found: Vec<(Transport, u16, String)> = sent
             .iter()
             .map(|s| (s.transport, s.port, s.to_string()))

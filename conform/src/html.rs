@@ -67,6 +67,7 @@ fn mark(v: &Verdict) -> (&'static str, &'static str) {
         Verdict::Pass => ("\u{2714}", "pass"),
         Verdict::Fail { .. } => ("\u{2718}", "fail"),
         Verdict::Unsupported(_) => ("\u{2013}", "unsupported"),
+        Verdict::NotJudged { .. } => ("\u{25cb}", "notjudged"),
     }
 }
 
@@ -76,6 +77,7 @@ fn cell_title(r: &CaseResult) -> String {
         Verdict::Pass => "pass".to_string(),
         Verdict::Fail { reason, .. } => format!("fail: {reason}"),
         Verdict::Unsupported(why) => format!("unsupported: {why}"),
+        Verdict::NotJudged { on, why } => format!("not judged: {}", Verdict::not_judged(on, why)),
     };
     format!("{} [{}, {}] {what}", r.id, r.transport, r.level)
 }
@@ -114,6 +116,7 @@ td.pass, .legend .pass { background: var(--pass); color: #fff; }
 td.fail, .legend .fail { background: var(--fail); color: #fff; }
 .convention.pass, .convention.fail { color: #222; }
 td.unsupported, .legend .unsupported { background: #c9c9cf; color: #333; }
+td.notjudged, .legend .notjudged { background: #ececf0; color: #555; }
 article { border-left: 6px solid #c9c9cf; padding: .4em 1em; margin: 1em 0; background: #fcfcfd; }
 article.pass { border-color: var(--pass); }
 article.fail { border-color: var(--fail); }
@@ -132,7 +135,10 @@ fn legend() -> String {
             "<span class=\"{level} pass\">\u{2714} {level} passed</span><span class=\"{level} fail\">\u{2718} {level} failed</span>"
         );
     }
-    out.push_str("<span class=\"unsupported\">\u{2013} unsupported</span></p>\n");
+    out.push_str("<span class=\"unsupported\">\u{2013} unsupported</span>");
+    out.push_str(
+        "<span class=\"notjudged\">\u{25cb} not judged: depends on a failure</span></p>\n",
+    );
     out.push_str("<p>A required failure fails a run; robustness failures fail it with <code>--strict</code>; conventions never do. Each cell links to its details.</p>\n");
     out
 }
@@ -271,6 +277,13 @@ fn detail(r: &CaseResult, id: &str) -> String {
         verdict => {
             if let Verdict::Unsupported(why) = verdict {
                 let _ = writeln!(out, "<p><b>Unsupported:</b> {}</p>", esc(why));
+            }
+            if let Verdict::NotJudged { on, why } = verdict {
+                let _ = writeln!(
+                    out,
+                    "<p><b>Not judged:</b> {}</p>",
+                    esc(&Verdict::not_judged(on, why))
+                );
             }
             if !diagram.is_empty() || !transcript.is_empty() {
                 let _ = writeln!(

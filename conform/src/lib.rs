@@ -379,6 +379,13 @@ pub enum Verdict {
     },
     /// The program does not do what the case needs (e.g. it has no TCP).
     Unsupported(String),
+    /// What the case needed to see is the shortfall of an earlier case `on`, which failed for it:
+    /// that one defect fails once, there, and this case says why it is not judged instead of failing
+    /// again. `why`: what this case did not see.
+    NotJudged {
+        on: &'static str,
+        why: String,
+    },
 }
 
 /// A case's own check over its run, for what no oracle rule covers: `Err` says in one line what failed.
@@ -400,7 +407,46 @@ impl std::fmt::Display for Finding {
     }
 }
 
+/// Marks `r` not judged when it failed for want of what an earlier case of the same transport
+/// (in `earlier`) owns and failed for (or was itself not judged for): one defect fails once, in the
+/// case that owns it. A case whose owner passed, or did not run, keeps its failure.
+pub fn depends(earlier: &[CaseResult], r: &mut CaseResult) {
+    let (Verdict::Fail { reason, .. }, Some(owner)) = (&r.verdict, r.shortfall) else {
+        return;
+    };
+    if owner == r.id {
+        return;
+    }
+    let root = earlier
+        .iter()
+        .filter(|e| e.id == owner && e.transport == r.transport)
+        .find_map(|e| match &e.verdict {
+            Verdict::Fail { .. } if e.shortfall.is_some() => Some(owner),
+            Verdict::NotJudged { on, .. } => Some(*on),
+            _ => None,
+        });
+    if let Some(on) = root {
+        r.verdict = Verdict::NotJudged {
+            on,
+            why: reason.clone(),
+        };
+    }
+}
+
+/// [`depends`] over a whole run, in its order.
+pub fn all_depends(results: &mut [CaseResult]) {
+    for i in 0..results.len() {
+        let (earlier, rest) = results.split_at_mut(i);
+        depends(earlier, &mut rest[0]);
+    }
+}
+
 impl Verdict {
+    /// Why a case was not judged, in one line: `depends on <case> (<what it did not see>)`.
+    pub fn not_judged(on: &str, why: &str) -> String {
+        format!("depends on {on} ({why})")
+    }
+
     /// A failure with one finding of the case's own.
     pub fn failed(message: String) -> Verdict {
         Verdict::Fail {
@@ -430,6 +476,7 @@ impl CaseResult {
             stderr: String::new(),
             wall: Duration::ZERO,
             clock: None,
+            shortfall: None,
         }
     }
 
@@ -472,6 +519,9 @@ pub struct CaseResult {
     pub wall: Duration,
     /// What the virtual clock reports of the run, when it ran on one.
     pub clock: Option<clock::Report>,
+    /// The case whose requirement covers what this run lacked (a second try, a Connection Failure,
+    /// ...), when it failed for want of it: this case's own ID, or another's it depends on.
+    pub shortfall: Option<&'static str>,
 }
 
 /// The scenario a case is judged against: the timers the run expects (both servers' and clients'),
@@ -776,11 +826,27 @@ async fn run_suite<C: Case>(
         virtual_clock: pace.virtual_clock,
         note,
     });
-    run_jobs(jobs, options.jobs, progress)
+    // Each case is told as judged after the cases before it, whose failures it may depend on.
+    let mut told: Vec<CaseResult> = Vec::new();
+    let mut tell = |p: Progress<'_>| match p {
+        Progress::Results(rs) => {
+            let start = told.len();
+            for r in rs {
+                let mut r = r.clone();
+                depends(&told, &mut r);
+                told.push(r);
+            }
+            progress(Progress::Results(&told[start..]));
+        }
+        other => progress(other),
+    };
+    let mut results: Vec<CaseResult> = run_jobs(jobs, options.jobs, &mut tell)
         .await
         .into_iter()
         .flatten()
-        .collect()
+        .collect();
+    all_depends(&mut results);
+    results
 }
 
 /// The clock a run is on: the virtual clock where asked for and supported here, else real time, with
@@ -824,6 +890,72 @@ pub async fn run_client_suite(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn judged(
+        id: &'static str,
+        t: Transport,
+        failed: bool,
+        shortfall: Option<&'static str>,
+    ) -> CaseResult {
+        let mut r = CaseResult::new(id, "", Level::Required, t);
+        if failed {
+            r.verdict = Verdict::failed(format!("{id} lacked it"));
+        }
+        r.shortfall = shortfall;
+        r
+    }
+
+    #[test]
+    fn a_shortfall_fails_once_in_its_owner_and_later_cases_are_not_judged_for_it() {
+        use Transport::{Tcp, Udp};
+        let mut run = vec![
+            judged("owner", Udp, true, Some("owner")),
+            judged("second", Udp, true, Some("second")),
+            judged("a", Udp, true, Some("owner")),
+            // Its owner is not judged itself: it depends on what that depends on.
+            judged("b", Udp, true, Some("a")),
+            // The owner passed over TCP: what this lacked is its own failure.
+            judged("owner", Tcp, false, None),
+            judged("a", Tcp, true, Some("owner")),
+            // An owner that failed for something else than a shortfall judges nothing away.
+            judged("c", Udp, true, Some("second-was-fine")),
+            judged("second-was-fine", Udp, true, None),
+            judged("d", Udp, true, Some("second-was-fine")),
+            // Its owner comes later: only earlier cases count (the order cases are told in).
+            judged("e", Udp, true, Some("late")),
+            judged("late", Udp, true, Some("late")),
+            judged("passed", Udp, false, Some("owner")),
+        ];
+        all_depends(&mut run);
+        let shown: Vec<String> = run
+            .iter()
+            .map(|r| match &r.verdict {
+                Verdict::NotJudged { on, why } => {
+                    format!("{} [{}] on {on}: {why}", r.id, r.transport)
+                }
+                Verdict::Fail { .. } => format!("{} [{}] fail", r.id, r.transport),
+                Verdict::Pass => format!("{} [{}] pass", r.id, r.transport),
+                Verdict::Unsupported(_) => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "owner [udp] fail",
+                "second [udp] fail",
+                "a [udp] on owner: a lacked it",
+                "b [udp] on owner: b lacked it",
+                "owner [tcp] pass",
+                "a [tcp] fail",
+                "c [udp] fail",
+                "second-was-fine [udp] fail",
+                "d [udp] fail",
+                "e [udp] fail",
+                "late [udp] fail",
+                "passed [udp] pass",
+            ]
+        );
+    }
 
     #[test]
     fn requirement_ids_are_unique_named_for_their_suite_and_judged_on_some_rule() {

@@ -28,6 +28,10 @@ pub fn case_line(r: &CaseResult) -> String {
         Verdict::Pass => ("✔", String::new()),
         Verdict::Fail { reason, .. } => ("✘", format!(": {reason}")),
         Verdict::Unsupported(why) => ("–", format!(": {why}")),
+        Verdict::NotJudged { on, why } => (
+            "○",
+            format!(": not judged: {}", Verdict::not_judged(on, why)),
+        ),
     };
     format!("{mark} {} [{}, {}]{why}", r.id, r.transport, r.level)
 }
@@ -79,22 +83,42 @@ pub fn failures(results: &[CaseResult]) -> String {
     out
 }
 
-/// How many cases passed, failed and were unsupported.
-fn counts<'a>(results: impl IntoIterator<Item = &'a CaseResult>) -> (usize, usize, usize) {
-    results
-        .into_iter()
-        .fold((0, 0, 0), |(p, f, u), r| match r.verdict {
-            Verdict::Pass => (p + 1, f, u),
-            Verdict::Fail { .. } => (p, f + 1, u),
-            Verdict::Unsupported(_) => (p, f, u + 1),
-        })
+/// How many cases passed, failed, were unsupported and were not judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub unsupported: usize,
+    pub not_judged: usize,
 }
 
-/// Passed, failed and unsupported cases of one level.
-fn level_counts<'a>(
-    results: impl IntoIterator<Item = &'a CaseResult>,
-    level: Level,
-) -> (usize, usize, usize) {
+impl Counts {
+    /// Every case counted.
+    pub fn all(self) -> usize {
+        self.passed + self.failed + self.unsupported + self.not_judged
+    }
+
+    /// The cases the program was asked to do and could be: all but the unsupported ones.
+    pub fn judged_or_not(self) -> usize {
+        self.passed + self.failed + self.not_judged
+    }
+}
+
+/// The counts of `results`.
+pub fn counts<'a>(results: impl IntoIterator<Item = &'a CaseResult>) -> Counts {
+    results.into_iter().fold(Counts::default(), |mut c, r| {
+        match r.verdict {
+            Verdict::Pass => c.passed += 1,
+            Verdict::Fail { .. } => c.failed += 1,
+            Verdict::Unsupported(_) => c.unsupported += 1,
+            Verdict::NotJudged { .. } => c.not_judged += 1,
+        }
+        c
+    })
+}
+
+/// The counts of the cases of one level.
+pub fn level_counts<'a>(results: impl IntoIterator<Item = &'a CaseResult>, level: Level) -> Counts {
     counts(results.into_iter().filter(|r| r.level == level))
 }
 
@@ -118,12 +142,19 @@ pub fn summary(results: &[CaseResult]) -> String {
     let mut parts: Vec<String> = Level::ALL
         .iter()
         .filter_map(|&level| {
-            let (passed, failed, _) = level_counts(results, level);
-            (passed + failed > 0).then(|| format!("{level} {passed}/{} passed", passed + failed))
+            let c = level_counts(results, level);
+            (c.judged_or_not() > 0)
+                .then(|| format!("{level} {}/{} passed", c.passed, c.judged_or_not()))
         })
         .collect();
-    let (_, _, unsupported) = counts(results);
-    parts.push(format!("{unsupported} unsupported"));
+    let c = counts(results);
+    if c.not_judged > 0 {
+        parts.push(format!(
+            "{} not judged (each depends on a failure above)",
+            c.not_judged
+        ));
+    }
+    parts.push(format!("{} unsupported", c.unsupported));
     parts.join(", ")
 }
 
@@ -140,7 +171,7 @@ fn fails_the_run(level: Level, strict: bool) -> bool {
 pub fn verdict_note(results: &[CaseResult], strict: bool) -> Option<String> {
     let lenient: Vec<Level> = Level::ALL
         .into_iter()
-        .filter(|&l| !fails_the_run(l, strict) && level_counts(results, l).1 > 0)
+        .filter(|&l| !fails_the_run(l, strict) && level_counts(results, l).failed > 0)
         .collect();
     (!lenient.is_empty()).then(|| {
         let names: Vec<&str> = lenient.iter().map(|l| l.name()).collect();
@@ -171,6 +202,7 @@ fn status(v: &Verdict) -> &'static str {
         Verdict::Pass => "pass",
         Verdict::Fail { .. } => "fail",
         Verdict::Unsupported(_) => "unsupported",
+        Verdict::NotJudged { .. } => "not judged",
     }
 }
 
@@ -183,8 +215,10 @@ struct JsonReport<'a> {
     passed: usize,
     failed: usize,
     unsupported: usize,
-    /// Passed and failed cases of each level that has any.
-    levels: std::collections::BTreeMap<&'static str, JsonLevel>,
+    /// Cases that depend on another's failure, and are not judged again for it.
+    not_judged: usize,
+    /// The counts of each level that has any case.
+    levels: std::collections::BTreeMap<&'static str, Counts>,
     cases: Vec<JsonCase<'a>>,
 }
 
@@ -201,21 +235,14 @@ struct JsonCase<'a> {
     sends: &'a str,
     /// What a conforming program does in this case, in words.
     expected: &'a str,
-    /// The one-line reason of a failure or of an unsupported case.
-    reason: Option<&'a str>,
+    /// The one-line reason of a failure, of an unsupported case or of one not judged.
+    reason: Option<String>,
     findings: Vec<JsonFinding<'a>>,
     wall_ms: u128,
     /// Why the virtual clock ran this case partly at real time, if it did.
     clock_note: Option<&'a str>,
     transcript: &'a str,
     stderr: &'a str,
-}
-
-#[derive(Serialize)]
-struct JsonLevel {
-    passed: usize,
-    failed: usize,
-    unsupported: usize,
 }
 
 #[derive(Serialize)]
@@ -255,15 +282,16 @@ fn pretty(value: &impl Serialize) -> String {
 
 /// The JSON of one run.
 fn json_report<'a>(suite: &'a str, results: &'a [CaseResult]) -> JsonReport<'a> {
-    let (passed, failed, unsupported) = counts(results);
+    let total = counts(results);
     let cases = results
         .iter()
         .map(|r| {
             let (reason, findings) = match &r.verdict {
                 Verdict::Pass => (None, Vec::new()),
-                Verdict::Unsupported(why) => (Some(why.as_str()), Vec::new()),
+                Verdict::Unsupported(why) => (Some(why.to_string()), Vec::new()),
+                Verdict::NotJudged { on, why } => (Some(Verdict::not_judged(on, why)), Vec::new()),
                 Verdict::Fail { reason, details } => (
-                    Some(reason.as_str()),
+                    Some(reason.to_string()),
                     details
                         .iter()
                         .map(|d| JsonFinding {
@@ -295,24 +323,15 @@ fn json_report<'a>(suite: &'a str, results: &'a [CaseResult]) -> JsonReport<'a> 
     let levels = Level::ALL
         .iter()
         .map(|&l| (l.name(), level_counts(results, l)))
-        .filter(|(_, (p, f, u))| p + f + u > 0)
-        .map(|(name, (passed, failed, unsupported))| {
-            (
-                name,
-                JsonLevel {
-                    passed,
-                    failed,
-                    unsupported,
-                },
-            )
-        })
+        .filter(|(_, c)| c.all() > 0)
         .collect();
     JsonReport {
         suite,
         clock: clock_of(results),
-        passed,
-        failed,
-        unsupported,
+        passed: total.passed,
+        failed: total.failed,
+        unsupported: total.unsupported,
+        not_judged: total.not_judged,
         levels,
         cases,
     }
@@ -369,7 +388,7 @@ fn csv_field(field: &str) -> String {
 /// implementation has the same rows), the cases passed, failed and unsupported in all, then for the
 /// server suite and the client suite apart.
 pub fn csv(graded: &[Graded]) -> String {
-    let mut out = String::from("implementation,level,passed,failed,unsupported,server_passed,server_failed,server_unsupported,client_passed,client_failed,client_unsupported\n");
+    let mut out = String::from("implementation,level,passed,failed,unsupported,not_judged,server_passed,server_failed,server_unsupported,server_not_judged,client_passed,client_failed,client_unsupported,client_not_judged\n");
     for g in graded {
         for level in Level::ALL {
             let of = |role: Option<Role>| {
@@ -381,8 +400,10 @@ pub fn csv(graded: &[Graded]) -> String {
             };
             let mut row = vec![csv_field(&g.name), level.name().to_string()];
             for role in [None, Some(Role::Server), Some(Role::Client)] {
-                let (p, f, u) = of(role);
-                row.extend([p, f, u].map(|n| n.to_string()));
+                let c = of(role);
+                row.extend(
+                    [c.passed, c.failed, c.unsupported, c.not_judged].map(|n| n.to_string()),
+                );
             }
             let _ = writeln!(out, "{}", row.join(","));
         }
@@ -393,7 +414,8 @@ pub fn csv(graded: &[Graded]) -> String {
 /// The run as JUnit XML: one test case per case and transport; a failure holds the findings and the
 /// transcript, an unsupported case is skipped.
 pub fn junit(suite: &str, results: &[CaseResult]) -> String {
-    let (_, failed, unsupported) = counts(results);
+    let c = counts(results);
+    let (failed, unsupported) = (c.failed, c.unsupported + c.not_judged);
     let seconds: f64 = results.iter().map(|r| r.wall.as_secs_f64()).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -426,6 +448,10 @@ pub fn junit(suite: &str, results: &[CaseResult]) -> String {
             Verdict::Pass => {}
             Verdict::Unsupported(why) => {
                 let _ = write!(out, "\n      <skipped message=\"{}\"/>", xml(why));
+            }
+            Verdict::NotJudged { on, why } => {
+                let why = format!("not judged: {}", Verdict::not_judged(on, why));
+                let _ = write!(out, "\n      <skipped message=\"{}\"/>", xml(&why));
             }
             Verdict::Fail { reason, details } => {
                 let mut body = explained(r, details);
@@ -469,6 +495,10 @@ pub fn markdown(suite: &str, results: &[CaseResult]) -> String {
             Verdict::Pass => ("✔", "pass".to_string()),
             Verdict::Fail { reason, .. } => ("✘", cell(reason)),
             Verdict::Unsupported(why) => ("–", format!("unsupported: {}", cell(why))),
+            Verdict::NotJudged { on, why } => (
+                "○",
+                format!("not judged: {}", cell(&Verdict::not_judged(on, why))),
+            ),
         };
         let _ = writeln!(
             out,
@@ -538,6 +568,7 @@ mod tests {
             stderr: String::new(),
             wall: Duration::from_millis(1500),
             clock: None,
+            shortfall: None,
         };
         vec![
             case("server.a", Verdict::Pass),
@@ -692,6 +723,13 @@ mod tests {
     #[test]
     fn csv_has_a_row_per_implementation_and_level_that_adds_up_both_suites() {
         let mut client = results();
+        client.push(CaseResult {
+            verdict: Verdict::NotJudged {
+                on: "server.b",
+                why: "no second try".into(),
+            },
+            ..client[1].clone()
+        });
         client.iter_mut().for_each(|r| r.level = Level::Robustness);
         let graded = [Graded {
             name: "o'brien, \"pat\"".into(),
@@ -711,18 +749,18 @@ mod tests {
         let text = csv(&graded);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4);
-        assert_eq!(lines[0], "implementation,level,passed,failed,unsupported,server_passed,server_failed,server_unsupported,client_passed,client_failed,client_unsupported");
+        assert_eq!(lines[0], "implementation,level,passed,failed,unsupported,not_judged,server_passed,server_failed,server_unsupported,server_not_judged,client_passed,client_failed,client_unsupported,client_not_judged");
         assert_eq!(
             lines[1],
-            "\"o'brien, \"\"pat\"\"\",required,1,1,1,1,1,1,0,0,0"
+            "\"o'brien, \"\"pat\"\"\",required,1,1,1,0,1,1,1,0,0,0,0,0"
         );
         assert_eq!(
             lines[2],
-            "\"o'brien, \"\"pat\"\"\",robustness,1,1,1,0,0,0,1,1,1"
+            "\"o'brien, \"\"pat\"\"\",robustness,1,1,1,1,0,0,0,0,1,1,1,1"
         );
         assert_eq!(
             lines[3],
-            "\"o'brien, \"\"pat\"\"\",convention,0,0,0,0,0,0,0,0,0"
+            "\"o'brien, \"\"pat\"\"\",convention,0,0,0,0,0,0,0,0,0,0,0,0"
         );
         assert_eq!(csv_field("plain"), "plain");
         let v: serde_json::Value = serde_json::from_str(&matrix_json(&graded)).unwrap();
@@ -732,7 +770,14 @@ mod tests {
         assert_eq!(runs[0]["note"], serde_json::Value::Null);
         assert_eq!(runs[1]["note"], "n");
         assert_eq!(runs[1]["levels"]["robustness"]["unsupported"], 1);
-        assert_eq!(runs[1]["cases"].as_array().unwrap().len(), 3);
+        assert_eq!(runs[1]["levels"]["robustness"]["not_judged"], 1);
+        assert_eq!(runs[1]["not_judged"], 1);
+        assert_eq!(runs[1]["cases"][3]["status"], "not judged");
+        assert_eq!(
+            runs[1]["cases"][3]["reason"],
+            "depends on server.b (no second try)"
+        );
+        assert_eq!(runs[1]["cases"].as_array().unwrap().len(), 4);
         assert_eq!(runs[0]["clock"], "real");
         // A level with failures only, or unsupported cases only, is still counted; one with no case
         // is left out.

@@ -31,6 +31,7 @@ fn status(v: &Verdict) -> &'static str {
         Verdict::Pass => "pass",
         Verdict::Fail { .. } => "fail",
         Verdict::Unsupported(_) => "unsupported",
+        Verdict::NotJudged { .. } => "not judged",
     }
 }
 
@@ -228,7 +229,7 @@ fn a_matrix_of_the_fixtures_judges_each_as_its_own_run_does_in_every_report() {
         };
         let mut expected = Vec::new();
         for role in [None, Some("server"), Some("client")] {
-            for what in ["passed", "failed", "unsupported"] {
+            for what in ["passed", "failed", "unsupported", "not_judged"] {
                 expected.push(count(role, what));
             }
         }
