@@ -734,6 +734,11 @@ impl Answer {
 }
 
 impl ClientCase {
+    /// Every result of the case before it has run, from its own (`blank`): that one alone.
+    fn blank_results(&self, blank: CaseResult) -> Vec<CaseResult> {
+        vec![blank]
+    }
+
     /// What the checker gives the client in this case, in words: the ID on its command line, the
     /// answer to each try, and what it types.
     pub fn sends(&self) -> String {
@@ -947,7 +952,8 @@ async fn run_one(
     server_task.abort();
     let run = told_run(&mut result, &recorder, &[SERVER, CLIENT], start, epoch);
     result.verdict = judge_run(case, program, transport, pace, port, &run, typed, &sent);
-    if matches!(result.verdict, Verdict::Fail { .. }) && reached(&run) {
+    result.absent = !reached(&run);
+    if matches!(result.verdict, Verdict::Fail { .. }) && !result.absent {
         result.shortfall = owner_of_unmet(case.needs, &run);
     }
     result
@@ -988,8 +994,8 @@ fn owner_of_unmet(needs: &[Need], run: &Run) -> Option<&'static str> {
     })
 }
 
-/// The verdict on a client's run: unsupported or failed where it never reached the checker's server
-/// (failed if it was seen sending elsewhere), else the oracle's on the case's rules.
+/// The verdict on a client's run: failed where it never reached the checker's server (saying where
+/// it was seen sending instead, if it was), else the oracle's on the case's rules.
 #[allow(clippy::too_many_arguments)]
 fn judge_run(
     case: &ClientCase,
@@ -1010,8 +1016,9 @@ fn judge_run(
         let seen = ("the client sent to", "to");
         return match crate::elsewhere(seen, &found, program, transport, given) {
             Some(why) => Verdict::failed(why),
-            None => Verdict::Unsupported(format!(
-                "the client never reached the checker's server over {transport} 127.0.0.1:{port}"
+            None => Verdict::failed(format!(
+                "the client never reached the checker's server over {transport} 127.0.0.1:{port} ({})",
+                crate::ONE_TRANSPORT
             )),
         };
     }

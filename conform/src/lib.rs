@@ -51,6 +51,10 @@ macro_rules! impl_case {
                     .sending(self.sends())
             }
 
+            fn blanks(&self, transport: connid::Transport) -> Vec<$crate::CaseResult> {
+                self.blank_results($crate::Case::blank(self, transport))
+            }
+
             fn run(
                 &self,
                 program: &$crate::Program,
@@ -329,6 +333,10 @@ impl Program {
     }
 }
 
+/// The hint given with a program never seen on a transport at all.
+pub const ONE_TRANSPORT: &str =
+    "a program that serves one transport only is checked with --transport udp or --transport tcp, or given that command alone in a manifest";
+
 /// Why a program that never used the address it was given is failed, from where it was seen to
 /// listen or send instead (`found`, each with its transport and port, in words): `None` if it was seen nowhere
 /// (then it may simply not use this transport). `seen` is the sentence's start and its preposition:
@@ -477,6 +485,7 @@ impl CaseResult {
             wall: Duration::ZERO,
             clock: None,
             shortfall: None,
+            absent: false,
         }
     }
 
@@ -522,6 +531,10 @@ pub struct CaseResult {
     /// The case whose requirement covers what this run lacked (a second try, a Connection Failure,
     /// ...), when it failed for want of it: this case's own ID, or another's it depends on.
     pub shortfall: Option<&'static str>,
+    /// The program was never seen where it was told to be: a server not listening on the port it
+    /// was given, a client not reaching the checker's server. The first case of a transport that
+    /// finds so stands for every case of it, which then do not run.
+    pub absent: bool,
 }
 
 /// The scenario a case is judged against: the timers the run expects (both servers' and clients'),
@@ -681,6 +694,11 @@ struct Planned {
     estimate: Duration,
     results: usize,
     job: Job,
+    /// Which program's suite on which transport it belongs to: the first job of a group stands for
+    /// the rest when it finds the program absent ([`run_first_first`]).
+    group: u64,
+    /// Its results before it has run, for when it does not run.
+    blanks: Vec<CaseResult>,
 }
 
 /// About how long `planned` take `jobs` at a time, long ones first, each slot taking the next case.
@@ -749,6 +767,8 @@ pub trait Case: Send + 'static {
     fn long(&self) -> bool;
     /// Its result before it has run: a pass with nothing recorded.
     fn blank(&self, transport: Transport) -> CaseResult;
+    /// Every result it gives, before it has run: its own and those judged on its run.
+    fn blanks(&self, transport: Transport) -> Vec<CaseResult>;
     /// How many results it gives: its own, and those of requirements judged on its run.
     fn results(&self) -> usize;
     /// About how long it takes at these timers.
@@ -770,6 +790,7 @@ fn planned<C: Case>(chosen: Vec<(C, Transport)>, program: &Program, pace: Pace) 
         .map(|(case, transport)| {
             let program = program.clone();
             let blank = case.blank(transport);
+            let blanks = case.blanks(transport);
             let blank_again = blank.clone();
             let (long, results) = (case.long(), case.results());
             let estimate = match pace.virtual_clock {
@@ -806,6 +827,8 @@ fn planned<C: Case>(chosen: Vec<(C, Transport)>, program: &Program, pace: Pace) 
                 estimate,
                 results,
                 job: guarded(blank, run),
+                group: transport as u64,
+                blanks,
             }
         })
         .collect()
@@ -840,13 +863,117 @@ async fn run_suite<C: Case>(
         }
         other => progress(other),
     };
-    let mut results: Vec<CaseResult> = run_jobs(jobs, options.jobs, &mut tell)
+    let mut results: Vec<CaseResult> = run_first_first(jobs, options.jobs, &mut tell)
         .await
         .into_iter()
         .flatten()
         .collect();
     all_depends(&mut results);
     results
+}
+
+/// What a transport's first case decides for the others: run them, or not (the program was not
+/// where it was told to be: `Some` of what they are instead).
+fn stand_in(first: &[CaseResult]) -> Option<Box<dyn Fn(CaseResult) -> CaseResult>> {
+    let first = first.first().filter(|r| r.absent)?;
+    let (on, verdict) = (first.id, first.verdict.clone());
+    Some(Box::new(move |blank: CaseResult| CaseResult {
+        verdict: match &verdict {
+            Verdict::Fail { reason, .. } => Verdict::NotJudged {
+                on,
+                why: reason.clone(),
+            },
+            other => other.clone(),
+        },
+        ..blank
+    }))
+}
+
+/// Runs `jobs` ([`run_jobs`]) with the first job of each group (a program's suite on one transport)
+/// first, alone: a program that is not where it was told to be (a server listening on a port of its
+/// own, a client sending to one, one that does not serve the transport at all) is found once,
+/// there, whatever `--jobs`, and no other case of that group runs: each is unsupported as the first
+/// was, or not judged (it depends on the first). Tells `progress` every job's results in the jobs'
+/// order, and gives them back in it.
+async fn run_first_first(
+    jobs: Vec<Planned>,
+    parallel: usize,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Vec<Vec<CaseResult>> {
+    let total = jobs.len();
+    let groups: Vec<u64> = jobs.iter().map(|j| j.group).collect();
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    for (index, job) in jobs.into_iter().enumerate() {
+        match groups[..index].contains(&job.group) {
+            false => first.push((index, job)),
+            true => rest.push((index, job)),
+        }
+    }
+    let mut slots: Vec<Option<Vec<CaseResult>>> = (0..total).map(|_| None).collect();
+    let mut ended = 0;
+    let (indices, first): (Vec<usize>, Vec<Planned>) = first.into_iter().unzip();
+    let ran = run_jobs(first, parallel, |p| {
+        if let Progress::Ended { .. } = p {
+            ended += 1;
+            progress(Progress::Ended { done: ended, total });
+        }
+    })
+    .await;
+    let mut stand_ins = Vec::new();
+    for (index, results) in indices.into_iter().zip(ran) {
+        if let Some(instead) = stand_in(&results) {
+            stand_ins.push((groups[index], instead));
+        }
+        slots[index] = Some(results);
+    }
+    let mut second = Vec::new();
+    for (index, job) in rest {
+        match stand_ins.iter().find(|(g, _)| *g == job.group) {
+            Some((_, instead)) => {
+                slots[index] = Some(job.blanks.into_iter().map(instead).collect());
+                ended += 1;
+            }
+            None => second.push((index, job)),
+        }
+    }
+    progress(Progress::Ended { done: ended, total });
+    let mut shown = 0;
+    let (indices, second): (Vec<usize>, Vec<Planned>) = second.into_iter().unzip();
+    let mut next = indices.iter();
+    let ran = run_jobs(second, parallel, |p| match p {
+        Progress::Ended { .. } => {
+            ended += 1;
+            progress(Progress::Ended { done: ended, total });
+        }
+        Progress::Results(results) => {
+            let index = next.next().copied().unwrap_or(total);
+            tell_known(&slots, &mut shown, index, &mut progress);
+            progress(Progress::Results(results));
+            shown = index + 1;
+        }
+        Progress::Plan { .. } => {}
+    })
+    .await;
+    for (index, results) in indices.into_iter().zip(ran) {
+        slots[index] = Some(results);
+    }
+    tell_known(&slots, &mut shown, total, &mut progress);
+    slots.into_iter().map(Option::unwrap_or_default).collect()
+}
+
+/// Tells `progress` the results already known of the jobs from `shown` up to `upto`.
+fn tell_known(
+    slots: &[Option<Vec<CaseResult>>],
+    shown: &mut usize,
+    upto: usize,
+    progress: &mut impl FnMut(Progress<'_>),
+) {
+    while *shown < upto.min(slots.len()) {
+        if let Some(results) = &slots[*shown] {
+            progress(Progress::Results(results));
+        }
+        *shown += 1;
+    }
 }
 
 /// The clock a run is on: the virtual clock where asked for and supported here, else real time, with

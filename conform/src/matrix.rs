@@ -18,8 +18,8 @@ use connid::Transport;
 
 use super::graded::{Graded, Role, SuiteRun};
 use super::{
-    client_cases, jobs_wall, pace_of, planned, run_jobs, server_cases, CaseResult, Options, Pace,
-    Planned, Program, Progress, Verdict,
+    client_cases, jobs_wall, pace_of, planned, run_first_first, server_cases, CaseResult, Options,
+    Pace, Planned, Program, Progress, Verdict,
 };
 
 /// One implementation from the manifest: its name, and its commands per suite and transport (each
@@ -214,7 +214,9 @@ fn suite_jobs<C: super::Case>(
                         long: false,
                         estimate: std::time::Duration::ZERO,
                         results: 1,
+                        blanks: vec![result.clone()],
                         job: Box::pin(async move { vec![result] }),
+                        group: 0,
                     }
                 }
             },
@@ -234,9 +236,9 @@ pub async fn run_matrix(
     let mut jobs = Vec::new();
     // Each implementation's suite runs as (role, how many jobs, the run's note).
     let mut shape: Vec<Vec<(Role, usize, Option<String>)>> = Vec::new();
-    for imp in implementations {
+    for (n, imp) in implementations.iter().enumerate() {
         let mut runs = Vec::new();
-        for role in Role::ALL {
+        for (r, role) in Role::ALL.into_iter().enumerate() {
             let (transports, quick, only) =
                 (&options.transports, options.quick, options.only.as_deref());
             let suite = match role {
@@ -254,7 +256,12 @@ pub async fn run_matrix(
                 ),
             };
             runs.push((role, suite.len(), note.clone()));
-            jobs.extend(suite);
+            // One group per implementation, suite and transport (the transport's is 0 or 1).
+            let base = ((n * Role::ALL.len() + r) * 2) as u64;
+            jobs.extend(suite.into_iter().map(|mut job| {
+                job.group += base;
+                job
+            }));
         }
         shape.push(runs);
     }
@@ -272,7 +279,7 @@ pub async fn run_matrix(
     let mut pending: Vec<Vec<CaseResult>> = Vec::new();
     let mut graded: Vec<Graded> = Vec::new();
     let mut next = shapes.next();
-    run_jobs(jobs, options.jobs, |p| match p {
+    run_first_first(jobs, options.jobs, |p| match p {
         Progress::Ended { done, total } => progress(MatrixProgress::Ended { done, total }),
         Progress::Results(rs) => {
             pending.push(rs.to_vec());
@@ -310,7 +317,8 @@ fn graded_of(
     let runs = runs
         .into_iter()
         .map(|(role, n, note)| {
-            let results: Vec<CaseResult> = jobs.by_ref().take(n).flatten().collect();
+            let mut results: Vec<CaseResult> = jobs.by_ref().take(n).flatten().collect();
+            super::all_depends(&mut results);
             SuiteRun {
                 role,
                 note,

@@ -569,6 +569,7 @@ mod tests {
             wall: Duration::from_millis(1500),
             clock: None,
             shortfall: None,
+            absent: false,
         };
         vec![
             case("server.a", Verdict::Pass),

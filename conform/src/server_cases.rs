@@ -523,6 +523,21 @@ const PORT_TRIES: u32 = 3;
 const START_LIMIT: Duration = Duration::from_secs(10);
 
 impl ServerCase {
+    /// Every result of the case before it has run, from its own (`blank`): that one and the
+    /// requirement judged on its run, if it has one.
+    fn blank_results(&self, blank: CaseResult) -> Vec<CaseResult> {
+        let also = self.also.as_ref().map(|also| {
+            CaseResult {
+                id: also.id,
+                quote: also.quote,
+                level: also.level,
+                ..blank.clone()
+            }
+            .described(also.reading, also.expect)
+        });
+        std::iter::once(blank).chain(also).collect()
+    }
+
     /// What the checker sends the server in this case, in words.
     pub fn sends(&self) -> String {
         self.sends.to_string()
@@ -659,6 +674,7 @@ async fn run_one(
     let run = told_run(&mut result, &session.recorder, &hosts, start, epoch);
     if !listening {
         result.verdict = not_listening(&run, &elsewhere, program, transport, server);
+        result.absent = true;
         return (result, None);
     }
     let scenario = judged_scenario(case.id, port, pace);
@@ -701,8 +717,8 @@ async fn await_listening(
     (false, elsewhere)
 }
 
-/// The verdict on a server that never listened where it was told: failed where it was seen
-/// listening elsewhere or exited, else unsupported (it may not serve this transport).
+/// The verdict on a server that never listened where it was told: failed, saying where it was seen
+/// listening instead, that it exited, or that it listened nowhere.
 fn not_listening(
     run: &Run,
     elsewhere: &[crate::sockets::Held],
@@ -727,9 +743,10 @@ fn not_listening(
         (None, Some(code)) => Verdict::failed(format!(
             "the server exited with code {code} before it listened on {transport} {server}"
         )),
-        (None, None) => Verdict::Unsupported(format!(
-            "the server did not listen on {transport} {server} within {} s",
-            START_LIMIT.as_secs()
+        (None, None) => Verdict::failed(format!(
+            "the server did not listen on {transport} {server} within {} s ({})",
+            START_LIMIT.as_secs(),
+            crate::ONE_TRANSPORT
         )),
     }
 }

@@ -216,9 +216,11 @@ fn the_classic_python_server_fails_exactly_what_it_does_not_implement() {
 }
 
 /// The commonest mistake, a port written into the program, once passed as "unsupported" (exit 0),
-/// and its verdict hung on `--jobs`. Now every case fails and says where the server did listen.
+/// and its verdict hung on `--jobs`. Now the first case of each transport, run first and alone,
+/// fails and says where the server did listen, whatever `--jobs`; every other case is not judged
+/// for it.
 #[test]
-fn a_server_that_ignores_its_port_fails_every_case_saying_where_it_listened() {
+fn a_server_that_ignores_its_port_fails_once_saying_where_it_listened() {
     let ignores = fixture("ignores-port");
     let cases = conform::server_cases::selected(&Transport::ALL, true, None).len();
     for jobs in [1, 4] {
@@ -228,18 +230,12 @@ fn a_server_that_ignores_its_port_fails_every_case_saying_where_it_listened() {
         };
         let judged = judged(Suite::Server, &ignores, &run);
         assert_eq!(judged.len(), cases, "jobs {jobs}: {judged:?}");
-        for (case, reason) in &judged {
-            let transport = if case.ends_with("[udp]") {
-                "udp"
-            } else {
-                "tcp"
-            };
-            assert!(
-                reason.starts_with(&format!("the server listens on {transport} 127.0.0.1:"))
-                    && reason.contains(", not on the port it was given, "),
-                "jobs {jobs}: {case}: {reason}"
-            );
-        }
+        elsewhere_once(
+            &judged,
+            "server.ok.source-address",
+            "the server listens on",
+            "on",
+        );
     }
     // A command that does not pass {transport}: over TCP it serves UDP, and the reason says so.
     let udp_always = python(
@@ -260,6 +256,73 @@ fn a_server_that_ignores_its_port_fails_every_case_saying_where_it_listened() {
             && reason.ends_with(": its command line has no {transport} to tell it which"),
         "{reason}"
     );
+}
+
+/// Of `judged` (every case of a run over both transports), the first case of each transport fails
+/// saying where the program was (`seen`, then the transport, ...) instead of the port it was given,
+/// and every other case is not judged for that.
+fn elsewhere_once(judged: &[(String, String)], first: &str, seen: &str, prep: &str) {
+    for (case, reason) in judged {
+        let transport = if case.ends_with("[udp]") {
+            "udp"
+        } else {
+            "tcp"
+        };
+        let why = format!("{seen} {transport} 127.0.0.1:");
+        let elsewhere = format!(", not {prep} the port it was given, ");
+        if *case == format!("{first} [{transport}]") {
+            assert!(
+                reason.starts_with(&why) && reason.contains(&elsewhere),
+                "{case}: {reason}"
+            );
+        } else {
+            let not_judged = format!("not judged: depends on {first} ({why}");
+            assert!(
+                reason.starts_with(&not_judged) && reason.contains(&elsewhere),
+                "{case}: {reason}"
+            );
+        }
+    }
+}
+
+/// A program never seen on a transport at all (here one that only sleeps) fails the first case of
+/// each transport with a hint for a one-transport program; nothing else of it runs or is judged.
+/// `unsupported` is left for a command a manifest does not give.
+#[test]
+fn a_program_seen_nowhere_fails_once_per_transport_with_a_hint() {
+    let sleeper = program(&["sleep", "300"]);
+    let quick = options(&Transport::ALL, true, Timing::Exact);
+    for (suite, first, said) in [
+        (
+            Suite::Server,
+            "server.ok.source-address",
+            "the server did not listen on",
+        ),
+        (
+            Suite::Client,
+            "client.established.own-address",
+            "the client never reached the checker's server over",
+        ),
+    ] {
+        let judged = judged(suite, &sleeper, &quick);
+        for (case, reason) in &judged {
+            let transport = &case[case.len() - 4..case.len() - 1];
+            if *case == format!("{first} [{transport}]") {
+                assert!(
+                    reason.starts_with(&format!("{said} {transport} 127.0.0.1:"))
+                        && reason.ends_with(&format!("({})", conform::ONE_TRANSPORT)),
+                    "{case}: {reason}"
+                );
+            } else {
+                assert!(
+                    reason.starts_with(&format!("not judged: depends on {first} ({said}")),
+                    "{case}: {reason}"
+                );
+            }
+        }
+        let firsts = judged.iter().filter(|(c, _)| c.starts_with(first)).count();
+        assert_eq!(firsts, 2, "{judged:?}");
+    }
 }
 
 #[test]
@@ -735,10 +798,11 @@ fn the_classic_python_client_fails_exactly_what_it_does_not_implement() {
     );
 }
 
-/// A client that sends to a port of its own choosing fails every case, each saying where it sent
-/// (as the clock's library saw it), instead of passing as "unsupported".
+/// A client that sends to a port of its own choosing fails its first case on each transport, saying
+/// where it sent (as the clock's library saw it), instead of passing as "unsupported"; every other
+/// case is not judged for it.
 #[test]
-fn a_client_that_ignores_its_port_fails_every_case_saying_where_it_sent() {
+fn a_client_that_ignores_its_port_fails_once_saying_where_it_sent() {
     let ignores = client_fixture("ignores-port");
     let cases = conform::client_cases::selected(&Transport::ALL, true, None).len();
     let failures = judged(
@@ -747,18 +811,12 @@ fn a_client_that_ignores_its_port_fails_every_case_saying_where_it_sent() {
         &options(&Transport::ALL, true, Timing::Scaled),
     );
     assert_eq!(failures.len(), cases, "{failures:?}");
-    for (case, reason) in &failures {
-        let transport = if case.ends_with("[udp]") {
-            "udp"
-        } else {
-            "tcp"
-        };
-        assert!(
-            reason.starts_with(&format!("the client sent to {transport} 127.0.0.1:"))
-                && reason.contains(", not to the port it was given, "),
-            "{case}: {reason}"
-        );
-    }
+    elsewhere_once(
+        &failures,
+        "client.established.own-address",
+        "the client sent to",
+        "to",
+    );
     // A command that does not pass {transport}: over TCP it sends UDP, and the reason says so.
     let udp_always = python(
         "tests/conform/client.py",
