@@ -1031,14 +1031,30 @@ fn judge_run(
         meant = as_meant(run);
         &meant
     };
-    verdict(
-        &scenario,
-        judged,
-        pace,
-        case.rules,
-        unseen(case.needs, run),
-        own,
-    )
+    let mut unseen = unseen(case.needs, run);
+    // What the case did not see may be for want of an answer to a request in a wrong form: said
+    // first, as the cause.
+    if let (false, Some(request)) = (unseen.is_empty(), wrong_request(run)) {
+        unseen.insert(
+            0,
+            format!(
+                "its request {request} is not in the form HELLO <id>, so the checker's server, as one that follows the assignment, did not answer it"
+            ),
+        );
+    }
+    verdict(&scenario, judged, pace, case.rules, unseen, own)
+}
+
+/// The first request the client sent that is not in the `HELLO <id>` form, as shown.
+fn wrong_request(run: &Run) -> Option<String> {
+    run.events.iter().find_map(|e| match &e.kind {
+        EventKind::Send { payload, .. }
+            if e.host == CLIENT && protocol::parse_request(payload).is_err() =>
+        {
+            Some(shown(payload))
+        }
+        _ => None,
+    })
 }
 
 /// The checker's server for a client case, on a free loopback port: the port and its task.

@@ -837,6 +837,34 @@ fn a_client_that_ignores_its_port_fails_once_saying_where_it_sent() {
     );
 }
 
+/// Seen in a real submission: a client that sends `HELLO <id> <host> <port>` with a 60 s timeout. Its
+/// requests were never counted as tries, so its timeout was never judged (the timeout case passed);
+/// now they are, and the request's form is named as the cause of what it never got.
+#[test]
+fn a_client_whose_request_has_extra_fields_is_judged_on_its_timeout() {
+    let run = options(&[Transport::Udp], false, Timing::Scaled);
+    let judged = judged(Suite::Client, &client_fixture("extra-fields"), &run);
+    let reason = |case: &str| {
+        judged
+            .iter()
+            .find(|(c, _)| c == case)
+            .map(|(_, r)| r.as_str())
+            .unwrap_or_else(|| panic!("{case} did not fail: {judged:?}"))
+    };
+    assert!(
+        reason("client.timeout.error-at-timeout [udp]")
+            .contains("s, later than its timeout of 3 s"),
+        "{judged:?}"
+    );
+    assert!(
+        reason("client.established.own-address [udp]")
+            .starts_with("its request \"HELLO 1001 127.0.0.1 ")
+            && reason("client.established.own-address [udp]")
+                .contains("\" is not in the form HELLO <id>"),
+        "{judged:?}"
+    );
+}
+
 #[test]
 fn each_seeded_client_defect_fails_exactly_its_own_requirement() {
     let all = options(&Transport::ALL, false, Timing::Scaled);

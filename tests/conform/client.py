@@ -15,6 +15,8 @@ DEFECT, one per class of bug seen in real submissions:
   takes-any-source    takes a UDP reply from any address, not only the server's
   ignores-port        sends to a port of its own (a free one the system picks, as a port written
                       into the program would be) instead of SERVER_PORT
+  extra-fields        sends "HELLO <id> <server ip> <server port>", and gives up after four times
+                      the timeout (60 s for 15 s)
 Not a defect, a style seen in real submissions (the client stays correct):
   line-then-prompt    prints "Enter a new connection ID" as a line of its own, then input(">> ")
 Standard library only. Replies for another ID, malformed replies and (UDP) datagrams from another
@@ -34,7 +36,7 @@ if defect == "ignores-port":
         port = spare.getsockname()[1]
 if defect == "short-timeout":
     timeout /= 3
-if defect == "late-unstamped":
+if defect in ("late-unstamped", "extra-fields"):
     timeout *= 4
 tries_allowed = 4 if defect == "four-tries" else 3
 shared = None
@@ -64,13 +66,16 @@ def attempt(cid):
     """The matching reply's fields, or None at the timeout."""
     s = new_socket()
     deadline = time.monotonic() + timeout
+    request = ("%s %s" % (verb, cid)).encode()
+    if defect == "extra-fields":
+        request = ("%s %s %s %d" % (verb, cid, ip, port)).encode()
     try:
         if transport == "udp":
-            s.sendto(("%s %s" % (verb, cid)).encode(), (ip, port))
+            s.sendto(request, (ip, port))
         else:
             s.settimeout(timeout)
             s.connect((ip, port))
-            s.sendall(("%s %s" % (verb, cid)).encode())
+            s.sendall(request)
             s.shutdown(socket.SHUT_WR)
         pending = b""
         while True:

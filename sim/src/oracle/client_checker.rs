@@ -38,10 +38,17 @@ impl Try<'_> {
     }
 }
 
+/// The ID a request asks for: in the `HELLO <id>` form, or in a wrong one that still starts with
+/// `HELLO` (`HELLO <id> <host> <port>`, a bare `HELLO`: the ID is its second word, if any). A
+/// request in a wrong form is still the client's try, so its timing and retries are judged; its
+/// form is the server's to judge.
 fn hello_id(payload: &[u8]) -> Option<String> {
-    protocol::parse_request(payload)
-        .ok()
-        .map(|id| id.to_string())
+    if let Ok(id) = protocol::parse_request(payload) {
+        return Some(id.to_string());
+    }
+    let text = String::from_utf8_lossy(payload);
+    let mut words = text.split_whitespace();
+    (words.next() == Some("HELLO")).then(|| words.next().unwrap_or_default().to_string())
 }
 
 /// Rules 3 and 4 for one client.
@@ -611,6 +618,17 @@ mod tests {
     use crate::events::EventKind;
     use crate::oracle::test_support::*;
     use crate::oracle::*;
+
+    #[test]
+    fn a_request_in_a_wrong_form_that_starts_with_hello_is_still_a_try() {
+        let id = |p: &[u8]| super::hello_id(p);
+        assert_eq!(id(b"HELLO 7").as_deref(), Some("7"));
+        assert_eq!(id(b"HELLO 7 127.0.0.1 5000").as_deref(), Some("7"));
+        assert_eq!(id(b"HELLO").as_deref(), Some(""));
+        assert_eq!(id(b"HELO 7"), None);
+        assert_eq!(id(b"hello 7"), None);
+        assert_eq!(id(b""), None);
+    }
 
     #[test]
     fn a_missing_error_line_is_caught() {
