@@ -444,8 +444,11 @@ fn unseen(needs: &[Need], run: &Run) -> Vec<String> {
 /// its exact form, a part it leaves out filled in from what the client did (the ID of its last
 /// request, the address of the OK it was sent, the time it was printed). So a client is judged on
 /// its timing, sockets and IDs, not on its spelling, which the format cases judge.
-fn as_meant(run: &Run) -> Run {
+fn as_meant(run: &Run) -> (Run, Vec<(String, &'static str)>) {
     let mut meant = run.clone();
+    // Each established line's message (`OK <id> <ip> <port>`) with a part conform filled in, and
+    // which part.
+    let mut filled = Vec::new();
     let mut last_id: Option<String> = None;
     let mut last_ok: Option<(String, SocketAddr)> = None;
     for e in &mut meant.events {
@@ -481,9 +484,17 @@ fn as_meant(run: &Run) -> Run {
                             .addr
                             .or_else(|| last_ok.as_ref().map(|(_, a)| *a))
                             .unwrap_or_else(|| SocketAddr::new(LOOPBACK, 0));
-                        ConnId::new(&id(last_ok.as_ref().map(|(id, _)| id.clone())))
-                            .ok()
-                            .map(|id| ClientLine::Established { id, addr, at })
+                        let id = ConnId::new(&id(last_ok.as_ref().map(|(id, _)| id.clone()))).ok();
+                        let part = match (r.id.is_none(), r.addr.is_none()) {
+                            (true, true) => Some("the ID and the address"),
+                            (true, false) => Some("the ID"),
+                            (false, true) => Some("the address"),
+                            (false, false) => None,
+                        };
+                        if let (Some(part), Some(id)) = (part, &id) {
+                            filled.push((format!("OK {id} {} {}", addr.ip(), addr.port()), part));
+                        }
+                        id.map(|id| ClientLine::Established { id, addr, at })
                     }
                 };
                 if let Some(line) = line {
@@ -493,7 +504,35 @@ fn as_meant(run: &Run) -> Run {
             _ => {}
         }
     }
-    meant
+    (meant, filled)
+}
+
+/// `verdict` with each message that shows an established line conform filled in marked so: what
+/// was inferred is never shown as printed.
+fn marked(verdict: Verdict, filled: &[(String, &'static str)]) -> Verdict {
+    let mark = |text: &str| {
+        filled
+            .iter()
+            .fold(text.to_string(), |text, (message, part)| {
+                text.replace(
+                    &format!("({message})"),
+                    &format!("({message}, {part} inferred by conform: the line printed none)"),
+                )
+            })
+    };
+    match verdict {
+        Verdict::Fail { reason, details } => Verdict::Fail {
+            reason: mark(&reason),
+            details: details
+                .into_iter()
+                .map(|d| crate::Finding {
+                    message: mark(&d.message),
+                    ..d
+                })
+                .collect(),
+        },
+        other => other,
+    }
 }
 
 /// The replies the checker sends for one try: after how long, to where, what, and whether from another
@@ -1024,13 +1063,8 @@ fn judge_run(
     }
     let scenario = scenario(case, port, pace, typed);
     let own = case.own.map_or(Ok(()), |own| own(run, &pace.times()));
-    let meant;
-    let judged = if case.exact_lines {
-        run
-    } else {
-        meant = as_meant(run);
-        &meant
-    };
+    let (meant, filled) = as_meant(run);
+    let judged = if case.exact_lines { run } else { &meant };
     let mut unseen = unseen(case.needs, run);
     // What the case did not see may be for want of an answer to a request in a wrong form: said
     // first, as the cause.
@@ -1042,7 +1076,10 @@ fn judge_run(
             ),
         );
     }
-    verdict(&scenario, judged, pace, case.rules, unseen, own)
+    marked(
+        verdict(&scenario, judged, pace, case.rules, unseen, own),
+        &filled,
+    )
 }
 
 /// The first request the client sent that is not in the `HELLO <id>` form, as shown.
@@ -1299,7 +1336,21 @@ mod tests {
             (1.9, CLIENT, out("bye")),
             (1.95, SERVER, out("Connection Error 7")),
         ]);
-        let meant: Vec<String> = as_meant(&r)
+        let (meant, filled) = as_meant(&r);
+        // What was inferred is said so wherever a finding shows it.
+        assert_eq!(
+            filled,
+            [("OK 1002 127.0.0.1 4000".to_string(), "the address")]
+        );
+        let said = marked(
+            Verdict::failed("client prints established (OK 1002 127.0.0.1 4000) late".into()),
+            &filled,
+        );
+        assert_eq!(
+            said,
+            Verdict::failed("client prints established (OK 1002 127.0.0.1 4000, the address inferred by conform: the line printed none) late".into())
+        );
+        let meant: Vec<String> = meant
             .events
             .into_iter()
             .filter_map(|e| match e.kind {
