@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use connid::Transport;
 
 use super::graded::{Graded, Role, SuiteRun};
-use super::report::summary;
+use super::report::{counts, first_cause, level_counts, summary};
 use super::{CaseResult, Level, Verdict};
 use connid_sim::diagram::xml_text as esc;
 
@@ -53,13 +53,37 @@ fn result_in<'a>(g: &'a Graded, column: &Column) -> Option<&'a CaseResult> {
         .find(|r| r.transport == column.transport && r.id == column.id)
 }
 
-/// The anchor of an implementation's section and of one of its cells.
-fn section_id(row: usize) -> String {
-    format!("i{row}")
+/// Each implementation's name as an anchor: letters, digits, `.`, `_` and `-` kept, every other run
+/// of characters one `-`; a name that comes out as an earlier one's gets `-2`, `-3`, ...
+fn slugs(graded: &[Graded]) -> Vec<String> {
+    let mut slugs: Vec<String> = Vec::new();
+    for g in graded {
+        let mut slug = String::new();
+        for c in g.name.chars() {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                slug.push(c);
+            } else if !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        let base = match slug.trim_matches('-') {
+            "" => "implementation".to_string(),
+            s => s.to_string(),
+        };
+        let mut unique = base.clone();
+        let mut n = 1;
+        while slugs.contains(&unique) {
+            n += 1;
+            unique = format!("{base}-{n}");
+        }
+        slugs.push(unique);
+    }
+    slugs
 }
 
-fn detail_id(row: usize, column: usize) -> String {
-    format!("d{row}-{column}")
+/// The anchor of one case of an implementation: `<implementation>/<suite>/<transport>/<case>`.
+fn detail_id(slug: &str, c: &Column) -> String {
+    format!("{slug}/{}/{}/{}", c.role, c.transport, c.id)
 }
 
 fn mark(v: &Verdict) -> (&'static str, &'static str) {
@@ -98,14 +122,23 @@ h3 { font-size: 1.05em; margin: 0 0 .4em; }
 code, pre { font: 12px/1.4 ui-monospace, monospace; }
 pre { background: #f6f6f8; padding: .6em; overflow-x: auto; }
 .legend span { display: inline-block; padding: 0 .6em; margin-right: .3em; border-radius: 3px; }
-table.matrix { border-collapse: collapse; margin-top: 1em; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table.matrix { border-collapse: separate; border-spacing: 0; margin-top: 1em; }
 .matrix th, .matrix td { border: 1px solid #fff; padding: 0; }
-.matrix th.group { background: #445; color: #fff; padding: .2em .4em; font-weight: 600; }
-.matrix th.case { vertical-align: bottom; padding: .3em .1em; }
-.matrix th.case span { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; font: 11px ui-monospace, monospace; }
-.matrix th.name { text-align: left; padding: .2em .6em; min-width: 7em; max-width: 16em; overflow-wrap: break-word; }
-.matrix td.sum { font-size: 12px; padding: .2em .6em; white-space: nowrap; background: #f6f6f8; }
-.matrix td.cell a { display: block; width: 1.6em; line-height: 1.6em; text-align: center; text-decoration: none; color: inherit; }
+.matrix th.group { background: #445; color: #fff; padding: .2em .4em; font-weight: 600; font-size: 12px; }
+.matrix th.case { vertical-align: bottom; padding: .3em 0; }
+.matrix th.case span { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; font: 10px ui-monospace, monospace; }
+.matrix th.name { position: sticky; left: 0; z-index: 1; background: #eef0fa; text-align: left; padding: .2em .5em; min-width: 6em; max-width: 11em; overflow-wrap: anywhere; font-size: 13px; }
+.matrix th.sum { font-size: 11px; font-weight: 600; max-width: 8em; white-space: normal; }
+.matrix td.sum { font: 11px/1.5 ui-monospace, monospace; padding: .2em .5em; white-space: nowrap; background: #f6f6f8; }
+.matrix td.cell a { display: block; width: 13px; line-height: 18px; font-size: 10px; text-align: center; text-decoration: none; color: inherit; }
+.lv.required { color: #1b5e20; font-weight: 600; }
+.lv.robustness { color: #8a4b00; }
+.lv.convention { color: #6b6b00; }
+table.cases { border-collapse: collapse; margin-top: 1em; }
+.cases th, .cases td { border-bottom: 1px solid #e3e3e8; padding: .15em .5em; text-align: left; vertical-align: top; }
+.cases td.cell a { display: block; width: 1.4em; text-align: center; text-decoration: none; color: inherit; }
+.cause { font-weight: 600; }
 .required { --pass: #2e7d32; --fail: #c62828; }
 .robustness { --pass: #66a86a; --fail: #ef7d1a; }
 .convention { --pass: #a5cf8f; --fail: #f2cc3f; }
@@ -143,9 +176,51 @@ fn legend() -> String {
     out
 }
 
-/// The matrix: a row per implementation (its name, its summary per suite, a cell per column).
-fn matrix(graded: &[Graded], columns: &[Column]) -> String {
-    let mut out = String::from("<table class=\"matrix\">\n<thead>\n<tr><th rowspan=\"2\" class=\"name\">implementation</th><th rowspan=\"2\">summary</th>");
+/// An implementation's scores in one suite, as numbers: passed of each level's cases (required,
+/// robustness, convention), then how many were not judged and unsupported, if any.
+fn score(run: &SuiteRun) -> String {
+    let mut parts: Vec<String> = Level::ALL
+        .iter()
+        .map(|&level| {
+            let c = level_counts(&run.results, level);
+            match c.judged_or_not() {
+                0 => format!("<span class=\"lv {level}\">\u{2013}</span>"),
+                n => format!("<span class=\"lv {level}\">{}/{n}</span>", c.passed),
+            }
+        })
+        .collect();
+    let c = counts(&run.results);
+    if c.not_judged > 0 {
+        parts.push(format!("\u{25cb}{}", c.not_judged));
+    }
+    if c.unsupported > 0 {
+        parts.push(format!("\u{2013}{}", c.unsupported));
+    }
+    format!("{} {}", run.role, parts.join(" "))
+}
+
+/// What an implementation's score cell says when pointed at: each suite's summary and first cause.
+fn score_title(g: &Graded) -> String {
+    g.runs
+        .iter()
+        .map(|run| {
+            let cause = first_cause(&run.results)
+                .map_or_else(String::new, |c| format!("; first cause: {c}"));
+            format!(
+                "{}: {} ({}){cause}",
+                run.role,
+                summary(&run.results),
+                pace(run)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The matrix: a row per implementation (its name, kept in view as the columns scroll; its scores
+/// per suite and level; a narrow cell per column), in a box that scrolls sideways on a narrow screen.
+fn matrix(graded: &[Graded], columns: &[Column], slugs: &[String]) -> String {
+    let mut out = String::from("<div class=\"scroll\">\n<table class=\"matrix\">\n<thead>\n<tr><th rowspan=\"2\" class=\"name\">implementation</th><th rowspan=\"2\" class=\"sum\">passed: required, robustness, convention</th>");
     let mut i = 0;
     while i < columns.len() {
         let (role, transport) = (columns[i].role, columns[i].transport);
@@ -160,14 +235,20 @@ fn matrix(graded: &[Graded], columns: &[Column]) -> String {
         i += span;
     }
     out.push_str("</tr>\n<tr>");
-    for c in columns {
+    for (n, c) in columns.iter().enumerate() {
         let short =
             c.id.strip_prefix(c.role.name())
                 .and_then(|s| s.strip_prefix('.'))
                 .unwrap_or(c.id);
+        // The last column's header is where a link to the matrix's far end lands.
+        let end = if n + 1 == columns.len() {
+            " id=\"matrix-end\""
+        } else {
+            ""
+        };
         let _ = write!(
             out,
-            "<th class=\"case {}\" title=\"{} [{}, {}]\"><span>{}</span></th>",
+            "<th class=\"case {}\"{end} title=\"{} [{}, {}]\"><span>{}</span></th>",
             c.level,
             esc(c.id),
             c.transport,
@@ -176,28 +257,18 @@ fn matrix(graded: &[Graded], columns: &[Column]) -> String {
         );
     }
     out.push_str("</tr>\n</thead>\n<tbody>\n");
-    for (row, g) in graded.iter().enumerate() {
+    for (g, slug) in graded.iter().zip(slugs) {
         let _ = write!(
             out,
-            "<tr><th class=\"name\"><a href=\"#{}\">{}</a></th><td class=\"sum\">",
-            section_id(row),
-            esc(&g.name)
+            "<tr><th class=\"name\"><a href=\"#{}\">{}</a></th><td class=\"sum\" title=\"{}\">",
+            esc(slug),
+            esc(&g.name),
+            esc(&score_title(g))
         );
-        let lines: Vec<String> = g
-            .runs
-            .iter()
-            .map(|run| {
-                format!(
-                    "{}: {} ({})",
-                    run.role,
-                    esc(&summary(&run.results)),
-                    pace(run)
-                )
-            })
-            .collect();
+        let lines: Vec<String> = g.runs.iter().map(score).collect();
         out.push_str(&lines.join("<br/>"));
         out.push_str("</td>");
-        for (col, c) in columns.iter().enumerate() {
+        for c in columns {
             match result_in(g, c) {
                 Some(r) => {
                     let (symbol, class) = mark(&r.verdict);
@@ -205,7 +276,7 @@ fn matrix(graded: &[Graded], columns: &[Column]) -> String {
                         out,
                         "<td class=\"cell {} {class}\"><a href=\"#{}\" title=\"{}\">{symbol}</a></td>",
                         c.level,
-                        detail_id(row, col),
+                        esc(&detail_id(slug, c)),
                         esc(&cell_title(r))
                     );
                 }
@@ -213,6 +284,32 @@ fn matrix(graded: &[Graded], columns: &[Column]) -> String {
             }
         }
         out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n");
+    out
+}
+
+/// One implementation's run as a list: a row per case (its verdict, ID, transport, level and
+/// reason), for a page of one implementation, where a matrix would be one very wide row.
+fn case_list(g: &Graded, columns: &[Column], slug: &str) -> String {
+    let mut out = String::from("<table class=\"cases\">\n<thead><tr><th></th><th>case</th><th>over</th><th>level</th><th>result</th></tr></thead>\n<tbody>\n");
+    for c in columns {
+        let Some(r) = result_in(g, c) else {
+            continue;
+        };
+        let (symbol, class) = mark(&r.verdict);
+        let why = cell_title(r);
+        let why = why.split_once("] ").map_or(why.as_str(), |(_, w)| w);
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"cell {} {class}\"><a href=\"#{anchor}\">{symbol}</a></td><td><a href=\"#{anchor}\"><code>{}</code></a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            c.level,
+            esc(c.id),
+            c.transport,
+            c.level,
+            esc(why),
+            anchor = esc(&detail_id(slug, c)),
+        );
     }
     out.push_str("</tbody>\n</table>\n");
     out
@@ -326,12 +423,16 @@ pub fn html(title: &str, graded: &[Graded]) -> String {
         columns.len()
     );
     out.push_str(&legend());
-    out.push_str(&matrix(graded, &columns));
-    for (row, g) in graded.iter().enumerate() {
+    let slugs = slugs(graded);
+    match graded {
+        [one] => out.push_str(&case_list(one, &columns, &slugs[0])),
+        _ => out.push_str(&matrix(graded, &columns, &slugs)),
+    }
+    for (g, slug) in graded.iter().zip(&slugs) {
         let _ = writeln!(
             out,
             "<section id=\"{}\">\n<h2>{}</h2>",
-            section_id(row),
+            esc(slug),
             esc(&g.name)
         );
         for run in &g.runs {
@@ -342,13 +443,16 @@ pub fn html(title: &str, graded: &[Graded]) -> String {
                 esc(&summary(&run.results)),
                 pace(run)
             );
+            if let Some(cause) = first_cause(&run.results) {
+                let _ = writeln!(out, "<p class=\"cause\">first cause: {}</p>", esc(&cause));
+            }
             if let Some(note) = &run.note {
                 let _ = writeln!(out, "<p class=\"note\">note: {}</p>", esc(note));
             }
         }
-        for (col, c) in columns.iter().enumerate() {
+        for c in &columns {
             if let Some(r) = result_in(g, c) {
-                out.push_str(&detail(r, &detail_id(row, col)));
+                out.push_str(&detail(r, &detail_id(slug, c)));
             }
         }
         out.push_str("</section>\n");

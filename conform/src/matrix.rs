@@ -204,18 +204,23 @@ fn suite_jobs<C: super::Case>(
                     .pop()
                     .expect("one job per case"),
                 None => {
-                    let result = CaseResult {
-                        verdict: Verdict::Unsupported(format!(
-                            "the manifest gives no {role} command for {transport}"
-                        )),
-                        ..case.blank(transport)
-                    };
+                    // Every result the case gives, its own and any judged on its run.
+                    let results: Vec<CaseResult> = case
+                        .blanks(transport)
+                        .into_iter()
+                        .map(|blank| CaseResult {
+                            verdict: Verdict::Unsupported(format!(
+                                "the manifest gives no {role} command for {transport}"
+                            )),
+                            ..blank
+                        })
+                        .collect();
                     Planned {
                         long: false,
                         estimate: std::time::Duration::ZERO,
-                        results: 1,
-                        blanks: vec![result.clone()],
-                        job: Box::pin(async move { vec![result] }),
+                        results: results.len(),
+                        blanks: results.clone(),
+                        job: Box::pin(async move { results }),
                         group: 0,
                     }
                 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::graded::{Graded, Role};
 use super::{CaseResult, Finding, Level, Verdict};
+use connid::Transport;
 use connid_sim::diagram::xml_text as xml;
 use connid_sim::oracle::rule_statement;
 
@@ -150,12 +151,26 @@ pub fn summary(results: &[CaseResult]) -> String {
     let c = counts(results);
     if c.not_judged > 0 {
         parts.push(format!(
-            "{} not judged (each depends on a failure above)",
+            "{} not judged (each depends on a failed case it names)",
             c.not_judged
         ));
     }
     parts.push(format!("{} unsupported", c.unsupported));
     parts.join(", ")
+}
+
+/// The first cause of a run's failures, in one sentence: its earliest failed case (a required one
+/// first, then robustness, then convention, each in the run's order) and why. One defect reads as
+/// one: what depends on it is not judged, and later failures are often its consequences.
+pub fn first_cause(results: &[CaseResult]) -> Option<String> {
+    Level::ALL.iter().find_map(|&level| {
+        results.iter().find_map(|r| match &r.verdict {
+            Verdict::Fail { reason, .. } if r.level == level => {
+                Some(format!("{} [{}]: {reason}", r.id, r.transport))
+            }
+            _ => None,
+        })
+    })
 }
 
 /// Which failures fail the run: required ones, and with `strict` robustness ones too.
@@ -384,29 +399,59 @@ fn csv_field(field: &str) -> String {
     }
 }
 
-/// A matrix run as CSV for a gradebook: a row per implementation and level (every level, so each
-/// implementation has the same rows), the cases passed, failed and unsupported in all, then for the
-/// server suite and the client suite apart.
+/// A matrix run as CSV for a gradebook: a row per implementation; its cases passed, failed, not
+/// judged and unsupported per level; the first cause of each suite's failures
+/// ([`first_cause`]); then a column per case and transport (`server.ok.source-address [udp]`: pass,
+/// fail, not judged, unsupported, or empty where it did not run), the same columns for everyone.
 pub fn csv(graded: &[Graded]) -> String {
-    let mut out = String::from("implementation,level,passed,failed,unsupported,not_judged,server_passed,server_failed,server_unsupported,server_not_judged,client_passed,client_failed,client_unsupported,client_not_judged\n");
-    for g in graded {
-        for level in Level::ALL {
-            let of = |role: Option<Role>| {
-                let runs = g
-                    .runs
-                    .iter()
-                    .filter(|run| role.is_none_or(|r| run.role == r));
-                level_counts(runs.flat_map(|run| &run.results), level)
-            };
-            let mut row = vec![csv_field(&g.name), level.name().to_string()];
-            for role in [None, Some(Role::Server), Some(Role::Client)] {
-                let c = of(role);
-                row.extend(
-                    [c.passed, c.failed, c.unsupported, c.not_judged].map(|n| n.to_string()),
-                );
+    let mut columns: Vec<(Role, &'static str, Transport)> = Vec::new();
+    for run in graded.iter().flat_map(|g| &g.runs) {
+        for r in &run.results {
+            if !columns.contains(&(run.role, r.id, r.transport)) {
+                columns.push((run.role, r.id, r.transport));
             }
-            let _ = writeln!(out, "{}", row.join(","));
         }
+    }
+    columns.sort_by_key(|&(role, _, transport)| (role, transport));
+    let mut header = vec!["implementation".to_string()];
+    for level in Level::ALL {
+        for what in ["passed", "failed", "not_judged", "unsupported"] {
+            header.push(format!("{level}_{what}"));
+        }
+    }
+    header.extend(Role::ALL.map(|role| format!("{role}_first_cause")));
+    header.extend(
+        columns
+            .iter()
+            .map(|(_, id, transport)| format!("{id} [{transport}]")),
+    );
+    let mut out = header.join(",");
+    out.push('\n');
+    for g in graded {
+        let all = || g.runs.iter().flat_map(|run| &run.results);
+        let mut row = vec![csv_field(&g.name)];
+        for level in Level::ALL {
+            let c = level_counts(all(), level);
+            row.extend([c.passed, c.failed, c.not_judged, c.unsupported].map(|n| n.to_string()));
+        }
+        for role in Role::ALL {
+            let cause = g
+                .runs
+                .iter()
+                .filter(|run| run.role == role)
+                .find_map(|run| first_cause(&run.results));
+            row.push(csv_field(&cause.unwrap_or_default()));
+        }
+        for &(role, id, transport) in &columns {
+            let found = g
+                .runs
+                .iter()
+                .filter(|run| run.role == role)
+                .flat_map(|run| &run.results)
+                .find(|r| r.id == id && r.transport == transport);
+            row.push(found.map_or("", |r| status(&r.verdict)).to_string());
+        }
+        let _ = writeln!(out, "{}", row.join(","));
     }
     out
 }
@@ -722,7 +767,7 @@ mod tests {
     }
 
     #[test]
-    fn csv_has_a_row_per_implementation_and_level_that_adds_up_both_suites() {
+    fn csv_has_a_row_per_implementation_with_its_counts_first_causes_and_every_case() {
         let mut client = results();
         client.push(CaseResult {
             verdict: Verdict::NotJudged {
@@ -749,19 +794,25 @@ mod tests {
         }];
         let text = csv(&graded);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 4);
-        assert_eq!(lines[0], "implementation,level,passed,failed,unsupported,not_judged,server_passed,server_failed,server_unsupported,server_not_judged,client_passed,client_failed,client_unsupported,client_not_judged");
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], "implementation,required_passed,required_failed,required_not_judged,required_unsupported,robustness_passed,robustness_failed,robustness_not_judged,robustness_unsupported,convention_passed,convention_failed,convention_not_judged,convention_unsupported,server_first_cause,client_first_cause,server.a [udp],server.b [udp],server.c [udp],server.a [udp],server.b [udp],server.c [udp]");
+        // Counts per level over both suites; each suite's first cause (a required failure first,
+        // else a robustness one); each case's status.
         assert_eq!(
             lines[1],
-            "\"o'brien, \"\"pat\"\"\",required,1,1,1,0,1,1,1,0,0,0,0,0"
+            "\"o'brien, \"\"pat\"\"\",1,1,0,1,1,1,1,1,0,0,0,0,server.b [udp]: requests-answered: no | answer,server.b [udp]: requests-answered: no | answer,pass,fail,unsupported,pass,fail,unsupported"
         );
+        let no_failure = [Graded {
+            name: "a".into(),
+            runs: vec![SuiteRun {
+                role: Role::Client,
+                note: None,
+                results: results()[..1].to_vec(),
+            }],
+        }];
         assert_eq!(
-            lines[2],
-            "\"o'brien, \"\"pat\"\"\",robustness,1,1,1,1,0,0,0,0,1,1,1,1"
-        );
-        assert_eq!(
-            lines[3],
-            "\"o'brien, \"\"pat\"\"\",convention,0,0,0,0,0,0,0,0,0,0,0,0"
+            csv(&no_failure).lines().nth(1),
+            Some("a,1,0,0,0,0,0,0,0,0,0,0,0,,,pass")
         );
         assert_eq!(csv_field("plain"), "plain");
         let v: serde_json::Value = serde_json::from_str(&matrix_json(&graded)).unwrap();

@@ -123,18 +123,24 @@ fn every_cell_links_to_its_details_and_every_failure_has_a_diagram() {
     assert!(page.contains("no &quot;OK&quot; &lt;here&gt;"));
     // A failure's cell says why in its tooltip, coloured by its level.
     assert!(page.contains(
-        "<td class=\"cell required fail\"><a href=\"#d1-0\" title=\"server.a [udp, required] fail: no &quot;OK&quot; &lt;here&gt;\">"
+        "<td class=\"cell required fail\"><a href=\"#script-bob-script-co/server/udp/server.a\" title=\"server.a [udp, required] fail: no &quot;OK&quot; &lt;here&gt;\">"
     ));
-    assert!(page.contains("<td class=\"cell convention fail\"><a href=\"#d1-3\""));
-    assert!(page.contains("<td class=\"cell required unsupported\"><a href=\"#d1-2\""));
+    assert!(page.contains(
+        "<td class=\"cell convention fail\"><a href=\"#script-bob-script-co/client/udp/client.x\""
+    ));
+    assert!(page.contains("<td class=\"cell required unsupported\"><a href=\"#script-bob-script-co/server/tcp/server.a\""));
     // A failure shows its diagram and transcript; a pass keeps them folded away.
-    let pass = &page[page.find("<article id=\"d0-0\"").unwrap()..];
+    let pass = &page[page
+        .find("<article id=\"alice/server/udp/server.a\"")
+        .unwrap()..];
     let pass = &pass[..pass.find("</article>").unwrap()];
     assert!(
         pass.contains("<details><summary>diagram and transcript (0.3 s)</summary>\n<div class=\"diagram\"><svg "),
         "{pass}"
     );
-    let fail = &page[page.find("<article id=\"d1-0\"").unwrap()..];
+    let fail = &page[page
+        .find("<article id=\"script-bob-script-co/server/udp/server.a\"")
+        .unwrap()..];
     let fail = &fail[..fail.find("</article>").unwrap()];
     assert!(
         fail.contains("</ul>\n<div class=\"diagram\"><svg "),
@@ -178,13 +184,13 @@ fn the_legend_names_each_colour_and_a_case_shows_only_what_it_recorded() {
         let a = &page[page.find(&format!("<article id=\"{id}\"")).unwrap()..];
         a[..a.find("</article>").unwrap()].to_string()
     };
-    let unsupported = article("d1-2");
+    let unsupported = article("script-bob-script-co/server/tcp/server.a");
     assert!(
         unsupported.contains("<p><b>Unsupported:</b> no tcp</p>"),
         "{unsupported}"
     );
     assert!(!unsupported.contains("<details"), "{unsupported}");
-    let no_diagram = article("d0-1");
+    let no_diagram = article("alice/server/udp/server.b");
     assert!(
         no_diagram.contains("<details><summary>diagram and transcript (0.3 s)</summary>\n<pre>"),
         "{no_diagram}"
@@ -200,7 +206,9 @@ fn the_legend_names_each_colour_and_a_case_shows_only_what_it_recorded() {
         .described("a reading", "")
         .sending("HELLO <7>".into());
     let read_page = html("m", &read);
-    let first = &read_page[read_page.find("<article id=\"d0-0\"").unwrap()..];
+    let first = &read_page[read_page
+        .find("<article id=\"alice/server/udp/server.a\"")
+        .unwrap()..];
     let first = &first[..first.find("</article>").unwrap()];
     assert!(first.contains("<p>Our reading: a reading</p>"), "{first}");
     assert!(!first.contains("Expected"), "{first}");
@@ -209,17 +217,49 @@ fn the_legend_names_each_colour_and_a_case_shows_only_what_it_recorded() {
         "{first}"
     );
     assert!(!no_diagram.contains("The checker sends"), "{no_diagram}");
-    assert!(article("d0-0").contains(
+    assert!(article("alice/server/udp/server.a").contains(
         "<details><summary>standard error</summary><pre>Traceback &lt;1&gt;\n</pre></details>"
     ));
     assert_eq!(support::html_check::check(&page).diagrams, 6);
 }
 
 #[test]
-fn a_single_run_is_a_matrix_of_one_row() {
+fn a_single_run_is_a_list_of_its_cases_not_one_wide_row() {
     let one = &graded()[1..];
     let page = html("conform server", one);
     let checked = support::html_check::check(&page);
     assert_eq!((checked.cells, checked.failures), (4, 2));
     assert!(page.contains("<p>1 implementation, 4 cases each way they ran, 4 results.</p>"));
+    assert!(!page.contains("class=\"matrix\""), "{page}");
+    // A row per case: its verdict, ID, transport, level and reason, linked to its details.
+    assert!(page.contains(
+        "<tr><td class=\"cell required fail\"><a href=\"#script-bob-script-co/server/udp/server.a\">\u{2718}</a></td><td><a href=\"#script-bob-script-co/server/udp/server.a\"><code>server.a</code></a></td><td>udp</td><td>required</td><td>fail: no &quot;OK&quot; &lt;here&gt;</td></tr>"
+    ), "{page}");
+}
+
+#[test]
+fn each_row_scores_its_suites_in_numbers_and_names_its_first_cause() {
+    let page = html("m", &graded());
+    // Passed of each level's cases (required, robustness, convention), then not judged and
+    // unsupported if any.
+    assert!(page.contains("server <span class=\"lv required\">0/1</span> <span class=\"lv robustness\">1/1</span> <span class=\"lv convention\">\u{2013}</span> \u{2013}1<br/>client <span class=\"lv required\">\u{2013}</span> <span class=\"lv robustness\">\u{2013}</span> <span class=\"lv convention\">0/1</span>"), "{page}");
+    // The earliest failure of each suite, in the tooltip and in the implementation's section.
+    assert!(page.contains("first cause: server.a [udp]: no &quot;OK&quot; &lt;here&gt;"));
+    assert!(page.contains("<p class=\"cause\">first cause: client.x [udp]: late</p>"));
+    // The names stay in view as the columns scroll sideways.
+    assert!(page.contains("<div class=\"scroll\">\n<table class=\"matrix\">"));
+    assert!(page.contains(".matrix th.name { position: sticky; left: 0;"));
+    assert!(page.contains(" id=\"matrix-end\""));
+}
+
+#[test]
+fn two_implementations_with_the_same_name_keep_anchors_of_their_own() {
+    let mut twins = graded();
+    twins[0].name = "pat o'brien".into();
+    twins[1].name = "pat o brien".into();
+    let page = html("m", &twins);
+    assert!(page.contains("<section id=\"pat-o-brien\">"));
+    assert!(page.contains("<section id=\"pat-o-brien-2\">"));
+    assert!(page.contains("<article id=\"pat-o-brien-2/client/udp/client.x\""));
+    assert!(support::html_check::check(&page).cells > 0);
 }

@@ -18,6 +18,25 @@ fn manifest() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conform/submissions.toml")
 }
 
+/// One CSV row's fields: split at commas outside quotes, a quoted field's `""` read as `"`.
+fn csv_fields(row: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = row.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
 /// A fresh directory for this test's files.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("connid-{name}-{}", std::process::id()));
@@ -200,43 +219,57 @@ fn a_matrix_of_the_fixtures_judges_each_as_its_own_run_does_in_every_report() {
     }
     assert!(failures > 0);
 
-    // The CSV: a row per implementation and level, adding up the JSON's counts.
+    // The CSV: a row per implementation, its counts per level adding up the JSON's, and each case's
+    // status as the JSON has it.
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut rows = text.lines();
-    assert!(rows
-        .next()
-        .unwrap()
-        .starts_with("implementation,level,passed,"));
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    assert_eq!(header[..2], ["implementation", "required_passed"]);
     let mut seen = 0;
     for row in rows {
-        let fields: Vec<&str> = row.split(',').collect();
-        let (name, level) = (fields[0], fields[1]);
-        let numbers: Vec<u64> = fields[2..].iter().map(|n| n.parse().unwrap()).collect();
+        let fields = csv_fields(row);
+        assert_eq!(fields.len(), header.len(), "{row}");
         let judged = report["implementations"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|i| i["name"] == name)
+            .find(|i| i["name"] == fields[0])
             .unwrap();
-        let count = |role: Option<&str>, what: &str| -> u64 {
-            judged["runs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|r| role.is_none_or(|role| r["suite"] == role))
+        let runs = judged["runs"].as_array().unwrap();
+        let count = |level: &str, what: &str| -> u64 {
+            runs.iter()
                 .map(|r| r["levels"][level][what].as_u64().unwrap_or(0))
                 .sum()
         };
         let mut expected = Vec::new();
-        for role in [None, Some("server"), Some("client")] {
-            for what in ["passed", "failed", "unsupported", "not_judged"] {
-                expected.push(count(role, what));
+        for level in ["required", "robustness", "convention"] {
+            for what in ["passed", "failed", "not_judged", "unsupported"] {
+                expected.push(count(level, what).to_string());
             }
         }
-        assert_eq!(numbers, expected, "{row}");
+        assert_eq!(fields[1..13], expected[..], "{row}");
+        assert!(
+            fields[13].is_empty() || fields[13].starts_with("server."),
+            "{row}"
+        );
+        assert!(
+            fields[14].is_empty() || fields[14].starts_with("client."),
+            "{row}"
+        );
+        for (name, status) in header[15..].iter().zip(&fields[15..]) {
+            let (id, transport) = name.trim_end_matches(']').split_once(" [").unwrap();
+            let suite = id.split('.').next().unwrap();
+            let case = runs
+                .iter()
+                .filter(|r| r["suite"] == suite)
+                .flat_map(|r| r["cases"].as_array().unwrap())
+                .find(|c| c["requirement"] == id && c["transport"] == transport);
+            let want = case.map_or("", |c| c["status"].as_str().unwrap());
+            assert_eq!(status, want, "{} {name}", fields[0]);
+        }
         seen += 1;
     }
-    assert_eq!(seen, 4 * 3);
+    assert_eq!(seen, 4);
 
     // The HTML: a cell and a detail per result, a diagram per case that ran (and so per failure), no
     // link that lands nowhere.

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Reads an 8-bit RGB or RGBA PNG (as Chromium's screenshots are) with the standard library only, and
-checks that it is not blank: it must hold at least MIN pixels of each colour given, within a small
-tolerance.
+checks that it is not blank: it must hold at least MIN pixels of each colour given (`=MIN`), or at
+most MAX (`<=MAX`), within a small tolerance. `x=X0:X1` counts only the columns of pixels from X0 up
+to X1 (excluded) for the checks after it (`x=0:` the whole width again).
 
-    png_colours.py FILE [#rrggbb=MIN ...]
+    png_colours.py FILE [x=X0:X1] [#rrggbb=MIN | #rrggbb<=MAX ...]
 
 Prints how many pixels of each colour it found and how many colours the image has; exits 1 if a
-colour is short, 2 if the file is not a PNG this reads.
+check fails, 2 if the file is not a PNG this reads.
 """
 import struct
 import sys
@@ -57,33 +58,44 @@ def pixels(path):
         previous = line
     for line in rows:
         for x in range(width):
-            yield tuple(line[x * step : x * step + 3])
+            yield x, tuple(line[x * step : x * step + 3])
 
 
 def main():
     if len(sys.argv) < 2:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    wanted = []
+    checks, span = [], (0, None)
     for arg in sys.argv[2:]:
-        colour, minimum = arg.split("=")
+        if arg.startswith("x="):
+            low, high = arg[2:].split(":")
+            span = (int(low or 0), int(high) if high else None)
+            continue
+        most = "<=" in arg
+        colour, bound = arg.split("<=" if most else "=")
         rgb = tuple(int(colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
-        wanted.append((colour, rgb, int(minimum)))
+        checks.append((colour, rgb, int(bound), most, span))
     try:
         counts = {}
-        for p in pixels(sys.argv[1]):
-            counts[p] = counts.get(p, 0) + 1
+        for x, p in pixels(sys.argv[1]):
+            counts[(x, p)] = counts.get((x, p), 0) + 1
     except (ValueError, OSError, zlib.error, TypeError) as e:
         print(f"{sys.argv[1]}: {e}", file=sys.stderr)
         return 2
-    short = False
-    print(f"{sys.argv[1]}: {sum(counts.values())} pixels, {len(counts)} colours")
-    for name, rgb, minimum in wanted:
-        found = sum(n for p, n in counts.items() if all(abs(p[i] - rgb[i]) <= 3 for i in range(3)))
-        mark = "ok" if found >= minimum else "SHORT"
-        print(f"  {name}: {found} pixels (at least {minimum}) {mark}")
-        short |= found < minimum
-    return 1 if short else 0
+    failed = False
+    colours = {p for _, p in counts}
+    print(f"{sys.argv[1]}: {sum(counts.values())} pixels, {len(colours)} colours")
+    for name, rgb, bound, most, (low, high) in checks:
+        found = sum(
+            n
+            for (x, p), n in counts.items()
+            if x >= low and (high is None or x < high) and all(abs(p[i] - rgb[i]) <= 3 for i in range(3))
+        )
+        ok = found <= bound if most else found >= bound
+        where = f" in x {low}:{'' if high is None else high}" if (low, high) != (0, None) else ""
+        print(f"  {name}{where}: {found} pixels ({'at most' if most else 'at least'} {bound}) {'ok' if ok else 'WRONG'}")
+        failed |= not ok
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
