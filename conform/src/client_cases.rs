@@ -993,9 +993,23 @@ async fn run_one(
     result.verdict = judge_run(case, program, transport, pace, port, &run, typed, &sent);
     result.absent = !reached(&run);
     if matches!(result.verdict, Verdict::Fail { .. }) && !result.absent {
-        result.shortfall = owner_of_unmet(case.needs, &run);
+        result.shortfall = owner_of_unmet(case.needs, &run)
+            .or_else(|| asked_after_last_try(&result.verdict, times.tries));
     }
     result
+}
+
+/// `client.failure.after-three-tries`, which owns it, if `verdict` failed for a prompt after the
+/// last of `tries` tries: asking for another ID once no try is left is one defect, failed once.
+fn asked_after_last_try(verdict: &Verdict, tries: u32) -> Option<&'static str> {
+    let Verdict::Fail { details, .. } = verdict else {
+        return None;
+    };
+    let after_last = format!(" prompts after {tries} of {tries} tries");
+    details
+        .iter()
+        .any(|d| d.rule == Some(PROMPT) && d.message.contains(&after_last))
+        .then_some("client.failure.after-three-tries")
 }
 
 /// Whether the client reached the checker's server at all (sent to it, or connected).

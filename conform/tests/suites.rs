@@ -918,19 +918,17 @@ fn each_seeded_client_defect_fails_exactly_its_own_requirement() {
         &both("client.format.error-and-failure", owner),
         &[("client.timeout.lost-request-retried [udp]", owner)],
     ]);
+    // Asking for an ID once no try is left fails once, in the case that owns it; what follows from
+    // it elsewhere (a prompt with input closed, a fourth try instead of a Connection Failure) is not
+    // judged for it.
+    let last_try = "not judged: depends on client.failure.after-three-tries (";
     let four = cases(&[
         &both(
             "client.failure.after-three-tries",
             "prompts after 3 of 3 tries",
         ),
-        &both(
-            "client.failure.no-prompt-after-last-try",
-            "prompt-only-when-a-try-remains",
-        ),
-        &both(
-            "client.format.error-and-failure",
-            "no line that reads as Connection Failure",
-        ),
+        &both("client.failure.no-prompt-after-last-try", last_try),
+        &both("client.format.error-and-failure", last_try),
     ]);
     // Seen: a prompt after the last try, typed into (and the typed text not even shown), and a
     // traceback at the end of input.
@@ -939,10 +937,7 @@ fn each_seeded_client_defect_fails_exactly_its_own_requirement() {
             "client.failure.after-three-tries",
             "prompt-only-when-a-try-remains",
         ),
-        &both(
-            "client.failure.no-prompt-after-last-try",
-            "exited with code 1 after a traceback",
-        ),
+        &both("client.failure.no-prompt-after-last-try", last_try),
         &both("client.failure.end-of-input", "traceback"),
     ]);
     // Seen: `Connection established  99999 ...` for another ID's OK passed when only exact lines
