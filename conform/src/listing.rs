@@ -119,6 +119,25 @@ mod tests {
             assert!(table.contains(&format!("| [{}] |", i + 1)), "{note}");
         }
         assert!(!table.contains(&format!("| [{}] |", notes.len() + 1)));
+        // Each row cites the note of its own case's sentence.
+        let quotes: Vec<(&str, &str)> = server_cases::cases()
+            .iter()
+            .flat_map(|c| {
+                std::iter::once((c.id, c.quote)).chain(c.also.as_ref().map(|a| (a.id, a.quote)))
+            })
+            .chain(client_cases::cases().iter().map(|c| (c.id, c.quote)))
+            .collect();
+        for line in table.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let id = cells[0].trim_start_matches("| `").trim_end_matches('`');
+            let n: usize = cells[3].trim_matches(['[', ']']).parse().unwrap();
+            let quote = quotes.iter().find(|(i, _)| *i == id).unwrap().1;
+            assert_eq!(
+                notes[n - 1],
+                format!("[{n}] \u{201c}{quote}\u{201d}"),
+                "{line}"
+            );
+        }
     }
 
     #[test]
