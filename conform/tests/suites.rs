@@ -285,6 +285,54 @@ fn elsewhere_once(judged: &[(String, String)], first: &str, seen: &str, prep: &s
     }
 }
 
+/// Every time a reason gives is in the program's time, the transcript's: a server that never answers
+/// is said to give "no reply within W s", and in the transcript the case ends W s after its request
+/// (once, on libfaketime, the reason's 1.3 s sat beside a 13 s gap).
+#[test]
+fn a_reasons_time_is_the_transcripts_time() {
+    let silent = program(&[
+        "python3",
+        "-c",
+        "import socket,sys,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((sys.argv[1],int(sys.argv[2]))); print('listening',flush=True); time.sleep(300)",
+        "{ip}",
+        "{port}",
+    ]);
+    let only = Options {
+        only: Some("server.ok.source-address".into()),
+        ..options(&[Transport::Udp], true, Timing::Exact)
+    };
+    let r = &results_of(Suite::Server, &silent, &only)[0];
+    let Verdict::Fail { reason, .. } = &r.verdict else {
+        panic!("{:?}", r.verdict);
+    };
+    let wait: f64 = reason
+        .split("no reply within ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(" s"))
+        .unwrap_or_else(|| panic!("{reason}"))
+        .parse()
+        .unwrap();
+    let at = |prefix: &str| -> f64 {
+        let line = r.transcript.lines().find(|l| l.contains(prefix)).unwrap();
+        line.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let sent = at("  c1      send ");
+    let ended: f64 = r
+        .transcript
+        .lines()
+        .find_map(|l| l.strip_prefix("# end at "))
+        .and_then(|l| l.split(':').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    // No sooner than the wait it names, and not ten times later either (a generous twice).
+    assert!(
+        ended - sent >= wait && ended - sent <= wait * 2.0,
+        "{reason}\n{}",
+        r.transcript
+    );
+}
+
 /// A program never seen on a transport at all (here one that only sleeps) fails the first case of
 /// each transport with a hint for a one-transport program; nothing else of it runs or is judged.
 /// `unsupported` is left for a command a manifest does not give.
