@@ -123,3 +123,36 @@ fn tcp_replies_for_another_id_or_garbage_are_malformed() {
     assert_eq!(n(&r, "ok") + n(&r, "reset"), 0, "{r}");
     assert_eq!(n(&r, "malformed"), n(&r, "sent"), "{r}");
 }
+
+/// Against a socket that never answers, `load` still reports, and says on standard error that no
+/// reply came in the first second and how few requests were answered.
+#[test]
+fn a_server_that_never_answers_is_warned_of() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let out = Command::new(bin("load"))
+        .args([
+            "127.0.0.1",
+            &port,
+            "--duration",
+            "1",
+            "--timeout",
+            "0.2",
+            "--clients",
+            "1",
+        ])
+        .output()
+        .expect("load runs");
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("load: warning: no reply came in the first second: is a server answering over udp there?\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("load: warning: only 0 of "), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("transport     udp (1 clients, "),
+        "{stdout}"
+    );
+}

@@ -89,12 +89,15 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run_load(&cfg)) {
-        Ok(report) if args.json => {
-            println!("{}", serde_json::to_string(&report).unwrap_or_default());
-            ExitCode::SUCCESS
-        }
         Ok(report) => {
-            println!("{report}");
+            if args.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                println!("{report}");
+            }
+            for warning in report.warnings(args.rate, args.duration) {
+                eprintln!("load: warning: {warning}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
