@@ -221,7 +221,7 @@ fn suite_jobs<C: super::Case>(
                         results: results.len(),
                         blanks: results.clone(),
                         job: Box::pin(async move { results }),
-                        group: 0,
+                        group: transport as u64,
                     }
                 }
             },
@@ -337,6 +337,7 @@ fn graded_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Timing;
 
     fn parsed(text: &str) -> Result<Vec<Implementation>, String> {
         parse(text, Path::new(env!("CARGO_MANIFEST_DIR"))).map_err(|e| e.to_string())
@@ -346,6 +347,26 @@ mod tests {
         imp.commands
             .get(&(role, t))
             .map(|p| p.argv.iter().map(String::as_str).collect())
+    }
+
+    /// A transport the manifest gives no command for is a group of its own: the first case of the
+    /// other transport, finding the program absent, must not make these not judged.
+    #[test]
+    fn each_transport_of_a_suite_is_a_group_of_its_own() {
+        let imps = parsed(
+            r#"
+            [[implementation]]
+            name = "udp only"
+            server = { udp = "./srv {port}" }
+            "#,
+        )
+        .unwrap();
+        let chosen = server_cases::selected(&Transport::ALL, true, None);
+        let jobs = suite_jobs(chosen, &imps[0], Role::Server, Pace::real(Timing::Exact));
+        let groups = |t: u64| jobs.iter().filter(|j| j.group == t).count();
+        let udp = server_cases::selected(&[Transport::Udp], true, None).len();
+        let tcp = server_cases::selected(&[Transport::Tcp], true, None).len();
+        assert_eq!((groups(0), groups(1)), (udp, tcp));
     }
 
     #[test]
