@@ -390,9 +390,7 @@ fn tries(run: &Run) -> usize {
 
 /// What the case needed to see and did not, each said with what was seen instead.
 fn unseen(needs: &[Need], run: &Run) -> Vec<String> {
-    let meanings: Vec<Meaning> = client_lines(run)
-        .filter_map(|(_, line)| read(line).map(|r| r.meaning))
-        .collect();
+    let meanings = meanings(run);
     let count = |m: Meaning| meanings.iter().filter(|x| **x == m).count();
     let printed: Vec<String> = client_lines(run)
         .map(|(_, line)| shown(line.as_bytes()))
@@ -438,6 +436,13 @@ fn unseen(needs: &[Need], run: &Run) -> Vec<String> {
         }
     }
     out
+}
+
+/// What the client's lines mean, in order (a line that means none of the three left out).
+fn meanings(run: &Run) -> Vec<Meaning> {
+    client_lines(run)
+        .filter_map(|(_, line)| read(line).map(|r| r.meaning))
+        .collect()
 }
 
 /// The run as the oracle judges meaning: each client line that reads as one of the three is put in
@@ -1025,23 +1030,20 @@ fn reached(run: &Run) -> bool {
 /// `client.failure.after-three-tries`'s. Those cases come first in the report, so a client that
 /// lacks one of them fails there once and every later case that needed it is not judged.
 fn owner_of_unmet(needs: &[Need], run: &Run) -> Option<&'static str> {
-    let errors = client_lines(run)
-        .filter(|(_, line)| read(line).is_some_and(|r| r.meaning == Meaning::Error))
-        .count();
-    let established = client_lines(run)
-        .any(|(_, line)| read(line).is_some_and(|r| r.meaning == Meaning::Established));
-    let failure = client_lines(run)
-        .any(|(_, line)| read(line).is_some_and(|r| r.meaning == Meaning::Failure));
+    let meanings = meanings(run);
+    let count = |m: Meaning| meanings.iter().filter(|x| **x == m).count();
     let tried = tries(run);
-    let retries = |n: usize| match tried < 2 {
-        true => "client.reset.error-then-prompt",
-        false if n >= 3 => "client.failure.after-three-tries",
+    // A third try is after-three-tries' once a second one was seen; a second, error-then-prompt's.
+    let retries = |n: usize| match tried >= 2 && n >= 3 {
+        true => "client.failure.after-three-tries",
         false => "client.reset.error-then-prompt",
     };
     needs.iter().find_map(|need| match *need {
-        Need::Established if !established => Some("client.established.own-address"),
-        Need::Failure if !failure => Some(retries(3)),
-        Need::Errors(n) if errors < n => Some(retries(n)),
+        Need::Established if count(Meaning::Established) == 0 => {
+            Some("client.established.own-address")
+        }
+        Need::Failure if count(Meaning::Failure) == 0 => Some(retries(3)),
+        Need::Errors(n) if count(Meaning::Error) < n => Some(retries(n)),
         Need::Tries(n) if tried < n => Some(retries(n)),
         _ => None,
     })

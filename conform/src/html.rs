@@ -97,13 +97,23 @@ fn mark(v: &Verdict) -> (&'static str, &'static str) {
 
 /// The one line a cell's tooltip says.
 fn cell_title(r: &CaseResult) -> String {
-    let what = match &r.verdict {
+    format!(
+        "{} [{}, {}] {}",
+        r.id,
+        r.transport,
+        r.level,
+        verdict_line(&r.verdict)
+    )
+}
+
+/// A verdict in one line: `pass`, or its status and reason.
+fn verdict_line(verdict: &Verdict) -> String {
+    match verdict {
         Verdict::Pass => "pass".to_string(),
         Verdict::Fail { reason, .. } => format!("fail: {reason}"),
         Verdict::Unsupported(why) => format!("unsupported: {why}"),
         Verdict::NotJudged { on, why } => format!("not judged: {}", Verdict::not_judged(on, why)),
-    };
-    format!("{} [{}, {}] {what}", r.id, r.transport, r.level)
+    }
 }
 
 /// The clock a suite ran on, in words.
@@ -298,8 +308,6 @@ fn case_list(g: &Graded, columns: &[Column], slug: &str) -> String {
             continue;
         };
         let (symbol, class) = mark(&r.verdict);
-        let why = cell_title(r);
-        let why = why.split_once("] ").map_or(why.as_str(), |(_, w)| w);
         let _ = writeln!(
             out,
             "<tr><td class=\"cell {} {class}\"><a href=\"#{anchor}\">{symbol}</a></td><td><a href=\"#{anchor}\"><code>{}</code></a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -307,7 +315,7 @@ fn case_list(g: &Graded, columns: &[Column], slug: &str) -> String {
             esc(c.id),
             c.transport,
             c.level,
-            esc(why),
+            esc(&verdict_line(&r.verdict)),
             anchor = esc(&detail_id(slug, c)),
         );
     }

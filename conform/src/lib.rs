@@ -873,20 +873,16 @@ async fn run_suite<C: Case>(
 }
 
 /// What a transport's first case decides for the others: run them, or not (the program was not
-/// where it was told to be: `Some` of what they are instead).
-fn stand_in(first: &[CaseResult]) -> Option<Box<dyn Fn(CaseResult) -> CaseResult>> {
+/// where it was told to be: `Some` of the verdict they all get instead).
+fn stand_in(first: &[CaseResult]) -> Option<Verdict> {
     let first = first.first().filter(|r| r.absent)?;
-    let (on, verdict) = (first.id, first.verdict.clone());
-    Some(Box::new(move |blank: CaseResult| CaseResult {
-        verdict: match &verdict {
-            Verdict::Fail { reason, .. } => Verdict::NotJudged {
-                on,
-                why: reason.clone(),
-            },
-            other => other.clone(),
+    Some(match &first.verdict {
+        Verdict::Fail { reason, .. } => Verdict::NotJudged {
+            on: first.id,
+            why: reason.clone(),
         },
-        ..blank
-    }))
+        other => other.clone(),
+    })
 }
 
 /// Runs `jobs` ([`run_jobs`]) with the first job of each group (a program's suite on one transport)
@@ -929,8 +925,12 @@ async fn run_first_first(
     let mut second = Vec::new();
     for (index, job) in rest {
         match stand_ins.iter().find(|(g, _)| *g == job.group) {
-            Some((_, instead)) => {
-                slots[index] = Some(job.blanks.into_iter().map(instead).collect());
+            Some((_, verdict)) => {
+                let results = job.blanks.into_iter().map(|blank| CaseResult {
+                    verdict: verdict.clone(),
+                    ..blank
+                });
+                slots[index] = Some(results.collect());
                 ended += 1;
             }
             None => second.push((index, job)),
