@@ -30,6 +30,7 @@ pub mod net;
 pub mod protocol;
 pub mod registry;
 pub mod server;
+pub mod spool;
 pub mod stdout;
 
 pub use client::{run_client, ClientConfig, ClientOutcome};

@@ -32,9 +32,13 @@ pub const FAILURE: &str = "Connection Failure";
 /// The prompt shown before reading a new connection ID (what the user types follows on its line).
 pub const PROMPT: &str = "Enter a new connection ID: ";
 
-/// How many dropped-request lines the server logs per second; the rest are counted in one summary
-/// line, so a flood of garbage cannot fill the disk or the terminal.
-pub const DROPPED_LOG_PER_SEC: u32 = 20;
+/// What follows the count in [`ServerLine::LinesDropped`].
+pub const LINES_DROPPED: &str = "log lines dropped: standard output was not being read";
+
+/// How many request lines the server prints in a second at its default log level; the rest of that
+/// second's requests are counted in one summary line ([`ServerLine::Unlogged`]), so a flood cannot fill
+/// a disk or a terminal.
+pub const REQUEST_LINES_PER_SEC: u32 = 20;
 
 /// A line that is not the one expected: what was expected, and the part that did not match.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -336,7 +340,7 @@ pub enum Outcome {
     Dropped(String),
 }
 
-/// A line the server prints on standard output. All but the last two begin with a timestamp.
+/// A line the server prints on standard output. All but the last three begin with a timestamp.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerLine {
     /// `<ts> listening on <transport> <addr> (IDs kept <ttl> s, idle timeout <idle> s)`.
@@ -356,11 +360,15 @@ pub enum ServerLine {
         shown: String,
         outcome: Outcome,
     },
-    /// `<ts> <count> more dropped requests not logged (at most <limit> a second)`.
-    Suppressed {
+    /// `<ts> <n> requests not logged since <since> (<ok> OK, <reset> RESET, <dropped> dropped)`: the
+    /// requests of the second that began at `since` that got no line of their own, by outcome, printed
+    /// when that second is over (or at the server's exit, if sooner). `n` is their sum.
+    Unlogged {
         at: Timestamp,
-        count: u64,
-        limit: u32,
+        since: Timestamp,
+        ok: u64,
+        reset: u64,
+        dropped: u64,
     },
     /// `<ts> table full (<max> IDs in use): <refused> new IDs refused without a reply`, at most once
     /// a second, counting the refusals since the last such line.
@@ -381,6 +389,9 @@ pub enum ServerLine {
         peer: SocketAddr,
         why: String,
     },
+    /// `<count> log lines dropped: standard output was not being read`: lines the server could not
+    /// print because its output was full; printed once output flows again.
+    LinesDropped { count: u64 },
     /// `Server timed out after <idle> s without requests on <ts>`.
     TimedOut { idle: Duration, at: Timestamp },
     /// `Server stopped by <reason> on <ts>`.
@@ -454,10 +465,18 @@ impl Display for ServerLine {
                     Outcome::Dropped(why) => write!(f, " dropped: {why}"),
                 }
             }
-            ServerLine::Suppressed { at, count, limit } => write!(
+            ServerLine::Unlogged {
+                at,
+                since,
+                ok,
+                reset,
+                dropped,
+            } => write!(
                 f,
-                "{at} {count} more dropped requests not logged (at most {limit} a second)"
+                "{at} {} requests not logged since {since} ({ok} OK, {reset} RESET, {dropped} dropped)",
+                ok.saturating_add(*reset).saturating_add(*dropped)
             ),
+            ServerLine::LinesDropped { count } => write!(f, "{count} {LINES_DROPPED}"),
             ServerLine::TableFull { at, max, refused } => write!(
                 f,
                 "{at} table full ({max} IDs in use): {refused} new IDs refused without a reply"
@@ -577,19 +596,22 @@ impl FromStr for ServerLine {
             let (reason, at) = ends_on("Server stopped by <reason> on <timestamp>", rest)?;
             return Ok(ServerLine::Stopped { reason, at });
         }
+        if let Some(count) = line
+            .strip_suffix(LINES_DROPPED)
+            .and_then(|c| c.strip_suffix(' '))
+        {
+            return Ok(ServerLine::LinesDropped {
+                count: count
+                    .parse()
+                    .map_err(|_| mismatch(WHAT, format!("{count:?} is not a count")))?,
+            });
+        }
         let (at, rest) = leading_timestamp(WHAT, line)?;
         if let Some(rest) = rest.strip_prefix("listening on ") {
             return listening(line, at, rest);
         }
-        if let Some((count, limit)) = rest.split_once(" more dropped requests not logged (at most ")
-        {
-            let bad = || mismatch(WHAT, format!("{line:?}"));
-            let limit = limit.strip_suffix(" a second)").ok_or_else(bad)?;
-            return Ok(ServerLine::Suppressed {
-                at,
-                count: count.parse().map_err(|_| bad())?,
-                limit: limit.parse().map_err(|_| bad())?,
-            });
+        if let Some((count, rest)) = rest.split_once(" requests not logged since ") {
+            return unlogged(line, at, count, rest);
         }
         if let Some(rest) = rest.strip_prefix("table full (") {
             let bad = || mismatch(WHAT, format!("{line:?}"));
@@ -635,6 +657,39 @@ impl FromStr for ServerLine {
     }
 }
 
+/// The rest of an [`ServerLine::Unlogged`] line after its count: `<since> (<ok> OK, <reset> RESET,
+/// <dropped> dropped)`; the count must be their sum.
+fn unlogged(line: &str, at: Timestamp, count: &str, rest: &str) -> Result<ServerLine, LineError> {
+    const UNLOGGED: &str =
+        "<ts> <n> requests not logged since <ts> (<ok> OK, <reset> RESET, <dropped> dropped)";
+    let bad = || mismatch(UNLOGGED, format!("{line:?}"));
+    let (since, counts) = rest
+        .strip_suffix(" dropped)")
+        .and_then(|r| r.split_once(" ("))
+        .ok_or_else(bad)?;
+    let (ok, counts) = counts.split_once(" OK, ").ok_or_else(bad)?;
+    let (reset, dropped) = counts.split_once(" RESET, ").ok_or_else(bad)?;
+    let number = |n: &str| n.parse::<u64>().map_err(|_| bad());
+    let (ok, reset, dropped) = (number(ok)?, number(reset)?, number(dropped)?);
+    let sum = ok.checked_add(reset).and_then(|n| n.checked_add(dropped));
+    if sum != Some(number(count)?) {
+        return Err(mismatch(
+            UNLOGGED,
+            format!("{count} is not {ok} + {reset} + {dropped}"),
+        ));
+    }
+    Ok(ServerLine::Unlogged {
+        at,
+        since: since.parse().map_err(|_| bad())?,
+        ok,
+        reset,
+        dropped,
+    })
+}
+
+/// How [`ServerNote::NoOutput`] begins.
+const NO_OUTPUT: &str = "server: cannot start writing its output: ";
+
 /// A line the server prints on standard error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerNote {
@@ -648,6 +703,8 @@ pub enum ServerNote {
         addr: SocketAddr,
         why: String,
     },
+    /// `server: cannot start writing its output: <why>` (no thread for it).
+    NoOutput { why: String },
 }
 
 impl Display for ServerNote {
@@ -660,6 +717,7 @@ impl Display for ServerNote {
                 addr,
                 why,
             } => write!(f, "server: cannot listen on {transport} {addr}: {why}"),
+            ServerNote::NoOutput { why } => write!(f, "{NO_OUTPUT}{why}"),
         }
     }
 }
@@ -676,6 +734,11 @@ impl FromStr for ServerNote {
             return Ok(ServerNote::CannotListen {
                 transport: transport.parse().map_err(|_| bad())?,
                 addr: addr.parse().map_err(|_| bad())?,
+                why: why.to_string(),
+            });
+        }
+        if let Some(why) = line.strip_prefix(NO_OUTPUT) {
+            return Ok(ServerNote::NoOutput {
                 why: why.to_string(),
             });
         }
@@ -937,8 +1000,23 @@ mod tests {
                         outcome,
                     }
                 }),
-                (timestamp(), any::<u64>(), any::<u32>())
-                    .prop_map(|(at, count, limit)| ServerLine::Suppressed { at, count, limit }),
+                (
+                    timestamp(),
+                    timestamp(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u32>()
+                )
+                    .prop_map(|(at, since, ok, reset, dropped)| {
+                        ServerLine::Unlogged {
+                            at,
+                            since,
+                            ok: ok.into(),
+                            reset: reset.into(),
+                            dropped: dropped.into(),
+                        }
+                    }),
+                any::<u64>().prop_map(|count| ServerLine::LinesDropped { count }),
                 (timestamp(), addr(), any::<usize>())
                     .prop_map(|(at, peer, bytes)| ServerLine::Ignored { at, peer, bytes }),
                 (timestamp(), any::<usize>(), any::<u64>())
@@ -955,6 +1033,7 @@ mod tests {
             prop_oneof![
                 (timestamp(), text()).prop_map(|(at, why)| ServerNote::ReceiveError { at, why }),
                 (timestamp(), text()).prop_map(|(at, why)| ServerNote::AcceptError { at, why }),
+                text().prop_map(|why| ServerNote::NoOutput { why }),
                 (any::<bool>(), addr(), text()).prop_map(|(tcp, addr, why)| {
                     ServerNote::CannotListen {
                         transport: if tcp { Transport::Tcp } else { Transport::Udp },

@@ -4,9 +4,10 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use common::{client, Running};
+use common::{bin, client, Running, PATIENCE};
 
 const BOTH: [&str; 2] = ["udp", "tcp"];
 
@@ -360,4 +361,54 @@ fn a_reply_from_another_address_than_the_server_is_ignored_over_udp() {
     out.assert_lines(&[r"Connection established 1 10\.9\.8\.7 4321 on {TS}"]);
     let note = format!("ignored a datagram from {forged_from}, not the server {addr}");
     assert_eq!(out.stderr.matches(&note).count(), 2, "{}", out.stderr);
+}
+
+/// README's first command, as a newcomer runs it (built binaries in place of `cargo build`): twice in
+/// a row, each run ends by itself (its server exits 2 s after the request, so nothing holds the
+/// caller's pipe) and the second is not disturbed by the first.
+#[test]
+fn readme_first_command_runs_again_at_once_and_leaves_nothing_running() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("## Two commands\n\n```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("README's first command");
+    let dir = bin("server").parent().unwrap().display().to_string();
+    let command = block
+        .replace("cargo build --release && ", "")
+        .replace("./target/release/", &format!("{dir}/"));
+    assert!(
+        command.contains(&format!("{dir}/server 127.0.0.1 0")),
+        "{command}"
+    );
+    for run in 1..=2 {
+        let started = Instant::now();
+        let out = Command::new("sh")
+            .args(["-c", &command])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "run {run}: {text}");
+        assert!(started.elapsed() < PATIENCE, "run {run} ended");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].contains(" listening on udp 127.0.0.1:"),
+            "run {run}: {text}"
+        );
+        assert!(
+            lines[1].starts_with("Connection established 9876 127.0.0.1 "),
+            "run {run}: {text}"
+        );
+        assert!(
+            lines[2].contains("\"HELLO 9876\" -> OK 9876 127.0.0.1 "),
+            "run {run}: {text}"
+        );
+        assert!(
+            lines[3].starts_with("Server timed out after 2 s without requests on "),
+            "run {run}: {text}"
+        );
+    }
 }

@@ -50,7 +50,7 @@ pub enum Situation {
     /// The server drops a malformed request.
     MalformedRequestDropped,
     /// More malformed requests in one second than the server logs: it sums the rest up.
-    DropLogLimitReached,
+    LogLimitReached,
     /// TCP: a request reaches the server in two or more writes.
     SplitTcpRequest,
     /// TCP: a connection attempt is refused.
@@ -92,7 +92,7 @@ impl Situation {
         Situation::MalformedReplyToClient,
         Situation::ForgedReply,
         Situation::MalformedRequestDropped,
-        Situation::DropLogLimitReached,
+        Situation::LogLimitReached,
         Situation::SplitTcpRequest,
         Situation::ConnectionRefused,
         Situation::CrashWithTcpConnectionOpen,
@@ -123,7 +123,7 @@ impl Situation {
             Situation::MalformedReplyToClient => "malformed-reply-to-client",
             Situation::ForgedReply => "forged-reply",
             Situation::MalformedRequestDropped => "malformed-request-dropped",
-            Situation::DropLogLimitReached => "drop-log-limit-reached",
+            Situation::LogLimitReached => "log-limit-reached",
             Situation::SplitTcpRequest => "split-tcp-request",
             Situation::ConnectionRefused => "connection-refused",
             Situation::CrashWithTcpConnectionOpen => "crash-with-tcp-connection-open",
@@ -149,7 +149,7 @@ impl Situation {
             Situation::ReplyForAnotherId
             | Situation::MalformedReplyToClient
             | Situation::ForgedReply
-            | Situation::DropLogLimitReached
+            | Situation::LogLimitReached
             | Situation::DuplicateDelivered
             | Situation::DatagramOvertaken
             | Situation::BurstPastOneBatch => Some(Transport::Udp),
@@ -362,7 +362,7 @@ fn server_lines(run: &Run) -> BTreeSet<Situation> {
         .filter(|e| e.host == SERVER)
         .filter_map(|e| match &e.kind {
             EventKind::Out(line) => match line.parse::<ServerLine>() {
-                Ok(ServerLine::Suppressed { .. }) => Some(Situation::DropLogLimitReached),
+                Ok(ServerLine::Unlogged { .. }) => Some(Situation::LogLimitReached),
                 Ok(ServerLine::Request {
                     outcome: connid::lines::Outcome::Dropped(_),
                     ..
@@ -691,7 +691,7 @@ mod tests {
                 udp,
                 &[DuplicateDelivered],
             ),
-            ("23-flood.toml", udp, &[DropLogLimitReached]),
+            ("23-flood.toml", udp, &[LogLimitReached]),
             (
                 "27-socket-errors.toml",
                 udp,

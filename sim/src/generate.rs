@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use connid::net::BATCH;
+use connid::server::LogLevel;
 use connid::{defaults, Transport};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -227,6 +228,7 @@ impl Draw {
             },
             max_connections: defaults::MAX_CONNECTIONS,
             max_ids: defaults::MAX_IDS,
+            log: LogLevel::default(),
         }
     }
 

@@ -19,6 +19,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use connid::lines::ServerNote;
+use connid::server::LogLevel;
 use connid::{clock, run_client, ClientConfig, ConnId, Console, Server, ServerConfig, Transport};
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -126,6 +127,7 @@ fn add_hosts(
         settle: scenario.server.settle.0,
         max_connections: scenario.server.max_connections,
         max_ids: scenario.server.max_ids,
+        log: scenario.server.log,
     };
     let (rec, clock, mischief) = (
         world.rec.clone(),
@@ -371,7 +373,7 @@ fn apply(
 }
 
 /// The command line that starts the real server as `cfg` says: every option that applies to its
-/// transport (`--max-ids` only when it is not the default), so a transcript's `start` line reproduces
+/// transport (`--max-ids` and `--log` only when not the default), so a transcript's `start` line reproduces
 /// the run.
 pub fn server_command(port: u16, cfg: &ServerConfig) -> String {
     let mut line = format!(
@@ -390,6 +392,9 @@ pub fn server_command(port: u16, cfg: &ServerConfig) -> String {
     }
     if cfg.max_ids != connid::defaults::MAX_IDS {
         line.push_str(&format!(" --max-ids {}", cfg.max_ids));
+    }
+    if cfg.log != LogLevel::default() {
+        line.push_str(&format!(" --log {}", cfg.log));
     }
     line
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use connid::defaults;
 use connid::protocol::ConnId;
+use connid::server::LogLevel;
 use connid::Transport;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
@@ -151,6 +152,8 @@ pub struct ServerSpec {
     pub max_connections: usize,
     /// Most IDs in use at once; a new ID beyond it gets no reply.
     pub max_ids: usize,
+    /// How much the server logs about requests: `every`, `auto`, `summary` or `quiet`.
+    pub log: LogLevel,
 }
 
 impl Default for ServerSpec {
@@ -163,6 +166,7 @@ impl Default for ServerSpec {
             settle: Dur(defaults::SETTLE),
             max_connections: defaults::MAX_CONNECTIONS,
             max_ids: defaults::MAX_IDS,
+            log: LogLevel::default(),
         }
     }
 }

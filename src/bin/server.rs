@@ -1,15 +1,21 @@
 //! `server <server_ip> <server_port>`: hands out connection IDs until two idle minutes pass.
 //!
-//! Exit codes: 0 after the idle timeout or when stopped by SIGINT or SIGTERM, 2 bad arguments or the
-//! address cannot be bound.
+//! Exit codes: 0 after the idle timeout or when stopped by SIGINT or SIGTERM, 2 bad arguments, the
+//! address cannot be bound, or no thread could be started to write the output.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use cli::{parse_or_exit, stop_signal, Seconds};
 use connid::lines::ServerNote;
-use connid::{defaults, Server, ServerConfig, StdConsole, SystemClock, TokioNet, Transport};
+use connid::server::LogLevel;
+use connid::spool::SpooledConsole;
+use connid::{defaults, Server, ServerConfig, SystemClock, TokioNet, Transport};
+
+/// How long the server waits at its exit for its last lines to be written.
+const EXIT_WAIT: Duration = Duration::from_millis(500);
 
 mod cli;
 
@@ -42,6 +48,17 @@ struct Args {
     /// Most IDs in use at once (about 100 MB of table by default); a new ID beyond it gets no reply.
     #[arg(long, value_name = "N", default_value_t = defaults::MAX_IDS as u64, value_parser = clap::value_parser!(u64).range(1..))]
     max_ids: u64,
+    /// How much to log about requests: every (a line each), auto (a line each up to 20 a second, the
+    /// rest of each second summed up in one line), summary (one line a second), quiet (none).
+    #[arg(long, value_name = "LEVEL", value_parser = log_level(), default_value_t = LogLevel::default())]
+    log: LogLevel,
+}
+
+/// `--log every|auto|summary|quiet`, with the names listed in `--help`.
+fn log_level() -> impl clap::builder::TypedValueParser<Value = LogLevel> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(LogLevel::ALL.map(LogLevel::name))
+        .try_map(|s| s.parse::<LogLevel>())
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -56,6 +73,7 @@ async fn main() -> ExitCode {
         settle: args.settle.0,
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         max_ids: usize::try_from(args.max_ids).unwrap_or(usize::MAX),
+        log: args.log,
     };
     let server = match Server::bind(&TokioNet, addr, cfg).await {
         Ok(server) => server,
@@ -69,8 +87,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Serving never waits on output: lines go through a spool, dropped and counted when nobody
+    // reads them, and the exit waits for them half a second at most.
+    let mut console = match SpooledConsole::std() {
+        Ok(console) => console,
+        Err(e) => {
+            eprintln!("{}", ServerNote::NoOutput { why: e.to_string() });
+            return ExitCode::from(2);
+        }
+    };
     server
-        .run_until(&SystemClock, &mut StdConsole::buffered(), stop_signal())
+        .run_until(&SystemClock, &mut console, stop_signal())
         .await;
+    console.finish(EXIT_WAIT);
     ExitCode::SUCCESS
 }

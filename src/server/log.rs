@@ -1,10 +1,11 @@
-//! The server's log: one line per request, with dropped requests limited to
-//! [`DROPPED_LOG_PER_SEC`] lines a second (the rest counted and summed up once the second is over),
-//! so a flood of garbage cannot fill a disk or a terminal. Every answered request is logged.
+//! The server's log: a line per request up to a rate set by its level ([`LogLevel`]), the rest of each
+//! second's requests counted in one summary line once the second is over, so a flood cannot fill a
+//! disk or a terminal; new IDs refused by a full table reported at most once a second.
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::io;
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -12,28 +13,91 @@ use tokio::time::Instant;
 use super::decision::Dropped;
 use crate::clock::{format_timestamp, Clock};
 use crate::console::Console;
-use crate::lines::{write_request_line, ServerLine, ServerNote, Timestamp, DROPPED_LOG_PER_SEC};
+use crate::lines::{write_request_line, ServerLine, ServerNote, Timestamp, REQUEST_LINES_PER_SEC};
+use crate::protocol::Message;
 
-/// Counts dropped-request lines in one-second windows.
-#[derive(Debug)]
-struct Limit {
-    window: Instant,
-    logged: u32,
-    suppressed: u64,
+/// How much the server logs about requests. Every level prints the start and exit lines, the
+/// table-full reports and errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// A line for every request.
+    Every,
+    /// A line per request up to [`REQUEST_LINES_PER_SEC`] a second, the rest of that second counted in
+    /// one summary line.
+    #[default]
+    Auto,
+    /// No line per request: a summary line at the end of every second with requests.
+    Summary,
+    /// Nothing per request and no summaries.
+    Quiet,
 }
 
-impl Limit {
-    fn new(now: Instant) -> Self {
-        Self {
-            window: now,
-            logged: 0,
-            suppressed: 0,
+impl LogLevel {
+    /// Every level, in order of volume, by the names `--log` takes.
+    pub const ALL: [LogLevel; 4] = [Self::Every, Self::Auto, Self::Summary, Self::Quiet];
+
+    /// The name `--log` and scenario files take.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Every => "every",
+            Self::Auto => "auto",
+            Self::Summary => "summary",
+            Self::Quiet => "quiet",
+        }
+    }
+
+    /// Whether a request that is the `logged`-th of its second with a line gets a line of its own.
+    fn own_line(self, logged: u32) -> bool {
+        match self {
+            Self::Every => true,
+            Self::Auto => logged < REQUEST_LINES_PER_SEC,
+            Self::Summary | Self::Quiet => false,
         }
     }
 }
 
-/// One second: the window of the drop log's limit, and the least time between two reports of
-/// refused IDs.
+impl Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| format!("{s:?} is not a log level (every, auto, summary or quiet)"))
+    }
+}
+
+/// The requests of one second that got no line of their own, by outcome.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    ok: u64,
+    reset: u64,
+    dropped: u64,
+}
+
+impl Tally {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// One second of requests: when it began, how many got a line, and the rest.
+#[derive(Debug)]
+struct Window {
+    start: Instant,
+    /// When it began, as printed.
+    since: Timestamp,
+    logged: u32,
+    unlogged: Tally,
+}
+
+/// One second: the span of a summary, and the least time between two reports of refused IDs.
 const SECOND: Duration = Duration::from_secs(1);
 
 /// New IDs refused because the table is full, reported at most once a second.
@@ -45,11 +109,12 @@ struct Refusals {
     count: u64,
 }
 
-/// Where the server's lines go, and how many dropped-request lines it still may print this second.
+/// Where the server's lines go, and what it still owes a summary of.
 pub(super) struct Log<'a, C, K> {
     clock: &'a C,
     console: &'a mut K,
-    limit: Limit,
+    level: LogLevel,
+    window: Window,
     refusals: Refusals,
     /// The table's most IDs, named in the report of refused IDs.
     max_ids: usize,
@@ -61,10 +126,17 @@ pub(super) struct Log<'a, C, K> {
 
 impl<'a, C: Clock, K: Console> Log<'a, C, K> {
     pub(super) fn new(clock: &'a C, console: &'a mut K, now: Instant) -> Self {
+        let since = Timestamp(clock.now());
         Self {
             clock,
             console,
-            limit: Limit::new(now),
+            level: LogLevel::default(),
+            window: Window {
+                start: now,
+                since,
+                logged: 0,
+                unlogged: Tally::default(),
+            },
             refusals: Refusals::default(),
             max_ids: usize::MAX,
             ts: String::new(),
@@ -75,6 +147,12 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
     /// The same log, for a table of at most `max_ids` IDs.
     pub(super) fn with_max_ids(mut self, max_ids: usize) -> Self {
         self.max_ids = max_ids;
+        self
+    }
+
+    /// The same log at `level`.
+    pub(super) fn with_level(mut self, level: LogLevel) -> Self {
+        self.level = level;
         self
     }
 
@@ -94,27 +172,40 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
         self.ts = format_timestamp(self.clock.now());
     }
 
-    /// Logs one request received at `now` and what it got: its reply as sent, or why none.
+    /// Logs one request received at `now` and what it got: its reply (decoded and as sent), or why
+    /// none. A request past the level's rate is counted for the second's summary instead.
     pub(super) fn request(
         &mut self,
         peer: SocketAddr,
         bytes: &[u8],
-        outcome: Result<&str, &Dropped>,
+        outcome: Result<(&Message, &str), &Dropped>,
         now: Instant,
     ) {
-        if now.duration_since(self.limit.window) >= SECOND {
-            self.flush_suppressed();
-            self.limit = Limit::new(now);
+        if now.duration_since(self.window.start) >= SECOND {
+            self.flush_unlogged();
+            self.window = Window {
+                start: now,
+                since: self.now(),
+                logged: 0,
+                unlogged: Tally::default(),
+            };
         }
-        if outcome.is_err() {
-            if self.limit.logged >= DROPPED_LOG_PER_SEC {
-                self.limit.suppressed += 1;
-                return;
+        if !self.level.own_line(self.window.logged) {
+            if self.level != LogLevel::Quiet {
+                let tally = &mut self.window.unlogged;
+                match outcome {
+                    Ok((Message::Reset(_), _)) => tally.reset += 1,
+                    Ok(_) => tally.ok += 1,
+                    Err(_) => tally.dropped += 1,
+                }
             }
-            self.limit.logged += 1;
+            return;
         }
+        self.window.logged += 1;
         self.line.clear();
-        let outcome = outcome.map_err(|why| why as &dyn Display);
+        let outcome = outcome
+            .map(|(_, sent)| sent)
+            .map_err(|why| why as &dyn Display);
         write_request_line(&mut self.line, &self.ts, peer, bytes, outcome);
         self.console.out(&self.line);
     }
@@ -146,22 +237,22 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
         }
     }
 
-    /// When a summary is due: the end of this second if it has unlogged drops, and a second after
-    /// the last report of refused IDs if more were refused since.
+    /// When a summary is due: the end of this second if it has requests without a line, and a
+    /// second after the last report of refused IDs if more were refused since.
     pub(super) fn summary_due(&self) -> Option<Instant> {
-        let dropped = (self.limit.suppressed > 0).then(|| self.limit.window + SECOND);
+        let unlogged = (!self.window.unlogged.is_empty()).then(|| self.window.start + SECOND);
         let refused = self
             .refusals
             .reported
             .filter(|_| self.refusals.count > 0)
             .map(|at| at + SECOND);
-        dropped.into_iter().chain(refused).min()
+        unlogged.into_iter().chain(refused).min()
     }
 
     /// Prints the summaries due at `now` (see [`Log::summary_due`]).
     pub(super) fn flush_due(&mut self, now: Instant) {
-        if now >= self.limit.window + SECOND {
-            self.flush_suppressed();
+        if now >= self.window.start + SECOND {
+            self.flush_unlogged();
         }
         if self
             .refusals
@@ -174,18 +265,21 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
 
     /// Prints every summary still held, due or not: the server is stopping.
     pub(super) fn flush_all(&mut self, now: Instant) {
-        self.flush_suppressed();
+        self.flush_unlogged();
         self.report_refused(now);
     }
 
-    /// Prints how many dropped requests went unlogged, if any.
-    pub(super) fn flush_suppressed(&mut self) {
-        let count = std::mem::take(&mut self.limit.suppressed);
-        if count > 0 {
-            let line = ServerLine::Suppressed {
+    /// Prints the summary of this second's requests without a line of their own, if any.
+    fn flush_unlogged(&mut self) {
+        let tally = std::mem::take(&mut self.window.unlogged);
+        if !tally.is_empty() {
+            let Tally { ok, reset, dropped } = tally;
+            let line = ServerLine::Unlogged {
                 at: self.now(),
-                count,
-                limit: DROPPED_LOG_PER_SEC,
+                since: self.window.since,
+                ok,
+                reset,
+                dropped,
             };
             self.console.out(&line.to_string());
         }
@@ -220,7 +314,7 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::ParseError;
+    use crate::protocol::{ConnId, ParseError};
 
     /// A console that keeps its lines, and a clock at a fixed time.
     #[derive(Default)]
@@ -258,7 +352,8 @@ mod tests {
         let mut log = Log::new(&Fixed, &mut kept, start);
         log.stamp();
         let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
-        log.request(peer, b"HELLO 5\n", Ok("RESET 5"), start);
+        let reset = Message::Reset(ConnId::new("5").unwrap());
+        log.request(peer, b"HELLO 5\n", Ok((&reset, "RESET 5")), start);
         let why = Dropped::Malformed(ParseError::UnknownVerb("HI".into()));
         log.request(peer, b"HI 5", Err(&why), start);
         let why = Dropped::Incomplete(Duration::from_secs(15));
@@ -300,49 +395,110 @@ mod tests {
         );
     }
 
+    /// Logs `n` requests at `at` with `level`: OK, RESET and dropped in turn.
+    fn requests(log: &mut Log<'_, Fixed, Kept>, n: usize, at: Instant) {
+        let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
+        let id = ConnId::new("1").unwrap();
+        let (ok, reset) = (Message::Ok(id.clone(), peer), Message::Reset(id));
+        for i in 0..n {
+            match i % 3 {
+                0 => log.request(peer, b"HELLO 1", Ok((&ok, "OK 1 10.0.0.1 7")), at),
+                1 => log.request(peer, b"HELLO 1", Ok((&reset, "RESET 1")), at),
+                _ => log.request(peer, b"", Err(&Dropped::Closed), at),
+            }
+        }
+    }
+
+    const SUMMARY: &str =
+        "2023-01-16 06:06:00.000000 requests not logged since 2023-01-16 06:06:00.000000";
+
+    /// The summary line of `n` requests: OK, RESET and dropped counts.
+    fn summary(n: u64, ok: u64, reset: u64, dropped: u64) -> String {
+        let (at, since) = SUMMARY.split_once(" requests not logged since ").unwrap();
+        format!("{at} {n} requests not logged since {since} ({ok} OK, {reset} RESET, {dropped} dropped)")
+    }
+
     #[test]
-    fn dropped_requests_are_logged_twenty_a_second_and_the_rest_summed_up() {
+    fn each_level_logs_its_share_of_requests_and_sums_up_the_rest_by_outcome() {
+        let second = Duration::from_secs(1);
+        let expected = [
+            // level, request lines, then the summary of the first second (none when every request has its line)
+            (LogLevel::Every, 25, None),
+            (LogLevel::Auto, 20, Some(summary(5, 2, 1, 2))),
+            (LogLevel::Summary, 0, Some(summary(25, 9, 8, 8))),
+            (LogLevel::Quiet, 0, None),
+        ];
+        for (level, own, first) in expected {
+            let mut kept = Kept::default();
+            let start = Instant::now();
+            let mut log = Log::new(&Fixed, &mut kept, start).with_level(level);
+            log.stamp();
+            requests(&mut log, 25, start);
+            // Not yet a second: nothing summed up. Then the second is over, and a new one begins.
+            log.flush_due(start + second - Duration::from_millis(1));
+            let due = log.summary_due();
+            log.flush_due(start + second);
+            requests(&mut log, 1, start + second);
+            log.flush_all(start + second);
+            drop(log);
+            let lines = |what: &str| kept.0.iter().filter(|l| l.contains(what)).count();
+            assert_eq!(
+                lines("\"HELLO 1\" ->") + lines("dropped: "),
+                own + usize::from(level.own_line(0)),
+                "{level}"
+            );
+            let summaries: Vec<&String> = kept
+                .0
+                .iter()
+                .filter(|l| l.contains(" requests not logged "))
+                .collect();
+            match &first {
+                Some(first) => {
+                    assert_eq!(due, Some(start + second), "{level}");
+                    assert_eq!(summaries[0], first, "{level}");
+                    assert_eq!(
+                        kept.0.iter().position(|l| l == first),
+                        Some(own),
+                        "{level}: after the lines"
+                    );
+                }
+                None => {
+                    assert_eq!(due, None, "{level}");
+                    assert!(summaries.is_empty(), "{level}: {summaries:?}");
+                }
+            }
+            // The second second's one request: its own line, or a summary at the exit.
+            let last = (level == LogLevel::Summary).then(|| summary(1, 1, 0, 0));
+            assert_eq!(summaries.get(1).map(|s| s.to_string()), last, "{level}");
+        }
+    }
+
+    #[test]
+    fn a_new_second_sums_up_the_last_one_before_its_first_line() {
         let mut kept = Kept::default();
         let start = Instant::now();
         let mut log = Log::new(&Fixed, &mut kept, start);
         log.stamp();
-        let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
-        let why = Dropped::Closed;
-        let second = Duration::from_secs(1);
-        for i in 0..25u32 {
-            log.request(peer, b"", Err(&why), start + second * i / 25);
+        requests(&mut log, 21, start);
+        requests(&mut log, 1, start + Duration::from_millis(999));
+        requests(&mut log, 1, start + Duration::from_secs(1));
+        drop(log);
+        assert_eq!(kept.0.len(), 20 + 1 + 1, "{:#?}", kept.0);
+        assert_eq!(kept.0[20], summary(2, 1, 0, 1));
+        assert!(kept.0[21].ends_with("-> OK 1 10.0.0.1 7"));
+    }
+
+    #[test]
+    fn levels_are_named_as_the_command_line_takes_them() {
+        for level in LogLevel::ALL {
+            assert_eq!(level.name().parse::<LogLevel>(), Ok(level));
+            assert_eq!(level.to_string(), level.name());
         }
-        // Answered requests are always logged, even past the limit.
-        log.request(peer, b"HELLO 1", Ok("OK 1 10.0.0.1 7"), start);
-        // The next second: the count of the first, then the limit again.
-        for _ in 0..21 {
-            log.request(peer, b"", Err(&why), start + second);
-        }
-        log.flush_suppressed();
-        log.flush_suppressed();
-        let dropped = |lines: &[String]| {
-            lines
-                .iter()
-                .filter(|l| l.ends_with("without a request"))
-                .count()
-        };
-        let summary =
-            "2023-01-16 06:06:00.000000 5 more dropped requests not logged (at most 20 a second)";
-        let at = kept
-            .0
-            .iter()
-            .position(|l| l == summary)
-            .expect("the first second's summary");
-        assert_eq!(dropped(&kept.0[..at]), 20);
-        assert!(kept.0[..at]
-            .iter()
-            .any(|l| l.ends_with("-> OK 1 10.0.0.1 7")));
-        assert_eq!(dropped(&kept.0[at..]), 20);
-        assert_eq!(
-            kept.0.last().unwrap(),
-            "2023-01-16 06:06:00.000000 1 more dropped requests not logged (at most 20 a second)"
-        );
-        assert_eq!(kept.0.len(), 20 + 1 + 1 + 20 + 1, "{:#?}", kept.0);
+        assert!("loud"
+            .parse::<LogLevel>()
+            .unwrap_err()
+            .contains("every, auto, summary or quiet"));
+        assert_eq!(LogLevel::default(), LogLevel::Auto);
     }
 
     #[test]
@@ -375,43 +531,7 @@ mod tests {
         assert_eq!(kept.0, [line(1), line(4), line(1), line(1)]);
     }
 
-    #[test]
-    fn unlogged_drops_are_summed_up_when_their_second_is_over_and_not_before() {
-        let mut kept = Kept::default();
-        let start = Instant::now();
-        let mut log = Log::new(&Fixed, &mut kept, start);
-        log.stamp();
-        let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
-        for _ in 0..=DROPPED_LOG_PER_SEC {
-            log.request(peer, b"", Err(&Dropped::Closed), start);
-        }
-        let second = Duration::from_secs(1);
-        log.flush_due(start + second - Duration::from_millis(1));
-        assert_eq!(kept_len(&log), 20, "the second is not over");
-        log.flush_due(start + second);
-        assert_eq!(kept_len(&log), 21);
-        drop(log);
-        assert!(kept.0[20].ends_with(" 1 more dropped requests not logged (at most 20 a second)"));
-    }
-
     fn kept_len(log: &Log<'_, Fixed, Kept>) -> usize {
         log.console.0.len()
-    }
-
-    #[test]
-    fn a_summary_is_due_at_the_end_of_a_second_with_unlogged_drops_only() {
-        let mut kept = Kept::default();
-        let start = Instant::now();
-        let mut log = Log::new(&Fixed, &mut kept, start);
-        log.stamp();
-        let peer: SocketAddr = "10.0.0.1:7".parse().unwrap();
-        for _ in 0..DROPPED_LOG_PER_SEC {
-            log.request(peer, b"", Err(&Dropped::Closed), start);
-        }
-        assert_eq!(log.summary_due(), None, "every drop so far has its line");
-        log.request(peer, b"", Err(&Dropped::Closed), start);
-        assert_eq!(log.summary_due(), Some(start + Duration::from_secs(1)));
-        log.flush_suppressed();
-        assert_eq!(log.summary_due(), None, "summed up");
     }
 }

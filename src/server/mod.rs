@@ -27,9 +27,10 @@ mod table;
 mod tcp;
 mod udp;
 
-pub use crate::lines::DROPPED_LOG_PER_SEC;
+pub use crate::lines::REQUEST_LINES_PER_SEC;
 pub use decision::{handle_request, Dropped};
 use log::Log;
+pub use log::LogLevel;
 use table::Table;
 
 /// The server's settings.
@@ -50,6 +51,8 @@ pub struct ServerConfig {
     /// Most IDs in use at once: a new ID beyond it gets no reply, so memory stays bounded whatever
     /// peers send.
     pub max_ids: usize,
+    /// How much it logs about requests.
+    pub log: LogLevel,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +65,7 @@ impl Default for ServerConfig {
             settle: defaults::SETTLE,
             max_connections: defaults::MAX_CONNECTIONS,
             max_ids: defaults::MAX_IDS,
+            log: LogLevel::default(),
         }
     }
 }
@@ -112,7 +116,9 @@ impl<N: Net> Server<N> {
         let started = Instant::now();
         let mut core = Core {
             table: Table::new(Registry::new(self.cfg.id_ttl).with_max(self.cfg.max_ids)),
-            log: Log::new(clock, console, started).with_max_ids(self.cfg.max_ids),
+            log: Log::new(clock, console, started)
+                .with_max_ids(self.cfg.max_ids)
+                .with_level(self.cfg.log),
             idle: self.cfg.idle_timeout,
             idle_deadline: started + self.cfg.idle_timeout,
         };
@@ -193,7 +199,7 @@ impl<C: Clock, K: Console> Core<'_, C, K> {
             Ok(id) => match self.table.decide(id, peer, now.into_std()) {
                 Some(message) => {
                     message.write_to(reply);
-                    self.log.request(peer, bytes, Ok(reply), now);
+                    self.log.request(peer, bytes, Ok((&message, reply)), now);
                     true
                 }
                 None => {

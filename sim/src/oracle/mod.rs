@@ -5,7 +5,7 @@
 //! rule has a name that failures print. One checker per part of the protocol, as in TigerBeetle's
 //! simulator: `table_checker` (the server's table), `client_checker` (the client's contract),
 //! `timing_checker` (answers, the idle exit and timestamps on time), `cap_checker` (the TCP
-//! connection cap), `lines_checker` (every printed line in the vocabulary, every socket error
+//! connection cap), `log_checker` (the server's log counts every request), `lines_checker` (every printed line in the vocabulary, every socket error
 //! reported) and `liveness_checker` (after a heal, clients are answered), over what `server_view`
 //! reconstructs of the server.
 
@@ -19,6 +19,7 @@ mod cap_checker;
 mod client_checker;
 mod lines_checker;
 mod liveness_checker;
+mod log_checker;
 pub(crate) mod server_view;
 mod table_checker;
 #[cfg(test)]
@@ -76,6 +77,9 @@ pub const CONNECTIONS_CAPPED: &str = "connections-capped";
 /// Rule 6: the server reports every socket error it meets (a failed receive or accept, a reply not
 /// sent), each by its own line, at once.
 pub const SOCKET_ERRORS: &str = "socket-errors-reported";
+/// Rule 6: the server's log accounts for every request it takes: a line of its own, or a count in a
+/// summary line within a second (at its exit at the latest).
+pub const LOG_ACCOUNTS: &str = "log-accounts-for-every-request";
 /// Rule 7: the same seed gives the same events (checked by the explorer, which reruns seeds).
 pub const DETERMINISM: &str = "determinism";
 
@@ -102,6 +106,7 @@ pub const RULES: &[(&str, &str)] = &[
     (TIMESTAMPS, "every printed timestamp is the time it was printed"),
     (LINES, "every printed line is a line of the vocabulary"),
     (SOCKET_ERRORS, "the server reports every socket error it meets at once: a failed receive or accept, a reply not sent"),
+    (LOG_ACCOUNTS, "the server's log accounts for every request it takes: a line of its own, or a count in a summary line within a second (at its exit at the latest)"),
     (LIVENESS, "after the network heals, every client that starts is answered on its first try while the server runs"),
     (DETERMINISM, "the same seed gives the same events"),
 ];
@@ -188,6 +193,7 @@ pub fn check_with(scenario: &Scenario, run: &Run, judge: &Judge) -> Vec<Violatio
             table_checker::check(scenario, judge, &life, &requests, &replies, &mut found);
             timing_checker::check_answered(scenario, judge, &life, &requests, &replies, &mut found);
             timing_checker::check_idle_exit(scenario, judge, &life, &mut found);
+            log_checker::check(scenario, judge, run, &life, &mut found);
         }
         for client in &scenario.clients {
             // What reached the client from anyone: only what came from the address a try asked

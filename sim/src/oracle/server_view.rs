@@ -236,7 +236,7 @@ pub(super) struct Incarnation<'a> {
     pub end_at: Duration,
     pub timed_out: Option<&'a Event>,
     /// What restarted its idle timer, and when it reached the server: its request lines, accepted
-    /// connections and (UDP) datagrams (connid's), or the messages and connections that reached it
+    /// connections, replies (TCP) and datagrams (UDP) (connid's), or the messages and connections that reached it
     /// (any other server).
     pub activity: Vec<(Duration, &'a Event)>,
 }
@@ -310,6 +310,11 @@ pub(super) fn incarnations(run: &Run, server: SocketAddr, kind: Programs) -> Vec
                     // sums them up), but its connection is closed at once without a reply.
                     (EventKind::Send { to, .. } | EventKind::SendFailed { to, .. }, _) => {
                         replied.insert(*to);
+                        // Connid's server over TCP answers a request the moment it is complete, which
+                        // restarts its idle timer: the reply shows when, with or without a line.
+                        if kind == Programs::Connid && run.transport == Transport::Tcp {
+                            life.activity.push((e.at, e));
+                        }
                     }
                     (EventKind::Close { peer, .. }, Programs::Connid)
                         if run.transport == Transport::Tcp && !replied.contains(peer) =>
