@@ -72,6 +72,7 @@ pub mod child;
 pub mod classify;
 pub mod client_cases;
 pub mod clock;
+pub mod explore;
 pub mod graded;
 pub mod html;
 pub mod listing;
@@ -539,7 +540,7 @@ pub struct CaseResult {
 
 /// The scenario a case is judged against: the timers the run expects (both servers' and clients'),
 /// on a network that adds nothing (real time has its own noise, which the tolerance covers).
-fn judged_scenario(case: &str, port: u16, pace: Pace) -> connid_sim::scenario::Scenario {
+pub(crate) fn judged_scenario(case: &str, port: u16, pace: Pace) -> connid_sim::scenario::Scenario {
     use connid_sim::scenario::{Dur, Scenario};
     let times = pace.times();
     let mut s = Scenario::parse("", std::path::Path::new(case)).expect("the empty scenario");
@@ -978,7 +979,7 @@ fn tell_known(
 
 /// The clock a run is on: the virtual clock where asked for and supported here, else real time, with
 /// a note saying why where the virtual clock was asked for.
-fn pace_of(options: &Options) -> (Pace, Option<String>) {
+pub(crate) fn pace_of(options: &Options) -> (Pace, Option<String>) {
     match (options.virtual_clock, clock::supported()) {
         (true, true) => (Pace::virtual_clock(options.timing), None),
         (true, false) => (

@@ -1,10 +1,13 @@
 //! `conform server|client [OPTIONS] -- CMD ARGS...`: runs the server or the client suite against any
 //! implementation of the protocol and judges it with the simulator's oracle. `conform matrix
-//! MANIFEST`: both suites against every implementation a manifest lists, in one report.
+//! MANIFEST`: both suites against every implementation a manifest lists, in one report. `conform
+//! explore server -- CMD ARGS...`: random sessions from seeds, shrunk when they break a rule;
+//! `conform replay FILE -- CMD ARGS...` plays a saved one again (`explore_cli`).
 //!
 //! Exit codes: 0 no required case failed (with `--strict`: no required or robustness case), 1 one
 //! did, 2 bad arguments or a report file that cannot be written. `matrix`: 0 once every
-//! implementation is judged, 2 on bad arguments or a bad manifest. A closed standard output stops
+//! implementation is judged, 2 on bad arguments or a bad manifest. `explore`: 0 nothing broken, 1 a
+//! required rule broken (reproduced) or a session not played, 3 only findings that did not reproduce. A closed standard output stops
 //! the run quietly (by SIGPIPE).
 
 use std::path::PathBuf;
@@ -16,6 +19,8 @@ use conform::html;
 use conform::matrix::{self, MatrixProgress};
 use conform::{self, report, Options, Program, Timing};
 use connid::{stdout, Transport};
+
+mod explore_cli;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -74,6 +79,19 @@ enum Command {
         /// Write a row per implementation and level as CSV, for a gradebook.
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
+    },
+    /// Random sessions from seeds against a program, judged by the oracle; the first session that
+    /// breaks each rule is shrunk and saved for `conform replay`. Exit 0 nothing broken, 1 a required
+    /// rule broken, 3 only findings that did not reproduce when rerun.
+    Explore {
+        #[command(subcommand)]
+        role: explore_cli::Role,
+    },
+    /// Plays a session `conform explore` saved against a program once, and judges it. Exit 0 every
+    /// rule kept, 1 a required rule broken or the session could not be played.
+    Replay {
+        #[command(flatten)]
+        args: explore_cli::ReplayArgs,
     },
 }
 
@@ -214,6 +232,17 @@ fn main() -> ExitCode {
             json,
             csv,
         } => matrix(&manifest, transport, run, [html, json, csv]),
+        Command::Explore { role } => explore_cli::explore(role),
+        Command::Replay { args } => explore_cli::replay(args),
+    }
+}
+
+/// The transports `--transport` names.
+fn transports_of(transport: Transports) -> Vec<Transport> {
+    match transport {
+        Transports::Udp => vec![Transport::Udp],
+        Transports::Tcp => vec![Transport::Tcp],
+        Transports::Both => Transport::ALL.to_vec(),
     }
 }
 
@@ -221,11 +250,7 @@ fn main() -> ExitCode {
 fn options_from(run: RunArgs, transport: Transports) -> Options {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     Options {
-        transports: match transport {
-            Transports::Udp => vec![Transport::Udp],
-            Transports::Tcp => vec![Transport::Tcp],
-            Transports::Both => Transport::ALL.to_vec(),
-        },
+        transports: transports_of(transport),
         quick: run.quick,
         only: run.only,
         jobs: run.jobs.map_or(cores * 2, usize::from),

@@ -32,6 +32,8 @@ pub struct Session {
     /// What a case needed to see and did not, one line each: a request the server never answered,
     /// a connection it refused.
     pub unseen: Vec<String>,
+    /// The hosts that send from another loopback address than 127.0.0.1.
+    sources: Vec<(&'static str, std::net::IpAddr)>,
 }
 
 impl Drop for Session {
@@ -113,7 +115,23 @@ impl Session {
             held: Vec::new(),
             tasks: Vec::new(),
             unseen: Vec::new(),
+            sources: Vec::new(),
         }
+    }
+
+    /// Makes `host` send from `ip` (a loopback address: 127.0.0.2, ...) instead of 127.0.0.1; before
+    /// its first send.
+    pub fn source(&mut self, host: &'static str, ip: std::net::IpAddr) {
+        self.sources.retain(|(h, _)| *h != host);
+        self.sources.push((host, ip));
+    }
+
+    /// The address `host` sends from.
+    fn ip_of(&self, host: &str) -> std::net::IpAddr {
+        self.sources
+            .iter()
+            .find(|(h, _)| *h == host)
+            .map_or(LOOPBACK, |(_, ip)| *ip)
     }
 
     fn now(&self) -> Duration {
@@ -177,7 +195,8 @@ impl Session {
         if let Some((_, s, _)) = self.udp.iter().find(|(h, ..)| *h == host) {
             return Some(s.clone());
         }
-        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(LOOPBACK, 0)).await.ok()?);
+        let ip = self.ip_of(host);
+        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(ip, 0)).await.ok()?);
         let (tx, rx) = mpsc::unbounded_channel();
         let (reader, recorder, start, server) = (
             socket.clone(),
@@ -231,7 +250,13 @@ impl Session {
         self.recorder
             .record(self.now(), host, EventKind::Connect { to: server });
         let wait = self.reply_wait();
-        match crate::clock::timeout(wait, TcpStream::connect(server)).await {
+        let ip = self.ip_of(host);
+        let connect = async move {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::new(ip, 0))?;
+            socket.connect(server).await
+        };
+        match crate::clock::timeout(wait, connect).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
                 let from = stream.local_addr().map_err(|e| e.to_string())?;

@@ -67,13 +67,13 @@ pub struct Also {
     pub check: OwnCheck,
 }
 
-const OK_QUOTE: &str =
+pub(crate) const OK_QUOTE: &str =
     "the server includes the client IP address and client port number in its return message";
-const RESET_QUOTE: &str = "If the connectionID specified by the client is in use, your server responds with a RESET message. The RESET message starts with the string \u{201c}RESET\u{201d} and echoes back the client-provided connectionID";
-const FREE_QUOTE: &str = "If the connectionID specified by the client is not in use, your server adds the connectionID to its list of in-use IDs and responds with an OK message";
+pub(crate) const RESET_QUOTE: &str = "If the connectionID specified by the client is in use, your server responds with a RESET message. The RESET message starts with the string \u{201c}RESET\u{201d} and echoes back the client-provided connectionID";
+pub(crate) const FREE_QUOTE: &str = "If the connectionID specified by the client is not in use, your server adds the connectionID to its list of in-use IDs and responds with an OK message";
 const TTL_QUOTE: &str = "your server should timeout and remove connectionIDs that have been in its connectionID list for more than 30 seconds";
 const IDLE_QUOTE: &str = "does not receive any requests from any clients for two minutes, your server should timeout and exit gracefully after closing any open sockets";
-const ROBUST_QUOTE: &str = "server will keep a list of in-use connectionID and two types of response that the server will respond";
+pub(crate) const ROBUST_QUOTE: &str = "server will keep a list of in-use connectionID and two types of response that the server will respond";
 const ROBUST_READING: &str = "a request that is neither \u{201c}HELLO <id>\u{201d} form gets no OK (no ID is granted for it) and is no reason to stop serving";
 const TCP_QUOTE: &str = "UDP and TCP are being studied and the topics of timeout.";
 
@@ -609,56 +609,23 @@ async fn run_one(
     let mut result = CaseResult::new(case.id, case.quote, case.level, transport)
         .described(case.reading, case.expect)
         .sending(case.sends());
-    // A server is started on a free port; if another process took that port first (our child then
-    // fails to bind it), it is started again on another.
-    let mut attempt = 0;
-    let (port, server, start, epoch, mut session, mut child, (listening, elsewhere)) = loop {
-        attempt += 1;
-        let port = match free_port(transport) {
-            Ok(port) => port,
-            Err(e) => {
-                result.verdict = Verdict::failed(format!("no free port on loopback: {e}"));
-                return (result, None);
-            }
-        };
-        let server = SocketAddr::new(LOOPBACK, port);
-        let fill = Fill {
-            ip: LOOPBACK,
-            port,
-            transport,
-            times: pace.times(),
-            id: String::new(),
-        };
-        let start = Instant::now();
-        let epoch = SystemClock.now();
-        let session = Session::new(transport, server, times, start);
-        let argv = program.command(&fill);
-        let (mut child, _) = match Child::spawn(
-            program.launch(&argv),
-            SERVER,
-            &session.recorder,
-            start,
-            Stdio::null(),
-            None,
-        ) {
-            Ok(child) => child,
-            Err(e) => {
-                result.verdict = Verdict::failed(format!("cannot start {}: {e}", argv.join(" ")));
-                return (result, None);
-            }
-        };
-        let looked = await_listening(&child, start, transport, server).await;
-        // Our child could not have the port because another process holds it: try another port.
-        if !looked.0
-            && child.has_exited()
-            && is_listening(transport, server)
-            && attempt < PORT_TRIES
-        {
-            child.stop().await;
-            continue;
+    let started = match start_server(program, transport, pace).await {
+        Ok(started) => started,
+        Err(why) => {
+            result.verdict = Verdict::failed(why);
+            return (result, None);
         }
-        break (port, server, start, epoch, session, child, looked);
     };
+    let Started {
+        port,
+        server,
+        start,
+        epoch,
+        mut session,
+        mut child,
+        listening,
+        elsewhere,
+    } = started;
     let mut outcome = Ok(());
     if listening {
         let limit = times.ttl * 2 + times.idle + Duration::from_secs(30);
@@ -682,6 +649,76 @@ async fn run_one(
     let unseen = std::mem::take(&mut session.unseen);
     result.verdict = verdict(&scenario, &run, pace, case.rules, unseen, outcome);
     (result, Some(run))
+}
+
+/// A server started for a case (or an explored session): where, when, the checker's side and the
+/// child, and whether it listened where it was told (what it held instead if not).
+pub(crate) struct Started {
+    pub port: u16,
+    pub server: SocketAddr,
+    pub start: Instant,
+    pub epoch: chrono::NaiveDateTime,
+    pub session: Session,
+    pub child: Child,
+    pub listening: bool,
+    pub elsewhere: Vec<crate::sockets::Held>,
+}
+
+/// Starts `program` as a server on a free port and waits for it to listen; if another process took
+/// that port first (our child then fails to bind it), starts it again on another. `Err` says why it
+/// could not be started at all.
+pub(crate) async fn start_server(
+    program: &Program,
+    transport: Transport,
+    pace: Pace,
+) -> Result<Started, String> {
+    let times = pace.times();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let port = free_port(transport).map_err(|e| format!("no free port on loopback: {e}"))?;
+        let server = SocketAddr::new(LOOPBACK, port);
+        let fill = Fill {
+            ip: LOOPBACK,
+            port,
+            transport,
+            times,
+            id: String::new(),
+        };
+        let start = Instant::now();
+        let epoch = SystemClock.now();
+        let session = Session::new(transport, server, times, start);
+        let argv = program.command(&fill);
+        let (mut child, _) = Child::spawn(
+            program.launch(&argv),
+            SERVER,
+            &session.recorder,
+            start,
+            Stdio::null(),
+            None,
+        )
+        .map_err(|e| format!("cannot start {}: {e}", argv.join(" ")))?;
+        let (listening, elsewhere) = await_listening(&child, start, transport, server).await;
+        // Our child could not have the port because another process holds it: try another port.
+        if !listening
+            && child.has_exited()
+            && is_listening(transport, server)
+            && attempt < PORT_TRIES
+        {
+            child.stop().await;
+            continue;
+        }
+        return Ok(Started {
+            port,
+            server,
+            start,
+            epoch,
+            session,
+            child,
+            listening,
+            elsewhere,
+        });
+    }
 }
 
 /// Waits up to [`START_LIMIT`] (while it runs) for the server `child` to listen on `server`: whether

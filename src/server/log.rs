@@ -19,7 +19,7 @@ use crate::protocol::Message;
 /// How much the server logs about requests. Every level prints the start and exit lines, the
 /// table-full reports and errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String", into = "String")]
 pub enum LogLevel {
     /// A line for every request.
     Every,
@@ -60,6 +60,20 @@ impl LogLevel {
 impl Display for LogLevel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Files (the simulator's scenarios) name a level as the command line does.
+impl TryFrom<String> for LogLevel {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        name.parse()
+    }
+}
+
+impl From<LogLevel> for String {
+    fn from(level: LogLevel) -> String {
+        level.name().to_string()
     }
 }
 

@@ -15,6 +15,17 @@ DEFECT, one per class of bug seen in real submissions:
   any-verb            any first word is taken as HELLO
   ignores-port        listens on a port of its own (one the system picks, as a port written into
                       the program would be) instead of SERVER_PORT
+Defects no fixed case reaches (`conform explore server` finds them; TESTING.md says which rule each
+breaks):
+  case-blind          IDs that differ only in letter case are the same ID
+  prefix-8            only an ID's first 8 characters are kept: IDs sharing them are the same ID
+  lowercase-echo      RESET echoes the ID in lower case
+  loopback-ok         OK names 127.0.0.1 whatever address the request came from
+  alnum-ids           an ID with anything but letters and digits gets no reply
+  small-buffer        reads at most 40 bytes of a request, so a long ID is cut
+  forgets-on-junk     a malformed request empties the list of IDs in use
+And one that a fixed case catches too (server.ttl.reset-does-not-refresh):
+  sliding-ttl         a RESET restarts the ID's 30 s, so it is held past its TTL
 Standard library only. Over TCP a request ends at a newline, at the end of the stream, or when the
 client has sent nothing more for 0.3 s.
 """
@@ -39,17 +50,27 @@ def answer(message, addr, own_port):
                     del in_use[cid]
         parts = message.split(" ")
         if parts[0] != "HELLO" and defect != "any-verb":
+            if defect == "forgets-on-junk":
+                in_use.clear()
             return None
         if defect == "crash-on-one-word":
             cid = parts[1]
         if len(parts) != 2 or not parts[1] and defect != "grants-empty-id":
+            if defect == "forgets-on-junk":
+                in_use.clear()
             return None
         cid = parts[1]
-        if cid in in_use:
-            return "RESET " + cid
-        in_use[cid] = now
+        if defect == "alnum-ids" and not cid.isalnum():
+            return None
+        key = cid.lower() if defect == "case-blind" else cid[:8] if defect == "prefix-8" else cid
+        if key in in_use:
+            if defect == "sliding-ttl":
+                in_use[key] = now
+            return "RESET " + (cid.lower() if defect == "lowercase-echo" else cid)
+        in_use[key] = now
         shown = own_port if defect == "own-port" else addr[1]
-        return "OK %s %s %d" % (cid, addr[0], shown)
+        host = "127.0.0.1" if defect == "loopback-ok" else addr[0]
+        return "OK %s %s %d" % (cid, host, shown)
 
 
 def serve_connection(conn, addr, own_port):
@@ -59,12 +80,14 @@ def serve_connection(conn, addr, own_port):
             if data and defect != "waits-for-newline":
                 conn.settimeout(0.3)
             try:
-                chunk = conn.recv(1024)
+                chunk = conn.recv(40 - len(data) if defect == "small-buffer" else 1024)
             except socket.timeout:
                 break
             if not chunk:
                 break
             data += chunk
+            if defect == "small-buffer" and len(data) >= 40:
+                break
         message = data.split(b"\n")[0].decode(errors="replace")
         reply = answer(message, addr, own_port)
         if reply:
@@ -91,7 +114,7 @@ print("listening on %s %s:%d" % (transport, ip, own_port), flush=True)
 while True:
     try:
         if transport == "udp":
-            data, addr = s.recvfrom(2048)
+            data, addr = s.recvfrom(40 if defect == "small-buffer" else 2048)
             reply = answer(data.decode(errors="replace"), addr, own_port)
             if reply:
                 s.sendto(reply.encode(), addr)

@@ -1,0 +1,253 @@
+//! A session from a seed (ChaCha8, so a seed means the same session on every machine): a few hosts,
+//! some from other loopback addresses; a pool of IDs of every length and printable character, some
+//! sharing a long prefix or differing only in letter case; requests for them at times that bunch up,
+//! straddle the TTL and repeat; malformed requests among them; over TCP, split and silent connections.
+
+use connid::Transport;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::timeline::{Send, Step, Timeline, HOSTS};
+
+/// The requests a malformed step sends (a valid request is `HELLO <id>`, one ID of 1 to 64
+/// printable characters).
+const MALFORMED: &[&str] = &[
+    "HELLO",
+    "HELLO ",
+    "HELLO 1 2",
+    "HELO 1",
+    "hello 1",
+    "RESET 1",
+    "OK 1 127.0.0.1 5000",
+    "",
+    "HELLO 7777777777777777777777777777777777777777777777777777777777777777777",
+];
+
+/// The session of `seed` over `transport`, for a server whose IDs live `ttl_ms`.
+pub fn timeline(seed: u64, transport: Transport, ttl_ms: u64) -> Timeline {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let hosts = rng.random_range(1..=HOSTS.len().min(4));
+    let sources: Vec<u8> = (0..hosts)
+        .map(|_| {
+            if rng.random_bool(0.6) {
+                1
+            } else {
+                rng.random_range(2..=4)
+            }
+        })
+        .collect();
+    let ids = pool(&mut rng);
+    let count = rng.random_range(2..=8);
+    let mut steps: Vec<Step> = Vec::with_capacity(count);
+    let mut at = 100;
+    for _ in 0..count {
+        at = next_time(&mut rng, &steps, at, ttl_ms);
+        let host = rng.random_range(0..hosts);
+        let send = step(&mut rng, transport, &ids);
+        steps.push(Step {
+            at_ms: at,
+            host,
+            source: sources[host],
+            send,
+        });
+    }
+    Timeline {
+        seed,
+        transport,
+        ttl_ms,
+        steps,
+    }
+}
+
+/// When the next step comes: soon after the last (often at once), just before or just after the
+/// TTL of an earlier request, or seconds later.
+fn next_time(rng: &mut ChaCha8Rng, steps: &[Step], last: u64, ttl_ms: u64) -> u64 {
+    let earlier = (!steps.is_empty()).then(|| steps[rng.random_range(0..steps.len())].at_ms);
+    let pick = rng.random_range(0..100);
+    let at = match (pick, earlier) {
+        (0..=54, _) | (_, None) => last + rng.random_range(0..=300),
+        (55..=69, Some(e)) => e + ttl_ms.saturating_sub(rng.random_range(100..=600)),
+        (70..=89, Some(e)) => e + ttl_ms + rng.random_range(100..=600),
+        _ => last + rng.random_range(1_000..=5_000),
+    };
+    at.max(last)
+}
+
+/// What one step sends.
+fn step(rng: &mut ChaCha8Rng, transport: Transport, ids: &[String]) -> Send {
+    let id = ids[rng.random_range(0..ids.len())].clone();
+    let pick = rng.random_range(0..100);
+    match (transport, pick) {
+        (_, 0..=9) => Send::Malformed {
+            text: MALFORMED[rng.random_range(0..MALFORMED.len())].to_string(),
+        },
+        (Transport::Tcp, 10..=19) => Send::Split {
+            id,
+            pieces: rng.random_range(2..=3),
+            gap_ms: rng.random_range(10..=150),
+        },
+        (Transport::Tcp, 20..=23) => Send::Silent,
+        _ => Send::Hello {
+            id,
+            newline: transport == Transport::Tcp && rng.random_bool(0.5),
+        },
+    }
+}
+
+/// One to four IDs: short digits, any printable characters up to 64, and kin of an earlier one
+/// (the same letters in another case; the same first characters, then others).
+fn pool(rng: &mut ChaCha8Rng) -> Vec<String> {
+    let n = rng.random_range(1..=4);
+    let mut ids: Vec<String> = Vec::with_capacity(n);
+    while ids.len() < n {
+        let kin = ids
+            .iter()
+            .filter(|id| id.len() >= 2)
+            .nth(rng.random_range(0..ids.len().max(1)));
+        let id = match (rng.random_range(0..100), kin) {
+            (0..=29, Some(base)) => other_case(rng, base),
+            (30..=49, Some(base)) => same_prefix(rng, base),
+            (50..=69, _) => digits(rng),
+            _ => {
+                let len = rng.random_range(1..=64);
+                printable(rng, len)
+            }
+        };
+        if let Some(id) = id.filter(|id| !ids.contains(id)) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+fn digits(rng: &mut ChaCha8Rng) -> Option<String> {
+    let len = rng.random_range(1..=6);
+    Some(
+        (0..len)
+            .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+            .collect(),
+    )
+}
+
+/// `len` printable characters other than space (`!` to `~`).
+fn printable(rng: &mut ChaCha8Rng, len: usize) -> Option<String> {
+    Some(
+        (0..len)
+            .map(|_| char::from(rng.random_range(b'!'..=b'~')))
+            .collect(),
+    )
+}
+
+/// `base` with the case of its letters flipped (at least one); `None` if it has no letter.
+fn other_case(rng: &mut ChaCha8Rng, base: &str) -> Option<String> {
+    let letters: Vec<usize> = base
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_alphabetic())
+        .map(|(i, _)| i)
+        .collect();
+    if letters.is_empty() {
+        // Letters of its own, so that the kin can exist: a lower-case word and its upper case.
+        let word: String = (0..rng.random_range(2..=12))
+            .map(|_| char::from(rng.random_range(b'a'..=b'z')))
+            .collect();
+        return Some(word.to_ascii_uppercase());
+    }
+    let flip = letters[rng.random_range(0..letters.len())];
+    Some(
+        base.char_indices()
+            .map(
+                |(i, c)| match (i == flip || rng.random_bool(0.3), c.is_ascii_uppercase()) {
+                    (false, _) => c,
+                    (true, true) => c.to_ascii_lowercase(),
+                    (true, false) => c.to_ascii_uppercase(),
+                },
+            )
+            .collect(),
+    )
+}
+
+/// The first characters of `base` (at least half, and at least 8 when it has more), then others.
+fn same_prefix(rng: &mut ChaCha8Rng, base: &str) -> Option<String> {
+    let keep = rng.random_range((base.len() / 2).max(base.len().min(8))..=base.len());
+    let len = rng.random_range(1..=(64 - keep).clamp(1, 12));
+    let tail = printable(rng, len)?;
+    let id = format!("{}{tail}", &base[..keep]);
+    (id.len() <= 64).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_is_the_same_session_every_time_and_seeds_differ() {
+        for seed in 0..50 {
+            assert_eq!(
+                timeline(seed, Transport::Tcp, 30_000),
+                timeline(seed, Transport::Tcp, 30_000)
+            );
+        }
+        assert_ne!(
+            timeline(1, Transport::Udp, 30_000),
+            timeline(2, Transport::Udp, 30_000)
+        );
+    }
+
+    #[test]
+    fn sessions_are_playable_and_reach_every_kind_of_input() {
+        let (mut case_kin, mut prefix_kin, mut other_source, mut long, mut punct) = (0, 0, 0, 0, 0);
+        let (mut malformed, mut split, mut silent, mut after_ttl) = (0, 0, 0, 0);
+        for seed in 0..400 {
+            for transport in Transport::ALL {
+                let t = timeline(seed, transport, 30_000);
+                assert_eq!(t.check(), Ok(()), "seed {seed}");
+                assert!(
+                    t.steps.windows(2).all(|w| w[0].at_ms <= w[1].at_ms),
+                    "in order"
+                );
+                let ids: Vec<&str> = t.steps.iter().filter_map(|s| s.send.id()).collect();
+                for id in &ids {
+                    assert!(
+                        (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()),
+                        "{id:?}"
+                    );
+                }
+                let pairs = ids.iter().flat_map(|a| ids.iter().map(move |b| (a, b)));
+                for (a, b) in pairs.filter(|(a, b)| a != b) {
+                    case_kin += usize::from(a.eq_ignore_ascii_case(b));
+                    prefix_kin += usize::from(a.len() > 8 && b.starts_with(&a[..8]));
+                }
+                other_source += usize::from(t.steps.iter().any(|s| s.source != 1));
+                long += usize::from(ids.iter().any(|id| id.len() > 32));
+                punct += usize::from(
+                    ids.iter()
+                        .any(|id| id.bytes().any(|b| b.is_ascii_punctuation())),
+                );
+                for s in &t.steps {
+                    match s.send {
+                        Send::Malformed { .. } => malformed += 1,
+                        Send::Split { .. } => split += 1,
+                        Send::Silent => silent += 1,
+                        Send::Hello { .. } => {}
+                    }
+                }
+                let first = t.steps[0].at_ms;
+                after_ttl += usize::from(t.steps.iter().any(|s| s.at_ms > first + 30_000));
+            }
+        }
+        for (what, n) in [
+            ("IDs differing only in case", case_kin),
+            ("IDs sharing 8 characters", prefix_kin),
+            ("another source address", other_source),
+            ("an ID over 32 characters", long),
+            ("punctuation in an ID", punct),
+            ("malformed requests", malformed),
+            ("split TCP requests", split),
+            ("silent connections", silent),
+            ("a request past the TTL", after_ttl),
+        ] {
+            assert!(n >= 20, "{what}: {n} in 800 sessions");
+        }
+        assert!(HOSTS.len() >= 4);
+    }
+}
