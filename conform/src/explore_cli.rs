@@ -48,6 +48,9 @@ pub struct ExploreArgs {
     /// Also write the findings as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Also write the findings as one self-contained HTML page, each with its sequence diagram.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,7 +101,7 @@ fn refused(args: &ExploreArgs, program: &Program) -> Result<(), ExitCode> {
             "--timing scaled needs {ttl} and {idle} in the command line",
         ));
     }
-    check_writable(args.json.iter())
+    check_writable(args.json.iter().chain(&args.html))
 }
 
 /// `conform explore server`.
@@ -148,12 +151,12 @@ pub fn explore(role: Role) -> ExitCode {
     if stdout::write_out(&explore::text(&exploration, &options.command)).is_err() {
         stdout::die_of_closed_pipe();
     }
-    if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&exploration).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, json) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
+    let json = || serde_json::to_string_pretty(&exploration).unwrap_or_default();
+    let html = || explore::html::page(&exploration, &options.command);
+    let reports: [(Option<PathBuf>, &dyn Fn() -> String); 2] =
+        [(args.json.clone(), &json), (args.html.clone(), &html)];
+    if let Err(code) = super::write_reports(reports.into()) {
+        return code;
     }
     match (exploration.failed(), exploration.unsettled()) {
         (true, _) => ExitCode::from(1),

@@ -253,3 +253,42 @@ fn explorations_that_would_explore_nothing_and_bad_files_are_one_line_errors() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn findings_are_written_as_a_page_with_their_diagram_and_as_json() {
+    let dir = save_dir("reports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (html, json) = (dir.join("explore.html"), dir.join("explore.json"));
+    let out = conform(
+        &[
+            "explore",
+            "server",
+            "--seeds",
+            "1",
+            "--transport",
+            "udp",
+            "--save",
+            &dir.join("saved").to_string_lossy(),
+            "--html",
+            &html.to_string_lossy(),
+            "--json",
+            &json.to_string_lossy(),
+        ],
+        &fixture("loopback-ok"),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let page = std::fs::read_to_string(&html).unwrap();
+    support::html_check::check(&page);
+    assert!(
+        page.contains("ok-carries-request-source (required), seed 0 over udp"),
+        "{page}"
+    );
+    assert!(page.contains("<svg"), "the shrunk session's diagram");
+    assert!(page.contains("<td>another-source-address</td>"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(json["findings"][0]["rule"], "ok-carries-request-source");
+    assert_eq!(json["findings"][0]["reproduced"], true);
+    assert_eq!(json["sessions"], 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -19,6 +19,7 @@ use crate::{Level, Pace, Program};
 
 pub mod coverage;
 pub mod generate;
+pub mod html;
 pub mod session;
 pub mod shrink;
 pub mod timeline;
@@ -68,6 +69,9 @@ pub struct Finding {
     pub replay: String,
     /// The shrunk session's transcript.
     pub transcript: String,
+    /// The shrunk session as a sequence diagram (inline SVG), for the HTML page.
+    #[serde(skip)]
+    pub diagram: String,
 }
 
 /// A session that could not be played (the server did not start or listen).
@@ -276,6 +280,7 @@ async fn finding(
     let replay = format!("conform replay {} -- {}", file.display(), options.command);
     let saved = save(&file, &small.to_toml(&format!("replay: {replay}")));
     let title = format!("{rule}: seed {} over {}", small.seed, small.transport);
+    let diagram = connid_sim::diagram::of(&title, &shown.run).svg();
     let mut transcript = connid_sim::transcript::text(&title, "", &shown.run);
     if let Err(e) = saved {
         transcript.push_str(&format!("# not saved: {e}\n"));
@@ -296,6 +301,7 @@ async fn finding(
         file,
         replay,
         transcript,
+        diagram,
     }
 }
 
