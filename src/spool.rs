@@ -1,7 +1,7 @@
 //! Output that never makes the server wait. Lines are gathered into chunks and handed through a
-//! bounded queue to a thread of their own that writes them; when the queue is full (nobody reads the
-//! pipe, the terminal is paused) the chunk is dropped and its lines counted, and the next chunk that
-//! gets through begins with a line saying how many were lost
+//! bounded queue to a thread of their own that writes them. While the queue is full the lines wait,
+//! up to [`HOLD`] bytes; past that (nobody reads the pipe, the terminal is paused) they are dropped
+//! and counted, and the next chunk that gets through begins with a line saying how many were lost
 //! ([`ServerLine::LinesDropped`]). At the end the spool waits a bounded time for its writer; whatever
 //! is still unwritten then is counted on standard error, if that can be written.
 //!
@@ -20,10 +20,13 @@ use std::time::{Duration, Instant};
 use crate::console::Console;
 use crate::lines::ServerLine;
 
-/// Chunks waiting for the writer at most; with [`CHUNK`] bytes each, about a mebibyte of lines.
+/// Chunks waiting for the writer at most (each handed over at [`CHUNK`] bytes, or at most [`HOLD`]
+/// when it had to wait).
 pub const QUEUE: usize = 16;
 /// A chunk is handed over once it holds this many bytes, or when the server is about to wait.
 pub const CHUNK: usize = 64 * 1024;
+/// The most bytes of lines held back while the queue is full, before they are dropped.
+pub const HOLD: usize = 1024 * 1024;
 
 /// The most bytes a pipe takes in one write or not at all (POSIX's `PIPE_BUF` on Linux): the writer
 /// writes whole lines in pieces no longer, so a process that ends while its output is blocked never
@@ -50,9 +53,12 @@ fn pieces(text: &str) -> impl Iterator<Item = (&str, u64)> {
 }
 
 /// Lines on their way to the writer.
+#[derive(Default)]
 struct Chunk {
     text: String,
     lines: u64,
+    /// Lines dropped before it, said in a line of its own ahead of it.
+    dropped_before: u64,
 }
 
 /// One output stream (a file descriptor) written by a thread of its own.
@@ -78,6 +84,13 @@ impl Spool {
             .name("output".into())
             .spawn(move || {
                 for chunk in chunks {
+                    if chunk.dropped_before > 0 {
+                        let notice = ServerLine::LinesDropped {
+                            count: chunk.dropped_before,
+                        };
+                        let _ = writeln!(out, "{notice}").and_then(|()| out.flush());
+                        counter.fetch_add(1, Ordering::Release);
+                    }
                     for (piece, lines) in pieces(&chunk.text) {
                         // A closed output loses its lines, as it would for any program: not
                         // counted.
@@ -89,10 +102,7 @@ impl Spool {
             })?;
         Ok(Self {
             queue: Some(queue),
-            chunk: Chunk {
-                text: String::new(),
-                lines: 0,
-            },
+            chunk: Chunk::default(),
             dropped: 0,
             handed: 0,
             written,
@@ -116,46 +126,42 @@ impl Spool {
         if self.chunk.lines == 0 {
             return;
         }
-        let mut chunk = std::mem::replace(
-            &mut self.chunk,
-            Chunk {
-                text: String::new(),
-                lines: 0,
-            },
-        );
-        let lines = chunk.lines;
-        if self.dropped > 0 {
-            let notice = ServerLine::LinesDropped {
-                count: self.dropped,
-            };
-            chunk.text.insert_str(0, &format!("{notice}\n"));
-            chunk.lines += 1;
-        }
-        let handed = chunk.lines;
-        let sent = match &self.queue {
-            Some(queue) => match queue.try_send(chunk) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-            },
-            None => false,
+        let mut chunk = std::mem::take(&mut self.chunk);
+        chunk.dropped_before = self.dropped;
+        let (lines, notice) = (chunk.lines, u64::from(self.dropped > 0));
+        let refused = match &self.queue {
+            Some(queue) => queue.try_send(chunk).err(),
+            None => return self.dropped += lines,
         };
-        if sent {
-            self.handed += handed;
-            self.dropped = 0;
-        } else {
-            self.dropped += lines;
+        match refused {
+            None => {
+                self.handed += lines + notice;
+                self.dropped = 0;
+            }
+            // The writer is behind: the lines wait here, joined by the next ones, up to HOLD bytes
+            // (a writer starved of CPU for a moment loses nothing); past that they are dropped.
+            Some(TrySendError::Full(chunk)) if chunk.text.len() < HOLD => self.chunk = chunk,
+            Some(_) => self.dropped += lines,
         }
     }
 
     /// Hands over what is left and waits for the writer until `deadline` at most; returns how many
     /// lines never reached the output (dropped, or still queued when the wait ended).
     pub fn finish(&mut self, deadline: Instant) -> u64 {
-        self.hand_over();
+        // What waits here for room in the queue goes too, if the writer makes room in time.
+        loop {
+            self.hand_over();
+            if self.chunk.lines == 0 || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let never_handed = std::mem::take(&mut self.chunk).lines;
         self.queue = None;
         let left = deadline.saturating_duration_since(Instant::now());
         let _ = self.done.recv_timeout(left);
         let written = self.written.load(Ordering::Acquire);
-        self.dropped + self.handed.saturating_sub(written)
+        self.dropped + never_handed + self.handed.saturating_sub(written)
     }
 }
 
@@ -302,18 +308,28 @@ mod tests {
     }
 
     #[test]
-    fn lines_past_a_full_queue_are_dropped_counted_and_reported_once_output_flows() {
+    fn lines_wait_while_the_queue_is_full_and_past_a_mebibyte_are_dropped_counted_and_reported() {
         let gate = Gate::default();
         let mut spool = Spool::new(gate.clone()).unwrap();
-        // The writer takes the first chunk and blocks on it; QUEUE more fill the queue; five drop.
+        // The writer takes the first chunk and blocks on it; QUEUE more fill the queue.
         spool.line("line 0");
         spool.hand_over();
         gate.wait_entered();
-        for i in 1..=QUEUE + 5 {
+        for i in 1..=QUEUE {
             spool.line(&format!("line {i}"));
             spool.hand_over();
         }
-        assert_eq!((spool.handed, spool.dropped), (QUEUE as u64 + 1, 5));
+        assert_eq!((spool.handed, spool.dropped), (QUEUE as u64 + 1, 0));
+        // The next lines wait for room, and are dropped once they hold HOLD bytes.
+        let long = "z".repeat(1000);
+        let held = HOLD.div_ceil(long.len() + 1) as u64;
+        for _ in 0..held - 1 {
+            spool.line(&long);
+        }
+        spool.hand_over();
+        assert_eq!(spool.dropped, 0, "still waiting");
+        spool.line(&long);
+        assert_eq!(spool.dropped, held, "past HOLD bytes: dropped");
         gate.open();
         written(&spool, QUEUE as u64 + 1);
         // Output flows again: the next line gets through, after the count.
@@ -323,19 +339,33 @@ mod tests {
         assert_eq!(spool.finish(Instant::now() + Duration::from_secs(30)), 0);
         let text = gate.text();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), QUEUE + 1 + 2, "{text}");
+        assert_eq!(lines.len(), QUEUE + 1 + 2, "{}", &text[..200]);
         assert_eq!(lines[QUEUE], format!("line {QUEUE}"));
-        assert_eq!(
-            lines[QUEUE + 1..],
-            [
-                "5 log lines dropped: standard output was not being read",
-                "after"
-            ]
-        );
+        let notice = format!("{held} log lines dropped: standard output was not being read");
+        assert_eq!(lines[QUEUE + 1..], [notice.as_str(), "after"]);
         assert_eq!(
             lines[QUEUE + 1].parse::<ServerLine>(),
-            Ok(ServerLine::LinesDropped { count: 5 })
+            Ok(ServerLine::LinesDropped { count: held })
         );
+    }
+
+    #[test]
+    fn a_writer_that_is_only_slow_loses_no_line() {
+        let gate = Gate::default();
+        let mut spool = Spool::new(gate.clone()).unwrap();
+        spool.line("line 0");
+        spool.hand_over();
+        gate.wait_entered();
+        // Many small chunks while the writer is held: the queue fills, the rest waits in one chunk.
+        for i in 1..=QUEUE * 4 {
+            spool.line(&format!("line {i}"));
+            spool.hand_over();
+        }
+        gate.open();
+        assert_eq!(spool.finish(Instant::now() + Duration::from_secs(30)), 0);
+        let text = gate.text();
+        let expected: Vec<String> = (0..=QUEUE * 4).map(|i| format!("line {i}")).collect();
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
     }
 
     #[test]

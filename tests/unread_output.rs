@@ -136,11 +136,17 @@ fn a_server_nobody_reads_answers_every_request_and_stops_on_sigterm() {
     }
 }
 
+/// The number in a request line's `HELLO id<n>`.
+fn request_number(line: &str) -> Option<u64> {
+    let (_, rest) = line.split_once("\"HELLO id")?;
+    rest.split('\\').next()?.parse().ok()
+}
+
 #[test]
-fn once_output_flows_again_the_count_of_dropped_lines_comes_before_the_next_line() {
+fn once_output_flows_again_the_count_of_dropped_lines_stands_at_the_gap() {
     let (mut child, out, server) = start("udp");
     paced("udp", server, 0, REQUESTS);
-    // Now read: the queued lines come out, then the server's next line begins with the count.
+    // Now read: the lines written and held come out, with the count where lines are missing.
     let reader = std::thread::spawn(move || {
         let mut lines = Vec::new();
         for line in out.lines().map_while(Result::ok) {
@@ -153,15 +159,26 @@ fn once_output_flows_again_the_count_of_dropped_lines_comes_before_the_next_line
     signal(child.id(), "TERM");
     assert!(exited_within(&mut child, PATIENCE).is_some());
     let lines = reader.join().unwrap();
-    let at = lines
-        .iter()
-        .position(|l| matches!(l.parse(), Ok(ServerLine::LinesDropped { .. })))
-        .expect("the count of dropped lines");
-    assert!(
-        lines[at + 1].contains(&format!("\"HELLO id{REQUESTS}\\n\" -> OK")),
-        "{:?}",
-        &lines[at..]
-    );
+    let gaps: Vec<usize> = (0..lines.len())
+        .filter(|&i| matches!(lines[i].parse(), Ok(ServerLine::LinesDropped { .. })))
+        .collect();
+    assert!(!gaps.is_empty(), "lines were dropped");
+    for at in gaps {
+        let Ok(ServerLine::LinesDropped { count }) = lines[at].parse() else {
+            unreachable!()
+        };
+        let before = request_number(&lines[at - 1]).expect("a request line before the count");
+        let after = request_number(&lines[at + 1]).expect("a request line after it");
+        assert_eq!(
+            after - before - 1,
+            count,
+            "{} / {} / {}",
+            lines[at - 1],
+            lines[at],
+            lines[at + 1]
+        );
+    }
+    assert!(lines[lines.len() - 2].contains(&format!("\"HELLO id{REQUESTS}\\n\" -> OK")));
     let (printed, dropped) = account(&lines.join("\n"));
     assert_eq!(1 + printed + dropped, REQUESTS as u64 + 3);
 }
