@@ -1,5 +1,6 @@
 //! The virtual clock against real programs: every wait primitive of C's libc, Python, Node.js, Java
-//! and connid's tokio binaries waits exactly the virtual time asked (± 10 ms) and time jumps over it;
+//! and connid's tokio binaries waits the virtual time asked (never 10 ms early, at most 50 ms late: the
+//! real time the program runs between jumps counts too) and time jumps over it;
 //! timers the clock does not make virtual, and a static binary, run at real time with the reason said.
 //! The programs are in `tests/clock/`; each prints `NAME MONOTONIC_ELAPSED WALL_ELAPSED` per wait.
 
@@ -58,14 +59,26 @@ fn waits(stdout: &str) -> Vec<(String, f64, f64)> {
         .collect()
 }
 
-/// Every primitive of `stdout` waited `asked` seconds ± 10 ms by both clocks, and there were `names`.
+/// How early a wait may end: none, but for the clocks' reading.
+const EARLY: f64 = 0.010;
+/// How late a wait may end: the real time the program itself runs between jumps counts too, which on a
+/// loaded machine reaches tens of milliseconds (11 ms past 10 ms seen beside four CPU hogs).
+const LATE: f64 = 0.050;
+
+/// Whether `took` seconds is the `asked` wait, as [`EARLY`] and [`LATE`] allow.
+fn on_time(took: f64, asked: f64) -> bool {
+    took >= asked - EARLY && took <= asked + LATE
+}
+
+/// Every primitive of `stdout` waited `asked` seconds by both clocks ([`on_time`]), and there were
+/// `names`.
 fn assert_exact(stdout: &str, asked: f64, names: &[&str]) {
     let got = waits(stdout);
     let printed: Vec<&str> = got.iter().map(|(n, _, _)| n.as_str()).collect();
     assert_eq!(printed, names, "{stdout}");
     for (name, mono, wall) in &got {
         assert!(
-            (mono - asked).abs() <= 0.010 && (wall - asked).abs() <= 0.010,
+            on_time(*mono, asked) && on_time(*wall, asked),
             "{name} waited {mono} s (wall {wall} s) of virtual time for {asked} s\n{stdout}"
         );
     }
@@ -266,7 +279,7 @@ fn a_tokio_servers_idle_timer_fires_at_its_exact_virtual_time() {
     let started = at(&first[..26]);
     let ended = at(&last[last.len() - 26..]);
     let took = (ended - started).num_microseconds().unwrap() as f64 / 1e6;
-    assert!((took - 120.0).abs() <= 0.010, "{took}\n{stdout}");
+    assert!(on_time(took, 120.0), "{took}\n{stdout}");
     assert!(report.jumps >= 1, "{report:?}");
     assert!(Duration::from_secs_f64(took) >= Duration::from_secs(119));
 }
