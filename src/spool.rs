@@ -120,8 +120,9 @@ impl Spool {
         }
     }
 
-    /// Hands the lines gathered so far to the writer without waiting: preceded by the count of lines
-    /// dropped before them, if any; dropped and counted themselves if the queue is full.
+    /// Hands the lines gathered so far to the writer without waiting, with the count of lines dropped
+    /// before them, if any. If the queue is full they wait for the next try, joined by the lines that
+    /// follow, until they hold [`HOLD`] bytes; then they are dropped and counted.
     pub fn hand_over(&mut self) {
         if self.chunk.lines == 0 {
             return;

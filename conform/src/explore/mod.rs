@@ -188,17 +188,26 @@ pub async fn explore_server(
         for situation in coverage::reached(timeline, &played.run) {
             *exploration.situations.entry(situation).or_default() += 1;
         }
-        if let Some(rule) = played.first_rule() {
+        // Every rule a session broke counts, not only its first: a rule that some session breaks
+        // only after another must still have its finding.
+        let mut rules: Vec<&'static str> = played.broken.iter().map(|v| v.rule).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        for rule in rules {
             first_of.entry(rule).or_insert((i, 0)).1 += 1;
         }
     }
-    let mut played: Vec<Option<Played>> = played.into_iter().map(Some).collect();
+    let played: Vec<Played> = played;
     let mut firsts: Vec<(&'static str, usize, u64)> =
         first_of.into_iter().map(|(r, (i, n))| (r, i, n)).collect();
     firsts.sort_by_key(|(_, i, _)| *i);
     for (rule, i, sessions) in firsts {
         progress(ExploreProgress::Shrinking { rule });
-        let first = played[i].take().expect("each session is shrunk once");
+        let first = Played {
+            run: played[i].run.clone(),
+            broken: played[i].broken.clone(),
+            unplayable: None,
+        };
         let finding = finding(program, &timelines[i], first, rule, sessions, options).await;
         exploration.findings.push(finding);
     }
