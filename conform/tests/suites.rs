@@ -188,9 +188,14 @@ fn a_correct_threaded_python_server_passes_every_case_on_both_transports() {
         "tests/conform/threaded_server.py",
         &["{ip}", "{port}", "{transport}", "30", "120"],
     );
+    // With the reasons, so that a wrong failure says what was seen.
     assert_eq!(
-        failed(&threaded, &options(&Transport::ALL, false, Timing::Exact)),
-        Vec::<String>::new()
+        judged(
+            Suite::Server,
+            &threaded,
+            &options(&Transport::ALL, false, Timing::Exact)
+        ),
+        Vec::<(String, String)>::new()
     );
 }
 
