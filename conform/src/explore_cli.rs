@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use conform::explore::{self, session, timeline::Timeline, Explore, ExploreProgress};
-use conform::{Pace, Program, Timing};
+use conform::{Pace, Program};
 use connid::stdout;
 
 use super::{check_writable, usage_error, Speed, Terminal, TimingArg, Transports};
@@ -69,15 +69,9 @@ pub struct ReplayArgs {
     command: Vec<String>,
 }
 
+/// The pace `--timing` and `--speed` ask for, as the suites choose it.
 fn pace(timing: TimingArg, speed: Speed) -> Pace {
-    let timing = match timing {
-        TimingArg::Exact => Timing::Exact,
-        TimingArg::Scaled => Timing::Scaled,
-    };
-    match speed {
-        Speed::Auto if conform::clock::supported() => Pace::virtual_clock(timing),
-        _ => Pace::real(timing),
-    }
+    conform::pace_for(timing.into(), matches!(speed, Speed::Auto)).0
 }
 
 /// Refuses what would explore nothing or fail at once: no seed, seeds past the end of u64, a

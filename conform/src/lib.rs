@@ -560,20 +560,31 @@ fn told_run(
     start: crate::clock::Instant,
     epoch: chrono::NaiveDateTime,
 ) -> connid_sim::events::Run {
-    let events = recorder.take().into_events();
-    let run = connid_sim::events::Run {
-        transport: result.transport,
-        hosts: hosts.iter().map(|h| (h.to_string(), LOOPBACK)).collect(),
-        events,
-        epoch,
-        simulated: start.elapsed(),
-        hit_limit: false,
-        steps: 0,
-    };
+    let run = recorded_run(result.transport, recorder, hosts, start, epoch);
     result.transcript = connid_sim::transcript::text(result.id, result.quote, &run);
     result.diagram = connid_sim::diagram::of(result.id, &run);
     result.wall = start.elapsed();
     run
+}
+
+/// What `recorder` holds since `start` (when the wall clock read `epoch`) as a run of `hosts`, all on
+/// loopback: what the oracle, the transcript and the diagram read.
+pub(crate) fn recorded_run(
+    transport: Transport,
+    recorder: &connid_sim::events::Recorder,
+    hosts: &[&str],
+    start: crate::clock::Instant,
+    epoch: chrono::NaiveDateTime,
+) -> connid_sim::events::Run {
+    connid_sim::events::Run {
+        transport,
+        hosts: hosts.iter().map(|h| (h.to_string(), LOOPBACK)).collect(),
+        events: recorder.take().into_events(),
+        epoch,
+        simulated: start.elapsed(),
+        hit_limit: false,
+        steps: 0,
+    }
 }
 
 /// A case's verdict: a server that stopped serving, what the case needed to see and did not
@@ -980,16 +991,22 @@ fn tell_known(
 /// The clock a run is on: the virtual clock where asked for and supported here, else real time, with
 /// a note saying why where the virtual clock was asked for.
 pub(crate) fn pace_of(options: &Options) -> (Pace, Option<String>) {
-    match (options.virtual_clock, clock::supported()) {
-        (true, true) => (Pace::virtual_clock(options.timing), None),
+    pace_for(options.timing, options.virtual_clock)
+}
+
+/// The pace of a run with `timing`, on the virtual clock if asked and it can run here; if it cannot,
+/// at real time, with a note that says so.
+pub fn pace_for(timing: Timing, virtual_clock: bool) -> (Pace, Option<String>) {
+    match (virtual_clock, clock::supported()) {
+        (true, true) => (Pace::virtual_clock(timing), None),
         (true, false) => (
-            Pace::real(options.timing),
+            Pace::real(timing),
             Some(
                 "the virtual clock runs only on Linux (x86-64 and aarch64) and could not be set up here: running at real time"
                     .into(),
             ),
         ),
-        (false, _) => (Pace::real(options.timing), None),
+        (false, _) => (Pace::real(timing), None),
     }
 }
 

@@ -155,6 +155,15 @@ enum TimingArg {
     Scaled,
 }
 
+impl From<TimingArg> for Timing {
+    fn from(timing: TimingArg) -> Timing {
+        match timing {
+            TimingArg::Exact => Timing::Exact,
+            TimingArg::Scaled => Timing::Scaled,
+        }
+    }
+}
+
 /// `--speed`: the virtual clock (`auto`) or real time (`1`).
 #[derive(Debug, Clone, Copy)]
 enum Speed {
@@ -254,10 +263,7 @@ fn options_from(run: RunArgs, transport: Transports) -> Options {
         quick: run.quick,
         only: run.only,
         jobs: run.jobs.map_or(cores * 2, usize::from),
-        timing: match run.timing {
-            TimingArg::Exact => Timing::Exact,
-            TimingArg::Scaled => Timing::Scaled,
-        },
+        timing: run.timing.into(),
         virtual_clock: matches!(run.speed, Speed::Auto),
     }
 }

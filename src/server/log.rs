@@ -111,6 +111,18 @@ struct Window {
     unlogged: Tally,
 }
 
+impl Window {
+    /// A second that begins at `start`, when the wall clock read `since`.
+    fn new(start: Instant, since: Timestamp) -> Self {
+        Self {
+            start,
+            since,
+            logged: 0,
+            unlogged: Tally::default(),
+        }
+    }
+}
+
 /// One second: the span of a summary, and the least time between two reports of refused IDs.
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -140,17 +152,11 @@ pub(super) struct Log<'a, C, K> {
 
 impl<'a, C: Clock, K: Console> Log<'a, C, K> {
     pub(super) fn new(clock: &'a C, console: &'a mut K, now: Instant) -> Self {
-        let since = Timestamp(clock.now());
         Self {
             clock,
             console,
             level: LogLevel::default(),
-            window: Window {
-                start: now,
-                since,
-                logged: 0,
-                unlogged: Tally::default(),
-            },
+            window: Window::new(now, Timestamp(clock.now())),
             refusals: Refusals::default(),
             max_ids: usize::MAX,
             ts: String::new(),
@@ -197,12 +203,7 @@ impl<'a, C: Clock, K: Console> Log<'a, C, K> {
     ) {
         if now.duration_since(self.window.start) >= SECOND {
             self.flush_unlogged();
-            self.window = Window {
-                start: now,
-                since: self.now(),
-                logged: 0,
-                unlogged: Tally::default(),
-            };
+            self.window = Window::new(now, self.now());
         }
         if !self.level.own_line(self.window.logged) {
             if self.level != LogLevel::Quiet {

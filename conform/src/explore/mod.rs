@@ -197,17 +197,12 @@ pub async fn explore_server(
             first_of.entry(rule).or_insert((i, 0)).1 += 1;
         }
     }
-    let played: Vec<Played> = played;
     let mut firsts: Vec<(&'static str, usize, u64)> =
         first_of.into_iter().map(|(r, (i, n))| (r, i, n)).collect();
     firsts.sort_by_key(|(_, i, _)| *i);
     for (rule, i, sessions) in firsts {
         progress(ExploreProgress::Shrinking { rule });
-        let first = Played {
-            run: played[i].run.clone(),
-            broken: played[i].broken.clone(),
-            unplayable: None,
-        };
+        let first = played[i].clone();
         let finding = finding(program, &timelines[i], first, rule, sessions, options).await;
         exploration.findings.push(finding);
     }

@@ -12,7 +12,7 @@ use connid_sim::scenario::SERVER;
 
 use super::timeline::{Send, Timeline, HOSTS};
 use crate::server_cases::{start_server, Started};
-use crate::{clock, Pace, Program, LOOPBACK};
+use crate::{clock, Pace, Program};
 
 /// The oracle's rules an explored server session is judged by.
 pub const RULES: &[&str] = &[
@@ -24,6 +24,7 @@ pub const RULES: &[&str] = &[
 ];
 
 /// What one session showed.
+#[derive(Clone)]
 pub struct Played {
     pub run: Run,
     /// The broken rules (of [`RULES`]), first first.
@@ -121,17 +122,10 @@ async fn play_here(program: Program, timeline: Timeline, pace: Pace) -> Played {
         session.pause(session.reply_wait()).await;
     }
     child.stop().await;
-    let mut hosts: Vec<(String, IpAddr)> = vec![(SERVER.to_string(), LOOPBACK)];
-    hosts.extend(session.hosts.iter().map(|h| (h.to_string(), LOOPBACK)));
-    let run = Run {
-        transport: timeline.transport,
-        hosts,
-        events: session.recorder.take().into_events(),
-        epoch,
-        simulated: start.elapsed(),
-        hit_limit: false,
-        steps: 0,
-    };
+    let hosts: Vec<&str> = std::iter::once(SERVER)
+        .chain(session.hosts.iter().copied())
+        .collect();
+    let run = crate::recorded_run(timeline.transport, &session.recorder, &hosts, start, epoch);
     if !listening {
         let why = format!(
             "the server did not listen on {} 127.0.0.1:{port}",

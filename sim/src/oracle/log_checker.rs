@@ -3,6 +3,7 @@
 //! later, or at the server's exit if that comes sooner. Judged for connid's server in every life that
 //! ends by its idle timeout, at every level but quiet.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use connid::lines::{Outcome, ServerLine, Timestamp};
@@ -91,19 +92,14 @@ fn entries<'a>(run: &'a Run, life: &Incarnation<'_>, exit: Duration) -> Vec<Entr
 /// The requests the server took in this life, when, and the replies it decided: over UDP each
 /// datagram that reached it, over TCP each connection it closed (after its line, its reply and its
 /// linger). A datagram that arrived in the instant the life began or ended, or a connection closed
-/// as it ended, may or may not have been a request taken; the server's own events count from its start event on (a crash's closes in the same
-/// instant belong to the life before).
+/// as it ended, may or may not have been a request taken; the server's own events count from its
+/// start event on (a crash's closes in the same instant belong to the life before).
 fn taken<'a>(
-    scenario: &Scenario,
+    server: SocketAddr,
     run: &'a Run,
     life: &Incarnation<'_>,
     exit: Duration,
 ) -> Taken<'a> {
-    let server = run
-        .hosts
-        .iter()
-        .find(|(h, _)| h == SERVER)
-        .map(|(_, ip)| std::net::SocketAddr::new(*ip, scenario.server.port));
     let born = run
         .events
         .iter()
@@ -120,7 +116,7 @@ fn taken<'a>(
                     ..
                 },
                 Transport::Udp,
-            ) if Some(*to) == server && e.host != SERVER => *at,
+            ) if *to == server && e.host != SERVER => *at,
             (EventKind::Close { .. }, Transport::Tcp) if own => e.at,
             (EventKind::Send { payload, .. } | EventKind::SendFailed { payload, .. }, _) if own => {
                 match protocol::parse(payload) {
@@ -164,6 +160,7 @@ pub(super) fn check(
     scenario: &Scenario,
     judge: &Judge,
     run: &Run,
+    server: SocketAddr,
     life: &Incarnation<'_>,
     found: &mut Findings,
 ) {
@@ -175,7 +172,7 @@ pub(super) fn check(
     }
     let exit = exit_line.at;
     let entries = entries(run, life, exit);
-    let taken = taken(scenario, run, life, exit);
+    let taken = taken(server, run, life, exit);
     let total = entries.iter().fold(Counts::default(), |sum, e| Counts {
         ok: sum.ok + e.counts.ok,
         reset: sum.reset + e.counts.reset,

@@ -193,7 +193,7 @@ pub fn check_with(scenario: &Scenario, run: &Run, judge: &Judge) -> Vec<Violatio
             table_checker::check(scenario, judge, &life, &requests, &replies, &mut found);
             timing_checker::check_answered(scenario, judge, &life, &requests, &replies, &mut found);
             timing_checker::check_idle_exit(scenario, judge, &life, &mut found);
-            log_checker::check(scenario, judge, run, &life, &mut found);
+            log_checker::check(scenario, judge, run, server, &life, &mut found);
         }
         for client in &scenario.clients {
             // What reached the client from anyone: only what came from the address a try asked
