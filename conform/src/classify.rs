@@ -44,8 +44,10 @@ impl Meaning {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
     pub meaning: Meaning,
-    /// The connection ID it names, if any.
+    /// The connection ID it names, if any, punctuation around it left out (`Error: 7,` names 7).
     pub id: Option<String>,
+    /// The same word as printed, punctuation and all: the ID itself where IDs hold punctuation.
+    pub raw_id: Option<String>,
     /// Established only: the address it names, if it names one.
     pub addr: Option<SocketAddr>,
     /// The time it prints, read leniently (any fraction, or none).
@@ -196,7 +198,7 @@ pub fn read(line: &str) -> Option<Reading> {
         f.trim_matches(|c: char| matches!(c, ',' | ';' | ':' | '(' | ')' | '[' | ']'))
             .to_string()
     };
-    let (id, addr) = match meaning {
+    let (id, addr): (Option<(String, String)>, _) = match meaning {
         Meaning::Failure => {
             if !fields.is_empty() {
                 differences.push(format!(
@@ -207,7 +209,7 @@ pub fn read(line: &str) -> Option<Reading> {
             (None, None)
         }
         Meaning::Error => {
-            let id = fields.first().map(|f| clean(f));
+            let id = fields.first().map(|f| (clean(f), f.to_string()));
             match fields.len() {
                 0 => differences.push("no connection ID".to_string()),
                 1 => {}
@@ -220,9 +222,11 @@ pub fn read(line: &str) -> Option<Reading> {
         }
         Meaning::Established => established_fields(&fields, &clean, &mut differences),
     };
+    let (id, raw_id) = id.unzip();
     Some(Reading {
         meaning,
         id,
+        raw_id,
         addr,
         at,
         differences,
@@ -241,7 +245,7 @@ fn established_fields(
     fields: &[&str],
     clean: &dyn Fn(&str) -> String,
     differences: &mut Vec<String>,
-) -> (Option<String>, Option<SocketAddr>) {
+) -> (Option<(String, String)>, Option<SocketAddr>) {
     let cleaned: Vec<String> = fields.iter().map(|f| clean(f)).collect();
     let ip_at = cleaned.iter().position(|f| f.parse::<IpAddr>().is_ok());
     let joined_at = cleaned.iter().position(|f| f.parse::<SocketAddr>().is_ok());
@@ -268,7 +272,9 @@ fn established_fields(
         }
     };
     let before: Vec<&String> = cleaned[..addr_at.unwrap_or(cleaned.len())].iter().collect();
-    let id = before.last().map(|s| s.to_string());
+    let id = before
+        .last()
+        .map(|s| (s.to_string(), fields[before.len() - 1].to_string()));
     match before.len() {
         0 => differences.push("no connection ID".to_string()),
         1 => {}

@@ -8,14 +8,13 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::clock::Instant;
-use connid::framing::{Frame, Framer};
 use connid::lines::{ClientLine, Timestamp};
 use connid::protocol::{self, ConnId};
 use connid::{Clock, SystemClock, Transport};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
+use super::answering::{serve, Garble, Reply, ReplyKind, TryPlan, Twist};
 use super::child::{Child, Printed, Unfinished};
 use super::classify::{read, Meaning, Reading};
 use super::play::shown;
@@ -30,8 +29,7 @@ use connid_sim::oracle::{
 };
 use connid_sim::scenario::{ClientSpec, Dur, Scenario, SERVER};
 
-/// The client's host name in transcripts.
-pub const CLIENT: &str = "client";
+pub use crate::answering::CLIENT;
 
 /// How the checker's server answers one try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,9 +50,6 @@ pub enum Answer {
     /// another address), then (after a pause) the right OK from the port asked.
     OtherPortFirst,
 }
-
-/// How long an unanswered TCP connection is held open: longer than any case.
-const HOLD: Duration = Duration::from_secs(600);
 
 /// How long the wrong reply comes before the right one.
 const WRONG_FIRST: Duration = Duration::from_millis(300);
@@ -104,11 +99,11 @@ pub enum Need {
     Tries(usize),
 }
 
-const ESTABLISHED_QUOTE: &str = "If the client receives an OK message, it prints out a \u{201c}Connection established\u{201d} message, indicating the connectionID, its IP address, its port number, and the current timestamp. Then, the client exits gracefully after closing any open sockets";
-const RETRY_QUOTE: &str = "it prints out a \u{201c}Connection Error\u{201d} message with the connection ID and the current timestamp, and asks the user to enter a new connection ID. Then, it retries to establish a connection again with a newly created socket and with this newly entered connection ID to the same server";
-const FAILURE_QUOTE: &str = "After three tries to establish a connection without success to the same server, the client prints a \u{201c}Connection Failure\u{201d} message with the current timestamp and exits gracefully after closing any open sockets";
-const TIMEOUT_QUOTE: &str = "If the client doesn\u{2019}t receive a reply within 15 seconds, it should timeout and follow the protocol below";
-const RECEIVES_QUOTE: &str = "If the client receives an OK message, it prints out a \u{201c}Connection established\u{201d} message";
+pub(crate) const ESTABLISHED_QUOTE: &str = "If the client receives an OK message, it prints out a \u{201c}Connection established\u{201d} message, indicating the connectionID, its IP address, its port number, and the current timestamp. Then, the client exits gracefully after closing any open sockets";
+pub(crate) const RETRY_QUOTE: &str = "it prints out a \u{201c}Connection Error\u{201d} message with the connection ID and the current timestamp, and asks the user to enter a new connection ID. Then, it retries to establish a connection again with a newly created socket and with this newly entered connection ID to the same server";
+pub(crate) const FAILURE_QUOTE: &str = "After three tries to establish a connection without success to the same server, the client prints a \u{201c}Connection Failure\u{201d} message with the current timestamp and exits gracefully after closing any open sockets";
+pub(crate) const TIMEOUT_QUOTE: &str = "If the client doesn\u{2019}t receive a reply within 15 seconds, it should timeout and follow the protocol below";
+pub(crate) const RECEIVES_QUOTE: &str = "If the client receives an OK message, it prints out a \u{201c}Connection established\u{201d} message";
 const FORMAT_QUOTE: &str = "Connection Error print out example: \u{201c}Connection Error 2678 on 2023- 01-16 06:06:06.123456\u{201d} ... After three tries, print out: \u{201c}Connection Failure on 2023-01-16 06:06:06.123456\u{201d}";
 
 /// Every client case, in the order they are reported.
@@ -364,7 +359,7 @@ fn error_and_failure_form(run: &Run, _: &Times) -> Result<(), String> {
 
 /// The client's tries in a run: a request from a new socket or for a new ID (UDP), a connection
 /// (TCP).
-fn tries(run: &Run) -> usize {
+pub(crate) fn tries(run: &Run) -> usize {
     let mut last: Option<(SocketAddr, Vec<u8>)> = None;
     let mut n = 0;
     for e in run.events.iter().filter(|e| e.host == CLIENT) {
@@ -449,7 +444,7 @@ fn meanings(run: &Run) -> Vec<Meaning> {
 /// its exact form, a part it leaves out filled in from what the client did (the ID of its last
 /// request, the address of the OK it was sent, the time it was printed). So a client is judged on
 /// its timing, sockets and IDs, not on its spelling, which the format cases judge.
-fn as_meant(run: &Run) -> (Run, Vec<(String, &'static str)>) {
+pub(crate) fn as_meant(run: &Run) -> (Run, Vec<(String, &'static str)>) {
     let mut meant = run.clone();
     // Each established line's message (`OK <id> <ip> <port>`) with a part conform filled in, and
     // which part.
@@ -476,7 +471,12 @@ fn as_meant(run: &Run) -> (Run, Vec<(String, &'static str)>) {
                     Timestamp(r.at.unwrap_or(
                         run.epoch + chrono::Duration::from_std(e.at).unwrap_or_default(),
                     ));
-                let id = |fallback: Option<String>| r.id.clone().or(fallback).unwrap_or_default();
+                // The ID as printed where it is the one expected (an ID may end in punctuation the
+                // lenient reading leaves out), else as read leniently, else the one expected.
+                let id = |fallback: Option<String>| match (&r.raw_id, &fallback) {
+                    (Some(raw), Some(expected)) if raw == expected => raw.clone(),
+                    _ => r.id.clone().or(fallback).unwrap_or_default(),
+                };
                 // The same line in its exact form, written by connid's own line types; one whose ID
                 // is no ID stays as printed.
                 let line = match r.meaning {
@@ -540,217 +540,22 @@ fn marked(verdict: Verdict, filled: &[(String, &'static str)]) -> Verdict {
     }
 }
 
-/// The replies the checker sends for one try: after how long, to where, what, and whether from another
-/// port than the one asked.
-fn replies(
-    answer: Answer,
-    id: &str,
-    from: SocketAddr,
-    previous: Option<&(SocketAddr, String)>,
-) -> Vec<(Duration, SocketAddr, String, bool)> {
-    let ok = |id: &str, to: SocketAddr| format!("OK {id} {} {}", to.ip(), to.port());
-    // From the port asked, as every reply but a forgery.
-    let asked = |delay, to, text| (delay, to, text, false);
-    let other = if id == "99999" { "99998" } else { "99999" };
-    match answer {
-        Answer::Ok => vec![asked(Duration::ZERO, from, ok(id, from))],
-        Answer::Reset => vec![asked(Duration::ZERO, from, format!("RESET {id}"))],
-        Answer::Silent | Answer::Drop => Vec::new(),
-        Answer::OtherIdFirst => vec![
-            asked(Duration::ZERO, from, ok(other, from)),
-            asked(WRONG_FIRST, from, ok(id, from)),
-        ],
-        Answer::MalformedFirst => vec![
-            asked(Duration::ZERO, from, format!("OK {id}")),
-            asked(WRONG_FIRST, from, ok(id, from)),
-        ],
-        Answer::OldSocketLate => {
-            let mut out: Vec<_> = previous
-                .map(|(old, old_id)| asked(Duration::ZERO, *old, ok(old_id, *old)))
-                .into_iter()
-                .collect();
-            out.push(asked(WRONG_FIRST, from, ok(id, from)));
-            out
-        }
-        Answer::OtherPortFirst => vec![
-            (Duration::ZERO, from, format!("OK {id} 10.9.9.9 9"), true),
-            asked(WRONG_FIRST, from, ok(id, from)),
-        ],
-    }
-}
-
-/// The checker's UDP server: a new try is a request from a new socket or for a new ID.
-async fn serve_udp(
-    socket: UdpSocket,
-    recorder: Recorder,
-    start: Instant,
-    answers: &'static [Answer],
-) {
-    let Ok(server) = socket.local_addr() else {
-        return;
-    };
-    let mut tries: Vec<(SocketAddr, String)> = Vec::new();
-    let mut buf = vec![0; 65_536];
-    while let Ok((n, from)) = socket.recv_from(&mut buf).await {
-        let at = start.elapsed();
-        let bytes = &buf[..n];
-        let id = protocol::parse_request(bytes).ok().map(|i| i.to_string());
-        let is_new = id.as_ref().is_some_and(|id| {
-            tries
-                .last()
-                .is_none_or(|(a, last)| *a != from || last != id)
-        });
-        if let (true, Some(id)) = (is_new, &id) {
-            tries.push((from, id.clone()));
-        }
-        let n_try = tries.len().saturating_sub(1);
-        let answer = answers.get(n_try).copied().unwrap_or(Answer::Ok);
-        if answer == Answer::Drop {
-            // Lost on the way, as far as the client can tell.
-            recorder.send(at, CLIENT, Transport::Udp, from, server, bytes);
-            continue;
-        }
-        recorder.send_arrived(at, CLIENT, Transport::Udp, from, server, bytes);
-        let Some(id) = id else {
-            continue;
-        };
-        let previous = n_try.checked_sub(1).and_then(|i| tries.get(i));
-        for (delay, to, text, elsewhere) in replies(answer, &id, from, previous) {
-            crate::clock::sleep(delay).await;
-            let at = start.elapsed();
-            // A forgery leaves from another socket of the checker: the client must see its source.
-            let other = match elsewhere {
-                true => UdpSocket::bind((LOOPBACK, 0)).await.ok(),
-                false => None,
-            };
-            let out = other.as_ref().unwrap_or(&socket);
-            let Ok(source) = out.local_addr() else {
-                continue;
-            };
-            let sent = out.send_to(text.as_bytes(), to).await;
-            crate::clock::sent();
-            if sent.is_ok() {
-                recorder.send_arrived(at, SERVER, Transport::Udp, source, to, text.as_bytes());
-            }
-        }
-    }
-}
-
-/// The checker's TCP server: each connection is a try.
-async fn serve_tcp(
-    listener: TcpListener,
-    recorder: Recorder,
-    start: Instant,
-    answers: &'static [Answer],
-) {
-    let Ok(server) = listener.local_addr() else {
-        return;
-    };
-    let mut n_try = 0;
-    while let Ok((stream, peer)) = listener.accept().await {
-        let at = start.elapsed();
-        recorder.record(at, CLIENT, EventKind::Connect { to: server });
-        recorder.record(
-            at,
-            CLIENT,
-            EventKind::Connected {
-                from: peer,
-                to: server,
-            },
-        );
-        let answer = answers.get(n_try).copied().unwrap_or(Answer::Ok);
-        n_try += 1;
-        tokio::spawn(serve_connection(
-            stream,
-            peer,
-            server,
-            recorder.clone(),
-            start,
-            answer,
-        ));
-    }
-}
-
-/// Reads one request from a connection (framed as connid's server frames it), answers it, closes.
-async fn serve_connection(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    server: SocketAddr,
-    recorder: Recorder,
-    start: Instant,
-    answer: Answer,
-) {
-    let settle = connid::defaults::SETTLE;
-    let mut framer = Framer::new();
-    let mut buf = [0u8; 2048];
-    let message = loop {
-        let wait = if framer.can_settle() {
-            settle
-        } else {
-            Duration::from_secs(3600)
-        };
-        match crate::clock::timeout(wait, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break framer.settle(),
-            Ok(Ok(n)) => {
-                let at = start.elapsed();
-                recorder.send_arrived(at, CLIENT, Transport::Tcp, peer, server, &buf[..n]);
-                framer.extend(&buf[..n]);
-                match framer.next_frame() {
-                    Frame::Message(m) => break Some(m),
-                    Frame::TooLong(_) => break None,
-                    Frame::Incomplete => {}
-                }
-            }
-            Err(_) => break framer.settle(),
-        }
-    };
-    let id = message.and_then(|m| protocol::parse_request(&m).ok());
-    if let Some(id) = id {
-        let planned = replies(answer, id.as_str(), peer, None);
-        let last = planned.len();
-        // Over TCP every reply comes on the connection: a reply from elsewhere is a UDP matter.
-        for (i, (delay, _, text, _)) in planned.into_iter().enumerate() {
-            crate::clock::sleep(delay).await;
-            // A reply that another follows ends with a newline, so a reader can tell them apart.
-            let text = if i + 1 < last {
-                format!("{text}\n")
-            } else {
-                text
-            };
-            let at = start.elapsed();
-            let written = stream.write_all(text.as_bytes()).await;
-            crate::clock::sent();
-            if written.is_err() {
-                break;
-            }
-            recorder.send_arrived(at, SERVER, Transport::Tcp, server, peer, text.as_bytes());
-        }
-    }
-    if matches!(answer, Answer::Silent | Answer::Drop) {
-        // Held open and unanswered (a half-close by the client reads as the end of its request, not of
-        // the connection) until the client has surely given up; the case ends before.
-        crate::clock::sleep(HOLD).await;
-        return;
-    }
-    let _ = stream.shutdown().await;
-    recorder.record(
-        start.elapsed(),
-        SERVER,
-        EventKind::Close {
-            local: server,
-            peer,
-        },
-    );
-}
-
 /// The scenario a client case is judged against: one client with the case's IDs and the timers.
-fn scenario(case: &ClientCase, port: u16, pace: Pace, typed: Vec<String>) -> Scenario {
+/// The scenario a client run named `name` is judged against: one client with `first_id`, the lines
+/// typed and the timers.
+pub(crate) fn scenario(
+    name: &str,
+    first_id: &str,
+    port: u16,
+    pace: Pace,
+    typed: Vec<String>,
+) -> Scenario {
     let times = pace.times();
-    let mut s = judged_scenario(case.id, port, pace);
+    let mut s = judged_scenario(name, port, pace);
     s.clients.push(ClientSpec {
         name: CLIENT.to_string(),
         start: Dur(Duration::ZERO),
-        id: case.first_id.to_string(),
+        id: first_id.to_string(),
         typed,
         typing: Dur(Duration::ZERO),
         timeout: Dur(times.timeout),
@@ -762,6 +567,34 @@ fn scenario(case: &ClientCase, port: u16, pace: Pace, typed: Vec<String>) -> Sce
 }
 
 impl Answer {
+    /// The plan the checker's server answers a try by.
+    pub fn plan(self) -> TryPlan {
+        let at = |after_ms, what| Reply { after_ms, what };
+        let right_after = |wrong| TryPlan {
+            lost: false,
+            replies: vec![
+                at(0, wrong),
+                at(WRONG_FIRST.as_millis() as u64, ReplyKind::Ok),
+            ],
+        };
+        match self {
+            Answer::Ok => TryPlan::ok(),
+            Answer::Reset => TryPlan {
+                lost: false,
+                replies: vec![at(0, ReplyKind::Reset)],
+            },
+            Answer::Silent => TryPlan::default(),
+            Answer::Drop => TryPlan {
+                lost: true,
+                replies: Vec::new(),
+            },
+            Answer::OtherIdFirst => right_after(ReplyKind::OkOther(Twist::Distinct)),
+            Answer::MalformedFirst => right_after(ReplyKind::Malformed(Garble::NoAddress)),
+            Answer::OldSocketLate => right_after(ReplyKind::OldSocket),
+            Answer::OtherPortFirst => right_after(ReplyKind::OtherPort),
+        }
+    }
+
     /// What the checker does with a try, in words.
     fn words(self) -> &'static str {
         match self {
@@ -778,6 +611,16 @@ impl Answer {
 }
 
 impl ClientCase {
+    /// What the case gives the client.
+    pub fn plan(&self) -> ClientPlan {
+        ClientPlan {
+            first_id: self.first_id.to_string(),
+            typed: self.typed.iter().map(|t| t.to_string()).collect(),
+            end_input: self.end_input,
+            tries: self.answers.iter().map(|a| a.plan()).collect(),
+        }
+    }
+
     /// Every result of the case before it has run, from its own (`blank`): that one alone.
     fn blank_results(&self, blank: CaseResult) -> Vec<CaseResult> {
         vec![blank]
@@ -834,7 +677,7 @@ const ASK_LOOK: Duration = Duration::from_millis(2);
 /// types after a Connection Error, once, when the client reads its input ([`crate::asking`]), never
 /// because some text looks like a prompt.
 struct Keyboard<'a> {
-    case: &'a ClientCase,
+    plan: &'a ClientPlan,
     stdin: Option<tokio::process::ChildStdin>,
     recorder: &'a Recorder,
     start: Instant,
@@ -846,9 +689,9 @@ impl Keyboard<'_> {
     /// What to give the client next: the next line to type, or `None` to end input; `Some(None)`
     /// when there is nothing to give unasked.
     fn next(&self, asked: bool) -> Option<Option<String>> {
-        match self.case.typed.get(self.typed.len()) {
+        match self.plan.typed.get(self.typed.len()) {
             Some(id) => Some(Some(id.to_string())),
-            None if self.case.end_input => Some(None),
+            None if self.plan.end_input => Some(None),
             // Input stays open: only a client that asks gets a line (which no client with no try
             // left should ask for).
             None if asked => Some(Some("4444".to_string())),
@@ -931,28 +774,88 @@ async fn run_one(
     transport: Transport,
     pace: Pace,
 ) -> CaseResult {
-    // The checker waits in real time; the program's own timers (passed as arguments) are its own.
     let times = pace.times();
     let mut result = CaseResult::new(case.id, case.quote, case.level, transport)
         .described(case.reading, case.expect)
         .sending(case.sends());
-    let fail = Verdict::failed;
-    let recorder = Recorder::new();
-    let start = Instant::now();
-    let epoch = SystemClock.now();
-    let (port, server_task) = match serve(case, transport, &recorder, start).await {
-        Ok(bound) => bound,
-        Err(e) => {
-            result.verdict = fail(format!("cannot serve on loopback: {e}"));
+    let played = match play_client(&case.plan(), program, transport, pace).await {
+        Ok(played) => played,
+        Err(why) => {
+            result.verdict = Verdict::failed(why);
             return result;
         }
     };
+    let ClientPlayed {
+        recorder,
+        start,
+        epoch,
+        port,
+        typed,
+        sent,
+        stderr,
+    } = played;
+    result.stderr = stderr;
+    let run = told_run(&mut result, &recorder, &[SERVER, CLIENT], start, epoch);
+    result.verdict = judge_run(case, program, transport, pace, port, &run, typed, &sent);
+    result.absent = !reached(&run);
+    if matches!(result.verdict, Verdict::Fail { .. }) && !result.absent {
+        result.shortfall = owner_of_unmet(case.needs, &run)
+            .or_else(|| asked_after_last_try(&result.verdict, times.tries));
+    }
+    result
+}
+
+/// What the checker gives a client in one run: the ID on its command line, the lines it types after
+/// each Connection Error, whether input then ends, and how its server answers each try.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientPlan {
+    pub first_id: String,
+    pub typed: Vec<String>,
+    /// When the typed lines run out: end input, or keep it open (and type `4444` only into a prompt
+    /// that shows).
+    pub end_input: bool,
+    /// How each try is answered; tries beyond the list get an OK at once.
+    pub tries: Vec<TryPlan>,
+}
+
+/// What one run of a client recorded, not yet judged.
+pub struct ClientPlayed {
+    pub recorder: Recorder,
+    pub start: Instant,
+    /// The wall clock's reading at `start`.
+    pub epoch: chrono::NaiveDateTime,
+    /// The checker's server's port.
+    pub port: u16,
+    /// What the keyboard typed.
+    pub typed: Vec<String>,
+    /// Where the client sent, as the clock's library saw it.
+    pub sent: Vec<crate::clock::Sent>,
+    pub stderr: String,
+}
+
+/// Runs a fresh child of `program` against the checker's server answering as `plan` says, the
+/// keyboard typing as it says, until the client ends or has surely had time to. `Err` says why it
+/// could not be run at all.
+pub async fn play_client(
+    plan: &ClientPlan,
+    program: &Program,
+    transport: Transport,
+    pace: Pace,
+) -> Result<ClientPlayed, String> {
+    // The checker waits in real time; the program's own timers (passed as arguments) are its own.
+    let times = pace.times();
+    let recorder = Recorder::new();
+    let start = Instant::now();
+    let epoch = SystemClock.now();
+    let (port, server_task) = serve(transport, plan.tries.clone(), &recorder, start)
+        .await
+        .map_err(|e| format!("cannot serve on loopback: {e}"))?;
     let fill = Fill {
         ip: LOOPBACK,
         port,
         transport,
         times: pace.times(),
-        id: case.first_id.to_string(),
+        id: plan.first_id.clone(),
     };
     let argv = program.command(&fill);
     let (printed_tx, mut printed) = mpsc::unbounded_channel();
@@ -968,12 +871,11 @@ async fn run_one(
         Ok(spawned) => spawned,
         Err(e) => {
             server_task.abort();
-            result.verdict = fail(format!("cannot start {}: {e}", argv.join(" ")));
-            return result;
+            return Err(format!("cannot start {}: {e}", argv.join(" ")));
         }
     };
     let mut keyboard = Keyboard {
-        case,
+        plan,
         stdin,
         recorder: &recorder,
         start,
@@ -988,20 +890,21 @@ async fn run_one(
     child
         .wait(deadline.saturating_duration_since(Instant::now()))
         .await;
-    result.stderr = child.stop().await;
+    let stderr = child.stop().await;
     // Where it sent, as the clock's library saw it: what says a client sent to a port of its own.
     let sent = crate::clock::sends();
     // Replies still being sent finish, so their events are in the record.
     crate::clock::sleep(Duration::from_millis(50)).await;
     server_task.abort();
-    let run = told_run(&mut result, &recorder, &[SERVER, CLIENT], start, epoch);
-    result.verdict = judge_run(case, program, transport, pace, port, &run, typed, &sent);
-    result.absent = !reached(&run);
-    if matches!(result.verdict, Verdict::Fail { .. }) && !result.absent {
-        result.shortfall = owner_of_unmet(case.needs, &run)
-            .or_else(|| asked_after_last_try(&result.verdict, times.tries));
-    }
-    result
+    Ok(ClientPlayed {
+        recorder,
+        start,
+        epoch,
+        port,
+        typed,
+        sent,
+        stderr,
+    })
 }
 
 /// `client.failure.after-three-tries`, which owns it, if `verdict` failed for a prompt after the
@@ -1018,7 +921,7 @@ fn asked_after_last_try(verdict: &Verdict, tries: u32) -> Option<&'static str> {
 }
 
 /// Whether the client reached the checker's server at all (sent to it, or connected).
-fn reached(run: &Run) -> bool {
+pub(crate) fn reached(run: &Run) -> bool {
     run.events.iter().any(|e| {
         e.host == CLIENT && matches!(e.kind, EventKind::Send { .. } | EventKind::Connected { .. })
     })
@@ -1077,7 +980,7 @@ fn judge_run(
             )),
         };
     }
-    let scenario = scenario(case, port, pace, typed);
+    let scenario = scenario(case.id, case.first_id, port, pace, typed);
     let own = case.own.map_or(Ok(()), |own| own(run, &pace.times()));
     let (meant, filled) = as_meant(run);
     let judged = if case.exact_lines { run } else { &meant };
@@ -1108,34 +1011,6 @@ fn wrong_request(run: &Run) -> Option<String> {
         }
         _ => None,
     })
-}
-
-/// The checker's server for a client case, on a free loopback port: the port and its task.
-async fn serve(
-    case: &ClientCase,
-    transport: Transport,
-    recorder: &Recorder,
-    start: Instant,
-) -> std::io::Result<(u16, tokio::task::JoinHandle<()>)> {
-    let any = SocketAddr::new(LOOPBACK, 0);
-    match transport {
-        Transport::Udp => {
-            let s = UdpSocket::bind(any).await?;
-            let port = s.local_addr()?.port();
-            Ok((
-                port,
-                tokio::spawn(serve_udp(s, recorder.clone(), start, case.answers)),
-            ))
-        }
-        Transport::Tcp => {
-            let l = TcpListener::bind(any).await?;
-            let port = l.local_addr()?.port();
-            Ok((
-                port,
-                tokio::spawn(serve_tcp(l, recorder.clone(), start, case.answers)),
-            ))
-        }
-    }
 }
 
 /// Reads what the client prints until it ends or `deadline` (its lines are recorded as they come),
@@ -1197,13 +1072,20 @@ pub fn selected(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::answering::outgoing;
 
     #[test]
     fn a_wrong_reply_comes_first_and_the_right_one_after_a_pause() {
         let from: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let old: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let sent = |answer: Answer, id: &str, previous: Option<&(SocketAddr, String)>| {
+            outgoing(&answer.plan(), id, from, previous)
+                .into_iter()
+                .map(|o| (o.after, o.to, o.text, o.elsewhere))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(
-            replies(Answer::OtherIdFirst, "7", from, None),
+            sent(Answer::OtherIdFirst, "7", None),
             [
                 (
                     Duration::ZERO,
@@ -1215,12 +1097,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            replies(
-                Answer::OldSocketLate,
-                "8",
-                from,
-                Some(&(old, "7".to_string()))
-            ),
+            sent(Answer::OldSocketLate, "8", Some(&(old, "7".to_string()))),
             [
                 (
                     Duration::ZERO,
@@ -1233,20 +1110,18 @@ mod tests {
         );
         // The forgery: the right ID, another address, from another port; then the right OK.
         assert_eq!(
-            replies(Answer::OtherPortFirst, "7", from, None),
+            sent(Answer::OtherPortFirst, "7", None),
             [
                 (Duration::ZERO, from, "OK 7 10.9.9.9 9".to_string(), true),
                 (WRONG_FIRST, from, "OK 7 127.0.0.1 5000".to_string(), false)
             ]
         );
-        assert!(replies(Answer::Drop, "7", from, None).is_empty());
-        assert_eq!(replies(Answer::Reset, "7", from, None)[0].2, "RESET 7");
-        assert!(protocol::parse(
-            replies(Answer::MalformedFirst, "7", from, None)[0]
-                .2
-                .as_bytes()
-        )
-        .is_err());
+        assert!(sent(Answer::Drop, "7", None).is_empty() && Answer::Drop.plan().lost);
+        assert!(sent(Answer::Silent, "7", None).is_empty() && !Answer::Silent.plan().lost);
+        assert_eq!(sent(Answer::Reset, "7", None)[0].2, "RESET 7");
+        assert_eq!(sent(Answer::Ok, "7", None)[0].2, "OK 7 127.0.0.1 5000");
+        let malformed = sent(Answer::MalformedFirst, "7", None);
+        assert!(protocol::parse(malformed[0].2.as_bytes()).is_err());
     }
 
     fn run(events: Vec<(f64, &str, EventKind)>) -> Run {
@@ -1284,6 +1159,17 @@ mod tests {
 
     fn out(line: &str) -> EventKind {
         EventKind::Out(line.to_string())
+    }
+
+    /// Every line printed in `run`, by anyone, in order.
+    fn printed(run: Run) -> Vec<String> {
+        run.events
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Out(line) => Some(line),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
@@ -1341,6 +1227,41 @@ mod tests {
     }
 
     #[test]
+    fn an_id_that_ends_in_punctuation_is_read_as_printed() {
+        let (a, s) = ("127.0.0.1:4000", "127.0.0.1:5000");
+        let r = run(vec![
+            (0.1, CLIENT, send(a, s, "HELLO [a]:(")),
+            (
+                0.2,
+                CLIENT,
+                out("Connection Error [a]:( on 2026-12-02 10:00:00.200000"),
+            ),
+            (0.3, CLIENT, send(a, s, "HELLO (b),")),
+            (0.4, SERVER, send(s, a, "OK (b), 127.0.0.1 4000")),
+            (
+                0.5,
+                CLIENT,
+                out("Connection established (b), 127.0.0.1 4000 on 2026-12-02 10:00:00.500000"),
+            ),
+            // Punctuation around an ID that is not the one asked is still left out.
+            (
+                0.6,
+                CLIENT,
+                out("Connection Error: (b)x, on 2026-12-02 10:00:00.600000"),
+            ),
+        ]);
+        let (meant, _) = as_meant(&r);
+        assert_eq!(
+            printed(meant),
+            [
+                "Connection Error [a]:( on 2026-12-02 10:00:00.200000",
+                "Connection established (b), 127.0.0.1 4000 on 2026-12-02 10:00:00.500000",
+                "Connection Error b)x on 2026-12-02 10:00:00.600000",
+            ]
+        );
+    }
+
+    #[test]
     fn lines_are_judged_for_their_meaning_with_missing_parts_filled_in() {
         let (a, s) = ("127.0.0.1:4000", "127.0.0.1:5000");
         let r = run(vec![
@@ -1366,16 +1287,8 @@ mod tests {
             said,
             Verdict::failed("client prints established (OK 1002 127.0.0.1 4000, the address inferred by conform: the line printed none) late".into())
         );
-        let meant: Vec<String> = meant
-            .events
-            .into_iter()
-            .filter_map(|e| match e.kind {
-                EventKind::Out(line) => Some(line),
-                _ => None,
-            })
-            .collect();
         assert_eq!(
-            meant,
+            printed(meant),
             [
                 "Connection Error 1001 on 2026-12-02 10:00:01.500000",
                 "Connection established 1002 127.0.0.1 4000 on 2026-12-02 10:00:01.800000",

@@ -1,9 +1,10 @@
-//! `conform explore server` and `conform replay`: the command line of [`conform::explore`].
+//! `conform explore server|client` and `conform replay`: the command line of [`conform::explore`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use conform::explore::{self, session, timeline::Timeline, Explore, ExploreProgress};
+use conform::explore::plan::{Plan, Role as Side};
+use conform::explore::{self, session, Explore, ExploreProgress};
 use conform::{Pace, Program};
 use connid::stdout;
 
@@ -20,6 +21,16 @@ pub enum Role {
         #[arg(last = true, required = true, value_name = "CMD ARGS")]
         command: Vec<String>,
     },
+    /// CMD is a client; the checker serves and types, its answers and the IDs typed varying with the
+    /// seed. `{ip}` `{port}` `{id}` `{transport}` in ARGS are filled in, and with `--timing scaled`
+    /// `{timeout}`.
+    Client {
+        #[command(flatten)]
+        args: ExploreArgs,
+        /// The client's command line.
+        #[arg(last = true, required = true, value_name = "CMD ARGS")]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -33,7 +44,7 @@ pub struct ExploreArgs {
     /// Transports to explore.
     #[arg(long, value_enum, default_value_t = Transports::Both)]
     transport: Transports,
-    /// Sessions played at once, each with its own server process and port (default: cores x 2).
+    /// Sessions played at once, each with its own process and port (default: cores x 2).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
     /// exact: the assignment's timers. scaled: shortened ones, passed in `{ttl}`, `{idle}`.
@@ -64,7 +75,7 @@ pub struct ReplayArgs {
     /// `auto`: the virtual clock where it can run; `1`: real time.
     #[arg(long, value_name = "auto|1", default_value = "auto", value_parser = super::parse_speed)]
     speed: Speed,
-    /// The server's command line.
+    /// The program's command line (a server's or a client's, as the session is).
     #[arg(last = true, required = true, value_name = "CMD ARGS")]
     command: Vec<String>,
 }
@@ -77,7 +88,7 @@ fn pace(timing: TimingArg, speed: Speed) -> Pace {
 /// Refuses what would explore nothing or fail at once: no seed, seeds past the end of u64, a
 /// program that cannot start, scaled timers without their placeholders, a report that cannot be
 /// written.
-fn refused(args: &ExploreArgs, program: &Program) -> Result<(), ExitCode> {
+fn refused(args: &ExploreArgs, program: &Program, side: Side) -> Result<(), ExitCode> {
     if args.seeds == 0 {
         return Err(usage_error("--seeds 0 explores nothing"));
     }
@@ -90,23 +101,29 @@ fn refused(args: &ExploreArgs, program: &Program) -> Result<(), ExitCode> {
         )));
     }
     program.startable().map_err(|why| usage_error(&why))?;
-    if matches!(args.timing, TimingArg::Scaled) && !program.takes_timers(true) {
-        return Err(usage_error(
-            "--timing scaled needs {ttl} and {idle} in the command line",
-        ));
+    let server = side == Side::Server;
+    if matches!(args.timing, TimingArg::Scaled) && !program.takes_timers(server) {
+        return Err(usage_error(match server {
+            true => "--timing scaled needs {ttl} and {idle} in the command line",
+            false => "--timing scaled needs {timeout} in the command line",
+        }));
     }
     check_writable(args.json.iter().chain(&args.html))
 }
 
-/// `conform explore server`.
+/// `conform explore server|client`.
 pub fn explore(role: Role) -> ExitCode {
-    let Role::Server { args, command } = role;
+    let (side, args, command) = match role {
+        Role::Server { args, command } => (Side::Server, args, command),
+        Role::Client { args, command } => (Side::Client, args, command),
+    };
     let program = Program::new(command.clone());
-    if let Err(code) = refused(&args, &program) {
+    if let Err(code) = refused(&args, &program, side) {
         return code;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let options = Explore {
+        role: side,
         seeds: args.seeds,
         from: args.from,
         transports: super::transports_of(args.transport),
@@ -138,7 +155,7 @@ pub fn explore(role: Role) -> ExitCode {
                 .set_message(format!("shrinking a session that breaks {rule}"));
         }
     };
-    let exploration = match terminal.drive(explore::explore_server(&program, &options, progress)) {
+    let exploration = match terminal.drive(explore::explore(&program, &options, progress)) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -161,7 +178,7 @@ pub fn explore(role: Role) -> ExitCode {
 
 /// `conform replay`: plays a saved session once and judges it.
 pub fn replay(args: ReplayArgs) -> ExitCode {
-    let timeline = match Timeline::load(&args.file) {
+    let plan = match Plan::load(&args.file) {
         Ok(t) => t,
         Err(why) => return usage_error(&why),
     };
@@ -171,7 +188,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     }
     let pace = pace(args.timing, args.speed);
     let terminal = Terminal::new();
-    let played = match terminal.drive(session::play(&program, &timeline, pace)) {
+    let played = match terminal.drive(session::play_plan(&program, &plan, pace)) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -183,7 +200,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     for v in &played.broken {
         text.push_str(&format!(
             "broken ({}): {}: {}\n",
-            explore::level(v.rule).name(),
+            explore::level(v.rule, &plan).name(),
             v.rule,
             v.message
         ));
@@ -191,7 +208,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     if played.broken.is_empty() && played.unplayable.is_none() {
         text.push_str(&format!(
             "every rule kept ({})\n",
-            session::RULES.join(", ")
+            explore::rules(plan.role()).join(", ")
         ));
     }
     if stdout::write_out(&text).is_err() {
@@ -200,7 +217,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     let required = played
         .broken
         .iter()
-        .any(|v| explore::level(v.rule) == conform::Level::Required);
+        .any(|v| explore::level(v.rule, &plan) == conform::Level::Required);
     match (required, &played.unplayable) {
         (true, _) | (false, Some(_)) => ExitCode::from(1),
         _ => ExitCode::SUCCESS,

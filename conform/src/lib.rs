@@ -67,6 +67,7 @@ macro_rules! impl_case {
     };
 }
 
+pub mod answering;
 pub mod asking;
 pub mod child;
 pub mod classify;

@@ -1,7 +1,7 @@
 //! `conform server|client [OPTIONS] -- CMD ARGS...`: runs the server or the client suite against any
 //! implementation of the protocol and judges it with the simulator's oracle. `conform matrix
 //! MANIFEST`: both suites against every implementation a manifest lists, in one report. `conform
-//! explore server -- CMD ARGS...`: random sessions from seeds, shrunk when they break a rule;
+//! explore server|client -- CMD ARGS...`: random sessions from seeds, shrunk when they break a rule;
 //! `conform replay FILE -- CMD ARGS...` plays a saved one again (`explore_cli`).
 //!
 //! Exit codes: 0 no required case failed (with `--strict`: no required or robustness case), 1 one

@@ -128,6 +128,9 @@ const C_VIRTUAL: &[&str] = &[
     "sem_clockwait",
     "pthread_mutex_timedlock",
     "pthread_mutex_clocklock",
+    "futex_wait",
+    "futex_wait_bitset",
+    "futex_wait_bitset_realtime",
 ];
 
 #[test]

@@ -17,6 +17,12 @@ DEFECT, one per class of bug seen in real submissions:
                       into the program would be) instead of SERVER_PORT
   extra-fields        sends "HELLO <id> <server ip> <server port>", and gives up after four times
                       the timeout (60 s for 15 s)
+Defects no fixed case reaches (`conform explore client` finds each; TESTING.md says which rule):
+  reset-any-id        takes a RESET for any ID as the answer to its request
+  case-blind          takes a reply whose ID differs from its own only in letter case
+  timeout-restarts    waits the whole timeout again after each reply it ignores
+  small-buffer        reads UDP replies into a 32-byte buffer, so a long ID's OK is cut and ignored
+  socket-per-id       keeps a UDP socket per ID and uses it again when that ID is typed again
 Not a defect, a style seen in real submissions (the client stays correct):
   line-then-prompt    prints "Enter a new connection ID" as a line of its own, then input(">> ")
 Standard library only. Replies for another ID, malformed replies and (UDP) datagrams from another
@@ -46,17 +52,32 @@ def now():
     return datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def new_socket():
+by_id = {}
+
+
+def new_socket(cid):
     global shared
     kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
     if defect == "reuses-socket" and transport == "udp":
         if shared is None:
             shared = socket.socket(socket.AF_INET, kind)
         return shared
+    if defect == "socket-per-id" and transport == "udp":
+        if cid not in by_id:
+            by_id[cid] = socket.socket(socket.AF_INET, kind)
+        return by_id[cid]
     return socket.socket(socket.AF_INET, kind)
 
 
+def kept(s):
+    return s is shared or s in by_id.values()
+
+
 def matches(parts, cid):
+    if defect == "reset-any-id" and len(parts) == 2 and parts[0] == "RESET":
+        return True
+    if defect == "case-blind" and len(parts) in (2, 4) and parts[0] in ("OK", "RESET"):
+        return parts[1].lower() == cid.lower() and (len(parts) == 4) == (parts[0] == "OK")
     if defect == "takes-other-id":
         return len(parts) == 4 and parts[0] == "OK" or len(parts) == 2 and parts[0] == "RESET"
     return (len(parts) == 4 and parts[0] == "OK" or len(parts) == 2 and parts[0] == "RESET") and parts[1] == cid
@@ -64,7 +85,7 @@ def matches(parts, cid):
 
 def attempt(cid):
     """The matching reply's fields, or None at the timeout."""
-    s = new_socket()
+    s = new_socket(cid)
     deadline = time.monotonic() + timeout
     request = ("%s %s" % (verb, cid)).encode()
     if defect == "extra-fields":
@@ -84,7 +105,7 @@ def attempt(cid):
                 return None
             s.settimeout(left)
             if transport == "udp":
-                data, source = s.recvfrom(2048)
+                data, source = s.recvfrom(32 if defect == "small-buffer" else 2048)
                 if defect != "takes-any-source" and source != (ip, port):
                     continue
                 lines = [data]
@@ -99,12 +120,14 @@ def attempt(cid):
                 parts = line.decode(errors="replace").split()
                 if matches(parts, cid):
                     return parts
+            if defect == "timeout-restarts" and lines:
+                deadline = time.monotonic() + timeout
             if transport == "tcp" and not data:
                 return None
     except OSError:
         return None
     finally:
-        if s is not shared:
+        if not kept(s):
             s.close()
 
 

@@ -90,7 +90,6 @@ extern "C" {
         fd: c_int,
         off: i64,
     ) -> *mut c_void;
-    fn syscall(number: c_long, ...) -> c_long;
     fn __errno_location() -> *mut c_int;
     fn getpid() -> c_int;
     fn gettid() -> c_int;
@@ -293,7 +292,7 @@ fn claim(page: &'static Shared, tid: c_int) -> Option<usize> {
     for (index, slot) in page.slots.iter().enumerate() {
         let (owner, its_pid) = (slot.tid.load(Relaxed), slot.pid.load(Relaxed));
         // SAFETY: tgkill with signal 0 only checks that the thread exists.
-        let gone = unsafe { syscall(tgkill_number(), its_pid, owner, 0) } != 0;
+        let gone = sys(tgkill_number(), [its_pid.into(), owner.into(), 0, 0, 0, 0]) != 0;
         if gone
             && slot
                 .tid
@@ -307,6 +306,94 @@ fn claim(page: &'static Shared, tid: c_int) -> Option<usize> {
     }
     page.unsupported.fetch_or(UNSUPPORTED_SLOTS, Relaxed);
     None
+}
+
+/// libc's `syscall` as this library calls it: the system call `number` with six arguments (a call
+/// that takes fewer ignores the rest). Never the interposed [`syscall`] below.
+fn sys(number: c_long, args: [c_long; 6]) -> c_long {
+    let f = real!("syscall" as RawSyscall);
+    let [a, b, c, d, e, g] = args;
+    // SAFETY: libc's syscall reads its arguments from the registers a fixed-argument call fills
+    // (on x86-64 and aarch64 variadic integer arguments travel exactly as fixed ones).
+    unsafe { f(number, a, b, c, d, e, g) }
+}
+
+type RawSyscall =
+    unsafe extern "C" fn(c_long, c_long, c_long, c_long, c_long, c_long, c_long) -> c_long;
+
+/// libc's `syscall()`, through which Rust's standard library, parking_lot and others make their
+/// futex waits: a futex wait with a timeout is a timed wait on the virtual clock, like a condition
+/// variable's; every other call passes through. Declared with six fixed arguments: C's `...` cannot
+/// be written in stable Rust, and on x86-64 and aarch64 a variadic caller passes integer arguments
+/// exactly as it would fixed ones (a call with fewer leaves the rest as garbage, which the kernel
+/// ignores, as it does through libc's own).
+///
+/// # Safety
+/// As libc's `syscall`: the arguments are the system call's.
+#[no_mangle]
+pub unsafe extern "C" fn syscall(
+    number: c_long,
+    a: c_long,
+    b: c_long,
+    c: c_long,
+    d: c_long,
+    e: c_long,
+    g: c_long,
+) -> c_long {
+    let args = [a, b, c, d, e, g];
+    if number == futex_number() {
+        if let Some(r) = futex_wait(args) {
+            return r;
+        }
+    }
+    sys(number, args)
+}
+
+const FUTEX_WAIT: c_long = 0;
+const FUTEX_WAIT_BITSET: c_long = 9;
+const FUTEX_PRIVATE_FLAG: c_long = 128;
+const FUTEX_CLOCK_REALTIME: c_long = 256;
+const FUTEX_BITSET_MATCH_ANY: c_long = 0xffff_ffff;
+
+/// A futex wait with a timeout (`FUTEX_WAIT`, relative on the monotonic clock; `FUTEX_WAIT_BITSET`,
+/// absolute on the clock its flag names), made of real waits of a slice each until the virtual
+/// deadline: the result of the first that ends otherwise than by its timeout (woken, the word
+/// changed, a signal), or -1 with `ETIMEDOUT`. `None` for any other futex call, or with no clock.
+fn futex_wait(args: [c_long; 6]) -> Option<c_long> {
+    let [word, op, value, timeout, _, bitset] = args;
+    let command = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    if command != FUTEX_WAIT && command != FUTEX_WAIT_BITSET {
+        return None;
+    }
+    shared()?;
+    // SAFETY: the caller's timeout pointer, checked for null, as the kernel reads it.
+    let asked = unsafe { (timeout as *const Timespec).as_ref() }
+        .filter(|t| valid(t))
+        .copied()?;
+    let (until, bitset) = match command {
+        FUTEX_WAIT => (Until::In(to_ns(&asked)), FUTEX_BITSET_MATCH_ANY),
+        _ => {
+            let clock = match op & FUTEX_CLOCK_REALTIME {
+                0 => CLOCK_MONOTONIC,
+                _ => CLOCK_REALTIME,
+            };
+            (Until::At(clock, asked), bitset)
+        }
+    };
+    // Each slice: the same wait, to a real monotonic deadline a slice away.
+    let slice_op = FUTEX_WAIT_BITSET | (op & FUTEX_PRIVATE_FLAG);
+    let (r, _) = timed(until, |slice, _| {
+        let deadline = to_ts(real_now(CLOCK_MONOTONIC).saturating_add(slice));
+        let deadline = &deadline as *const Timespec as c_long;
+        match sys(futex_number(), [word, slice_op, value, deadline, 0, bitset]) {
+            -1 if errno() == ETIMEDOUT => None,
+            r => Some(r),
+        }
+    });
+    Some(r.unwrap_or_else(|| {
+        set_errno(ETIMEDOUT);
+        -1
+    }))
 }
 
 const fn futex_number() -> c_long {
@@ -393,18 +480,18 @@ fn sleep_slice(ns: i64, generation: u32) -> Option<c_int> {
     let ts = to_ts(ns);
     if let Some(page) = shared() {
         let word = &page.generation as *const core::sync::atomic::AtomicU32;
-        // SAFETY: FUTEX_WAIT (shared: the word is in a file mapping) on a live word of the page.
-        let r = unsafe {
-            syscall(
-                futex_number(),
-                word,
+        // FUTEX_WAIT (shared: the word is in a file mapping) on a live word of the page.
+        let r = sys(
+            futex_number(),
+            [
+                word as c_long,
                 0,
-                generation,
-                &ts as *const Timespec,
-                0usize,
+                c_long::from(generation),
+                &ts as *const Timespec as c_long,
                 0,
-            )
-        };
+                0,
+            ],
+        );
         return match (r, errno()) {
             (-1, EINTR) => Some(EINTR),
             _ => None,
@@ -723,18 +810,18 @@ fn epoll_slice(
     mask: *const c_void,
 ) -> Option<c_int> {
     let ts = to_ts(ns);
-    // SAFETY: the caller's descriptor, buffer and mask, a timespec of ours.
-    let r = unsafe {
-        syscall(
-            SYS_EPOLL_PWAIT2,
-            epfd,
-            events,
-            max,
-            &ts as *const Timespec,
-            mask,
-            SIGSET_BYTES,
-        )
-    };
+    // The caller's descriptor, buffer and mask, a timespec of ours.
+    let r = sys(
+        SYS_EPOLL_PWAIT2,
+        [
+            epfd.into(),
+            events as c_long,
+            max.into(),
+            &ts as *const Timespec as c_long,
+            mask as c_long,
+            SIGSET_BYTES as c_long,
+        ],
+    );
     match r {
         0 => None,
         r if r < 0 => Some(-1),
@@ -788,9 +875,16 @@ pub unsafe extern "C" fn epoll_pwait2(
     // SAFETY: the caller's pointer, checked for null.
     let asked = unsafe { tmo.as_ref() }.filter(|t| valid(t) && to_ns(t) > 0);
     let (Some(_), Some(asked)) = (shared(), asked) else {
-        // SAFETY: passed on as the raw system call.
-        let r = unsafe { syscall(SYS_EPOLL_PWAIT2, epfd, events, max, tmo, mask, SIGSET_BYTES) };
-        return r as c_int;
+        // Passed on as the raw system call.
+        let args = [
+            epfd.into(),
+            events as c_long,
+            max.into(),
+            tmo as c_long,
+            mask as c_long,
+            SIGSET_BYTES as c_long,
+        ];
+        return sys(SYS_EPOLL_PWAIT2, args) as c_int;
     };
     timed(Until::In(to_ns(asked)), |slice, _| {
         epoll_slice(epfd, events, max, slice, mask)

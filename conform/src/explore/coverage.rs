@@ -7,7 +7,11 @@ use connid::protocol::{self, Message};
 use connid_sim::events::{EventKind, Run};
 use connid_sim::scenario::SERVER;
 
-use super::timeline::{Send, Timeline};
+use super::client_plan::ClientTimeline;
+use super::plan::{Plan, Role};
+use super::timeline::{Sends, Timeline};
+use crate::answering::{ReplyKind, Twist};
+use crate::classify::{read, Meaning};
 
 /// Every situation, by name, with what it is.
 pub const SITUATIONS: &[(&str, &str)] = &[
@@ -49,9 +53,146 @@ pub const SITUATIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Every situation at zero.
-pub fn none() -> BTreeMap<&'static str, u64> {
-    SITUATIONS.iter().map(|(name, _)| (*name, 0)).collect()
+/// Every situation a client session can reach, by name, with what it is.
+pub const CLIENT_SITUATIONS: &[(&str, &str)] = &[
+    (
+        "established",
+        "the client printed a line that reads as Connection established",
+    ),
+    (
+        "failed",
+        "the client printed a line that reads as Connection Failure",
+    ),
+    ("reset-answered", "a try answered RESET"),
+    ("try-timed-out", "a try never answered, or its request lost"),
+    ("request-lost", "a UDP request treated as lost on the way"),
+    (
+        "reply-for-another-id",
+        "an OK or RESET for another ID than the try's",
+    ),
+    (
+        "reply-for-id-in-other-case",
+        "a reply for the try's ID in the other case",
+    ),
+    ("malformed-reply", "a reply in no valid form"),
+    ("forged-reply", "an OK from another port of the checker"),
+    (
+        "reply-to-old-socket",
+        "an OK for the try before, to its socket",
+    ),
+    ("duplicated-reply", "the same reply twice"),
+    (
+        "delayed-reply",
+        "a reply a second or more after the request",
+    ),
+    ("reply-after-timeout", "a reply after the try's timeout"),
+    (
+        "id-typed-again",
+        "the same ID typed again after a Connection Error",
+    ),
+    ("input-ended", "input ended at a prompt"),
+    ("id-over-32-characters", "an ID of more than 32 characters"),
+];
+
+/// The situations of `role`.
+pub fn of(role: Role) -> &'static [(&'static str, &'static str)] {
+    match role {
+        Role::Server => SITUATIONS,
+        Role::Client => CLIENT_SITUATIONS,
+    }
+}
+
+/// Every situation of `role` at zero.
+pub fn none(role: Role) -> BTreeMap<&'static str, u64> {
+    of(role).iter().map(|(name, _)| (*name, 0)).collect()
+}
+
+/// The situations one session of either kind reached.
+pub fn reached_by(plan: &Plan, run: &Run) -> Vec<&'static str> {
+    match plan {
+        Plan::Server(t) => reached(t, run),
+        Plan::Client(t) => client_reached(t, run),
+    }
+}
+
+/// The situations one client session reached: of its plan, only the tries the client made.
+pub fn client_reached(t: &ClientTimeline, run: &Run) -> Vec<&'static str> {
+    let made = crate::client_cases::tries(run).min(t.tries.len());
+    let plans = &t.tries[..made];
+    let replies = || plans.iter().flat_map(|p| p.replies.iter());
+    let any = |f: &dyn Fn(&ReplyKind) -> bool| replies().any(|r| f(&r.what));
+    let meanings: Vec<Meaning> = run
+        .events
+        .iter()
+        .filter(|e| e.host == crate::client_cases::CLIENT)
+        .filter_map(|e| match &e.kind {
+            EventKind::Out(line) => read(line).map(|r| r.meaning),
+            _ => None,
+        })
+        .collect();
+    let typed_again = std::iter::once(&t.first_id)
+        .chain(&t.typed)
+        .collect::<Vec<_>>()
+        .windows(2)
+        .any(|w| w[0] == w[1]);
+    let input_ended = run.events.iter().any(|e| {
+        matches!(
+            &e.kind,
+            EventKind::Prompt { typed: None, .. } | EventKind::Keyboard(None)
+        )
+    });
+    let checks = [
+        ("established", meanings.contains(&Meaning::Established)),
+        ("failed", meanings.contains(&Meaning::Failure)),
+        ("reset-answered", any(&|w| *w == ReplyKind::Reset)),
+        (
+            "try-timed-out",
+            plans.iter().any(|p| p.lost || p.replies.is_empty()),
+        ),
+        ("request-lost", plans.iter().any(|p| p.lost)),
+        (
+            "reply-for-another-id",
+            any(&|w| matches!(w, ReplyKind::OkOther(_) | ReplyKind::ResetOther(_))),
+        ),
+        (
+            "reply-for-id-in-other-case",
+            any(&|w| {
+                matches!(
+                    w,
+                    ReplyKind::OkOther(Twist::OtherCase) | ReplyKind::ResetOther(Twist::OtherCase)
+                )
+            }),
+        ),
+        (
+            "malformed-reply",
+            any(&|w| matches!(w, ReplyKind::Malformed(_))),
+        ),
+        ("forged-reply", any(&|w| *w == ReplyKind::OtherPort)),
+        ("reply-to-old-socket", any(&|w| *w == ReplyKind::OldSocket)),
+        (
+            "duplicated-reply",
+            plans
+                .iter()
+                .any(|p| p.replies.windows(2).any(|w| w[0].what == w[1].what)),
+        ),
+        ("delayed-reply", replies().any(|r| r.after_ms >= 1_000)),
+        (
+            "reply-after-timeout",
+            replies().any(|r| r.after_ms > t.timeout_ms),
+        ),
+        ("id-typed-again", typed_again),
+        ("input-ended", input_ended),
+        (
+            "id-over-32-characters",
+            std::iter::once(&t.first_id)
+                .chain(&t.typed)
+                .any(|id| id.len() > 32),
+        ),
+    ];
+    checks
+        .into_iter()
+        .filter_map(|(name, yes)| yes.then_some(name))
+        .collect()
 }
 
 /// The situations one session reached.
@@ -121,21 +262,21 @@ pub fn reached(timeline: &Timeline, run: &Run) -> Vec<&'static str> {
             timeline
                 .steps
                 .iter()
-                .any(|s| matches!(s.send, Send::Malformed { .. })),
+                .any(|s| matches!(s.send, Sends::Malformed { .. })),
         ),
         (
             "split-tcp-request",
             timeline
                 .steps
                 .iter()
-                .any(|s| matches!(s.send, Send::Split { .. })),
+                .any(|s| matches!(s.send, Sends::Split { .. })),
         ),
         (
             "silent-connection",
             timeline
                 .steps
                 .iter()
-                .any(|s| matches!(s.send, Send::Silent)),
+                .any(|s| matches!(s.send, Sends::Silent)),
         ),
     ];
     for (name, yes) in checks {
@@ -148,8 +289,8 @@ pub fn reached(timeline: &Timeline, run: &Run) -> Vec<&'static str> {
 
 /// The situations as `sim explore` prints them: those reached with their counts, then those never
 /// reached.
-pub fn text(counts: &BTreeMap<&'static str, u64>) -> String {
-    let reached: Vec<String> = SITUATIONS
+pub fn text(counts: &BTreeMap<&'static str, u64>, role: Role) -> String {
+    let reached: Vec<String> = of(role)
         .iter()
         .filter_map(|(name, _)| {
             counts
@@ -158,7 +299,7 @@ pub fn text(counts: &BTreeMap<&'static str, u64>) -> String {
                 .map(|n| format!("{name} {n}"))
         })
         .collect();
-    let never: Vec<&str> = SITUATIONS
+    let never: Vec<&str> = of(role)
         .iter()
         .filter(|(name, _)| counts.get(name).is_none_or(|n| *n == 0))
         .map(|(name, _)| *name)

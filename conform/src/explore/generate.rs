@@ -7,7 +7,9 @@ use connid::Transport;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::timeline::{Send, Step, Timeline, HOSTS};
+use super::client_plan::ClientTimeline;
+use super::timeline::{Sends, Step, Timeline, HOSTS};
+use crate::answering::{Garble, Reply, ReplyKind, TryPlan, Twist};
 
 /// The requests a malformed step sends (a valid request is `HELLO <id>`, one ID of 1 to 64
 /// printable characters).
@@ -74,20 +76,20 @@ fn next_time(rng: &mut ChaCha8Rng, steps: &[Step], last: u64, ttl_ms: u64) -> u6
 }
 
 /// What one step sends.
-fn step(rng: &mut ChaCha8Rng, transport: Transport, ids: &[String]) -> Send {
+fn step(rng: &mut ChaCha8Rng, transport: Transport, ids: &[String]) -> Sends {
     let id = ids[rng.random_range(0..ids.len())].clone();
     let pick = rng.random_range(0..100);
     match (transport, pick) {
-        (_, 0..=9) => Send::Malformed {
+        (_, 0..=9) => Sends::Malformed {
             text: MALFORMED[rng.random_range(0..MALFORMED.len())].to_string(),
         },
-        (Transport::Tcp, 10..=19) => Send::Split {
+        (Transport::Tcp, 10..=19) => Sends::Split {
             id,
             pieces: rng.random_range(2..=3),
             gap_ms: rng.random_range(10..=150),
         },
-        (Transport::Tcp, 20..=23) => Send::Silent,
-        _ => Send::Hello {
+        (Transport::Tcp, 20..=23) => Sends::Silent,
+        _ => Sends::Hello {
             id,
             newline: transport == Transport::Tcp && rng.random_bool(0.5),
         },
@@ -96,7 +98,7 @@ fn step(rng: &mut ChaCha8Rng, transport: Transport, ids: &[String]) -> Send {
 
 /// One to four IDs: short digits, any printable characters up to 64, and kin of an earlier one
 /// (the same letters in another case; the same first characters, then others).
-fn pool(rng: &mut ChaCha8Rng) -> Vec<String> {
+pub(super) fn pool(rng: &mut ChaCha8Rng) -> Vec<String> {
     let n = rng.random_range(1..=4);
     let mut ids: Vec<String> = Vec::with_capacity(n);
     while ids.len() < n {
@@ -175,6 +177,148 @@ fn same_prefix(rng: &mut ChaCha8Rng, base: &str) -> Option<String> {
     (id.len() <= 64).then_some(id)
 }
 
+/// The client session of `seed` over `transport`, for a client whose tries time out after
+/// `timeout_ms`: an ID on its command line and up to three typed (new ones, or one typed again), input
+/// that may end, and one to four tries answered by OK or RESET, late or at once, lost or never, often
+/// among replies for another ID, malformed, duplicated, from another port or to the previous try's
+/// socket. No reply comes within 1.5 s of the timeout either side, where a client may rightly take it
+/// or not.
+pub fn client_timeline(seed: u64, transport: Transport, timeout_ms: u64) -> ClientTimeline {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ CLIENT_SALT);
+    let ids = pool(&mut rng);
+    // On the command line an ID that begins with `-` reads as an option to most argument parsers:
+    // not what a session is meant to try.
+    let first_id = match ids[0].trim_start_matches('-') {
+        "" => "1".to_string(),
+        rest => rest.to_string(),
+    };
+    let typed_n = rng.random_range(0..=3);
+    let mut typed: Vec<String> = Vec::with_capacity(typed_n);
+    for _ in 0..typed_n {
+        let last = typed.last().unwrap_or(&first_id).clone();
+        let id = match rng.random_range(0..100) {
+            0..=24 => last,
+            _ => ids[rng.random_range(0..ids.len())].clone(),
+        };
+        typed.push(id);
+    }
+    let end_input = rng.random_bool(0.3);
+    let tries = (0..rng.random_range(1..=4))
+        .map(|n| try_plan(&mut rng, transport, n, timeout_ms))
+        .collect();
+    ClientTimeline {
+        seed,
+        transport,
+        timeout_ms,
+        first_id,
+        typed,
+        end_input,
+        tries,
+    }
+}
+
+/// Mixed into a client session's seed, so that it is not the server session of the same seed.
+const CLIENT_SALT: u64 = 0x636c_6965_6e74;
+
+/// How try `n` is answered.
+fn try_plan(rng: &mut ChaCha8Rng, transport: Transport, n: usize, timeout_ms: u64) -> TryPlan {
+    let mut replies = Vec::new();
+    let right = |rng: &mut ChaCha8Rng| match rng.random_bool(0.55) {
+        true => ReplyKind::Ok,
+        false => ReplyKind::Reset,
+    };
+    let pick = rng.random_range(0..100);
+    match pick {
+        // Never answered, or (UDP) lost on the way.
+        0..=9 => {}
+        10..=17 => {
+            return TryPlan {
+                lost: transport == Transport::Udp,
+                replies,
+            }
+        }
+        // A right answer alone.
+        18..=54 => {
+            let what = right(rng);
+            replies.push(reply(rng, what, timeout_ms));
+        }
+        // Wrong replies first, the right one after them (or none).
+        _ => {
+            for _ in 0..rng.random_range(1..=3) {
+                let what = wrong(rng, transport, n);
+                replies.push(reply(rng, what, timeout_ms));
+            }
+            if rng.random_bool(0.75) {
+                let last = replies.iter().map(|r| r.after_ms).max().unwrap_or(0);
+                let what = right(rng);
+                let mut r = reply(rng, what, timeout_ms);
+                r.after_ms = r.after_ms.max(last);
+                replies.push(r);
+            }
+        }
+    }
+    // The last reply duplicated, or an OK after the timeout, to a socket given up.
+    if let (true, Some(last)) = (rng.random_bool(0.15), replies.last().cloned()) {
+        replies.push(Reply {
+            after_ms: last.after_ms + rng.random_range(0..=500),
+            ..last
+        });
+    }
+    if rng.random_bool(0.1) {
+        replies.push(Reply {
+            after_ms: timeout_ms + rng.random_range(CLEAR_MS..=5_000),
+            what: ReplyKind::Ok,
+        });
+    }
+    TryPlan {
+        lost: false,
+        replies,
+    }
+}
+
+/// How far from the timeout a reply keeps, either side.
+const CLEAR_MS: u64 = 1_500;
+
+/// A reply of `what` at once (often), soon, or seconds later, but before the timeout by
+/// [`CLEAR_MS`] at least.
+fn reply(rng: &mut ChaCha8Rng, what: ReplyKind, timeout_ms: u64) -> Reply {
+    let latest = timeout_ms.saturating_sub(CLEAR_MS);
+    let after_ms = match rng.random_range(0..100) {
+        0..=44 => 0,
+        45..=79 => rng.random_range(0..=500),
+        _ => rng.random_range(0..=latest),
+    };
+    Reply {
+        after_ms: after_ms.min(latest),
+        what,
+    }
+}
+
+/// A reply that is not try `n`'s answer.
+fn wrong(rng: &mut ChaCha8Rng, transport: Transport, n: usize) -> ReplyKind {
+    const TWISTS: [Twist; 4] = [
+        Twist::Distinct,
+        Twist::OtherCase,
+        Twist::Longer,
+        Twist::Shorter,
+    ];
+    const GARBLES: [Garble; 5] = [
+        Garble::NoAddress,
+        Garble::NoPort,
+        Garble::Lowercase,
+        Garble::BareReset,
+        Garble::ExtraField,
+    ];
+    let twist = TWISTS[rng.random_range(0..TWISTS.len())];
+    match (rng.random_range(0..100), transport) {
+        (0..=29, _) => ReplyKind::OkOther(twist),
+        (30..=49, _) => ReplyKind::ResetOther(twist),
+        (50..=64, Transport::Udp) => ReplyKind::OtherPort,
+        (65..=79, Transport::Udp) if n > 0 => ReplyKind::OldSocket,
+        _ => ReplyKind::Malformed(GARBLES[rng.random_range(0..GARBLES.len())]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,10 +369,10 @@ mod tests {
                 );
                 for s in &t.steps {
                     match s.send {
-                        Send::Malformed { .. } => malformed += 1,
-                        Send::Split { .. } => split += 1,
-                        Send::Silent => silent += 1,
-                        Send::Hello { .. } => {}
+                        Sends::Malformed { .. } => malformed += 1,
+                        Sends::Split { .. } => split += 1,
+                        Sends::Silent => silent += 1,
+                        Sends::Hello { .. } => {}
                     }
                 }
                 let first = t.steps[0].at_ms;
@@ -249,5 +393,81 @@ mod tests {
             assert!(n >= 20, "{what}: {n} in 800 sessions");
         }
         assert!(HOSTS.len() >= 4);
+    }
+
+    #[test]
+    fn client_sessions_are_playable_and_reach_every_kind_of_answer() {
+        assert_eq!(
+            client_timeline(9, Transport::Udp, 15_000),
+            client_timeline(9, Transport::Udp, 15_000)
+        );
+        assert_ne!(
+            client_timeline(9, Transport::Udp, 15_000),
+            client_timeline(10, Transport::Udp, 15_000)
+        );
+        let mut seen: std::collections::BTreeMap<&str, usize> = Default::default();
+        for seed in (0..400).chain([3806]) {
+            for transport in Transport::ALL {
+                let t = client_timeline(seed, transport, 15_000);
+                assert_eq!(t.check(), Ok(()), "seed {seed}");
+                assert!(!t.first_id.starts_with('-'), "seed {seed}: {}", t.first_id);
+                let mut count = |what: &'static str, yes: bool| {
+                    *seen.entry(what).or_default() += usize::from(yes);
+                };
+                count("plain sessions", t.plain());
+                count("input that ends", t.end_input);
+                let again = std::iter::once(&t.first_id)
+                    .chain(&t.typed)
+                    .collect::<Vec<_>>()
+                    .windows(2)
+                    .any(|w| w[0] == w[1]);
+                count("an ID typed again", again);
+                count("a lost request", t.tries.iter().any(|p| p.lost));
+                count(
+                    "a try never answered",
+                    t.tries.iter().any(|p| !p.lost && p.replies.is_empty()),
+                );
+                for p in &t.tries {
+                    let near = |ms: u64| ms.abs_diff(15_000) < CLEAR_MS;
+                    assert!(p.replies.iter().all(|r| !near(r.after_ms)), "seed {seed}");
+                    let has = |f: fn(&ReplyKind) -> bool| p.replies.iter().any(|r| f(&r.what));
+                    count(
+                        "an OK for another ID",
+                        has(|w| matches!(w, ReplyKind::OkOther(_))),
+                    );
+                    count(
+                        "a RESET for another ID",
+                        has(|w| matches!(w, ReplyKind::ResetOther(_))),
+                    );
+                    count(
+                        "a malformed reply",
+                        has(|w| matches!(w, ReplyKind::Malformed(_))),
+                    );
+                    count("a forged reply", has(|w| *w == ReplyKind::OtherPort));
+                    count(
+                        "a reply to the old socket",
+                        has(|w| *w == ReplyKind::OldSocket),
+                    );
+                    count(
+                        "a reply after the timeout",
+                        p.replies.iter().any(|r| r.after_ms > 15_000),
+                    );
+                    count(
+                        "a delayed reply",
+                        p.replies
+                            .iter()
+                            .any(|r| (1_000..15_000).contains(&r.after_ms)),
+                    );
+                    count(
+                        "a duplicated reply",
+                        p.replies.windows(2).any(|w| w[0].what == w[1].what),
+                    );
+                }
+            }
+        }
+        assert_eq!(seen.len(), 13, "{seen:?}");
+        for (what, n) in seen {
+            assert!(n >= 20, "{what}: {n} in 800 sessions");
+        }
     }
 }

@@ -17,7 +17,7 @@ pre{background:#f5f5f5;padding:.5em;overflow-x:auto}.clean{color:#2e7d32}.diagra
 /// The page for `e`, explored with `command`.
 pub fn page(e: &Exploration, command: &str) -> String {
     let mut out = String::new();
-    let title = format!("conform explore server: {command}");
+    let title = format!("conform explore {}: {command}", e.role.name());
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n",
@@ -40,7 +40,7 @@ pub fn page(e: &Exploration, command: &str) -> String {
         }
     );
     out.push_str("<h2>Situations reached</h2>\n<table><tr><th>situation</th><th>what</th><th>sessions</th></tr>\n");
-    for (name, what) in coverage::SITUATIONS {
+    for (name, what) in coverage::of(e.role) {
         let n = e.situations.get(name).copied().unwrap_or(0);
         let _ = writeln!(
             out,

@@ -1,11 +1,12 @@
-//! `conform explore server`: seeded random sessions against anyone's server, each judged by the
-//! oracle's rules for a foreign server; the first session that breaks each rule is shrunk to a small
-//! one that still breaks it, rerun to confirm, and saved as a TOML file `conform replay` plays again.
+//! `conform explore server|client`: seeded random sessions against anyone's server or client, each
+//! judged by the oracle's rules for a foreign program; the first session that breaks each rule is
+//! shrunk to a small one that still breaks it, rerun to confirm, and saved as a TOML file `conform
+//! replay` plays again.
 //!
 //! A session per seed and transport ([`generate`]), played against a fresh start of the program under
-//! the same clock as the cases ([`session`]); sessions run `jobs` at once, and are reported in seed
-//! order so that the same seeds give the same report. What the sessions reached is counted as
-//! situations ([`coverage`]), so a clean run says what it tried.
+//! the same clock as the cases ([`session`], [`client_session`]); sessions run `jobs` at once, and are
+//! reported in seed order so that the same seeds give the same report. What the sessions reached is
+//! counted as situations ([`coverage`]), so a clean run says what it tried.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,19 +18,24 @@ use serde::Serialize;
 
 use crate::{Level, Pace, Program};
 
+pub mod client_plan;
+pub mod client_session;
 pub mod coverage;
 pub mod generate;
 pub mod html;
+pub mod plan;
 pub mod session;
 pub mod shrink;
 pub mod timeline;
 
-use session::{play, Played};
-use timeline::Timeline;
+use plan::{Plan, Role};
+use session::{play_plan, Played};
 
 /// What an exploration is asked to do.
 #[derive(Debug, Clone)]
 pub struct Explore {
+    /// Which side the program plays.
+    pub role: Role,
     pub seeds: u64,
     pub from: u64,
     pub transports: Vec<Transport>,
@@ -41,7 +47,7 @@ pub struct Explore {
     pub command: String,
 }
 
-/// One rule an explored server broke: the first session that broke it, shrunk.
+/// One rule an explored program broke: the first session that broke it, shrunk.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub rule: &'static str,
@@ -74,7 +80,8 @@ pub struct Finding {
     pub diagram: String,
 }
 
-/// A session that could not be played (the server did not start or listen).
+/// A session that could not be played (the server did not start or listen, the client never reached
+/// the checker's server).
 #[derive(Debug, Clone, Serialize)]
 pub struct Unplayable {
     pub seed: u64,
@@ -85,6 +92,7 @@ pub struct Unplayable {
 /// What an exploration found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Exploration {
+    pub role: Role,
     pub seeds: u64,
     pub from: u64,
     pub transports: Vec<Transport>,
@@ -126,45 +134,71 @@ pub enum ExploreProgress {
     Shrinking { rule: &'static str },
 }
 
-/// The level a broken rule is reported at.
-pub fn level(rule: &str) -> Level {
-    match rule {
-        oracle::KEEPS_SERVING => Level::Robustness,
+/// The level a broken rule is reported at: a server's, by the rule; a client's, by the session too,
+/// since the assignment speaks only of plain answers ([`client_plan::ClientTimeline::plain`]).
+pub fn level(rule: &str, plan: &Plan) -> Level {
+    match (rule, plan) {
+        (oracle::KEEPS_SERVING | oracle::REPLY_SOURCE, _) => Level::Robustness,
+        (_, Plan::Client(t)) if !t.plain() => Level::Robustness,
         _ => Level::Required,
     }
 }
 
 /// The assignment's sentence a rule reads.
 pub fn quote(rule: &str) -> &'static str {
+    use crate::client_cases::{
+        ESTABLISHED_QUOTE, FAILURE_QUOTE, RECEIVES_QUOTE, RETRY_QUOTE, TIMEOUT_QUOTE,
+    };
     use crate::server_cases::{FREE_QUOTE, OK_QUOTE, RESET_QUOTE, ROBUST_QUOTE};
     match rule {
         oracle::RESET_IN_USE => RESET_QUOTE,
         oracle::OK_SOURCE => OK_QUOTE,
         oracle::KEEPS_SERVING => ROBUST_QUOTE,
+        oracle::CURRENT_TRY => ESTABLISHED_QUOTE,
+        oracle::REPLY_SOURCE => RECEIVES_QUOTE,
+        oracle::ERROR_WHEN_DUE => TIMEOUT_QUOTE,
+        oracle::TRIES | oracle::ONE_ENDING | oracle::IN_TIME => FAILURE_QUOTE,
+        oracle::ERROR_PER_TRY | oracle::PROMPT | oracle::TYPED_ID | oracle::NEW_SOCKET => {
+            RETRY_QUOTE
+        }
         _ => FREE_QUOTE,
     }
 }
 
+/// The rules a session of `role` is judged by.
+pub fn rules(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::Server => session::RULES,
+        Role::Client => client_session::RULES,
+    }
+}
+
 /// Plays the seeds against `program` and shrinks the first session that breaks each rule.
-pub async fn explore_server(
+pub async fn explore(
     program: &Program,
     options: &Explore,
     mut progress: impl FnMut(ExploreProgress),
 ) -> Exploration {
     let started = Instant::now();
-    let ttl_ms = options.pace.times().ttl.as_millis() as u64;
-    let timelines: Vec<Timeline> = (0..options.seeds)
+    let times = options.pace.times();
+    let (ttl_ms, timeout_ms) = (
+        times.ttl.as_millis() as u64,
+        times.timeout.as_millis() as u64,
+    );
+    let role = options.role;
+    let timelines: Vec<Plan> = (0..options.seeds)
         .filter_map(|n| options.from.checked_add(n))
         .flat_map(|seed| {
-            options
-                .transports
-                .iter()
-                .map(move |&t| generate::timeline(seed, t, ttl_ms))
+            options.transports.iter().map(move |&t| match role {
+                Role::Server => Plan::Server(generate::timeline(seed, t, ttl_ms)),
+                Role::Client => Plan::Client(generate::client_timeline(seed, t, timeout_ms)),
+            })
         })
         .collect();
     let total = timelines.len() as u64;
     let played = play_all(program, &timelines, options, &mut progress).await;
     let mut exploration = Exploration {
+        role,
         seeds: options.seeds,
         from: options.from,
         transports: options.transports.clone(),
@@ -172,20 +206,20 @@ pub async fn explore_server(
         virtual_clock: options.pace.virtual_clock,
         findings: Vec::new(),
         unplayable: Vec::new(),
-        situations: coverage::none(),
+        situations: coverage::none(role),
         wall_secs: 0.0,
     };
     let mut first_of: BTreeMap<&'static str, (usize, u64)> = BTreeMap::new();
     for (i, (timeline, played)) in timelines.iter().zip(&played).enumerate() {
         if let Some(why) = &played.unplayable {
             exploration.unplayable.push(Unplayable {
-                seed: timeline.seed,
-                transport: timeline.transport,
+                seed: timeline.seed(),
+                transport: timeline.transport(),
                 why: why.clone(),
             });
             continue;
         }
-        for situation in coverage::reached(timeline, &played.run) {
+        for situation in coverage::reached_by(timeline, &played.run) {
             *exploration.situations.entry(situation).or_default() += 1;
         }
         // Every rule a session broke counts, not only its first: a rule that some session breaks
@@ -213,7 +247,7 @@ pub async fn explore_server(
 /// Plays every timeline, `jobs` at once; the results in the timelines' order.
 async fn play_all(
     program: &Program,
-    timelines: &[Timeline],
+    timelines: &[Plan],
     options: &Explore,
     progress: &mut impl FnMut(ExploreProgress),
 ) -> Vec<Played> {
@@ -229,12 +263,12 @@ async fn play_all(
             };
             let (program, timeline, pace) = (program.clone(), timeline.clone(), options.pace);
             tasks.spawn(async move {
-                let first = play(&program, &timeline, pace).await;
+                let first = play_plan(&program, &timeline, pace).await;
                 // A session that could not be played is tried once more before it is reported: a
                 // loaded machine can keep a correct server from starting in time (seen once in
                 // 10,000 sessions); a server that never listens where it is told fails twice.
                 match first.unplayable {
-                    Some(_) => (i, play(&program, &timeline, pace).await),
+                    Some(_) => (i, play_plan(&program, &timeline, pace).await),
                     None => (i, first),
                 }
             });
@@ -271,7 +305,7 @@ fn checker_failed(e: &dyn std::fmt::Display) -> Played {
 /// Shrinks the first session that broke `rule`, reruns it, saves it and reports it.
 async fn finding(
     program: &Program,
-    failing: &Timeline,
+    failing: &Plan,
     first: Played,
     rule: &'static str,
     sessions: u64,
@@ -280,7 +314,7 @@ async fn finding(
     let before = failing.requests();
     let (small, shown, plays) =
         shrink::shrink(program, failing.clone(), first, rule, options.pace).await;
-    let again = play(program, &small, options.pace).await;
+    let again = play_plan(program, &small, options.pace).await;
     let reproduced = again.broken.iter().any(|v| v.rule == rule);
     let observed = shown
         .broken
@@ -288,11 +322,16 @@ async fn finding(
         .find(|v| v.rule == rule)
         .map(|v| v.message.clone())
         .unwrap_or_default();
-    let name = format!("seed-{}-{}.toml", small.seed, small.transport);
+    let name = format!(
+        "{}-seed-{}-{}.toml",
+        small.role().name(),
+        small.seed(),
+        small.transport()
+    );
     let file = options.save.join(name);
     let replay = format!("conform replay {} -- {}", file.display(), options.command);
     let saved = save(&file, &small.to_toml(&format!("replay: {replay}")));
-    let title = format!("{rule}: seed {} over {}", small.seed, small.transport);
+    let title = format!("{rule}: seed {} over {}", small.seed(), small.transport());
     let diagram = connid_sim::diagram::of(&title, &shown.run).svg();
     let mut transcript = connid_sim::transcript::text(&title, "", &shown.run);
     if let Err(e) = saved {
@@ -300,12 +339,12 @@ async fn finding(
     }
     Finding {
         rule,
-        level: level(rule),
+        level: level(rule, &small),
         quote: quote(rule),
         expected: oracle::rule_statement(rule).unwrap_or(""),
         observed,
-        seed: small.seed,
-        transport: small.transport,
+        seed: small.seed(),
+        transport: small.transport(),
         sessions,
         requests_before: before,
         requests_after: small.requests(),
@@ -336,13 +375,14 @@ pub fn text(e: &Exploration, command: &str) -> String {
         "at real time"
     };
     out.push_str(&format!(
-        "conform explore server: seeds {} to {} over {} ({} sessions, {clock}) -- {command}\n",
+        "conform explore {}: seeds {} to {} over {} ({} sessions, {clock}) -- {command}\n",
+        e.role.name(),
         e.from,
         e.from.saturating_add(e.seeds.saturating_sub(1)),
         transports.join(" and "),
         e.sessions,
     ));
-    out.push_str(&coverage::text(&e.situations));
+    out.push_str(&coverage::text(&e.situations, e.role));
     for u in e.unplayable.iter().take(3) {
         out.push_str(&format!(
             "not played: seed {} over {}: {}\n",
@@ -356,7 +396,7 @@ pub fn text(e: &Exploration, command: &str) -> String {
         ));
     }
     for (n, f) in e.findings.iter().enumerate() {
-        out.push_str(&finding_text(n + 1, f));
+        out.push_str(&finding_text(n + 1, f, e.role));
     }
     let required = e
         .findings
@@ -377,7 +417,7 @@ pub fn text(e: &Exploration, command: &str) -> String {
     out
 }
 
-fn finding_text(n: usize, f: &Finding) -> String {
+fn finding_text(n: usize, f: &Finding, role: Role) -> String {
     let mut out = format!(
         "\nfinding {n} ({}): {}, seed {} over {}, first of {} sessions that broke it\n",
         f.level.name(),
@@ -389,8 +429,12 @@ fn finding_text(n: usize, f: &Finding) -> String {
     out.push_str(&format!("  the assignment: \u{201c}{}\u{201d}\n", f.quote));
     out.push_str(&format!("  expected: {}\n", f.expected));
     out.push_str(&format!("  observed: {}\n", f.observed));
+    let what = match role {
+        Role::Server => "requests",
+        Role::Client => "tries answered by plan",
+    };
     out.push_str(&format!(
-        "  shrunk: {} requests to {} ({} plays); {}\n",
+        "  shrunk: {} {what} to {} ({} plays); {}\n",
         f.requests_before,
         f.requests_after,
         f.shrink_plays,

@@ -10,7 +10,8 @@ use connid_sim::events::Run;
 use connid_sim::oracle::{self, Violation};
 use connid_sim::scenario::SERVER;
 
-use super::timeline::{Send, Timeline, HOSTS};
+use super::plan::Plan;
+use super::timeline::{Sends, Timeline, HOSTS};
 use crate::server_cases::{start_server, Started};
 use crate::{clock, Pace, Program};
 
@@ -40,19 +41,41 @@ impl Played {
     }
 }
 
+/// Plays a session of either kind against a fresh start of `program`.
+pub async fn play_plan(program: &Program, plan: &Plan, pace: Pace) -> Played {
+    match plan {
+        Plan::Server(t) => play(program, t, pace).await,
+        Plan::Client(t) => super::client_session::play(program, t, pace).await,
+    }
+}
+
 /// Plays `timeline` against a fresh start of `program`, on the virtual clock when `pace` says so.
 pub async fn play(program: &Program, timeline: &Timeline, pace: Pace) -> Played {
-    if !pace.virtual_clock {
-        return play_here(program.clone(), timeline.clone(), pace).await;
-    }
     let (program, timeline) = (program.clone(), timeline.clone());
-    match clock::run_virtual(move || play_here(program, timeline, pace)).await {
+    on_clock(pace, move || play_here(program, timeline, pace)).await
+}
+
+/// What `session` makes, played on the virtual clock when `pace` says so (else here, at real time).
+pub(crate) async fn on_clock<F, Fut>(pace: Pace, session: F) -> Played
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Played>,
+{
+    if !pace.virtual_clock {
+        return session().await;
+    }
+    match clock::run_virtual(session).await {
         Ok((played, _)) => played,
-        Err(e) => Played {
-            run: empty_run(),
-            broken: Vec::new(),
-            unplayable: Some(e.to_string()),
-        },
+        Err(e) => unplayable(e.to_string()),
+    }
+}
+
+/// A session that could not be played, and why.
+pub(crate) fn unplayable(why: String) -> Played {
+    Played {
+        run: empty_run(),
+        broken: Vec::new(),
+        unplayable: Some(why),
     }
 }
 
@@ -71,13 +94,7 @@ pub(crate) fn empty_run() -> Run {
 async fn play_here(program: Program, timeline: Timeline, pace: Pace) -> Played {
     let started = match start_server(&program, timeline.transport, pace).await {
         Ok(started) => started,
-        Err(why) => {
-            return Played {
-                run: empty_run(),
-                broken: Vec::new(),
-                unplayable: Some(why),
-            }
-        }
+        Err(why) => return unplayable(why),
     };
     let Started {
         port,
@@ -98,16 +115,16 @@ async fn play_here(program: Program, timeline: Timeline, pace: Pace) -> Played {
                 .until(base + Duration::from_millis(step.at_ms))
                 .await;
             match &step.send {
-                Send::Hello { id, newline } => {
+                Sends::Hello { id, newline } => {
                     let ending = if *newline { "\n" } else { "" };
                     session
                         .send(host, format!("HELLO {id}{ending}").as_bytes())
                         .await;
                 }
-                Send::Malformed { text } => {
+                Sends::Malformed { text } => {
                     session.send(host, text.as_bytes()).await;
                 }
-                Send::Split { id, pieces, gap_ms } => {
+                Sends::Split { id, pieces, gap_ms } => {
                     let whole = format!("HELLO {id}\n").into_bytes();
                     let cut = cut(&whole, *pieces);
                     let parts: Vec<&[u8]> = cut.iter().map(Vec::as_slice).collect();
@@ -115,7 +132,7 @@ async fn play_here(program: Program, timeline: Timeline, pace: Pace) -> Played {
                         .tcp(host, &parts, Duration::from_millis(*gap_ms), true)
                         .await;
                 }
-                Send::Silent => session.open_silent(host).await,
+                Sends::Silent => session.open_silent(host).await,
             }
         }
         // Room for the last reply, then the server is stopped.
@@ -138,9 +155,21 @@ async fn play_here(program: Program, timeline: Timeline, pace: Pace) -> Played {
         };
     }
     let scenario = crate::judged_scenario("explore", port, pace);
-    let broken = oracle::check_with(&scenario, &run, &pace.judge())
+    judged(&scenario, run.clone(), &run, pace, RULES)
+}
+
+/// A session played: `run`, with the rules of `rules` that `judged_run` (the same run, or it as
+/// meant) breaks against `scenario`.
+pub(crate) fn judged(
+    scenario: &connid_sim::scenario::Scenario,
+    run: Run,
+    judged_run: &Run,
+    pace: Pace,
+    rules: &[&str],
+) -> Played {
+    let broken = oracle::check_with(scenario, judged_run, &pace.judge())
         .into_iter()
-        .filter(|v| RULES.contains(&v.rule))
+        .filter(|v| rules.contains(&v.rule))
         .collect();
     Played {
         run,

@@ -1,8 +1,11 @@
-//! Shrinking a failing session while it still breaks the same rule: fewer steps, shorter IDs, steps
-//! pulled earlier. Greedy, one change at a time, each tried by playing it against a fresh start of the
-//! server; bounded in plays.
+//! Shrinking a failing session while it still breaks the same rule. A server's: fewer steps, shorter
+//! IDs, steps pulled earlier. A client's: fewer tries planned and replies, fewer typed lines, shorter
+//! IDs, replies at once, input that lasts. Greedy, one change at a time, each tried by playing it
+//! against a fresh start of the program; bounded in plays.
 
-use super::session::{play, Played};
+use super::client_plan::ClientTimeline;
+use super::plan::Plan;
+use super::session::{play_plan, Played};
 use super::timeline::Timeline;
 use crate::{Pace, Program};
 
@@ -12,22 +15,22 @@ pub const BUDGET: usize = 60;
 /// The smallest session found that still breaks `rule`, what it showed, and how many plays it took.
 pub async fn shrink(
     program: &Program,
-    failing: Timeline,
+    failing: Plan,
     first: Played,
     rule: &str,
     pace: Pace,
-) -> (Timeline, Played, usize) {
+) -> (Plan, Played, usize) {
     let mut best = (failing, first);
     let mut plays = 0;
     let mut changed = true;
     while changed && plays < BUDGET {
         changed = false;
-        for candidate in candidates(&best.0) {
+        for candidate in best.0.candidates() {
             if plays >= BUDGET {
                 break;
             }
             plays += 1;
-            let played = play(program, &candidate, pace).await;
+            let played = play_plan(program, &candidate, pace).await;
             if played.broken.iter().any(|v| v.rule == rule) {
                 best = (candidate, played);
                 changed = true;
@@ -89,23 +92,8 @@ pub fn candidates(t: &Timeline) -> Vec<Timeline> {
 /// `t` with every ID of two or more characters cut to its first half, provided no two IDs that
 /// differed become the same.
 fn every_id_cut(t: &Timeline) -> Option<Timeline> {
-    let cut = |id: &str| {
-        if id.len() >= 2 {
-            id[..id.len() / 2].to_string()
-        } else {
-            id.to_string()
-        }
-    };
     let ids: Vec<&str> = t.steps.iter().filter_map(|s| s.send.id()).collect();
-    if ids.iter().all(|id| id.len() < 2) {
-        return None;
-    }
-    let collide = ids
-        .iter()
-        .any(|a| ids.iter().any(|b| a != b && cut(a) == cut(b)));
-    if collide {
-        return None;
-    }
+    let cut = cut_apart(&ids)?;
     let mut c = t.clone();
     for s in &mut c.steps {
         if let Some(id) = s.send.id() {
@@ -115,10 +103,89 @@ fn every_id_cut(t: &Timeline) -> Option<Timeline> {
     Some(c)
 }
 
+/// Smaller client sessions than `t`, most promising first: each without one try planned (last
+/// first), each without one reply, without the last typed line, with every ID cut (then each alone),
+/// each delayed reply at once, and input that lasts.
+pub fn client_candidates(t: &ClientTimeline) -> Vec<ClientTimeline> {
+    let mut out = Vec::new();
+    for i in (0..t.tries.len()).rev() {
+        let mut c = t.clone();
+        c.tries.remove(i);
+        out.push(c);
+    }
+    for (i, plan) in t.tries.iter().enumerate() {
+        for j in (0..plan.replies.len()).rev() {
+            let mut c = t.clone();
+            c.tries[i].replies.remove(j);
+            out.push(c);
+        }
+    }
+    if !t.typed.is_empty() {
+        let mut c = t.clone();
+        c.typed.pop();
+        out.push(c);
+    }
+    let ids: Vec<&str> = std::iter::once(t.first_id.as_str())
+        .chain(t.typed.iter().map(String::as_str))
+        .collect();
+    let renamed = |from: &dyn Fn(&str) -> String| {
+        let mut c = t.clone();
+        c.first_id = from(&t.first_id);
+        c.typed = t.typed.iter().map(|id| from(id)).collect();
+        c
+    };
+    if let Some(cut) = cut_apart(&ids) {
+        out.push(renamed(&|id: &str| cut(id)));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for id in ids.iter().copied() {
+        if seen.contains(&id) || id.len() < 2 {
+            continue;
+        }
+        seen.push(id);
+        let short = &id[..id.len() / 2];
+        if !ids.contains(&short) {
+            out.push(renamed(&|x: &str| match x == id {
+                true => short.to_string(),
+                false => x.to_string(),
+            }));
+        }
+    }
+    for (i, plan) in t.tries.iter().enumerate() {
+        for (j, r) in plan.replies.iter().enumerate() {
+            if r.after_ms > 0 && r.after_ms < t.timeout_ms {
+                let mut c = t.clone();
+                c.tries[i].replies[j].after_ms = 0;
+                out.push(c);
+            }
+        }
+    }
+    if t.end_input {
+        out.push(ClientTimeline {
+            end_input: false,
+            ..t.clone()
+        });
+    }
+    out
+}
+
+/// A function that cuts each of `ids` of two or more characters to its first half, provided no two
+/// that differed become the same; `None` if nothing would be cut.
+fn cut_apart(ids: &[&str]) -> Option<impl Fn(&str) -> String> {
+    let cut = |id: &str| match id.len() >= 2 {
+        true => id[..id.len() / 2].to_string(),
+        false => id.to_string(),
+    };
+    let collide = ids
+        .iter()
+        .any(|a| ids.iter().any(|b| a != b && cut(a) == cut(b)));
+    (!collide && ids.iter().any(|id| id.len() >= 2)).then_some(cut)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explore::timeline::{Send, Step};
+    use crate::explore::timeline::{Sends, Step};
     use connid::Transport;
 
     fn hello(at_ms: u64, id: &str) -> Step {
@@ -126,7 +193,7 @@ mod tests {
             at_ms,
             host: 0,
             source: 1,
-            send: Send::Hello {
+            send: Sends::Hello {
                 id: id.into(),
                 newline: false,
             },
@@ -166,5 +233,43 @@ mod tests {
             ..t
         };
         assert!(candidates(&one).is_empty());
+    }
+
+    #[test]
+    fn client_candidates_drop_a_try_a_reply_a_line_cut_ids_and_calm_the_rest() {
+        use crate::answering::{Reply, ReplyKind, TryPlan};
+        let at = |after_ms, what| Reply { after_ms, what };
+        let t = ClientTimeline {
+            seed: 1,
+            transport: Transport::Udp,
+            timeout_ms: 15_000,
+            first_id: "abcd".into(),
+            typed: vec!["abcd".into(), "x".into()],
+            end_input: true,
+            tries: vec![
+                TryPlan::default(),
+                TryPlan {
+                    lost: false,
+                    replies: vec![at(300, ReplyKind::OtherPort), at(20_000, ReplyKind::Ok)],
+                },
+            ],
+        };
+        let c = client_candidates(&t);
+        // 2 tries dropped, 2 replies dropped, a typed line dropped, every ID cut ("abcd" to "ab",
+        // "x" kept), "abcd" alone (the same), one reply at once (not the one after the timeout),
+        // input that lasts.
+        assert_eq!(c.len(), 2 + 2 + 1 + 1 + 1 + 1 + 1, "{c:#?}");
+        assert_eq!(c[0].tries.len(), 1);
+        assert_eq!(c[2].tries[1].replies, [at(300, ReplyKind::OtherPort)]);
+        assert_eq!(c[4].typed, ["abcd"]);
+        assert_eq!(
+            (c[5].first_id.as_str(), c[5].typed.clone()),
+            ("ab", vec!["ab".to_string(), "x".to_string()])
+        );
+        assert_eq!(c[7].tries[1].replies[0].after_ms, 0);
+        assert!(!c[8].end_input);
+        for x in &c {
+            assert!(x.size() < t.size() || x.tries[1].replies[0].after_ms == 0 || !x.end_input);
+        }
     }
 }

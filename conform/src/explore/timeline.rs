@@ -1,8 +1,6 @@
 //! A server session as data: who sends what, from where, and when. Generated from a seed, shrunk,
 //! saved as TOML and replayed byte for byte.
 
-use std::path::Path;
-
 use connid::Transport;
 use serde::{Deserialize, Serialize};
 
@@ -31,13 +29,13 @@ pub struct Step {
     pub host: usize,
     /// The last byte of the loopback address it sends from: 1 is 127.0.0.1.
     pub source: u8,
-    pub send: Send,
+    pub send: Sends,
 }
 
 /// What a step sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Send {
+pub enum Sends {
     /// `HELLO <id>`, newline-ended if `newline` (over TCP: one write, then a half-close).
     Hello { id: String, newline: bool },
     /// A request in no valid form (over TCP: one write, then a half-close).
@@ -52,23 +50,23 @@ pub enum Send {
     Silent,
 }
 
-impl Send {
+impl Sends {
     /// The ID asked for, if it asks for one.
     pub fn id(&self) -> Option<&str> {
         match self {
-            Send::Hello { id, .. } | Send::Split { id, .. } => Some(id),
-            Send::Malformed { .. } | Send::Silent => None,
+            Sends::Hello { id, .. } | Sends::Split { id, .. } => Some(id),
+            Sends::Malformed { .. } | Sends::Silent => None,
         }
     }
 
     /// The same step asking for `id` instead.
-    pub fn with_id(&self, new: &str) -> Send {
+    pub fn with_id(&self, new: &str) -> Sends {
         match self.clone() {
-            Send::Hello { newline, .. } => Send::Hello {
+            Sends::Hello { newline, .. } => Sends::Hello {
                 id: new.to_string(),
                 newline,
             },
-            Send::Split { pieces, gap_ms, .. } => Send::Split {
+            Sends::Split { pieces, gap_ms, .. } => Sends::Split {
                 id: new.to_string(),
                 pieces,
                 gap_ms,
@@ -83,7 +81,7 @@ impl Timeline {
     pub fn requests(&self) -> usize {
         self.steps
             .iter()
-            .filter(|s| !matches!(s.send, Send::Silent))
+            .filter(|s| !matches!(s.send, Sends::Silent))
             .count()
     }
 
@@ -96,17 +94,6 @@ impl Timeline {
                 .filter_map(|s| s.send.id())
                 .map(str::len)
                 .sum::<usize>()
-    }
-
-    /// Reads a saved session; the error says what is wrong and where.
-    pub fn load(path: &Path) -> Result<Timeline, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let timeline: Timeline =
-            toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), one_line(&e)))?;
-        timeline
-            .check()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(timeline)
     }
 
     /// What makes a timeline unplayable: a host or source out of range, a TCP-only step over UDP.
@@ -125,11 +112,11 @@ impl Timeline {
                     step.source
                 ));
             }
-            let tcp_only = matches!(step.send, Send::Split { .. } | Send::Silent);
+            let tcp_only = matches!(step.send, Sends::Split { .. } | Sends::Silent);
             if tcp_only && self.transport == Transport::Udp {
                 return Err(format!("steps[{i}].send: only over TCP"));
             }
-            if let Send::Split { pieces, .. } = step.send {
+            if let Sends::Split { pieces, .. } = step.send {
                 if pieces < 2 {
                     return Err(format!("steps[{i}].send.pieces: at least 2"));
                 }
@@ -137,21 +124,6 @@ impl Timeline {
         }
         Ok(())
     }
-
-    /// As saved: a comment saying how to replay it, then the TOML.
-    pub fn to_toml(&self, replay: &str) -> String {
-        let body = toml::to_string(self).unwrap_or_default();
-        format!("# {replay}\n{body}")
-    }
-}
-
-/// A TOML error on one line.
-fn one_line(e: &toml::de::Error) -> String {
-    e.to_string()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]
@@ -168,7 +140,7 @@ mod tests {
                     at_ms: 100,
                     host: 0,
                     source: 1,
-                    send: Send::Hello {
+                    send: Sends::Hello {
                         id: "a#B".into(),
                         newline: true,
                     },
@@ -177,7 +149,7 @@ mod tests {
                     at_ms: 200,
                     host: 1,
                     source: 2,
-                    send: Send::Split {
+                    send: Sends::Split {
                         id: "x".into(),
                         pieces: 3,
                         gap_ms: 50,
@@ -187,7 +159,7 @@ mod tests {
                     at_ms: 300,
                     host: 2,
                     source: 1,
-                    send: Send::Malformed {
+                    send: Sends::Malformed {
                         text: "HELO 1".into(),
                     },
                 },
@@ -195,7 +167,7 @@ mod tests {
                     at_ms: 300,
                     host: 3,
                     source: 1,
-                    send: Send::Silent,
+                    send: Sends::Silent,
                 },
             ],
         }
@@ -203,12 +175,14 @@ mod tests {
 
     #[test]
     fn a_timeline_saves_and_loads_back_the_same() {
+        use crate::explore::plan::Plan;
         let t = sample();
         let dir = std::env::temp_dir().join(format!("conform-timeline-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.toml");
-        std::fs::write(&path, t.to_toml("replay: conform replay t.toml -- CMD")).unwrap();
-        assert_eq!(Timeline::load(&path), Ok(t.clone()));
+        let plan = Plan::Server(t.clone());
+        std::fs::write(&path, plan.to_toml("replay: conform replay t.toml -- CMD")).unwrap();
+        assert_eq!(Plan::load(&path), Ok(plan));
         assert_eq!((t.requests(), t.size()), (3, 4 + 3 + 1));
         std::fs::remove_dir_all(dir).unwrap();
     }

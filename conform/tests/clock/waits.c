@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/futex.h>
 #include <math.h> /* isfinite() only, a macro */
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -194,6 +195,51 @@ static int w_raw_nanosleep(double secs)
     }
     stop();
     return 0;
+}
+
+/* A futex wait through libc's syscall(), as Rust's standard library, parking_lot
+ * and others make theirs: nobody wakes the word, so it times out. */
+static int futex_timeout(const char *what, long op, const struct timespec *ts)
+{
+    static uint32_t word;
+    long rc = syscall(SYS_futex, &word, op, 0, ts, NULL, FUTEX_BITSET_MATCH_ANY);
+    if (rc == 0) {
+        snprintf(errbuf, sizeof errbuf, "%s: woken, expected a timeout", what);
+        return -1;
+    }
+    return errno == ETIMEDOUT ? 0 : fail(what, errno);
+}
+
+/* futex(FUTEX_WAIT_PRIVATE, relative) */
+static int w_futex_wait(double secs)
+{
+    struct timespec rel = ts_from(secs);
+    start();
+    int rc = futex_timeout("futex(FUTEX_WAIT)", FUTEX_WAIT_PRIVATE, &rel);
+    stop();
+    return rc;
+}
+
+/* futex(FUTEX_WAIT_BITSET_PRIVATE, absolute on the monotonic clock): Rust's
+ * std::thread::park_timeout and Condvar::wait_timeout */
+static int w_futex_wait_bitset(double secs)
+{
+    struct timespec abs = deadline(CLOCK_MONOTONIC, secs);
+    start();
+    int rc = futex_timeout("futex(FUTEX_WAIT_BITSET)", FUTEX_WAIT_BITSET_PRIVATE, &abs);
+    stop();
+    return rc;
+}
+
+/* futex(FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, absolute on the wall clock) */
+static int w_futex_wait_bitset_realtime(double secs)
+{
+    struct timespec abs = deadline(CLOCK_REALTIME, secs);
+    start();
+    int rc = futex_timeout("futex(FUTEX_WAIT_BITSET|FUTEX_CLOCK_REALTIME)",
+                           FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, &abs);
+    stop();
+    return rc;
 }
 
 /* clock_nanosleep(CLOCK_MONOTONIC, 0, relative) */
@@ -642,6 +688,9 @@ static const struct primitive primitives[] = {
     {"recv_rcvtimeo", w_recv_rcvtimeo},
     {"timerfd", w_timerfd},
     {"raw_nanosleep", w_raw_nanosleep},
+    {"futex_wait", w_futex_wait},
+    {"futex_wait_bitset", w_futex_wait_bitset},
+    {"futex_wait_bitset_realtime", w_futex_wait_bitset_realtime},
 };
 
 #define NPRIMITIVES (sizeof primitives / sizeof primitives[0])

@@ -38,6 +38,17 @@ impl Try<'_> {
     }
 }
 
+/// When a reply reached its destination (never, as far as a try can tell, if it did not).
+fn delivered_at(r: &Reply<'_>) -> Duration {
+    match r.event.kind {
+        EventKind::Send {
+            delivered: Some(at),
+            ..
+        } => at,
+        _ => Duration::MAX,
+    }
+}
+
 /// The ID a request asks for: in the `HELLO <id>` form, or in a wrong one that still starts with
 /// `HELLO` (`HELLO <id> <host> <port>`, a bare `HELLO`: the ID is its second word, if any). A
 /// request in a wrong form is still the client's try, so its timing and retries are judged; its
@@ -385,8 +396,30 @@ fn check_error_due(
                 _ => false,
             }
     });
-    let due = t.first.at + spec.timeout.0;
     let tolerance = judge.tolerance;
+    // The try's own first answer, an OK from the address asked that reached its socket in good time:
+    // the try succeeded, and a Connection Error for it is one too many.
+    let answered = replies
+        .iter()
+        .filter(|r| t.reached(r, e.at) && Some(r.from) == t.asked)
+        .min_by_key(|r| delivered_at(r));
+    if let Some(ok) = answered.filter(|r| matches!(r.message, Message::Ok(..))) {
+        let at = delivered_at(ok);
+        if at + scenario.network.tick.0 + tolerance.late < e.at {
+            found.add(
+                ERROR_PER_TRY,
+                e.at,
+                format!(
+                    "{name} prints Connection Error for try {} though its answer, {}, reached its socket {} s before",
+                    t.id.as_deref().unwrap_or("?"),
+                    ok.message,
+                    secs(e.at - at)
+                ),
+                &[t.first, ok.event, e],
+            );
+        }
+    }
+    let due = t.first.at + spec.timeout.0;
     let waited = (e.at - t.first.at).as_secs_f64();
     let early = !reset && !ended_by_network && e.at + tolerance.early < due;
     // Ended early on a RESET that is not from the address asked: a forged one was taken.
@@ -942,6 +975,68 @@ mod tests {
             )
         };
         assert_eq!(reset_replaced_by_close(another).len(), 1);
+    }
+
+    #[test]
+    fn an_error_for_a_try_its_own_ok_reached_is_one_too_many() {
+        // 02: bob's first try gets RESET 9876; here its error comes a second later, and the RESET
+        // is an OK for 9876 to his socket, which he ignored.
+        let second = Duration::from_secs(1);
+        // The reply, moved with the error, is put back where it came: `back` earlier.
+        let to_ok = |back: Duration| {
+            move |ev: &mut Vec<Event>| {
+                let i = position(ev, |e| payload_of(e) == "RESET 9876");
+                let at = ev[i].at - back;
+                let EventKind::Send { to, delivered, .. } = &mut ev[i].kind else {
+                    unreachable!("a reply is sent");
+                };
+                *delivered = delivered.map(|d| d - back);
+                let ok = format!("OK 9876 {} {}", to.ip(), to.port());
+                ev[i].at = at;
+                set_payload(&mut ev[i], &ok);
+            }
+        };
+        let later = |at| at + second;
+        let (s, r) = error_moved(
+            "02-reset-then-new-id.toml",
+            Transport::Udp,
+            "bob",
+            0,
+            later,
+            to_ok(second),
+        );
+        let got = check_with(&s, &r, &Judge::default());
+        let ignored: Vec<_> = got.iter().filter(|v| v.rule == ERROR_PER_TRY).collect();
+        assert_eq!(ignored.len(), 1, "{got:?}");
+        assert!(
+            ignored[0]
+                .message
+                .contains("bob prints Connection Error for try 9876 though its answer, OK 9876 ")
+                && ignored[0]
+                    .message
+                    .ends_with("reached its socket 1.000000 s before"),
+            "{}",
+            ignored[0].message
+        );
+        // The RESET itself, or an OK within the margin a reply may take to be acted on: no finding.
+        let (s, r) = error_moved(
+            "02-reset-then-new-id.toml",
+            Transport::Udp,
+            "bob",
+            0,
+            later,
+            |_| {},
+        );
+        assert!(!rules(&s, &r).contains(&ERROR_PER_TRY));
+        let (s, r) = error_moved(
+            "02-reset-then-new-id.toml",
+            Transport::Udp,
+            "bob",
+            0,
+            |at| at,
+            to_ok(Duration::ZERO),
+        );
+        assert!(!rules(&s, &r).contains(&ERROR_PER_TRY));
     }
 
     #[test]
