@@ -212,7 +212,7 @@ pub fn cases() -> Vec<ClientCase> {
             )
         },
         ClientCase {
-            // The assignment never says what ending input means: robustness, as README has it.
+            // The assignment never says what ending input means: robustness, as the manual has it.
             level: Level::Robustness,
             typed: &[],
             end_input: true,

@@ -1,6 +1,6 @@
 //! `conform --list`: every case of both suites in one table (its ID, level, transports, what the
 //! checker sends and what passes), with the assignment's sentences it checks as numbered notes. The
-//! same table is README's, checked equal by a test, so the two cannot drift apart.
+//! same table is the manual's (`docs/src/conform.md`), checked equal by a test, so the two cannot drift apart.
 
 use std::fmt::Write;
 
@@ -54,7 +54,10 @@ fn client_row(case: &ClientCase) -> Row {
 
 /// A table cell: its text with `|` escaped, on one line.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    // `<` escaped: `<port>` would read as an HTML tag and vanish from the rendered table.
+    text.replace('|', "\\|")
+        .replace('\n', " ")
+        .replace('<', "&lt;")
 }
 
 /// The table of every case, as Markdown, with the sentences after it.
@@ -143,5 +146,6 @@ mod tests {
     #[test]
     fn a_cell_stays_one_cell() {
         assert_eq!(cell("a | b\nc"), "a \\| b c");
+        assert_eq!(cell("<id> on <now>"), "&lt;id> on &lt;now>");
     }
 }

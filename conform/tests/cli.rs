@@ -63,9 +63,10 @@ fn conform_stops_quietly_and_kills_its_children_when_its_output_is_closed() {
     }
 }
 
-/// README's table of cases is `conform --list`'s, byte for byte, between its two markers.
+/// The manual's table of cases (`docs/src/conform.md`) is `conform --list`'s, byte for byte, between
+/// its two markers.
 #[test]
-fn readmes_case_table_is_what_conform_list_prints() {
+fn the_manuals_case_table_is_what_conform_list_prints() {
     let out = Command::new(env!("CARGO_BIN_EXE_conform"))
         .arg("--list")
         .output()
@@ -73,19 +74,22 @@ fn readmes_case_table_is_what_conform_list_prints() {
     assert!(out.status.success(), "{out:?}");
     let listed = String::from_utf8(out.stdout).unwrap();
     let readme = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/src/conform.md"),
     )
     .unwrap();
     let (start, end) = (
         "<!-- conform --list -->\n",
         "<!-- end of conform --list -->",
     );
-    let from = readme.find(start).expect("README has the start marker") + start.len();
-    let to = readme[from..].find(end).expect("README has the end marker") + from;
+    let from = readme.find(start).expect("the manual has the start marker") + start.len();
+    let to = readme[from..]
+        .find(end)
+        .expect("the manual has the end marker")
+        + from;
     assert_eq!(
         &readme[from..to],
         listed,
-        "README's case table differs from `conform --list`: paste its output between the markers"
+        "docs/src/conform.md's case table differs from `conform --list`: paste its output between the markers"
     );
     assert!(listed.lines().filter(|l| l.starts_with("| `")).count() >= 30);
 }

@@ -50,7 +50,11 @@ enum Command {
         transport: Transports,
     },
     /// Print every rule of the oracle: its ID (as findings and `conform` name it) and what it checks.
-    Rules,
+    Rules {
+        /// As the Markdown table the manual holds (`docs/src/rules.md`).
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Run generated scenarios from many seeds against the oracle; shrink and save any failure.
     Explore {
         /// How many seeds (at least one).
@@ -155,7 +159,7 @@ fn main() -> ExitCode {
             format,
             transport,
         } => show(seed, format, transport),
-        Command::Rules => rules(),
+        Command::Rules { markdown } => rules(markdown),
         Command::Explore {
             seeds,
             from,
@@ -534,7 +538,11 @@ fn show(seed: u64, format: Format, only: Transports) -> ExitCode {
 }
 
 /// `sim rules`: every rule of the oracle, by its ID, with what it checks.
-fn rules() -> ExitCode {
+fn rules(markdown: bool) -> ExitCode {
+    if markdown {
+        print!("{}", oracle::rules_markdown());
+        return ExitCode::SUCCESS;
+    }
     let width = oracle::RULES
         .iter()
         .map(|(r, _)| r.len())

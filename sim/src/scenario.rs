@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
 /// The default step of the simulation: a hop takes 1 ms. Event mode jumps over idle time, so a fine
-/// tick stays cheap (see the README's speed table).
+/// tick stays cheap (see the manual's speed table, docs/src/simulator.md).
 pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
 
 /// The name the server host always has.

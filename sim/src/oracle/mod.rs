@@ -89,7 +89,7 @@ pub const RULES: &[(&str, &str)] = &[
     (RESET_IN_USE, "the server answers RESET only for an ID in use"),
     (OK_SOURCE, "every OK carries the source address and port of the request it answers"),
     (TRIES, "a client makes at most its number of tries (three)"),
-    (ERROR_PER_TRY, "one Connection Error per failed try, for that try's ID, then a new try while one remains"),
+    (ERROR_PER_TRY, "one Connection Error per failed try, for that try's ID (none for a try its own OK reached), then a new try while one remains"),
     (PROMPT, "a prompt only after a failed try, while a try remains and input has not ended"),
     (ONE_ENDING, "a client ends with exactly one of Connection established (exit 0) or Connection Failure, gracefully"),
     (IN_TIME, "a client ends by its start plus its tries times the timeout"),
@@ -170,6 +170,15 @@ impl Findings {
             events: events.iter().map(|e| (*e).clone()).collect(),
         });
     }
+}
+
+/// Every rule as the Markdown table the manual holds (`docs/src/rules.md`, kept equal by a test).
+pub fn rules_markdown() -> String {
+    let mut out = String::from("| rule | what it checks |\n|---|---|\n");
+    for (rule, statement) in RULES {
+        out.push_str(&format!("| `{rule}` | {statement} |\n"));
+    }
+    out
 }
 
 /// Checks every rule over one simulated run; an empty result means the run kept them all.
