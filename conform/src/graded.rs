@@ -1,5 +1,5 @@
 //! What a run of one or many implementations yields, before it is written out: each implementation
-//! with its suite runs (the results of each suite and the note on its clock). The HTML page, the JSON
+//! with its suite runs (the results of each suite and the note on its clock) and its explorations. The HTML page, the JSON
 //! and the CSV are all written from it ([`crate::html`], [`crate::report`]); it depends on neither.
 
 use super::CaseResult;
@@ -38,9 +38,11 @@ pub struct SuiteRun {
     pub results: Vec<CaseResult>,
 }
 
-/// One implementation and its suite runs.
+/// One implementation, its suite runs, and what exploring it found (`conform matrix --explore`).
 #[derive(Debug, Clone)]
 pub struct Graded {
     pub name: String,
     pub runs: Vec<SuiteRun>,
+    /// An exploration per suite and transport explored; none unless asked.
+    pub explored: Vec<crate::explore::Exploration>,
 }

@@ -244,6 +244,14 @@ fn matrix(graded: &[Graded], columns: &[Column], slugs: &[String]) -> String {
         );
         i += span;
     }
+    let explored = explored_columns(graded);
+    if !explored.is_empty() {
+        let _ = write!(
+            out,
+            "<th colspan=\"{}\" class=\"group\">explore</th>",
+            explored.len()
+        );
+    }
     out.push_str("</tr>\n<tr>");
     for (n, c) in columns.iter().enumerate() {
         let short =
@@ -264,6 +272,12 @@ fn matrix(graded: &[Graded], columns: &[Column], slugs: &[String]) -> String {
             c.transport,
             c.level,
             esc(short)
+        );
+    }
+    for (role, transport) in &explored {
+        let _ = write!(
+            out,
+            "<th class=\"case\" title=\"conform explore {role} over {transport}\"><span>{role} {transport}</span></th>"
         );
     }
     out.push_str("</tr>\n</thead>\n<tbody>\n");
@@ -293,9 +307,90 @@ fn matrix(graded: &[Graded], columns: &[Column], slugs: &[String]) -> String {
                 None => out.push_str("<td class=\"cell none\" title=\"not run\"></td>"),
             }
         }
+        for &(role, transport) in &explored {
+            let found = g
+                .explored
+                .iter()
+                .find(|e| e.role == role && e.transports == [transport]);
+            match found {
+                Some(e) => {
+                    let (symbol, class) = explore_mark(e);
+                    let _ = write!(
+                        out,
+                        "<td class=\"cell required {class}\"><a href=\"#{}:explore\" title=\"{}\">{symbol}</a></td>",
+                        esc(slug),
+                        esc(&crate::explore::summary(e))
+                    );
+                }
+                None => out.push_str("<td class=\"cell none\" title=\"not explored\"></td>"),
+            }
+        }
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody>\n</table>\n</div>\n");
+    out
+}
+
+/// Every suite and transport any implementation was explored on, servers first.
+fn explored_columns(graded: &[Graded]) -> Vec<(Role, Transport)> {
+    let mut out: Vec<(Role, Transport)> = graded
+        .iter()
+        .flat_map(|g| &g.explored)
+        .flat_map(|e| e.transports.iter().map(move |&t| (e.role, t)))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// An exploration's cell: failed (a required rule broken and reproduced, or a session not played),
+/// a finding short of that (robustness, or not reproduced), or nothing broken.
+fn explore_mark(e: &crate::explore::Exploration) -> (&'static str, &'static str) {
+    match (e.failed(), e.findings.is_empty()) {
+        (true, _) => ("\u{2718}", "fail"),
+        (false, false) => ("!", "notjudged"),
+        (false, true) => ("\u{2714}", "pass"),
+    }
+}
+
+/// An implementation's explorations, each with its findings and the command that replays each.
+fn explorations(g: &Graded, slug: &str) -> String {
+    if g.explored.is_empty() {
+        return String::new();
+    }
+    // `:` is in no slug, so this ID is no implementation's.
+    let mut out = format!("<div id=\"{}:explore\">\n", esc(slug));
+    for e in &g.explored {
+        let transports: Vec<String> = e.transports.iter().map(|t| t.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "<p><b>{} explore</b> over {}, seeds {} to {}: {}</p>",
+            e.role,
+            transports.join(" and "),
+            e.from,
+            e.from.saturating_add(e.seeds.saturating_sub(1)),
+            esc(&crate::explore::summary(e))
+        );
+        if e.findings.is_empty() {
+            continue;
+        }
+        out.push_str("<ul>\n");
+        for f in &e.findings {
+            let _ = writeln!(
+                out,
+                "<li class=\"{}\"><b>{}</b> ({}), seed {} over {}: {}<br/><code>{}</code></li>",
+                f.level.name(),
+                esc(f.rule),
+                f.level.name(),
+                f.seed,
+                f.transport,
+                esc(&f.observed),
+                esc(&f.replay)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</div>\n");
     out
 }
 
@@ -458,6 +553,7 @@ pub fn html(title: &str, graded: &[Graded]) -> String {
                 let _ = writeln!(out, "<p class=\"note\">note: {}</p>", esc(note));
             }
         }
+        out.push_str(&explorations(g, slug));
         for c in &columns {
             if let Some(r) = result_in(g, c) {
                 out.push_str(&detail(r, &detail_id(slug, c)));

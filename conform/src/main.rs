@@ -79,6 +79,14 @@ enum Command {
         /// Write a row per implementation and level as CSV, for a gradebook.
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
+        /// Also explore each implementation's server and client with N seeds (`conform explore`),
+        /// unless its manifest entry says `explore = N` itself; its findings are one more column per
+        /// suite.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        explore: u64,
+        /// Where explored sessions that break a rule are saved, in a directory per implementation.
+        #[arg(long, value_name = "DIR", default_value = "conform-explore")]
+        save: PathBuf,
     },
     /// Random sessions from seeds against a program, judged by the oracle; the first session that
     /// breaks each rule is shrunk and saved for `conform replay`. Exit 0 nothing broken, 1 a required
@@ -240,7 +248,15 @@ fn main() -> ExitCode {
             html,
             json,
             csv,
-        } => matrix(&manifest, transport, run, [html, json, csv]),
+            explore,
+            save,
+        } => matrix(
+            &manifest,
+            transport,
+            run,
+            [html, json, csv],
+            (explore, &save),
+        ),
         Command::Explore { role } => explore_cli::explore(role),
         Command::Replay { args } => explore_cli::replay(args),
     }
@@ -492,6 +508,7 @@ fn single(is_server: bool, common: Common, command: Vec<String>) -> ExitCode {
     let html = || {
         let graded = Graded {
             name: program.argv.join(" "),
+            explored: Vec::new(),
             runs: vec![SuiteRun {
                 role: if is_server {
                     Role::Server
@@ -521,6 +538,7 @@ fn matrix(
     transport: Transports,
     run: RunArgs,
     [html_path, json_path, csv_path]: [Option<PathBuf>; 3],
+    (seeds, save): (u64, &std::path::Path),
 ) -> ExitCode {
     let implementations = match matrix::load(manifest) {
         Ok(implementations) => implementations,
@@ -602,10 +620,30 @@ fn matrix(
             terminal.write(&text);
         }
     };
-    let graded = match terminal.drive(matrix::run_matrix(&implementations, &options, progress)) {
+    let mut graded = match terminal.drive(matrix::run_matrix(&implementations, &options, progress))
+    {
         Ok(graded) => graded,
         Err(code) => return code,
     };
+    let told = |p: matrix::ExploreProgress<'_>| match p {
+        matrix::ExploreProgress::Starting {
+            name,
+            role,
+            transport,
+            seeds,
+        } => terminal.write(&format!(
+            "{name} {role} explore over {transport}: {seeds} seeds...\n"
+        )),
+        matrix::ExploreProgress::Explored { name, exploration } => terminal.write(&format!(
+            "{name} {} explore: {}\n",
+            exploration.role,
+            conform::explore::summary(exploration)
+        )),
+    };
+    let explored = matrix::explore_all(&implementations, &mut graded, seeds, &options, save, told);
+    if let Err(code) = terminal.drive(explored) {
+        return code;
+    }
     let title = format!("conform matrix: {}", manifest.display());
     match write_reports(vec![
         (html_path, &|| html::html(&title, &graded)),

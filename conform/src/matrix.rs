@@ -9,6 +9,7 @@
 //! dir = "alice"                                   # relative to the manifest; default: its directory
 //! server = "python3 server.py {ip} {port} {transport}"   # one command for both transports
 //! client = { udp = ["python3", "client.py", "HELLO", "{ip}", "{port}", "{id}"] }   # UDP only
+//! explore = 200                                   # seeds to explore it with (else --explore's)
 //! ```
 
 use std::collections::BTreeMap;
@@ -29,6 +30,8 @@ pub struct Implementation {
     pub name: String,
     pub dir: PathBuf,
     pub commands: BTreeMap<(Role, Transport), Program>,
+    /// Seeds to explore it with, if the manifest says (else `--explore`'s).
+    pub explore: Option<u64>,
 }
 
 /// What is wrong with a manifest, in one line.
@@ -50,6 +53,7 @@ struct Entry {
     dir: Option<PathBuf>,
     server: Option<toml::Value>,
     client: Option<toml::Value>,
+    explore: Option<u64>,
 }
 
 /// A command: a string split at whitespace, or a list of arguments (for one that holds a space).
@@ -158,6 +162,7 @@ pub fn parse(text: &str, base: &Path) -> Result<Vec<Implementation>, ManifestErr
             name: entry.name,
             dir,
             commands: commands_of,
+            explore: entry.explore,
         });
     }
     Ok(out)
@@ -312,6 +317,99 @@ pub async fn run_matrix(
     graded
 }
 
+/// What exploring a class tells its caller as it goes.
+pub enum ExploreProgress<'a> {
+    /// An exploration of `name`'s program for a suite and transport is about to start.
+    Starting {
+        name: &'a str,
+        role: Role,
+        transport: Transport,
+        seeds: u64,
+    },
+    /// It has ended.
+    Explored {
+        name: &'a str,
+        exploration: &'a crate::explore::Exploration,
+    },
+}
+
+/// Explores every implementation's server and client, on each transport it has a command for, with
+/// its own seed count from the manifest or else `seeds` (0: not explored), `jobs` sessions at once
+/// on `options`' pace; each implementation's findings are saved under `save`/its name. The
+/// explorations go into `graded`, in the manifest's order.
+pub async fn explore_all(
+    implementations: &[Implementation],
+    graded: &mut [Graded],
+    seeds: u64,
+    options: &Options,
+    save: &Path,
+    mut progress: impl FnMut(ExploreProgress<'_>),
+) {
+    let (pace, _) = pace_of(options);
+    let slugs = dir_names(implementations);
+    for ((imp, g), slug) in implementations.iter().zip(graded.iter_mut()).zip(slugs) {
+        let seeds = imp.explore.unwrap_or(seeds);
+        if seeds == 0 {
+            continue;
+        }
+        for (&(role, transport), program) in &imp.commands {
+            if !options.transports.contains(&transport) {
+                continue;
+            }
+            let name = imp.name.as_str();
+            progress(ExploreProgress::Starting {
+                name,
+                role,
+                transport,
+                seeds,
+            });
+            let asked = crate::explore::Explore {
+                role,
+                seeds,
+                from: 0,
+                transports: vec![transport],
+                jobs: options.jobs,
+                pace,
+                save: save.join(&slug),
+                command: program.argv.join(" "),
+            };
+            let exploration = crate::explore::explore(program, &asked, |_| {}).await;
+            g.explored.push(exploration);
+            let exploration = g.explored.last().expect("just pushed");
+            progress(ExploreProgress::Explored { name, exploration });
+        }
+    }
+}
+
+/// Each implementation's name as a directory name: letters, digits, `.`, `_` and `-` kept, any other
+/// character `_`, no leading dot (`implementation` if nothing is left); a name that comes out as an
+/// earlier one's gets `-2`, `-3`, ...
+fn dir_names(implementations: &[Implementation]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for imp in implementations {
+        let base: String = imp
+            .name
+            .chars()
+            .map(|c| match c.is_ascii_alphanumeric() || "._-".contains(c) {
+                true => c,
+                false => '_',
+            })
+            .collect();
+        let base = match base.trim_start_matches('.') {
+            "" => "implementation".to_string(),
+            rest => rest.to_string(),
+        };
+        let mut name = base.clone();
+        let mut n = 1;
+        while out.contains(&name) {
+            n += 1;
+            name = format!("{base}-{n}");
+        }
+        out.push(name);
+    }
+    out
+}
+
 /// An implementation's suite runs from its jobs' results, in the queue's order: `runs` says each
 /// run's suite, how many jobs it has and its note.
 fn graded_of(
@@ -331,7 +429,11 @@ fn graded_of(
             }
         })
         .collect();
-    Graded { name, runs }
+    Graded {
+        name,
+        runs,
+        explored: Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -367,6 +469,33 @@ mod tests {
         let udp = server_cases::selected(&[Transport::Udp], true, None).len();
         let tcp = server_cases::selected(&[Transport::Tcp], true, None).len();
         assert_eq!((groups(0), groups(1)), (udp, tcp));
+    }
+
+    #[test]
+    fn each_implementation_explores_in_a_directory_of_its_own() {
+        let imps = parsed(
+            r#"
+            [[implementation]]
+            name = "o'brien/pat"
+            server = "./srv {port}"
+            explore = 7
+
+            [[implementation]]
+            name = "o'brien pat"
+            server = "./srv {port}"
+
+            [[implementation]]
+            name = ".."
+            server = "./srv {port}"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            dir_names(&imps),
+            ["o_brien_pat", "o_brien_pat-2", "implementation"],
+            "no separator, no parent directory, no two alike"
+        );
+        assert_eq!((imps[0].explore, imps[1].explore), (Some(7), None));
     }
 
     #[test]

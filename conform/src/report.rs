@@ -361,6 +361,9 @@ struct JsonMatrix<'a> {
 struct JsonImplementation<'a> {
     name: &'a str,
     runs: Vec<JsonRun<'a>>,
+    /// `conform explore`'s findings, a run per suite and transport explored (none unless asked).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    explorations: &'a [crate::explore::Exploration],
 }
 
 #[derive(Serialize)]
@@ -385,6 +388,7 @@ pub fn matrix_json(graded: &[Graded]) -> String {
                     report: json_report(run.role.name(), &run.results),
                 })
                 .collect(),
+            explorations: &g.explored,
         })
         .collect();
     pretty(&JsonMatrix { implementations })
@@ -401,7 +405,8 @@ fn csv_field(field: &str) -> String {
 
 /// A matrix run as CSV for a gradebook: a row per implementation; its cases passed, failed, not
 /// judged and unsupported per level; the first cause of each suite's failures
-/// ([`first_cause`]); then a column per case and transport (`server.ok.source-address [udp]`: pass,
+/// ([`first_cause`]); what exploring each suite found, if any implementation was explored; then a
+/// column per case and transport (`server.ok.source-address [udp]`: pass,
 /// fail, not judged, unsupported, or empty where it did not run), the same columns for everyone.
 pub fn csv(graded: &[Graded]) -> String {
     let mut columns: Vec<(Role, &'static str, Transport)> = Vec::new();
@@ -420,6 +425,11 @@ pub fn csv(graded: &[Graded]) -> String {
         }
     }
     header.extend(Role::ALL.map(|role| format!("{role}_first_cause")));
+    // What exploring found, a column per suite, only when some implementation was explored.
+    let explored = graded.iter().any(|g| !g.explored.is_empty());
+    if explored {
+        header.extend(Role::ALL.map(|role| format!("{role}_explore")));
+    }
     header.extend(
         columns
             .iter()
@@ -441,6 +451,21 @@ pub fn csv(graded: &[Graded]) -> String {
                 .filter(|run| run.role == role)
                 .find_map(|run| first_cause(&run.results));
             row.push(csv_field(&cause.unwrap_or_default()));
+        }
+        if explored {
+            for role in Role::ALL {
+                let told: Vec<String> = g
+                    .explored
+                    .iter()
+                    .filter(|e| e.role == role)
+                    .map(|e| {
+                        let over: Vec<String> =
+                            e.transports.iter().map(|t| t.to_string()).collect();
+                        format!("{}: {}", over.join(" and "), crate::explore::summary(e))
+                    })
+                    .collect();
+                row.push(csv_field(&told.join(" / ")));
+            }
         }
         for &(role, id, transport) in &columns {
             let found = g
@@ -779,6 +804,7 @@ mod tests {
         client.iter_mut().for_each(|r| r.level = Level::Robustness);
         let graded = [Graded {
             name: "o'brien, \"pat\"".into(),
+            explored: Vec::new(),
             runs: vec![
                 SuiteRun {
                     role: Role::Server,
@@ -804,6 +830,7 @@ mod tests {
         );
         let no_failure = [Graded {
             name: "a".into(),
+            explored: Vec::new(),
             runs: vec![SuiteRun {
                 role: Role::Client,
                 note: None,

@@ -70,6 +70,7 @@ fn graded() -> Vec<Graded> {
     vec![
         Graded {
             name: "alice".into(),
+            explored: Vec::new(),
             runs: vec![
                 server([Verdict::Pass, Verdict::Pass, Verdict::Pass]),
                 client(Verdict::Pass),
@@ -77,6 +78,7 @@ fn graded() -> Vec<Graded> {
         },
         Graded {
             name: "<script>bob</script> & co".into(),
+            explored: Vec::new(),
             runs: vec![
                 server([
                     failed("no \"OK\" <here>"),

@@ -320,3 +320,97 @@ fn a_bad_manifest_exits_2_with_one_line_before_anything_runs() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_matrix_explores_each_implementation_when_asked_and_reports_it_as_a_column_per_suite() {
+    let dir = scratch("matrix-explore");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conform");
+    let fixtures = fixtures.to_string_lossy();
+    // The correct fixtures with --explore's seeds; seeded defects no fixed case catches, with seeds
+    // of their own from the manifest (each found in them, TESTING.md).
+    let manifest = format!(
+        r#"
+[[implementation]]
+name = "correct"
+dir = "{fixtures}"
+server = "python3 server.py {{ip}} {{port}} {{transport}} 30 120"
+client = "python3 client.py HELLO {{ip}} {{port}} {{id}} {{transport}} 15"
+
+[[implementation]]
+name = "subtle"
+dir = "{fixtures}"
+server = "python3 server.py {{ip}} {{port}} {{transport}} 30 120 case-blind"
+client = "python3 client.py HELLO {{ip}} {{port}} {{id}} {{transport}} 15 small-buffer"
+explore = 2
+"#
+    );
+    std::fs::write(dir.join("m.toml"), manifest).unwrap();
+    let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let out = Command::new(env!("CARGO_BIN_EXE_conform"))
+        .args(["matrix", &file("m.toml"), "--quick", "--transport", "udp"])
+        .args(["--explore", "3", "--save", &file("saved")])
+        .args(["--json", &file("r.json"), "--csv", &file("r.csv")])
+        .args(["--html", &file("r.html")])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("correct server explore: no rule broken; 3 of 3 sessions played"),
+        "{said}"
+    );
+    assert!(
+        said.contains("subtle server explore: 1 rule broken: reset-only-in-use (required); 2 of 2 sessions played"),
+        "{said}"
+    );
+    // Both subtle programs pass every fixed case: only the exploration tells them apart.
+    let csv = std::fs::read_to_string(dir.join("r.csv")).unwrap();
+    let rows: Vec<Vec<String>> = csv.lines().map(csv_fields).collect();
+    let column = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    let (failed, server, client) = (
+        column("required_failed"),
+        column("server_explore"),
+        column("client_explore"),
+    );
+    assert_eq!(rows[2][0], "subtle");
+    assert_eq!(rows[2][failed], "0");
+    assert_eq!(
+        rows[1][server],
+        "udp: no rule broken; 3 of 3 sessions played"
+    );
+    assert_eq!(
+        rows[2][client],
+        "udp: 1 rule broken: one-error-per-failed-try (required); 2 of 2 sessions played"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
+    let subtle = &json["implementations"][1]["explorations"];
+    assert_eq!(subtle[0]["role"], "server");
+    assert_eq!(subtle[0]["findings"][0]["rule"], "reset-only-in-use");
+    // The replay command each finding prints names a session saved under the implementation's name.
+    let replay = subtle[1]["findings"][0]["replay"].as_str().unwrap();
+    let saved = replay.split(' ').nth(2).unwrap();
+    assert!(
+        saved.starts_with(&file("saved/subtle/")) && Path::new(saved).exists(),
+        "{replay}"
+    );
+    // The page: one more column per suite, each cell linked to the findings below.
+    let html = std::fs::read_to_string(dir.join("r.html")).unwrap();
+    let doc = roxmltree::Document::parse(html.trim_start_matches("<!DOCTYPE html>")).unwrap();
+    let explore_cells: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("a"))
+        .filter_map(|a| a.attribute("href"))
+        .filter(|h| h.ends_with(":explore"))
+        .collect();
+    assert_eq!(explore_cells.len(), 4, "two suites of two implementations");
+    for href in explore_cells {
+        let id = &href[1..];
+        assert!(
+            doc.descendants().any(|n| n.attribute("id") == Some(id)),
+            "{href} goes nowhere"
+        );
+    }
+    assert!(html.contains("<b>one-error-per-failed-try</b> (required)"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -364,6 +364,35 @@ fn save(file: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(file, text)
 }
 
+/// An exploration in one line: its findings (each rule, with its level) and the sessions played.
+pub fn summary(e: &Exploration) -> String {
+    let played = e.sessions - e.unplayable.len() as u64;
+    let mut out = match e.findings.len() {
+        0 => "no rule broken".to_string(),
+        n => {
+            let rules: Vec<String> = e
+                .findings
+                .iter()
+                .map(|f| {
+                    let again = if f.reproduced {
+                        ""
+                    } else {
+                        ", did not reproduce"
+                    };
+                    format!("{} ({}{again})", f.rule, f.level.name())
+                })
+                .collect();
+            format!(
+                "{n} rule{} broken: {}",
+                if n == 1 { "" } else { "s" },
+                rules.join(", ")
+            )
+        }
+    };
+    out.push_str(&format!("; {played} of {} sessions played", e.sessions));
+    out
+}
+
 /// The report for people: the situations reached, then each finding with its reason, its replay
 /// command and its transcript.
 pub fn text(e: &Exploration, command: &str) -> String {

@@ -8,22 +8,8 @@ use connid::Transport;
 use super::client_plan::ClientTimeline;
 use super::timeline::Timeline;
 
-/// Which side of the protocol the program under test plays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Server,
-    Client,
-}
-
-impl Role {
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Server => "server",
-            Role::Client => "client",
-        }
-    }
-}
+/// Which side of the protocol the program under test plays (the suites' own).
+pub use crate::graded::Role;
 
 /// One session.
 #[derive(Debug, Clone, PartialEq, Eq)]
