@@ -289,6 +289,25 @@ impl Session {
         }
     }
 
+    /// Opens a connection from `host` and closes it at once, nothing sent.
+    pub async fn open_and_close(&mut self, host: &'static str) {
+        let Ok(stream) = self.connect(host).await else {
+            return;
+        };
+        let (local, server) = (stream.local_addr(), self.server);
+        drop(stream);
+        if let Ok(local) = local {
+            self.recorder.record(
+                self.now(),
+                host,
+                EventKind::Close {
+                    local,
+                    peer: server,
+                },
+            );
+        }
+    }
+
     /// One TCP connection from `host`: writes `pieces` with `gap` between them (reading what comes
     /// back meanwhile, so a reply to the first piece is seen when it came), half-closes if asked, then
     /// reads what the server sends until it closes or the reply wait passes.

@@ -51,6 +51,14 @@ pub const SITUATIONS: &[(&str, &str)] = &[
         "silent-connection",
         "a TCP connection opened and never used",
     ),
+    (
+        "tcp-request-left-open",
+        "a TCP request with no half-close, the connection left open for the reply",
+    ),
+    (
+        "closed-connection",
+        "a TCP connection opened and closed at once, nothing sent",
+    ),
 ];
 
 /// Every situation a client session can reach, by name, with what it is.
@@ -277,6 +285,26 @@ pub fn reached(timeline: &Timeline, run: &Run) -> Vec<&'static str> {
                 .steps
                 .iter()
                 .any(|s| matches!(s.send, Sends::Silent)),
+        ),
+        (
+            "tcp-request-left-open",
+            timeline.transport == connid::Transport::Tcp
+                && timeline.steps.iter().any(|s| {
+                    matches!(
+                        s.send,
+                        Sends::Hello {
+                            half_close: false,
+                            ..
+                        }
+                    )
+                }),
+        ),
+        (
+            "closed-connection",
+            timeline
+                .steps
+                .iter()
+                .any(|s| matches!(s.send, Sends::Closed)),
         ),
     ];
     for (name, yes) in checks {

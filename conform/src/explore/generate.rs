@@ -42,10 +42,13 @@ pub fn timeline(seed: u64, transport: Transport, ttl_ms: u64) -> Timeline {
     let count = rng.random_range(2..=8);
     let mut steps: Vec<Step> = Vec::with_capacity(count);
     let mut at = 100;
+    // TCP framing choices added later draw from a stream of their own, so every earlier choice (and
+    // the sessions TESTING.md names by seed) stays as it was.
+    let mut framing = ChaCha8Rng::seed_from_u64(seed ^ FRAMING_SALT);
     for _ in 0..count {
         at = next_time(&mut rng, &steps, at, ttl_ms);
         let host = rng.random_range(0..hosts);
-        let send = step(&mut rng, transport, &ids);
+        let send = framed(step(&mut rng, transport, &ids), transport, &mut framing);
         steps.push(Step {
             at_ms: at,
             host,
@@ -75,6 +78,25 @@ fn next_time(rng: &mut ChaCha8Rng, steps: &[Step], last: u64, ttl_ms: u64) -> u6
     at.max(last)
 }
 
+/// Mixed into a server session's seed for its TCP framing choices.
+const FRAMING_SALT: u64 = 0x0066_7261_6d69_6e67;
+
+/// `send` with the framing a client may also use over TCP: a request left without a half-close (the
+/// connection open for the reply, as the assignment's client does), a connection closed at once
+/// instead of a silent one.
+fn framed(send: Sends, transport: Transport, rng: &mut ChaCha8Rng) -> Sends {
+    match send {
+        _ if transport == Transport::Udp => send,
+        Sends::Hello { id, newline, .. } => Sends::Hello {
+            id,
+            newline,
+            half_close: rng.random_bool(0.6),
+        },
+        Sends::Silent if rng.random_bool(0.5) => Sends::Closed,
+        other => other,
+    }
+}
+
 /// What one step sends.
 fn step(rng: &mut ChaCha8Rng, transport: Transport, ids: &[String]) -> Sends {
     let id = ids[rng.random_range(0..ids.len())].clone();
@@ -92,6 +114,8 @@ fn step(rng: &mut ChaCha8Rng, transport: Transport, ids: &[String]) -> Sends {
         _ => Sends::Hello {
             id,
             newline: transport == Transport::Tcp && rng.random_bool(0.5),
+            // Over UDP a datagram is the whole request; `framed` varies it over TCP.
+            half_close: true,
         },
     }
 }
@@ -341,6 +365,7 @@ mod tests {
     fn sessions_are_playable_and_reach_every_kind_of_input() {
         let (mut case_kin, mut prefix_kin, mut other_source, mut long, mut punct) = (0, 0, 0, 0, 0);
         let (mut malformed, mut split, mut silent, mut after_ttl) = (0, 0, 0, 0);
+        let (mut closed, mut open) = (0, 0);
         for seed in 0..400 {
             for transport in Transport::ALL {
                 let t = timeline(seed, transport, 30_000);
@@ -372,6 +397,10 @@ mod tests {
                         Sends::Malformed { .. } => malformed += 1,
                         Sends::Split { .. } => split += 1,
                         Sends::Silent => silent += 1,
+                        Sends::Closed => closed += 1,
+                        Sends::Hello {
+                            half_close: false, ..
+                        } => open += 1,
                         Sends::Hello { .. } => {}
                     }
                 }
@@ -388,6 +417,8 @@ mod tests {
             ("malformed requests", malformed),
             ("split TCP requests", split),
             ("silent connections", silent),
+            ("closed connections", closed),
+            ("TCP requests left without a half-close", open),
             ("a request past the TTL", after_ttl),
         ] {
             assert!(n >= 20, "{what}: {n} in 800 sessions");

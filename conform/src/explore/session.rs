@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use connid::clock::Clock;
 use connid::SystemClock;
+use connid::Transport;
 use connid_sim::events::Run;
 use connid_sim::oracle::{self, Violation};
 use connid_sim::scenario::SERVER;
@@ -115,11 +116,21 @@ async fn play_here(program: Program, timeline: Timeline, pace: Pace) -> Played {
                 .until(base + Duration::from_millis(step.at_ms))
                 .await;
             match &step.send {
-                Sends::Hello { id, newline } => {
+                Sends::Hello {
+                    id,
+                    newline,
+                    half_close,
+                } => {
                     let ending = if *newline { "\n" } else { "" };
-                    session
-                        .send(host, format!("HELLO {id}{ending}").as_bytes())
-                        .await;
+                    let request = format!("HELLO {id}{ending}").into_bytes();
+                    match timeline.transport {
+                        Transport::Tcp => {
+                            session
+                                .tcp(host, &[&request], Duration::ZERO, *half_close)
+                                .await
+                        }
+                        Transport::Udp => session.send(host, &request).await,
+                    };
                 }
                 Sends::Malformed { text } => {
                     session.send(host, text.as_bytes()).await;
@@ -133,6 +144,7 @@ async fn play_here(program: Program, timeline: Timeline, pace: Pace) -> Played {
                         .await;
                 }
                 Sends::Silent => session.open_silent(host).await,
+                Sends::Closed => session.open_and_close(host).await,
             }
         }
         // Room for the last reply, then the server is stopped.

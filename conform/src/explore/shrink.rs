@@ -196,6 +196,7 @@ mod tests {
             send: Sends::Hello {
                 id: id.into(),
                 newline: false,
+                half_close: true,
             },
         }
     }

@@ -36,8 +36,15 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Sends {
-    /// `HELLO <id>`, newline-ended if `newline` (over TCP: one write, then a half-close).
-    Hello { id: String, newline: bool },
+    /// `HELLO <id>`, newline-ended if `newline` (over TCP: one write, then a half-close unless
+    /// `half_close` is false: the connection is then left open for the reply, as the assignment's
+    /// client leaves it).
+    Hello {
+        id: String,
+        newline: bool,
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        half_close: bool,
+    },
     /// A request in no valid form (over TCP: one write, then a half-close).
     Malformed { text: String },
     /// TCP: `HELLO <id>\n` in `pieces` writes, `gap_ms` apart, then a half-close.
@@ -48,6 +55,16 @@ pub enum Sends {
     },
     /// TCP: a connection that is opened and never used until the session ends.
     Silent,
+    /// TCP: a connection that is opened and closed at once, nothing sent.
+    Closed,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Sends {
@@ -55,16 +72,21 @@ impl Sends {
     pub fn id(&self) -> Option<&str> {
         match self {
             Sends::Hello { id, .. } | Sends::Split { id, .. } => Some(id),
-            Sends::Malformed { .. } | Sends::Silent => None,
+            Sends::Malformed { .. } | Sends::Silent | Sends::Closed => None,
         }
     }
 
     /// The same step asking for `id` instead.
     pub fn with_id(&self, new: &str) -> Sends {
         match self.clone() {
-            Sends::Hello { newline, .. } => Sends::Hello {
+            Sends::Hello {
+                newline,
+                half_close,
+                ..
+            } => Sends::Hello {
                 id: new.to_string(),
                 newline,
+                half_close,
             },
             Sends::Split { pieces, gap_ms, .. } => Sends::Split {
                 id: new.to_string(),
@@ -77,11 +99,11 @@ impl Sends {
 }
 
 impl Timeline {
-    /// How many requests it sends (a silent connection sends none).
+    /// How many requests it sends (a silent or closed connection sends none).
     pub fn requests(&self) -> usize {
         self.steps
             .iter()
-            .filter(|s| !matches!(s.send, Sends::Silent))
+            .filter(|s| !matches!(s.send, Sends::Silent | Sends::Closed))
             .count()
     }
 
@@ -112,7 +134,10 @@ impl Timeline {
                     step.source
                 ));
             }
-            let tcp_only = matches!(step.send, Sends::Split { .. } | Sends::Silent);
+            let tcp_only = matches!(
+                step.send,
+                Sends::Split { .. } | Sends::Silent | Sends::Closed
+            );
             if tcp_only && self.transport == Transport::Udp {
                 return Err(format!("steps[{i}].send: only over TCP"));
             }
@@ -143,6 +168,7 @@ mod tests {
                     send: Sends::Hello {
                         id: "a#B".into(),
                         newline: true,
+                        half_close: false,
                     },
                 },
                 Step {
@@ -169,6 +195,12 @@ mod tests {
                     source: 1,
                     send: Sends::Silent,
                 },
+                Step {
+                    at_ms: 400,
+                    host: 4,
+                    source: 1,
+                    send: Sends::Closed,
+                },
             ],
         }
     }
@@ -183,7 +215,7 @@ mod tests {
         let plan = Plan::Server(t.clone());
         std::fs::write(&path, plan.to_toml("replay: conform replay t.toml -- CMD")).unwrap();
         assert_eq!(Plan::load(&path), Ok(plan));
-        assert_eq!((t.requests(), t.size()), (3, 4 + 3 + 1));
+        assert_eq!((t.requests(), t.size()), (3, 5 + 3 + 1));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
