@@ -98,8 +98,7 @@ pub fn family(pid: u32) -> Vec<u32> {
             continue;
         };
         for task in tasks.flatten() {
-            let children =
-                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            let children = read_proc(task.path().join("children")).unwrap_or_default();
             family.extend(
                 children
                     .split_whitespace()
@@ -108,6 +107,29 @@ pub fn family(pid: u32) -> Vec<u32> {
         }
     }
     family
+}
+
+/// A small `/proc` file (a thread's `stat`, `schedstat`, `syscall`, `children`) in as few system calls
+/// as can be: one open, a read into a page-sized buffer, the read that finds its end, one close. The
+/// controller reads thousands of them a second; `read_to_string` would first ask the file's size
+/// (`/proc` says 0) and then read in growing pieces, three times the calls.
+pub fn read_proc(path: impl AsRef<std::path::Path>) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut buf = [0u8; 4096];
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]).ok()? {
+            0 => break,
+            n => len += n,
+        }
+    }
+    let mut text = String::from_utf8_lossy(&buf[..len]).into_owned();
+    if len == buf.len() {
+        // Longer than a page (a `children` list of hundreds): the rest as it comes.
+        file.read_to_string(&mut text).ok()?;
+    }
+    Some(text)
 }
 
 /// The command that starts `launch`: in its directory, on this thread's clock, its output piped, in

@@ -729,14 +729,19 @@ async fn await_listening(
     transport: Transport,
     server: SocketAddr,
 ) -> (bool, Vec<crate::sockets::Held>) {
-    let mut elsewhere = Vec::new();
     let mut pause = Duration::from_millis(20);
-    while start.elapsed() < START_LIMIT && !child.has_exited() {
-        // Asked off the runtime's threads: /proc/net can be long on a busy machine.
+    // Asked off the runtime's threads: /proc/net can be long on a busy machine.
+    let ask = |over: &'static [Transport]| {
         let pid = child.pid();
-        let held = crate::clock::blocking(move || pid.and_then(crate::sockets::held))
-            .await
-            .flatten();
+        crate::clock::blocking(move || pid.and_then(|p| crate::sockets::held_over(p, over)))
+    };
+    let only: &'static [Transport] = match transport {
+        Transport::Udp => &[Transport::Udp],
+        Transport::Tcp => &[Transport::Tcp],
+    };
+    let mut elsewhere = Vec::new();
+    while start.elapsed() < START_LIMIT && !child.has_exited() {
+        let held = ask(only).await.flatten();
         let listening = match &held {
             Some(held) => holds(held, transport, server.port()),
             None => is_listening(transport, server),
@@ -750,6 +755,14 @@ async fn await_listening(
         crate::clock::sleep(pause).await;
         // Looked at often while a server usually starts, then less: each look walks `/proc`.
         pause = (pause * 2).min(Duration::from_millis(500));
+    }
+    // Where it listened instead, on either transport, if it still runs: what the verdict says.
+    if let Some(held) = ask(&Transport::ALL)
+        .await
+        .flatten()
+        .filter(|h| !h.is_empty())
+    {
+        elsewhere = held;
     }
     (false, elsewhere)
 }

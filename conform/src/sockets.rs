@@ -22,16 +22,35 @@ impl std::fmt::Display for Held {
 /// Every UDP socket bound to a port and every listening TCP socket that `pid` or a process it
 /// started holds, sorted; `None` where there is no `/proc/net` to ask.
 pub fn held(pid: u32) -> Option<Vec<Held>> {
+    held_over(pid, &Transport::ALL)
+}
+
+/// [`held`], of `transports` only: a look at the TCP tables walks every TCP socket the system has
+/// (thousands in `TIME_WAIT` after a busy run), which a UDP server's start need not wait on.
+pub fn held_over(pid: u32, transports: &[Transport]) -> Option<Vec<Held>> {
     if !std::path::Path::new("/proc/net").exists() {
         return None;
     }
     let mut by_inode = Vec::new();
-    for (table, transport) in [
+    let tables = [
         ("udp", Transport::Udp),
         ("udp6", Transport::Udp),
         ("tcp", Transport::Tcp),
         ("tcp6", Transport::Tcp),
-    ] {
+    ];
+    // Listening TCP sockets from the kernel's socket diagnostics where it answers: only its table of
+    // listening sockets is walked, where `/proc/net/tcp` walks every socket's bucket.
+    let listening = match transports.contains(&Transport::Tcp) {
+        true => diag::tcp_listening(),
+        false => None,
+    };
+    if let Some(listening) = &listening {
+        by_inode.extend(listening.iter().cloned());
+    }
+    for (table, transport) in tables.into_iter().filter(|(_, t)| transports.contains(t)) {
+        if transport == Transport::Tcp && listening.is_some() {
+            continue;
+        }
         let text = std::fs::read_to_string(format!("/proc/net/{table}")).unwrap_or_default();
         by_inode.extend(
             text.lines()
@@ -98,6 +117,127 @@ fn address(hex: &str) -> Option<IpAddr> {
     }
 }
 
+/// Linux's socket diagnostics (`NETLINK_SOCK_DIAG`), asked for listening TCP sockets only.
+#[cfg(target_os = "linux")]
+mod diag {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+    use super::Held;
+    use connid::Transport;
+
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLM_F_DUMP: u16 = 0x300;
+    const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
+    const TCP_LISTEN: u32 = 10;
+    /// `struct nlmsghdr`, and `struct inet_diag_msg` up to its inode.
+    const HEADER: usize = 16;
+    const MESSAGE: usize = 72;
+
+    /// Every listening TCP socket (IPv4 and IPv6) as its inode and address; `None` where the kernel
+    /// does not answer (then `/proc/net/tcp` is read instead).
+    pub fn tcp_listening() -> Option<Vec<(String, Held)>> {
+        // SAFETY: a plain socket call; the descriptor is closed below on every path.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                libc::NETLINK_SOCK_DIAG,
+            )
+        };
+        if fd < 0 {
+            return None;
+        }
+        let found = [libc::AF_INET, libc::AF_INET6]
+            .into_iter()
+            .map(|family| dump(fd, family as u8))
+            .collect::<Option<Vec<_>>>()
+            .map(|all| all.concat());
+        // SAFETY: our own descriptor, closed once.
+        unsafe { libc::close(fd) };
+        found
+    }
+
+    /// One dump request for `family` and its answer.
+    fn dump(fd: i32, family: u8) -> Option<Vec<(String, Held)>> {
+        let mut request = [0u8; HEADER + 56];
+        request[0..4].copy_from_slice(&((HEADER + 56) as u32).to_ne_bytes());
+        request[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        request[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        request[HEADER] = family;
+        request[HEADER + 1] = libc::IPPROTO_TCP as u8;
+        request[HEADER + 4..HEADER + 8].copy_from_slice(&(1u32 << TCP_LISTEN).to_ne_bytes());
+        // SAFETY: a zeroed sockaddr_nl is the kernel's address (pid 0, no groups).
+        let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        kernel.nl_family = libc::AF_NETLINK as u16;
+        // SAFETY: the request buffer and the address, with their lengths.
+        let sent = unsafe {
+            libc::sendto(
+                fd,
+                request.as_ptr().cast(),
+                request.len(),
+                0,
+                (&kernel as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as u32,
+            )
+        };
+        if sent < 0 {
+            return None;
+        }
+        let mut found = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // SAFETY: our buffer and its length.
+            let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n <= 0 {
+                return None;
+            }
+            let mut at = 0;
+            let got = &buf[..n as usize];
+            while at + HEADER <= got.len() {
+                let len = u32::from_ne_bytes(got[at..at + 4].try_into().ok()?) as usize;
+                let kind = u16::from_ne_bytes(got[at + 4..at + 6].try_into().ok()?);
+                if len < HEADER || at + len > got.len() {
+                    return None;
+                }
+                match kind {
+                    NLMSG_DONE => return Some(found),
+                    NLMSG_ERROR => return None,
+                    _ => found.extend(message(&got[at + HEADER..at + len])),
+                }
+                at += len.next_multiple_of(4);
+            }
+        }
+    }
+
+    /// A listening socket from one `inet_diag_msg`.
+    fn message(m: &[u8]) -> Option<(String, Held)> {
+        if m.len() < MESSAGE {
+            return None;
+        }
+        let port = u16::from_be_bytes([m[4], m[5]]);
+        let ip = match i32::from(m[0]) {
+            libc::AF_INET => IpAddr::V4(Ipv4Addr::new(m[8], m[9], m[10], m[11])),
+            _ => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(&m[8..24]).ok()?)),
+        };
+        let inode = u32::from_ne_bytes(m[68..72].try_into().ok()?);
+        let local = SocketAddr::new(ip, port);
+        let held = Held {
+            transport: Transport::Tcp,
+            local,
+        };
+        Some((inode.to_string(), held))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod diag {
+    pub fn tcp_listening() -> Option<Vec<(String, super::Held)>> {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +294,50 @@ mod tests {
         let _ = other.kill();
         let _ = other.wait();
         assert_eq!(theirs, []);
+    }
+
+    #[test]
+    fn the_kernels_socket_diagnostics_list_what_proc_lists() {
+        if diag::tcp_listening().is_none() {
+            return; // no NETLINK_SOCK_DIAG here: /proc/net/tcp is read, as the other tests check
+        }
+        let (v4, v6) = (
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+            std::net::TcpListener::bind("[::1]:0").ok(),
+        );
+        let ours: Vec<SocketAddr> = std::iter::once(&v4)
+            .chain(v6.as_ref())
+            .map(|l| l.local_addr().unwrap())
+            .collect();
+        let diag = diag::tcp_listening().unwrap();
+        let proc: Vec<(String, Held)> = ["tcp", "tcp6"]
+            .iter()
+            .flat_map(|t| {
+                std::fs::read_to_string(format!("/proc/net/{t}"))
+                    .unwrap_or_default()
+                    .lines()
+                    .skip(1)
+                    .filter_map(|row| row_of(row, Transport::Tcp))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        // Other tests open and close listeners meanwhile: ours are compared, inode and address.
+        for at in ours {
+            let find = |list: &[(String, Held)]| list.iter().find(|(_, h)| h.local == at).cloned();
+            let found = find(&diag);
+            assert!(found.is_some(), "{at} in {diag:?}");
+            assert_eq!(found, find(&proc));
+        }
+        // A connected socket is not listed: only listening ones are asked for.
+        let _client = std::net::TcpStream::connect(v4.local_addr().unwrap()).unwrap();
+        let after = diag::tcp_listening().unwrap();
+        assert!(after.iter().all(|(_, h)| h.local.port() != 0));
+        assert_eq!(
+            after
+                .iter()
+                .filter(|(_, h)| h.local == v4.local_addr().unwrap())
+                .count(),
+            1
+        );
     }
 }

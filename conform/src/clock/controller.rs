@@ -376,7 +376,7 @@ fn strays(clock: &VirtualClock) -> bool {
         if known.contains(&pid) {
             continue;
         }
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let stat = crate::child::read_proc(format!("/proc/{pid}/stat")).unwrap_or_default();
         // The process group is the fifth field, the third after the command's closing parenthesis.
         let group = stat
             .rfind(')')
@@ -398,7 +398,7 @@ fn strays(clock: &VirtualClock) -> bool {
 /// One thread, if it is asleep (`S`), or gone; `Err` while it runs or cannot be read as asleep.
 fn task(pid: u32, tid: i32) -> Result<Task, Busy> {
     let dir = format!("/proc/{pid}/task/{tid}");
-    let stat = std::fs::read_to_string(format!("{dir}/stat")).map_err(|_| Busy::Running)?;
+    let stat = crate::child::read_proc(format!("{dir}/stat")).ok_or(Busy::Running)?;
     let state = stat
         .rfind(')')
         .and_then(|end| stat[end + 1..].split_whitespace().next())
@@ -415,7 +415,7 @@ fn task(pid: u32, tid: i32) -> Result<Task, Busy> {
         }
         _ => return Err(Busy::Running),
     }
-    let sched = std::fs::read_to_string(format!("{dir}/schedstat")).map_err(|_| Busy::Running)?;
+    let sched = crate::child::read_proc(format!("{dir}/schedstat")).ok_or(Busy::Running)?;
     let runs = sched
         .split_whitespace()
         .nth(2)
@@ -443,7 +443,7 @@ fn has_preload(pid: u32) -> bool {
 
 /// The system call a sleeping thread is blocked in, if it is one with a timeout (named).
 fn timed_syscall(pid: u32, tid: i32) -> Option<&'static str> {
-    let line = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")).ok()?;
+    let line = crate::child::read_proc(format!("/proc/{pid}/task/{tid}/syscall"))?;
     let mut fields = line.split_whitespace();
     let number: i64 = fields.next()?.parse().ok()?;
     let args: Vec<u64> = fields
