@@ -1018,6 +1018,45 @@ mod tests {
             "{}",
             ignored[0].message
         );
+        // A tick is the margin a reply may take to be acted on on the simulator's exact clock: one
+        // tick after the OK is not too late, two are.
+        let tick = load("02-reset-then-new-id.toml").network.tick.0;
+        for (gap, flagged) in [(tick, false), (tick * 2, true)] {
+            let moved = |at| at + gap;
+            let (s, r) = error_moved(
+                "02-reset-then-new-id.toml",
+                Transport::Udp,
+                "bob",
+                0,
+                moved,
+                to_ok(gap),
+            );
+            assert_eq!(rules(&s, &r).contains(&ERROR_PER_TRY), flagged, "{gap:?}");
+        }
+        // A foreign program is allowed its lateness on top: 0.3 s after the OK is within 0.5 s.
+        let late = foreign(Tolerance {
+            late: Duration::from_millis(500),
+            ..Tolerance::default()
+        });
+        for (gap, flagged) in [
+            (Duration::from_millis(300), false),
+            (Duration::from_millis(700), true),
+        ] {
+            let moved = |at| at + gap;
+            let (s, r) = error_moved(
+                "02-reset-then-new-id.toml",
+                Transport::Udp,
+                "bob",
+                0,
+                moved,
+                to_ok(gap),
+            );
+            assert_eq!(
+                foreign_rules(&s, &r, &late).contains(&ERROR_PER_TRY),
+                flagged,
+                "{gap:?}"
+            );
+        }
         // The RESET itself, or an OK within the margin a reply may take to be acted on: no finding.
         let (s, r) = error_moved(
             "02-reset-then-new-id.toml",
