@@ -514,20 +514,44 @@ mod tests {
         assert_eq!(Twist::OtherCase.apply("abC"), "ABc");
         assert_eq!(Twist::Shorter.apply("abcd"), "ab");
         assert_eq!(Twist::Longer.apply("ab"), "abx");
+        assert_eq!(Twist::Distinct.apply("7"), "99999");
+        assert_eq!(Twist::Distinct.apply("99999"), "99998");
+        // At the longest an ID may be, one character fewer instead.
+        assert_eq!(Twist::Longer.apply(&"7".repeat(64)), "7".repeat(63));
+        assert_eq!(Twist::Shorter.apply("z"), "zx");
+        assert_eq!(Twist::OtherCase.apply("12"), "12x");
     }
 
     #[test]
     fn a_malformed_reply_never_parses() {
         let to: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        for g in [
-            Garble::NoAddress,
-            Garble::NoPort,
-            Garble::Lowercase,
-            Garble::BareReset,
-            Garble::ExtraField,
-        ] {
-            let text = g.text("7", to);
+        let all = [
+            (Garble::NoAddress, "OK 7"),
+            (Garble::NoPort, "OK 7 127.0.0.1"),
+            (Garble::Lowercase, "ok 7 127.0.0.1 5000"),
+            (Garble::BareReset, "RESET"),
+            (Garble::ExtraField, "OK 7 127.0.0.1 5000 1"),
+        ];
+        for (g, text) in all {
+            assert_eq!(g.text("7", to), text);
             assert!(protocol::parse(text.as_bytes()).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn a_try_is_answered_by_its_plan_and_one_beyond_them_by_an_ok() {
+        let reset = TryPlan {
+            lost: false,
+            replies: vec![reply(0, ReplyKind::Reset)],
+        };
+        let served = Served {
+            plans: vec![reset.clone(), TryPlan::default()],
+            recorder: Recorder::new(),
+            start: Instant::now(),
+        };
+        assert_eq!(served.plan(0), reset);
+        assert_eq!(served.plan(1), TryPlan::default());
+        assert_eq!(served.plan(2), TryPlan::ok());
+        assert!(TryPlan::default().unanswered() && !TryPlan::ok().unanswered());
     }
 }

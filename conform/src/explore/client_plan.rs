@@ -137,6 +137,10 @@ mod tests {
         assert!(t.plain());
         t.tries[1].replies[0].after_ms = 16_000;
         assert!(!t.plain(), "a reply after the timeout");
+        t.tries[1].replies[0].after_ms = 15_000;
+        assert!(!t.plain(), "a reply at the timeout");
+        t.tries[1].replies[0].after_ms = 14_999;
+        assert!(t.plain());
         t.tries[1].replies[0].after_ms = 0;
         t.end_input = true;
         assert!(!t.plain(), "input that ends");

@@ -260,6 +260,8 @@ mod tests {
         // "x" kept), "abcd" alone (the same), one reply at once (not the one after the timeout),
         // input that lasts.
         assert_eq!(c.len(), 2 + 2 + 1 + 1 + 1 + 1 + 1, "{c:#?}");
+        assert_eq!(c[6].first_id, "ab", "abcd alone, cut to its first half");
+        assert_eq!(c[6].typed, ["ab", "x"]);
         assert_eq!(c[0].tries.len(), 1);
         assert_eq!(c[2].tries[1].replies, [at(300, ReplyKind::OtherPort)]);
         assert_eq!(c[4].typed, ["abcd"]);
@@ -272,5 +274,49 @@ mod tests {
         for x in &c {
             assert!(x.size() < t.size() || x.tries[1].replies[0].after_ms == 0 || !x.end_input);
         }
+    }
+
+    #[test]
+    fn only_a_reply_between_at_once_and_the_timeout_is_pulled_to_at_once() {
+        use crate::answering::{Reply, ReplyKind, TryPlan};
+        let at = |after_ms| Reply {
+            after_ms,
+            what: ReplyKind::Ok,
+        };
+        let t = ClientTimeline {
+            seed: 1,
+            transport: Transport::Udp,
+            timeout_ms: 15_000,
+            first_id: "ab".into(),
+            typed: Vec::new(),
+            end_input: false,
+            tries: vec![TryPlan {
+                lost: false,
+                replies: vec![at(0), at(1), at(15_000)],
+            }],
+        };
+        // With the IDs as they are and every reply kept, one candidate: the reply at 1 ms at once
+        // (not the one already at once, nor the one at the timeout).
+        let calmed: Vec<Vec<u64>> = client_candidates(&t)
+            .iter()
+            .filter(|c| c.first_id == "ab" && c.tries.first().is_some_and(|p| p.replies.len() == 3))
+            .map(|c| c.tries[0].replies.iter().map(|r| r.after_ms).collect())
+            .collect();
+        assert_eq!(calmed, [vec![0, 0, 15_000]]);
+        // A two-character ID is cut alone (to one character), the others kept; one of one
+        // character is not cut.
+        let two = ClientTimeline {
+            typed: vec!["cdef".into()],
+            ..t.clone()
+        };
+        let alone = client_candidates(&two)
+            .into_iter()
+            .any(|c| c.first_id == "a" && c.typed == ["cdef"]);
+        assert!(alone);
+        let one = ClientTimeline {
+            first_id: "a".into(),
+            ..t
+        };
+        assert!(client_candidates(&one).iter().all(|c| c.first_id == "a"));
     }
 }
