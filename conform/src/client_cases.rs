@@ -512,19 +512,23 @@ pub(crate) fn as_meant(run: &Run) -> (Run, Vec<(String, &'static str)>) {
     (meant, filled)
 }
 
+/// `text` with each established line's message conform filled in (`filled`, from [`as_meant`])
+/// marked as inferred: what was inferred is never shown as printed.
+pub(crate) fn mark_filled(text: &str, filled: &[(String, &'static str)]) -> String {
+    filled
+        .iter()
+        .fold(text.to_string(), |text, (message, part)| {
+            text.replace(
+                &format!("({message})"),
+                &format!("({message}, {part} inferred by conform: the line printed none)"),
+            )
+        })
+}
+
 /// `verdict` with each message that shows an established line conform filled in marked so: what
 /// was inferred is never shown as printed.
 fn marked(verdict: Verdict, filled: &[(String, &'static str)]) -> Verdict {
-    let mark = |text: &str| {
-        filled
-            .iter()
-            .fold(text.to_string(), |text, (message, part)| {
-                text.replace(
-                    &format!("({message})"),
-                    &format!("({message}, {part} inferred by conform: the line printed none)"),
-                )
-            })
-    };
+    let mark = |text: &str| mark_filled(text, filled);
     match verdict {
         Verdict::Fail { reason, details } => Verdict::Fail {
             reason: mark(&reason),

@@ -7,7 +7,9 @@ use connid_sim::scenario::SERVER;
 
 use super::client_plan::ClientTimeline;
 use super::session::{judged, on_clock, unplayable, Played};
-use crate::client_cases::{as_meant, play_client, reached, scenario, ClientPlayed, CLIENT};
+use crate::client_cases::{
+    as_meant, mark_filled, play_client, reached, scenario, ClientPlayed, CLIENT,
+};
 use crate::{Pace, Program};
 
 /// The oracle's rules an explored client session is judged by.
@@ -61,6 +63,10 @@ async fn play_here(program: Program, timeline: ClientTimeline, pace: Pace) -> Pl
         };
     }
     let scenario = scenario("explore", &timeline.first_id, port, pace, typed);
-    let (meant, _) = as_meant(&run);
-    judged(&scenario, run, &meant, pace, RULES)
+    let (meant, filled) = as_meant(&run);
+    let mut played = judged(&scenario, run, &meant, pace, RULES);
+    for v in &mut played.broken {
+        v.message = mark_filled(&v.message, &filled);
+    }
+    played
 }
