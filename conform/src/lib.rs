@@ -588,6 +588,20 @@ pub(crate) fn recorded_run(
     }
 }
 
+/// The rules of `rules` that `run` breaks against `scenario`, judged as `pace` says: what a case
+/// and an explored session are both judged by.
+pub(crate) fn broken_rules(
+    scenario: &connid_sim::scenario::Scenario,
+    run: &connid_sim::events::Run,
+    pace: Pace,
+    rules: &[&str],
+) -> Vec<connid_sim::oracle::Violation> {
+    connid_sim::oracle::check_with(scenario, run, &pace.judge())
+        .into_iter()
+        .filter(|v| rules.contains(&v.rule))
+        .collect()
+}
+
 /// A case's verdict: a server that stopped serving, what the case needed to see and did not
 /// (`unseen`, each a finding of its own: they say what happened), the oracle's other violations of
 /// the rules the case is judged on, then the case's own failure, if any; the first is the reason.
@@ -603,9 +617,8 @@ fn verdict(
         rule: None,
         message,
     };
-    let broken: Vec<Finding> = connid_sim::oracle::check_with(scenario, run, &pace.judge())
+    let broken: Vec<Finding> = broken_rules(scenario, run, pace, rules)
         .into_iter()
-        .filter(|v| rules.contains(&v.rule))
         .map(|v| Finding {
             rule: Some(v.rule),
             message: v.message,

@@ -58,6 +58,72 @@ fn save_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Explores `role`'s `fixture` with `defect` over `seeds` seeds: it must break `rule` at `level`
+/// (exit 1 for a required finding, 0 for a robustness one), shrunk to at most four requests (a
+/// server's) or tries answered by plan (a client's) and confirmed; the replay command it prints plays
+/// the saved session, which breaks the rule again, and keeps every rule against the correct fixture.
+fn found_shrunk_replayed(
+    role: &str,
+    fixture: fn(&str) -> Vec<String>,
+    (defect, rule, level, seeds): (&str, &str, &str, u32),
+) {
+    let dir = save_dir(&format!("{role}-{defect}"));
+    let (seeds, save) = (seeds.to_string(), dir.to_string_lossy());
+    let args = ["explore", role, "--seeds", &seeds, "--save", &save];
+    let out = conform(&args, &fixture(defect));
+    let report = text(&out);
+    let code = if level == "required" { 1 } else { 0 };
+    assert_eq!(out.status.code(), Some(code), "{defect}: {report}");
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("finding ") && l.contains(&format!("({level}): {rule}, seed ")))
+        .unwrap_or_else(|| panic!("{defect} breaks {rule}: {report}"));
+    let shrunk = report
+        .lines()
+        .skip_while(|l| *l != line)
+        .find(|l| l.trim_start().starts_with("shrunk: "))
+        .unwrap();
+    let noun = match role {
+        "server" => " requests to ",
+        _ => " tries answered by plan to ",
+    };
+    let after: usize = shrunk
+        .split(noun)
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{defect}: {shrunk}"));
+    assert!(after <= 4, "{defect}: {shrunk}");
+    assert!(
+        shrunk.contains("it broke the rule again when rerun"),
+        "{defect}: {shrunk}"
+    );
+    let file = report
+        .lines()
+        .skip_while(|l| *l != line)
+        .find_map(|l| l.trim_start().strip_prefix("replay: conform replay "))
+        .and_then(|r| r.split(" -- ").next())
+        .unwrap();
+    assert!(Path::new(file).starts_with(&dir), "{file}");
+    let again = conform(&["replay", file], &fixture(defect));
+    assert_eq!(
+        again.status.code(),
+        Some(code),
+        "{defect}: {}",
+        text(&again)
+    );
+    assert!(
+        text(&again).contains(&format!("broken ({level}): {rule}: ")),
+        "{}",
+        text(&again)
+    );
+    // The same session against the correct program keeps every rule.
+    let clean = conform(&["replay", file], &fixture(""));
+    assert_eq!(clean.status.code(), Some(0), "{defect}: {}", text(&clean));
+    assert!(text(&clean).contains("every rule kept"), "{}", text(&clean));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn each_seeded_defect_is_found_shrunk_and_replayed() {
     // (defect, the rule it breaks): none of these is caught by a fixed case, and each is found in
@@ -72,64 +138,7 @@ fn each_seeded_defect_is_found_shrunk_and_replayed() {
         ("forgets-on-junk", "grant-once-per-ttl"),
     ];
     for (defect, rule) in defects {
-        let dir = save_dir(defect);
-        let out = conform(
-            &[
-                "explore",
-                "server",
-                "--seeds",
-                "3",
-                "--save",
-                &dir.to_string_lossy(),
-            ],
-            &fixture(defect),
-        );
-        let report = text(&out);
-        assert_eq!(out.status.code(), Some(1), "{defect}: {report}");
-        let line = report
-            .lines()
-            .find(|l| l.starts_with("finding ") && l.contains(&format!("): {rule}, seed ")))
-            .unwrap_or_else(|| panic!("{defect} breaks {rule}: {report}"));
-        assert!(line.contains("(required)"), "{line}");
-        let shrunk = report
-            .lines()
-            .skip_while(|l| *l != line)
-            .find(|l| l.trim_start().starts_with("shrunk: "))
-            .unwrap();
-        let after: usize = shrunk
-            .split(" requests to ")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(after <= 4, "{defect}: {shrunk}");
-        assert!(
-            shrunk.contains("it broke the rule again when rerun"),
-            "{defect}: {shrunk}"
-        );
-        // The replay command it prints plays the saved session: the same rule, broken again.
-        let replay = report
-            .lines()
-            .skip_while(|l| *l != line)
-            .find_map(|l| l.trim_start().strip_prefix("replay: conform replay "))
-            .unwrap();
-        let file = replay.split(" -- ").next().unwrap();
-        assert!(Path::new(file).starts_with(&dir), "{file}");
-        let again = conform(&["replay", file], &fixture(defect));
-        assert_eq!(again.status.code(), Some(1), "{defect}: {}", text(&again));
-        assert!(
-            text(&again).contains(&format!("broken (required): {rule}: ")),
-            "{}",
-            text(&again)
-        );
-        // And the same session against the correct server keeps every rule.
-        let clean = conform(&["replay", file], &fixture(""));
-        assert_eq!(clean.status.code(), Some(0), "{defect}: {}", text(&clean));
-        assert!(text(&clean).contains("every rule kept"));
-        std::fs::remove_dir_all(dir).unwrap();
+        found_shrunk_replayed("server", fixture, (defect, rule, "required", 3));
     }
 }
 
@@ -145,60 +154,33 @@ fn each_seeded_client_defect_is_found_shrunk_and_replayed() {
         ("case-blind", "established-on-current-try", "robustness", 5),
         ("timeout-restarts", "error-when-due", "robustness", 26),
     ];
-    for (defect, rule, level, seeds) in defects {
-        let dir = save_dir(&format!("client-{defect}"));
-        let seeds = seeds.to_string();
-        let save = dir.to_string_lossy();
-        let args = ["explore", "client", "--seeds", &seeds, "--save", &save];
-        let out = conform(&args, &client_fixture(defect));
-        let report = text(&out);
-        let code = if level == "required" { 1 } else { 0 };
-        assert_eq!(out.status.code(), Some(code), "{defect}: {report}");
-        let line = report
-            .lines()
-            .find(|l| l.starts_with("finding ") && l.contains(&format!("({level}): {rule}, seed ")))
-            .unwrap_or_else(|| panic!("{defect} breaks {rule}: {report}"));
-        let shrunk = report
-            .lines()
-            .skip_while(|l| *l != line)
-            .find(|l| l.trim_start().starts_with("shrunk: "))
-            .unwrap();
-        let after: usize = shrunk
-            .split(" tries answered by plan to ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("{defect}: {shrunk}"));
-        assert!(after <= 4, "{defect}: {shrunk}");
-        assert!(
-            shrunk.contains("it broke the rule again when rerun"),
-            "{defect}: {shrunk}"
-        );
-        let file = report
-            .lines()
-            .skip_while(|l| *l != line)
-            .find_map(|l| l.trim_start().strip_prefix("replay: conform replay "))
-            .and_then(|r| r.split(" -- ").next())
-            .unwrap();
-        assert!(Path::new(file).starts_with(&dir), "{file}");
-        let again = conform(&["replay", file], &client_fixture(defect));
-        assert_eq!(
-            again.status.code(),
-            Some(code),
-            "{defect}: {}",
-            text(&again)
-        );
-        assert!(
-            text(&again).contains(&format!("broken ({level}): {rule}: ")),
-            "{}",
-            text(&again)
-        );
-        // The same session against the correct client keeps every rule.
-        let clean = conform(&["replay", file], &client_fixture(""));
-        assert_eq!(clean.status.code(), Some(0), "{defect}: {}", text(&clean));
-        assert!(text(&clean).contains("every rule kept"), "{}", text(&clean));
-        std::fs::remove_dir_all(dir).unwrap();
+    for defect in defects {
+        found_shrunk_replayed("client", client_fixture, defect);
     }
+}
+
+/// Explores `program` as `role` over `seeds` seeds: no finding, every session played, nothing saved;
+/// every situation reached if `every_situation`.
+fn explores_clean(role: &str, name: &str, program: &[String], seeds: u32, every_situation: bool) {
+    let dir = save_dir(&format!("{role}-{name}"));
+    let (n, save) = (seeds.to_string(), dir.to_string_lossy());
+    let out = conform(&["explore", role, "--seeds", &n, "--save", &save], program);
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{name}: {report}");
+    let sessions = 2 * seeds;
+    assert!(
+        report.contains(&format!(
+            "findings: 0 (0 required), {sessions} of {sessions} sessions played"
+        )),
+        "{report}"
+    );
+    if every_situation {
+        assert!(
+            report.contains("situations never reached: none"),
+            "{name}: {report}"
+        );
+    }
+    assert!(!dir.exists(), "nothing saved");
 }
 
 #[test]
@@ -215,33 +197,8 @@ fn correct_clients_break_no_rule_and_the_run_says_what_it_tried() {
     ]
     .map(String::from)
     .to_vec();
-    for (name, program, seeds) in [
-        ("connid", connid, "50"),
-        ("python", client_fixture(""), "10"),
-    ] {
-        let dir = save_dir(&format!("client-{name}"));
-        let save = dir.to_string_lossy();
-        let out = conform(
-            &["explore", "client", "--seeds", seeds, "--save", &save],
-            &program,
-        );
-        let report = text(&out);
-        assert_eq!(out.status.code(), Some(0), "{name}: {report}");
-        let sessions = 2 * seeds.parse::<u32>().unwrap();
-        assert!(
-            report.contains(&format!(
-                "findings: 0 (0 required), {sessions} of {sessions} sessions played"
-            )),
-            "{report}"
-        );
-        if name == "connid" {
-            assert!(
-                report.contains("situations never reached: none"),
-                "{report}"
-            );
-        }
-        assert!(!dir.exists(), "nothing saved");
-    }
+    explores_clean("client", "connid", &connid, 50, true);
+    explores_clean("client", "python", &client_fixture(""), 10, false);
 }
 
 #[test]
@@ -250,31 +207,8 @@ fn correct_servers_break_no_rule_and_the_run_says_what_it_tried() {
     let connid = [&server, "{ip}", "{port}", "--transport", "{transport}"]
         .map(String::from)
         .to_vec();
-    for (name, program) in [("connid", connid), ("python", fixture(""))] {
-        let dir = save_dir(name);
-        let out = conform(
-            &[
-                "explore",
-                "server",
-                "--seeds",
-                "10",
-                "--save",
-                &dir.to_string_lossy(),
-            ],
-            &program,
-        );
-        let report = text(&out);
-        assert_eq!(out.status.code(), Some(0), "{name}: {report}");
-        assert!(
-            report.contains("findings: 0 (0 required), 20 of 20 sessions played"),
-            "{report}"
-        );
-        assert!(
-            report.contains("situations never reached: none"),
-            "{name}: {report}"
-        );
-        assert!(!dir.exists(), "nothing saved");
-    }
+    explores_clean("server", "connid", &connid, 10, true);
+    explores_clean("server", "python", &fixture(""), 10, true);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use connid_sim::oracle;
 use connid_sim::scenario::SERVER;
 
 use super::client_plan::ClientTimeline;
-use super::session::{judged, on_clock, unplayable, Played};
+use super::session::{on_clock, unplayable, Played};
 use crate::client_cases::{
     as_meant, mark_filled, play_client, reached, scenario, ClientPlayed, CLIENT,
 };
@@ -64,9 +64,13 @@ async fn play_here(program: Program, timeline: ClientTimeline, pace: Pace) -> Pl
     }
     let scenario = scenario("explore", &timeline.first_id, port, pace, typed);
     let (meant, filled) = as_meant(&run);
-    let mut played = judged(&scenario, run, &meant, pace, RULES);
-    for v in &mut played.broken {
+    let mut broken = crate::broken_rules(&scenario, &meant, pace, RULES);
+    for v in &mut broken {
         v.message = mark_filled(&v.message, &filled);
     }
-    played
+    Played {
+        run,
+        broken,
+        unplayable: None,
+    }
 }

@@ -167,25 +167,9 @@ async fn play_here(program: Program, timeline: Timeline, pace: Pace) -> Played {
         };
     }
     let scenario = crate::judged_scenario("explore", port, pace);
-    judged(&scenario, run.clone(), &run, pace, RULES)
-}
-
-/// A session played: `run`, with the rules of `rules` that `judged_run` (the same run, or it as
-/// meant) breaks against `scenario`.
-pub(crate) fn judged(
-    scenario: &connid_sim::scenario::Scenario,
-    run: Run,
-    judged_run: &Run,
-    pace: Pace,
-    rules: &[&str],
-) -> Played {
-    let broken = oracle::check_with(scenario, judged_run, &pace.judge())
-        .into_iter()
-        .filter(|v| rules.contains(&v.rule))
-        .collect();
     Played {
+        broken: crate::broken_rules(&scenario, &run, pace, RULES),
         run,
-        broken,
         unplayable: None,
     }
 }

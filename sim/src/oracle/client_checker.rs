@@ -979,32 +979,28 @@ mod tests {
 
     #[test]
     fn an_error_for_a_try_its_own_ok_reached_is_one_too_many() {
-        // 02: bob's first try gets RESET 9876; here its error comes a second later, and the RESET
-        // is an OK for 9876 to his socket, which he ignored.
-        let second = Duration::from_secs(1);
-        // The reply, moved with the error, is put back where it came: `back` earlier.
-        let to_ok = |back: Duration| {
-            move |ev: &mut Vec<Event>| {
+        // 02: bob's first try gets RESET 9876 and errs at once. Here the error comes `gap` later,
+        // and (if `ok`) the RESET is an OK for 9876 to his socket, which he ignored.
+        let bob_errs = |gap: Duration, ok: bool| {
+            let to_ok = move |ev: &mut Vec<Event>| {
+                if !ok {
+                    return;
+                }
+                // The reply, moved with the error, is put back where it came.
                 let i = position(ev, |e| payload_of(e) == "RESET 9876");
-                let at = ev[i].at - back;
+                let at = ev[i].at - gap;
                 let EventKind::Send { to, delivered, .. } = &mut ev[i].kind else {
                     unreachable!("a reply is sent");
                 };
-                *delivered = delivered.map(|d| d - back);
-                let ok = format!("OK 9876 {} {}", to.ip(), to.port());
+                *delivered = delivered.map(|d| d - gap);
+                let reply = format!("OK 9876 {} {}", to.ip(), to.port());
                 ev[i].at = at;
-                set_payload(&mut ev[i], &ok);
-            }
+                set_payload(&mut ev[i], &reply);
+            };
+            let name = "02-reset-then-new-id.toml";
+            error_moved(name, Transport::Udp, "bob", 0, |at| at + gap, to_ok)
         };
-        let later = |at| at + second;
-        let (s, r) = error_moved(
-            "02-reset-then-new-id.toml",
-            Transport::Udp,
-            "bob",
-            0,
-            later,
-            to_ok(second),
-        );
+        let (s, r) = bob_errs(Duration::from_secs(1), true);
         let got = check_with(&s, &r, &Judge::default());
         let ignored: Vec<_> = got.iter().filter(|v| v.rule == ERROR_PER_TRY).collect();
         assert_eq!(ignored.len(), 1, "{got:?}");
@@ -1022,15 +1018,7 @@ mod tests {
         // tick after the OK is not too late, two are.
         let tick = load("02-reset-then-new-id.toml").network.tick.0;
         for (gap, flagged) in [(tick, false), (tick * 2, true)] {
-            let moved = |at| at + gap;
-            let (s, r) = error_moved(
-                "02-reset-then-new-id.toml",
-                Transport::Udp,
-                "bob",
-                0,
-                moved,
-                to_ok(gap),
-            );
+            let (s, r) = bob_errs(gap, true);
             assert_eq!(rules(&s, &r).contains(&ERROR_PER_TRY), flagged, "{gap:?}");
         }
         // A foreign program is allowed its lateness on top: 0.3 s after the OK is within 0.5 s.
@@ -1042,40 +1030,15 @@ mod tests {
             (Duration::from_millis(300), false),
             (Duration::from_millis(700), true),
         ] {
-            let moved = |at| at + gap;
-            let (s, r) = error_moved(
-                "02-reset-then-new-id.toml",
-                Transport::Udp,
-                "bob",
-                0,
-                moved,
-                to_ok(gap),
-            );
-            assert_eq!(
-                foreign_rules(&s, &r, &late).contains(&ERROR_PER_TRY),
-                flagged,
-                "{gap:?}"
-            );
+            let (s, r) = bob_errs(gap, true);
+            let got = foreign_rules(&s, &r, &late);
+            assert_eq!(got.contains(&ERROR_PER_TRY), flagged, "{gap:?}");
         }
-        // The RESET itself, or an OK within the margin a reply may take to be acted on: no finding.
-        let (s, r) = error_moved(
-            "02-reset-then-new-id.toml",
-            Transport::Udp,
-            "bob",
-            0,
-            later,
-            |_| {},
-        );
-        assert!(!rules(&s, &r).contains(&ERROR_PER_TRY));
-        let (s, r) = error_moved(
-            "02-reset-then-new-id.toml",
-            Transport::Udp,
-            "bob",
-            0,
-            |at| at,
-            to_ok(Duration::ZERO),
-        );
-        assert!(!rules(&s, &r).contains(&ERROR_PER_TRY));
+        // The RESET itself, or an OK at the very moment of the error: no finding.
+        for (gap, ok) in [(Duration::from_secs(1), false), (Duration::ZERO, true)] {
+            let (s, r) = bob_errs(gap, ok);
+            assert!(!rules(&s, &r).contains(&ERROR_PER_TRY), "{gap:?} {ok}");
+        }
     }
 
     #[test]
