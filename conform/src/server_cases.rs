@@ -729,7 +729,7 @@ async fn await_listening(
     transport: Transport,
     server: SocketAddr,
 ) -> (bool, Vec<crate::sockets::Held>) {
-    let mut pause = Duration::from_millis(20);
+    let mut pause = Duration::from_millis(1);
     // Asked off the runtime's threads: /proc/net can be long on a busy machine.
     let ask = |over: &'static [Transport]| {
         let pid = child.pid();
@@ -753,8 +753,13 @@ async fn await_listening(
             elsewhere = held;
         }
         crate::clock::sleep(pause).await;
-        // Looked at often while a server usually starts, then less: each look walks `/proc`.
-        pause = (pause * 2).min(Duration::from_millis(500));
+        // Looked at often while a server usually starts (an interpreter takes tens of milliseconds),
+        // then less: each look asks the kernel for the sockets it holds.
+        pause = if pause < Duration::from_millis(20) {
+            pause + Duration::from_millis(1)
+        } else {
+            (pause * 2).min(Duration::from_millis(500))
+        };
     }
     // Where it listened instead, on either transport, if it still runs: what the verdict says.
     if let Some(held) = ask(&Transport::ALL)

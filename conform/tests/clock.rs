@@ -27,6 +27,8 @@ fn on_clock(argv: &[String]) -> (String, Report) {
             command
                 .args(&argv[1..])
                 .envs(clock::env())
+                // As conform starts a program: in a process group of its own.
+                .process_group(0)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .kill_on_drop(true);
@@ -96,11 +98,16 @@ fn scratch() -> PathBuf {
 }
 
 fn compile_c(extra: &[&str], name: &str) -> PathBuf {
+    compile("waits.c", extra, name)
+}
+
+/// `source` (of `tests/clock/`) compiled with `extra` flags into the scratch directory as `name`.
+fn compile(source: &str, extra: &[&str], name: &str) -> PathBuf {
     let out = scratch().join(name);
     let status = std::process::Command::new("cc")
         .args(["-O1", "-pthread", "-o"])
         .arg(&out)
-        .arg(here().join("waits.c"))
+        .arg(here().join(source))
         .args(extra)
         .status()
         .expect("cc runs");
@@ -147,6 +154,28 @@ fn every_libc_wait_takes_exactly_the_virtual_time_asked() {
     let (stdout, report) = on_clock(&argv);
     assert_exact(&stdout, 0.9, &["usleep"]);
     assert_eq!(report.real_time, None);
+}
+
+#[test]
+fn time_holds_still_while_a_process_the_program_left_outside_its_tree_runs() {
+    // The orphan spins for 0.3 s of CPU time, out of the program's tree (and, here, left a zombie
+    // by an init that does not reap): time must not jump over its spin, and must jump again after.
+    let program = compile("orphan.c", &[], "orphan");
+    let real = std::time::Instant::now();
+    let (stdout, report) = on_clock(&strings(&[&program.to_string_lossy(), "30"]));
+    // Jumped over the root's sleep once the orphan was done (a generous bound: it takes a second).
+    assert!(real.elapsed() < Duration::from_secs(20), "{stdout}");
+    let took = |name: &str| -> f64 {
+        let line = stdout.lines().find(|l| l.starts_with(name)).expect(name);
+        line[name.len()..].trim().parse().unwrap()
+    };
+    let orphan = took("orphan ");
+    assert!(
+        (0.3..5.0).contains(&orphan),
+        "the orphan's 0.3 s spin took {orphan} s of virtual time\n{stdout}"
+    );
+    assert!(on_time(took("root "), 30.0), "{stdout}");
+    assert!(report.jumps >= 1, "{report:?}");
 }
 
 #[test]

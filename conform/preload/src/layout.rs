@@ -3,8 +3,8 @@
 // Every field is an atomic: the controller moves `offset_ns`; each thread of the program writes its
 // own slot while it waits.
 
-/// "confclk4": the file holds this layout.
-pub const MAGIC: u64 = 0x636f_6e66_636c_6b34;
+/// "confclk5": the file holds this layout.
+pub const MAGIC: u64 = 0x636f_6e66_636c_6b35;
 
 /// How many threads of the program can be in a timed wait at once. A thread that finds none free
 /// waits at real time and sets [`UNSUPPORTED_SLOTS`].
@@ -66,6 +66,10 @@ pub struct Shared {
     pub unsupported: core::sync::atomic::AtomicU32,
     /// Counts the jumps: a futex word the controller wakes after each, so sleeps end at once.
     pub generation: core::sync::atomic::AtomicU32,
+    /// Counts the program's processes as they begin: each image the library is loaded into (the
+    /// program itself first) and each `fork` (counted in the parent). Above one, the program may have
+    /// left a process outside its tree, which the controller must look for before each jump.
+    pub born: core::sync::atomic::AtomicU32,
     pub slots: [Slot; SLOTS],
     /// How many sends have been kept: the next goes to `sends[sent % SENDS]`.
     pub sent: core::sync::atomic::AtomicU32,

@@ -179,6 +179,48 @@ static ATTACH_AT_LOAD: extern "C" fn() = attach_at_load;
 
 extern "C" fn attach_at_load() {
     attach();
+    if let Some(page) = shared() {
+        page.born.fetch_add(1, Relaxed);
+    }
+}
+
+/// Counts a process about to begin (see [`Shared::born`]).
+fn born() {
+    if let Some(page) = shared() {
+        page.born.fetch_add(1, Relaxed);
+    }
+}
+
+/// libc's `fork`, counted first: the child does not load the library anew, so the parent counts it.
+#[no_mangle]
+pub unsafe extern "C" fn fork() -> c_int {
+    born();
+    let f = real!("fork" as unsafe extern "C" fn() -> c_int);
+    // SAFETY: passed on.
+    unsafe { f() }
+}
+
+const CLONE_THREAD: c_long = 0x10000;
+
+/// Whether a raw system call makes a process (not a thread): `fork`, `vfork`, and `clone` or
+/// `clone3` without `CLONE_THREAD`.
+fn makes_process(number: c_long, args: [c_long; 6]) -> bool {
+    let (clone, clone3, fork, vfork) = if cfg!(target_arch = "aarch64") {
+        (220, 435, -1, -1)
+    } else {
+        (56, 435, 57, 58)
+    };
+    match number {
+        n if n == fork || n == vfork => true,
+        n if n == clone => args[0] & CLONE_THREAD == 0,
+        // The flags are the first field of the arguments' struct.
+        n if n == clone3 => {
+            // SAFETY: the caller's struct clone_args, checked for null, as the kernel reads it.
+            let flags = unsafe { (args[0] as *const u64).as_ref() };
+            flags.is_none_or(|f| *f & CLONE_THREAD as u64 == 0)
+        }
+        _ => false,
+    }
 }
 
 fn errno() -> c_int {
@@ -341,6 +383,9 @@ pub unsafe extern "C" fn syscall(
     g: c_long,
 ) -> c_long {
     let args = [a, b, c, d, e, g];
+    if makes_process(number, args) {
+        born();
+    }
     if number == futex_number() {
         if let Some(r) = futex_wait(args) {
             return r;
@@ -1347,6 +1392,30 @@ mod tests {
             tv_sec: -1,
             tv_nsec: 0
         }));
+    }
+
+    #[test]
+    fn only_calls_that_make_a_process_count_as_one() {
+        let (clone, fork) = if cfg!(target_arch = "aarch64") {
+            (220, 220)
+        } else {
+            (56, 57)
+        };
+        let none = [0; 6];
+        assert!(makes_process(fork, none));
+        assert!(makes_process(clone, [0x11, 0, 0, 0, 0, 0]));
+        assert!(!makes_process(clone, [CLONE_THREAD | 0x100, 0, 0, 0, 0, 0]));
+        let process: u64 = 0x11;
+        let thread: u64 = 0x10000 | 0x100;
+        assert!(makes_process(
+            435,
+            [&process as *const u64 as c_long, 0, 0, 0, 0, 0]
+        ));
+        assert!(!makes_process(
+            435,
+            [&thread as *const u64 as c_long, 0, 0, 0, 0, 0]
+        ));
+        assert!(!makes_process(futex_number(), none));
     }
 
     #[test]

@@ -21,17 +21,22 @@ use super::page::{
 use super::{real_monotonic_ns, VirtualClock};
 
 /// How often the controller looks.
-const TICK: Duration = Duration::from_micros(500);
+const TICK: Duration = Duration::from_micros(250);
 /// How long apart its two looks are.
 const SETTLE: Duration = Duration::from_micros(200);
-/// How long after the case's side sent the program something time holds still (real time): a
-/// loopback datagram can wait that long in the kernel's backlog on a loaded machine before it wakes
-/// the program.
+/// How long after the case's side sent the program something time holds still (real time) where the
+/// kernel does not show its queues of packets not yet delivered ([`backlog_empty`]): a loopback
+/// datagram can wait that long in the kernel's backlog on a loaded machine before it wakes the
+/// program. Where it shows them, time holds still only until they are empty.
 const DELIVERY: i64 = 5_000_000;
 /// How long after the program starts time holds still unless the program has made a timed wait: a
 /// program on its way in (a shell wrapper or an interpreter's launcher, such as pyenv's, whose shells
 /// wait on each other's pipes) can look asleep before it has begun.
 const STARTING: Duration = Duration::from_secs(2);
+/// How often the controller looks at a program on its way in ([`STARTING`]): time cannot jump then,
+/// and a look only serves to tell an unseen wait, so it looks seldom and leaves the cores to the
+/// program's start (an interpreter's takes tens of milliseconds of CPU).
+const STARTING_LOOKS: Duration = Duration::from_millis(2);
 /// How long a process that has ended but not been reaped holds time still: its parent is about to
 /// learn of it (conform, for the program itself; the program, for what it started).
 const REAPING: Duration = Duration::from_millis(100);
@@ -91,6 +96,14 @@ pub fn run(clock: &VirtualClock) {
     // The thread last seen waiting unseen: said only when seen so twice in a row, as a thread that has
     // just entered a registered wait can look unregistered for a moment.
     let mut unseen_before = None;
+    // Its sleeps end when asked, not up to the default 50 us later: each jump waits out two of them.
+    // SAFETY: prctl with PR_SET_TIMERSLACK takes a value and touches no memory.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1) };
+    let mut last_look = std::time::Instant::now();
+    // The first jump walks.
+    let mut last_walk = std::time::Instant::now()
+        .checked_sub(STRAYS_AT_LEAST_EVERY)
+        .unwrap_or_else(std::time::Instant::now);
     while !clock.stop.load(Ordering::Acquire) {
         std::thread::sleep(TICK);
         if let Some(why) = unsupported(clock.page.shared().unsupported.load(Ordering::Acquire)) {
@@ -98,8 +111,14 @@ pub fn run(clock: &VirtualClock) {
             continue;
         }
         let since_sent = real_monotonic_ns() - clock.last_sent.load(Ordering::Acquire);
-        if since_sent < DELIVERY {
+        if since_sent < DELIVERY && backlog_empty() != Some(true) {
             continue;
+        }
+        if starting(clock) {
+            if last_look.elapsed() < STARTING_LOOKS {
+                continue;
+            }
+            last_look = std::time::Instant::now();
         }
         let first = match look(clock, &mut preloaded, &mut ended) {
             Ok(tasks) => {
@@ -123,7 +142,7 @@ pub fn run(clock: &VirtualClock) {
             continue;
         };
         // A program still on its way in is looked at (an unseen wait is told) but not jumped over.
-        if first != second || starting(clock) || strays(clock) {
+        if first != second || starting(clock) || strays(clock, &mut last_walk) {
             continue;
         }
         jump(clock, &second, own);
@@ -266,10 +285,11 @@ fn look(
             ));
         }
         // A process that has ended (a zombie not yet reaped) waits for nothing, once its parent
-        // has had time to learn of it: the case's side for the program itself.
+        // has had time to learn of it: the case's side for a program it started, which holds time
+        // until it has; init (or a subreaper), which may take its time, for a stray.
         if seen.iter().all(|(_, t)| t.runs == GONE) {
             let first = *ended.entry(pid).or_insert_with(std::time::Instant::now);
-            if roots.contains(&pid) || first.elapsed() < REAPING {
+            if spawned.contains(&pid) || first.elapsed() < REAPING {
                 return Err(Busy::Running);
             }
             continue;
@@ -352,10 +372,22 @@ fn vanished(
     }
 }
 
+/// How long (real time) the controller goes at most without walking all of `/proc` for strays, even
+/// when the program has not been seen to start a process: one it started out of the library's sight
+/// (a static binary its child ran, say) is then found within this.
+const STRAYS_AT_LEAST_EVERY: Duration = Duration::from_millis(50);
+
 /// Whether a process of the program's process group (which every process it starts inherits) is
 /// outside what the looks walked (one whose parent has ended, say): it becomes a root of its own, and
-/// time does not jump this time.
-fn strays(clock: &VirtualClock) -> bool {
+/// time does not jump this time. The walk of all of `/proc` is the dearest part of a jump, so it is
+/// made only where the program may have started a process (the page's `born` above one: the preload
+/// library counts them) or [`STRAYS_AT_LEAST_EVERY`] has passed since the last.
+fn strays(clock: &VirtualClock, last_walk: &mut std::time::Instant) -> bool {
+    let born = clock.page.shared().born.load(Ordering::Acquire);
+    if born <= 1 && last_walk.elapsed() < STRAYS_AT_LEAST_EVERY {
+        return false;
+    }
+    *last_walk = std::time::Instant::now();
     let roots = clock.roots.lock().map(|r| r.clone()).unwrap_or_default();
     let known: Vec<u32> = roots
         .iter()
@@ -426,6 +458,28 @@ fn task(pid: u32, tid: i32) -> Result<Task, Busy> {
         runs,
         deadline: None,
     })
+}
+
+/// Whether every CPU's backlog (the packets a loopback send has queued and the kernel has not yet
+/// taken to their sockets, where they wake their readers) is empty, from `/proc/net/softnet_stat`;
+/// `None` where the kernel does not show it (before 5.10) or the file cannot be read.
+fn backlog_empty() -> Option<bool> {
+    // A line per CPU: more than one page on a large machine.
+    let stat = std::fs::read_to_string("/proc/net/softnet_stat").ok()?;
+    backlog_in(&stat).map(|queued| queued == 0)
+}
+
+/// The packets waiting in every CPU's backlog, summed, from the text of `/proc/net/softnet_stat`:
+/// a line per CPU whose twelfth column (hexadecimal) is its backlog's length.
+fn backlog_in(softnet_stat: &str) -> Option<u64> {
+    let mut queued = 0;
+    let mut cpus = 0;
+    for line in softnet_stat.lines() {
+        let column = line.split_whitespace().nth(11)?;
+        queued += u64::from_str_radix(column, 16).ok()?;
+        cpus += 1;
+    }
+    (cpus > 0).then_some(queued)
 }
 
 /// A process named by its ID and command line.
@@ -535,6 +589,32 @@ fn syscall(number: i64) -> Option<(&'static str, Syscall)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_backlog_is_summed_over_every_cpu_from_its_twelfth_column() {
+        // Kernel 6.18's format: processed, dropped, ..., backlog length (12th), CPU, its two halves.
+        let zero = "0000000a 00000000 00000000 00000000 00000000 00000000 00000000 00000000 \
+                    00000000 00000000 00000000 00000000 00000000 00000000 00000000\n";
+        let some = "0000000b 00000000 00000001 00000000 00000000 00000000 00000000 00000000 \
+                    00000000 00000000 00000000 0000001a 00000001 00000010 0000000a\n";
+        assert_eq!(backlog_in(zero), Some(0));
+        assert_eq!(backlog_in(&format!("{zero}{some}")), Some(26));
+        assert_eq!(backlog_in(&format!("{some}{some}")), Some(52));
+        // An older kernel's ten columns, a garbled column, or nothing: not shown.
+        assert_eq!(
+            backlog_in("0000000a 00000000 00000000 00000000 00000000\n"),
+            None
+        );
+        let garbled = "0000000a 0 0 0 0 0 0 0 0 0 0 zz 0 0 0\n";
+        assert_eq!(backlog_in(&format!("{zero}{garbled}")), None);
+        assert_eq!(backlog_in(""), None);
+    }
+
+    #[test]
+    fn this_kernel_shows_its_backlog() {
+        // The machines conform runs on are 5.10 or later; this one is 6.18.
+        assert!(backlog_empty().is_some());
+    }
 
     #[test]
     fn the_unsupported_timers_are_named() {
