@@ -395,6 +395,8 @@ async fn serve_connection(
         return;
     }
     let _ = stream.shutdown().await;
+    drop(stream);
+    crate::clock::closed();
     served.recorder.record(
         served.start.elapsed(),
         SERVER,

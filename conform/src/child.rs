@@ -159,6 +159,23 @@ fn command(launch: Launch<'_>, stdin: Stdio) -> std::io::Result<Command> {
 /// (a process it left behind may hold its pipes until the case ends).
 const LAST_LINES: Duration = Duration::from_secs(1);
 
+/// How many programs this process has begun to start, and finished starting (one at a time, under
+/// the list's lock, so they finish in order). Between its fork and its exec a starting program holds
+/// a copy of every descriptor this process has open, so one the checker closes (a program's input, a
+/// connection) stays open until then: what [`crate::clock::closed`] waits for.
+static STARTS_BEGUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static STARTS_DONE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many programs this process has begun to start.
+pub fn starts_begun() -> u64 {
+    STARTS_BEGUN.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// How many of them have been started (exec'd) or failed to.
+pub fn starts_done() -> u64 {
+    STARTS_DONE.load(std::sync::atomic::Ordering::Acquire)
+}
+
 impl Child {
     /// Starts `argv` as `host`, in a process group of its own, recording its start, its lines and its
     /// exit against `start`; what it prints on standard output is also told to `watch`, if given.
@@ -178,7 +195,11 @@ impl Child {
             if live.stopping {
                 return Err(std::io::Error::other("the run is stopping"));
             }
-            let child = command(launch, stdin)?.spawn()?;
+            let mut command = command(launch, stdin)?;
+            STARTS_BEGUN.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            let child = command.spawn();
+            STARTS_DONE.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            let child = child?;
             live.pids.extend(child.id());
             child
         };

@@ -713,7 +713,10 @@ impl Keyboard<'_> {
                 }
                 self.typed.push(line.clone());
             }
-            None => self.stdin = None,
+            None => {
+                self.stdin = None;
+                crate::clock::closed();
+            }
         }
     }
 

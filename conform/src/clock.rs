@@ -102,6 +102,9 @@ pub struct VirtualClock {
     busy: std::sync::atomic::AtomicU32,
     /// When (real monotonic nanoseconds) the case's side last sent the program something ([`sent`]).
     last_sent: std::sync::atomic::AtomicI64,
+    /// How many program starts of this process must be done before the case's last close reaches
+    /// the program ([`closed`]).
+    closes_wait_for: AtomicU64,
     jumps: AtomicU64,
     /// Why time could not always jump (the first reason seen), for the report.
     real_time: Mutex<Option<String>>,
@@ -124,6 +127,7 @@ impl VirtualClock {
             stop: AtomicBool::new(false),
             busy: std::sync::atomic::AtomicU32::new(0),
             last_sent: std::sync::atomic::AtomicI64::new(0),
+            closes_wait_for: AtomicU64::new(0),
             jumps: AtomicU64::new(0),
             real_time: Mutex::new(None),
             running_since: Mutex::new(None),
@@ -208,6 +212,22 @@ pub fn reaped(pid: u32) {
 /// time must not jump before the program has been woken by it.
 pub fn sent() {
     if let Some(clock) = current() {
+        clock
+            .last_sent
+            .store(real_monotonic_ns(), Ordering::Release);
+    }
+}
+
+/// Tells this thread's virtual clock that the case's side has just closed (or shut down) something the
+/// program reads: its input, a connection. A close reaches the program only once every copy of the
+/// descriptor is closed, and a program this process is starting meanwhile (another case's, another
+/// job's) holds a copy from its fork to its exec: time holds still until those starts are done, and
+/// as after a [`sent`] until the kernel has delivered what the close sends (a FIN).
+pub fn closed() {
+    if let Some(clock) = current() {
+        clock
+            .closes_wait_for
+            .store(crate::child::starts_begun(), Ordering::Release);
         clock
             .last_sent
             .store(real_monotonic_ns(), Ordering::Release);

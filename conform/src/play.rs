@@ -296,6 +296,7 @@ impl Session {
         };
         let (local, server) = (stream.local_addr(), self.server);
         drop(stream);
+        crate::clock::closed();
         if let Ok(local) = local {
             self.recorder.record(
                 self.now(),
@@ -349,6 +350,7 @@ impl Session {
                 .send_arrived(at, host, Transport::Tcp, local, server, piece);
         }
         if half_close && reply.end == End::Waited && stream.shutdown().await.is_ok() {
+            crate::clock::closed();
             self.recorder.record(
                 self.now(),
                 host,
@@ -362,6 +364,8 @@ impl Session {
             let deadline = Instant::now() + self.reply_wait();
             self.read_reply(&mut stream, &mut reply, deadline).await;
         }
+        drop(stream);
+        crate::clock::closed();
         self.recorder.record(
             self.now(),
             host,
