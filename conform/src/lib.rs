@@ -1048,6 +1048,33 @@ pub async fn run_client_suite(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn conform_judges_exactly_the_rules_the_oracle_says_bind_every_program() {
+        use connid_sim::oracle::{rule_level, RuleLevel, RULES};
+        let cases = crate::server_cases::cases().into_iter().map(|c| c.rules);
+        let clients = crate::client_cases::cases().into_iter().map(|c| c.rules);
+        let explored = [
+            crate::explore::session::RULES,
+            crate::explore::client_session::RULES,
+        ];
+        let judged: Vec<&str> = cases
+            .chain(clients)
+            .chain(explored)
+            .flatten()
+            .copied()
+            .collect();
+        for (rule, _) in RULES {
+            let binds = rule_level(rule) != RuleLevel::Connid;
+            assert_eq!(
+                judged.contains(rule),
+                binds,
+                "{rule} is {:?} in `sim rules` but conform {} it",
+                rule_level(rule),
+                if binds { "never judges" } else { "judges" }
+            );
+        }
+    }
+
     use super::*;
 
     fn judged(

@@ -537,7 +537,7 @@ fn show(seed: u64, format: Format, only: Transports) -> ExitCode {
     }
 }
 
-/// `sim rules`: every rule of the oracle, by its ID, with what it checks.
+/// `sim rules`: every rule of the oracle, by its ID, with its level and what it checks.
 fn rules(markdown: bool) -> ExitCode {
     if markdown {
         print!("{}", oracle::rules_markdown());
@@ -549,7 +549,8 @@ fn rules(markdown: bool) -> ExitCode {
         .max()
         .unwrap_or(0);
     for (rule, statement) in oracle::RULES {
-        println!("{rule:width$}  {statement}");
+        let level = oracle::rule_level(rule).as_str();
+        println!("{rule:width$}  {level:10}  {statement}");
     }
     ExitCode::SUCCESS
 }

@@ -172,11 +172,45 @@ impl Findings {
     }
 }
 
+/// How binding a rule is beyond the simulator, where connid's own programs keep every rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleLevel {
+    /// The assignment's: every implementation must keep it (`conform` judges it).
+    Required,
+    /// The assignment's, where a peer does what the assignment does not speak of (a reply from
+    /// another address): `conform` judges it as robustness.
+    Robustness,
+    /// connid's own contract beyond the assignment (its printed vocabulary, its log, its caps, its
+    /// determinism): the simulator holds connid to it; `conform` does not judge other programs by it.
+    Connid,
+}
+
+impl RuleLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleLevel::Required => "required",
+            RuleLevel::Robustness => "robustness",
+            RuleLevel::Connid => "connid",
+        }
+    }
+}
+
+/// The level of `rule` (an ID of [`RULES`]).
+pub fn rule_level(rule: &str) -> RuleLevel {
+    match rule {
+        REPLY_SOURCE => RuleLevel::Robustness,
+        LINES | SOCKET_ERRORS | LOG_ACCOUNTS | IDS_CAPPED | CONNECTIONS_CAPPED | LIVENESS
+        | DETERMINISM => RuleLevel::Connid,
+        _ => RuleLevel::Required,
+    }
+}
+
 /// Every rule as the Markdown table the manual holds (`docs/src/rules.md`, kept equal by a test).
 pub fn rules_markdown() -> String {
-    let mut out = String::from("| rule | what it checks |\n|---|---|\n");
+    let mut out = String::from("| rule | level | what it checks |\n|---|---|---|\n");
     for (rule, statement) in RULES {
-        out.push_str(&format!("| `{rule}` | {statement} |\n"));
+        let level = rule_level(rule).as_str();
+        out.push_str(&format!("| `{rule}` | {level} | {statement} |\n"));
     }
     out
 }

@@ -2,7 +2,7 @@
 //! must frame them, from the writes and when they arrived), its lives between starts and crashes, and
 //! the TCP connections it holds open.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -105,7 +105,7 @@ pub(super) fn requests<'a>(
     run: &'a Run,
     server: SocketAddr,
 ) -> Vec<Request<'a>> {
-    let delivered = run.events.iter().filter_map(|e| match &e.kind {
+    let delivered = |e: &'a Event| match &e.kind {
         EventKind::Send {
             to,
             from,
@@ -114,9 +114,12 @@ pub(super) fn requests<'a>(
             ..
         } if *to == server => Some((e, *from, payload.as_slice(), *at)),
         _ => None,
-    });
+    };
     if run.transport == Transport::Udp {
-        return delivered
+        return run
+            .events
+            .iter()
+            .filter_map(delivered)
             .filter_map(|(e, from, payload, at)| {
                 let id = protocol::parse_request(payload).ok()?;
                 Some(Request {
@@ -130,14 +133,26 @@ pub(super) fn requests<'a>(
             })
             .collect();
     }
-    // One connection per source address: turmoil never reuses an ephemeral port within a run.
-    let mut connections: Vec<(SocketAddr, Vec<Piece<'_>>)> = Vec::new();
-    for (e, from, payload, at) in delivered {
-        match connections.iter_mut().find(|(f, _)| *f == from) {
-            Some((_, pieces)) => pieces.push((e, payload, at)),
-            None => connections.push((from, vec![(e, payload, at)])),
+    // A connection per source address at a time: a client's connect from an address starts a new
+    // one (turmoil never reuses an ephemeral port within a run, a real kernel can).
+    let mut connections: Vec<(SocketAddr, Duration, Vec<Piece<'_>>)> = Vec::new();
+    for e in &run.events {
+        match &e.kind {
+            EventKind::Connected { from, to } if *to == server && e.host != SERVER => {
+                connections.push((*from, e.at, Vec::new()));
+            }
+            _ => {
+                let Some((e, from, payload, at)) = delivered(e) else {
+                    continue;
+                };
+                match connections.iter_mut().rev().find(|(f, ..)| *f == from) {
+                    Some((.., pieces)) => pieces.push((e, payload, at)),
+                    None => connections.push((from, e.at, vec![(e, payload, at)])),
+                }
+            }
         }
     }
+    connections.retain(|(.., pieces)| !pieces.is_empty());
     let settle = scenario.server.settle.0;
     // A server that closed a connection without a reply had decided by then (connid's refuses a new
     // ID that way when its table is full).
@@ -145,7 +160,7 @@ pub(super) fn requests<'a>(
     let line_timeout = scenario.server.line_timeout.0;
     connections
         .into_iter()
-        .filter_map(|(from, pieces)| {
+        .filter_map(|(from, since, pieces)| {
             // The server reads a connection only once it has accepted it, which may be after its
             // bytes arrived (an accept that failed leaves it waiting).
             let accepted = run
@@ -153,6 +168,7 @@ pub(super) fn requests<'a>(
                 .iter()
                 .find(|e| {
                     e.host == SERVER
+                        && e.at >= since
                         && matches!(e.kind, EventKind::Accepted { from: f, .. } if f == from)
                 })
                 .map_or(pieces[0].2, |e| e.at);
@@ -170,7 +186,8 @@ pub(super) fn requests<'a>(
                     used = used.max(n);
                 }
             }
-            let at = closed.get(&from).map_or(at, |&c| at.min(c));
+            let closed_at = closed.iter().find(|(f, c)| *f == from && *c >= since);
+            let at = closed_at.map_or(at, |&(_, c)| at.min(c));
             (!ids.is_empty()).then(|| Request {
                 from,
                 ids,
@@ -183,18 +200,23 @@ pub(super) fn requests<'a>(
         .collect()
 }
 
-/// For each TCP peer the server closed its connection to having sent nothing on it, when it first
-/// did, in one pass over the run.
-fn closed_unanswered(run: &Run) -> BTreeMap<SocketAddr, Duration> {
+/// Each close of a TCP connection the server made having sent nothing on it: the peer and when, in one
+/// pass over the run (a connection's own is its peer's first at or after it began).
+fn closed_unanswered(run: &Run) -> Vec<(SocketAddr, Duration)> {
     let mut sent: BTreeSet<SocketAddr> = BTreeSet::new();
-    let mut closed = BTreeMap::new();
-    for e in run.events.iter().filter(|e| e.host == SERVER) {
-        match &e.kind {
-            EventKind::Send { to, .. } | EventKind::SendFailed { to, .. } => {
+    let mut closed = Vec::new();
+    for e in &run.events {
+        match (&e.kind, e.host == SERVER) {
+            // A new connection from an address used before has been sent nothing yet.
+            (EventKind::Connected { from, .. }, false)
+            | (EventKind::Accepted { from, .. }, true) => {
+                sent.remove(from);
+            }
+            (EventKind::Send { to, .. } | EventKind::SendFailed { to, .. }, true) => {
                 sent.insert(*to);
             }
-            EventKind::Close { peer, .. } if !sent.contains(peer) => {
-                closed.entry(*peer).or_insert(e.at);
+            (EventKind::Close { peer, .. }, true) if !sent.contains(peer) => {
+                closed.push((*peer, e.at));
             }
             _ => {}
         }
@@ -399,6 +421,90 @@ mod broken_runs {
     use crate::oracle::server_view::Piece;
     use crate::oracle::test_support::*;
     use crate::oracle::*;
+
+    #[test]
+    fn a_connection_from_an_address_used_before_is_a_request_of_its_own() {
+        // A real kernel can give a new connection the ephemeral port of an old one: the second
+        // connection's request is its own, not bytes after the first's.
+        let s = load("16-tcp-framing.toml");
+        let server: std::net::SocketAddr = "127.0.0.1:9000".parse().unwrap();
+        let client: std::net::SocketAddr = "127.0.0.1:44799".parse().unwrap();
+        let ms = Duration::from_millis;
+        let event = |at, host: &str, kind| Event {
+            at: ms(at),
+            host: host.into(),
+            kind,
+        };
+        let connected = |at| {
+            event(
+                at,
+                "c1",
+                EventKind::Connected {
+                    from: client,
+                    to: server,
+                },
+            )
+        };
+        let hello = |at, text: &str| {
+            let kind = EventKind::Send {
+                msg: at as usize,
+                transport: Transport::Tcp,
+                from: client,
+                to: server,
+                payload: text.as_bytes().to_vec(),
+                delivered: Some(ms(at)),
+            };
+            event(at, "c1", kind)
+        };
+        let close = |at| {
+            let kind = EventKind::Close {
+                local: server,
+                peer: client,
+            };
+            event(at, SERVER, kind)
+        };
+        let reply = |at| {
+            let kind = EventKind::Send {
+                msg: 0,
+                transport: Transport::Tcp,
+                from: server,
+                to: client,
+                payload: b"OK second 127.0.0.1 44799".to_vec(),
+                delivered: Some(ms(at)),
+            };
+            event(at, SERVER, kind)
+        };
+        let mut run = test_support::run(&s, Transport::Tcp);
+        // Three connections from one address: the first's request has no newline and is closed
+        // unanswered before the settle time; the second's is answered; the third is like the first.
+        assert!(s.server.settle.0 > ms(50));
+        run.events = vec![
+            connected(100),
+            hello(100, "HELLO first"),
+            close(150),
+            connected(10_000),
+            hello(10_000, "HELLO second\n"),
+            reply(10_000),
+            close(10_000),
+            connected(30_000),
+            hello(30_000, "HELLO third"),
+            close(30_050),
+        ];
+        let got = super::requests(&s, &run, server);
+        let ids: Vec<Vec<String>> = got
+            .iter()
+            .map(|r| r.ids.iter().map(|i| i.as_str().to_string()).collect())
+            .collect();
+        assert_eq!(
+            ids,
+            [["first"], ["second"], ["third"]].map(|i| vec![i[0].to_string()])
+        );
+        let firsts: Vec<Duration> = got.iter().map(|r| r.first).collect();
+        assert_eq!(firsts, [ms(100), ms(10_000), ms(30_000)]);
+        // Each was decided by its own close, or at once on its newline.
+        let decided: Vec<Duration> = got.iter().map(|r| r.at).collect();
+        assert_eq!(decided, [ms(150), ms(10_000), ms(30_050)]);
+    }
 
     #[test]
     fn a_split_request_granted_as_its_first_piece_is_caught() {
