@@ -160,18 +160,40 @@ fn command(launch: Launch<'_>, stdin: Stdio) -> std::io::Result<Command> {
 const LAST_LINES: Duration = Duration::from_secs(1);
 
 /// How many programs this process has begun to start, and finished starting (one at a time, under
-/// the list's lock, so they finish in order). Between its fork and its exec a starting program holds
-/// a copy of every descriptor this process has open, so one the checker closes (a program's input, a
-/// connection) stays open until then: what [`crate::clock::closed`] waits for.
+/// the list's lock, so they finish in order). From its fork until its exec has closed them a starting
+/// program holds a copy of every descriptor this process has open, so one the checker closes (a
+/// program's input, a connection) stays open until then: what [`crate::clock::closed`] waits for.
 static STARTS_BEGUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static STARTS_DONE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Waits (up to [`EXEC_LIMIT`]) until the child `pid`, forked by a thread named `forker`, has closed
+/// the descriptors it inherited: `spawn` returns once the child's exec has replaced its memory, but
+/// the kernel closes the close-on-exec descriptors a moment later (a loaded machine can make that
+/// milliseconds), and names the process after its new program only after that. So the name no longer
+/// being the forking thread's, or the process gone, says they are closed.
+fn closed_on_exec(pid: Option<u32>, forker: &str) {
+    let Some(pid) = pid else {
+        return;
+    };
+    let begun = std::time::Instant::now();
+    while begun.elapsed() < EXEC_LIMIT {
+        match read_proc(format!("/proc/{pid}/comm")) {
+            Some(name) if name == forker => std::thread::sleep(Duration::from_micros(50)),
+            _ => return,
+        }
+    }
+}
+
+/// How long a start waits for its child's exec to close what it inherited ([`closed_on_exec`]): a
+/// program whose name is the forking thread's is waited for this long.
+const EXEC_LIMIT: Duration = Duration::from_millis(100);
 
 /// How many programs this process has begun to start.
 pub fn starts_begun() -> u64 {
     STARTS_BEGUN.load(std::sync::atomic::Ordering::Acquire)
 }
 
-/// How many of them have been started (exec'd) or failed to.
+/// How many of them have been started (exec'd, inherited descriptors closed) or failed to.
 pub fn starts_done() -> u64 {
     STARTS_DONE.load(std::sync::atomic::Ordering::Acquire)
 }
@@ -197,7 +219,11 @@ impl Child {
             }
             let mut command = command(launch, stdin)?;
             STARTS_BEGUN.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            let forker = read_proc("/proc/thread-self/comm");
             let child = command.spawn();
+            if let (Ok(child), Some(forker)) = (&child, forker) {
+                closed_on_exec(child.id(), &forker);
+            }
             STARTS_DONE.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             let child = child?;
             live.pids.extend(child.id());
@@ -457,5 +483,41 @@ async fn lines(
         .unwrap_or_default();
     if !rest.is_empty() {
         output.line(&recorder, host, start.elapsed(), &rest);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_waits_until_the_child_has_closed_what_it_inherited() {
+        // The child's name stops being the forking thread's once its exec has closed them.
+        let forker = read_proc("/proc/thread-self/comm").unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let begun = std::time::Instant::now();
+        closed_on_exec(Some(child.id()), &forker);
+        let quick = begun.elapsed();
+        assert_eq!(
+            read_proc(format!("/proc/{}/comm", child.id())).unwrap(),
+            "sleep\n"
+        );
+        // A program named as the forking thread is waited for the whole limit, no longer.
+        let begun = std::time::Instant::now();
+        closed_on_exec(Some(child.id()), "sleep\n");
+        let named_alike = begun.elapsed();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(quick < EXEC_LIMIT, "{quick:?}");
+        assert!(named_alike >= EXEC_LIMIT, "{named_alike:?}");
+        assert!(named_alike < EXEC_LIMIT * 20, "{named_alike:?}");
+        // A child gone, or none: no wait.
+        let begun = std::time::Instant::now();
+        closed_on_exec(Some(u32::MAX), "sleep\n");
+        closed_on_exec(None, "sleep\n");
+        assert!(begun.elapsed() < EXEC_LIMIT);
     }
 }

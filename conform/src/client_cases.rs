@@ -715,7 +715,7 @@ impl Keyboard<'_> {
             }
             None => {
                 self.stdin = None;
-                crate::clock::closed();
+                crate::clock::input_ended();
             }
         }
     }

@@ -114,6 +114,10 @@ pub fn run(clock: &VirtualClock) {
         if since_sent < DELIVERY && backlog_empty() != Some(true) {
             continue;
         }
+        let since_input_ended = real_monotonic_ns() - clock.input_ended.load(Ordering::Acquire);
+        if since_input_ended < DELIVERY {
+            continue;
+        }
         // A close the program has not yet seen: a start still holds a copy of the descriptor.
         if clock.closes_wait_for.load(Ordering::Acquire) > crate::child::starts_done() {
             continue;
