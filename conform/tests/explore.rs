@@ -14,7 +14,10 @@ fn root() -> PathBuf {
 /// `python3 tests/conform/SCRIPT ARGS [DEFECT]`, as `conform` takes a command line.
 fn python(script: &str, args: &[&str], defect: &str) -> Vec<String> {
     let script = root().join("tests/conform").join(script);
-    let mut argv = vec!["python3".to_string(), script.to_string_lossy().into_owned()];
+    let mut argv = vec![
+        support::python3().to_string(),
+        script.to_string_lossy().into_owned(),
+    ];
     argv.extend(args.iter().map(|a| a.to_string()));
     if !defect.is_empty() {
         argv.push(defect.to_string());

@@ -99,6 +99,7 @@ fn a_matrix_of_the_fixtures_judges_each_as_its_own_run_does_in_every_report() {
         dir.join("grades.csv"),
     );
     let out = Command::new(env!("CARGO_BIN_EXE_conform"))
+        .env("PATH", support::path_with_python3())
         .args(["matrix", &manifest().to_string_lossy()])
         .args(["--quick", "--jobs", "4"])
         .arg("--html")
@@ -304,6 +305,7 @@ fn a_bad_manifest_exits_2_with_one_line_before_anything_runs() {
         (dir.join("missing.toml"), "cannot read "),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_conform"))
+            .env("PATH", support::path_with_python3())
             .args(["matrix", &path.to_string_lossy(), "--html"])
             .arg(dir.join("r.html"))
             .output()
@@ -347,6 +349,7 @@ explore = 2
     std::fs::write(dir.join("m.toml"), manifest).unwrap();
     let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let out = Command::new(env!("CARGO_BIN_EXE_conform"))
+        .env("PATH", support::path_with_python3())
         .args(["matrix", &file("m.toml"), "--quick", "--transport", "udp"])
         .args(["--explore", "3", "--save", &file("saved")])
         .args(["--json", &file("r.json"), "--csv", &file("r.csv")])

@@ -23,7 +23,7 @@ fn program(argv: &[&str]) -> Program {
 
 fn python(script: &str, rest: &[&str]) -> Program {
     let script = root().join(script).to_string_lossy().into_owned();
-    let mut argv = vec!["python3", script.as_str()];
+    let mut argv = vec![support::python3(), script.as_str()];
     argv.extend_from_slice(rest);
     program(&argv)
 }
@@ -296,7 +296,7 @@ fn elsewhere_once(judged: &[(String, String)], first: &str, seen: &str, prep: &s
 #[test]
 fn a_reasons_time_is_the_transcripts_time() {
     let silent = program(&[
-        "python3",
+        support::python3(),
         "-c",
         "import socket,sys,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((sys.argv[1],int(sys.argv[2]))); print('listening',flush=True); time.sleep(300)",
         "{ip}",
@@ -543,7 +543,7 @@ fn the_binary_prints_a_line_per_case_and_exits_1_on_a_failure_2_on_bad_arguments
         .arg(&markdown)
         .arg("--")
         .args([
-            "python3",
+            support::python3(),
             &script,
             "{ip}",
             "{port}",
@@ -1038,7 +1038,7 @@ fn a_robustness_failure_fails_the_run_only_with_strict() {
             cmd.arg("--strict");
         }
         cmd.arg("--")
-            .args(["python3", &script.to_string_lossy()])
+            .args([support::python3(), &script.to_string_lossy()])
             .args(["HELLO", "{ip}", "{port}", "{id}", "{transport}"]);
         let out = cmd.output().unwrap();
         (

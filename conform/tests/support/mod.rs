@@ -23,3 +23,42 @@ pub fn connid_binary(name: &str) -> String {
     }
     path.to_string_lossy().into_owned()
 }
+
+/// The Python interpreter itself: what `python3` on PATH names, resolved once per test binary. A
+/// pyenv shim is a bash script whose start costs about 60 ms of CPU, and these tests start Python
+/// programs hundreds of times; the interpreter is the same.
+#[allow(dead_code)]
+pub fn python3() -> &'static str {
+    static RESOLVED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RESOLVED.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|exe| !exe.is_empty())
+            .unwrap_or_else(|| "python3".to_string())
+    })
+}
+
+/// PATH with a directory first whose `python3` is [`python3`]: for `conform` runs whose manifests
+/// name `python3`.
+#[allow(dead_code)]
+pub fn path_with_python3() -> std::ffi::OsString {
+    static PATH: std::sync::OnceLock<std::ffi::OsString> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!("conform-test-python3-{}", std::process::id()));
+        let link = dir.join("python3");
+        let made = std::fs::create_dir_all(&dir).is_ok()
+            && (link.exists() || std::os::unix::fs::symlink(python3(), &link).is_ok());
+        if !made {
+            return path;
+        }
+        let mut dirs = vec![dir];
+        dirs.extend(std::env::split_paths(&path));
+        std::env::join_paths(dirs).unwrap_or(path)
+    })
+    .clone()
+}
