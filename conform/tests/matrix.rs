@@ -66,6 +66,12 @@ fn own_run(imp: &matrix::Implementation, role: Role) -> BTreeMap<(String, String
         let Some(program) = imp.commands.get(&(role, t)) else {
             continue;
         };
+        // Python as the interpreter itself, as the matrix's own run gets it (support::python3).
+        let mut program = program.clone();
+        if program.argv.first().is_some_and(|p| p == "python3") {
+            program.argv[0] = support::python3().to_string();
+        }
+        let program = &program;
         let options = Options {
             transports: vec![t],
             quick: true,
