@@ -152,7 +152,21 @@ pub(super) fn requests<'a>(
             }
         }
     }
-    connections.retain(|(.., pieces)| !pieces.is_empty());
+    // Each connection lasts until the next from its address begins.
+    let untils: Vec<Duration> = (0..connections.len())
+        .map(|i| {
+            let (from, since, _) = &connections[i];
+            connections[i + 1..]
+                .iter()
+                .find(|(f, s, _)| f == from && s >= since)
+                .map_or(Duration::MAX, |(_, s, _)| *s)
+        })
+        .collect();
+    let connections: Vec<_> = connections
+        .into_iter()
+        .zip(untils)
+        .filter(|((.., pieces), _)| !pieces.is_empty())
+        .collect();
     let settle = scenario.server.settle.0;
     // A server that closed a connection without a reply had decided by then (connid's refuses a new
     // ID that way when its table is full).
@@ -160,7 +174,7 @@ pub(super) fn requests<'a>(
     let line_timeout = scenario.server.line_timeout.0;
     connections
         .into_iter()
-        .filter_map(|(from, since, pieces)| {
+        .filter_map(|((from, since, pieces), until)| {
             // The server reads a connection only once it has accepted it, which may be after its
             // bytes arrived (an accept that failed leaves it waiting).
             let accepted = run
@@ -168,7 +182,7 @@ pub(super) fn requests<'a>(
                 .iter()
                 .find(|e| {
                     e.host == SERVER
-                        && e.at >= since
+                        && (since..until).contains(&e.at)
                         && matches!(e.kind, EventKind::Accepted { from: f, .. } if f == from)
                 })
                 .map_or(pieces[0].2, |e| e.at);
@@ -186,7 +200,9 @@ pub(super) fn requests<'a>(
                     used = used.max(n);
                 }
             }
-            let closed_at = closed.iter().find(|(f, c)| *f == from && *c >= since);
+            let closed_at = closed
+                .iter()
+                .find(|(f, c)| *f == from && (since..until).contains(c));
             let at = closed_at.map_or(at, |&(_, c)| at.min(c));
             (!ids.is_empty()).then(|| Request {
                 from,
@@ -474,36 +490,72 @@ mod broken_runs {
             };
             event(at, SERVER, kind)
         };
+        let accepted = |at| {
+            let kind = EventKind::Accepted {
+                from: client,
+                to: server,
+            };
+            event(at, SERVER, kind)
+        };
+        let elsewhere: std::net::SocketAddr = "127.0.0.1:9001".parse().unwrap();
+        let other: std::net::SocketAddr = "127.0.0.1:44800".parse().unwrap();
         let mut run = test_support::run(&s, Transport::Tcp);
-        // Three connections from one address: the first's request has no newline and is closed
-        // unanswered before the settle time; the second's is answered; the third is like the first.
-        assert!(s.server.settle.0 > ms(50));
+        // Four connections from one address: the first's request has no newline and is closed
+        // unanswered before the settle time; the second's has none either, and is answered then
+        // closed before it; the third is in two writes with a connect elsewhere between them; the
+        // fourth is accepted late.
+        let settle = s.server.settle.0;
+        assert!(settle > ms(60));
         run.events = vec![
             connected(100),
+            accepted(100),
             hello(100, "HELLO first"),
             close(150),
             connected(10_000),
-            hello(10_000, "HELLO second\n"),
-            reply(10_000),
-            close(10_000),
+            hello(10_000, "HELLO second"),
+            reply(10_050),
+            close(10_060),
             connected(30_000),
-            hello(30_000, "HELLO third"),
+            hello(30_000, "HELLO th"),
+            event(
+                30_001,
+                "c1",
+                EventKind::Connected {
+                    from: client,
+                    to: elsewhere,
+                },
+            ),
+            hello(30_002, "ird"),
             close(30_050),
+            connected(50_000),
+            hello(50_000, "HELLO fourth\n"),
+            // Another client's connection meanwhile ends none of c1's.
+            event(
+                50_050,
+                "c2",
+                EventKind::Connected {
+                    from: other,
+                    to: server,
+                },
+            ),
+            accepted(50_100),
         ];
         let got = super::requests(&s, &run, server);
         let ids: Vec<Vec<String>> = got
             .iter()
             .map(|r| r.ids.iter().map(|i| i.as_str().to_string()).collect())
             .collect();
-        assert_eq!(
-            ids,
-            [["first"], ["second"], ["third"]].map(|i| vec![i[0].to_string()])
-        );
+        let each = ["first", "second", "third", "fourth"].map(|i| vec![i.to_string()]);
+        assert_eq!(ids, each);
         let firsts: Vec<Duration> = got.iter().map(|r| r.first).collect();
-        assert_eq!(firsts, [ms(100), ms(10_000), ms(30_000)]);
-        // Each was decided by its own close, or at once on its newline.
+        assert_eq!(firsts, [ms(100), ms(10_000), ms(30_000), ms(50_000)]);
+        // Each was decided by its own close if unanswered, else by its framing, and read once its
+        // own connection was accepted.
         let decided: Vec<Duration> = got.iter().map(|r| r.at).collect();
-        assert_eq!(decided, [ms(150), ms(10_000), ms(30_050)]);
+        assert_eq!(
+            decided,
+            [ms(150), ms(10_000) + settle, ms(30_050), ms(50_100)]
+        );
     }
 
     #[test]
