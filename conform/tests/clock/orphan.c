@@ -4,7 +4,9 @@
  * Build: cc -O1 -o orphan orphan.c
  * Usage: orphan SECONDS
  *
- * Forks a child that forks a grandchild and ends at once. The grandchild,
+ * Sleeps half a second first (so the clock has jumped once before anything
+ * else is started), then forks a child that forks a grandchild and ends at
+ * once. The grandchild,
  * orphaned (reparented to init or a subreaper, out of the program's tree) but
  * still in its process group, spins for 0.3 s of its own CPU time and prints
  *     orphan MONO_ELAPSED
@@ -36,6 +38,8 @@ int main(int argc, char **argv)
         return 2;
     }
     double secs = atof(argv[1]);
+    struct timespec half = {0, 500000000};
+    nanosleep(&half, NULL);
     int done[2];
     if (pipe(done) < 0)
         return 1;
