@@ -294,18 +294,19 @@ impl Session {
         let Ok(stream) = self.connect(host).await else {
             return;
         };
-        let (local, server) = (stream.local_addr(), self.server);
+        let local = stream.local_addr().ok();
+        self.close(host, stream, local);
+    }
+
+    /// Closes `stream`, tells the clock (the program learns of it only once every copy is closed),
+    /// and records the close of `host`'s connection from `local`, if its address is known.
+    fn close(&self, host: &'static str, stream: TcpStream, local: Option<SocketAddr>) {
         drop(stream);
         crate::clock::closed();
-        if let Ok(local) = local {
-            self.recorder.record(
-                self.now(),
-                host,
-                EventKind::Close {
-                    local,
-                    peer: server,
-                },
-            );
+        if let Some(local) = local {
+            let peer = self.server;
+            let close = EventKind::Close { local, peer };
+            self.recorder.record(self.now(), host, close);
         }
     }
 
@@ -364,16 +365,7 @@ impl Session {
             let deadline = Instant::now() + self.reply_wait();
             self.read_reply(&mut stream, &mut reply, deadline).await;
         }
-        drop(stream);
-        crate::clock::closed();
-        self.recorder.record(
-            self.now(),
-            host,
-            EventKind::Close {
-                local,
-                peer: server,
-            },
-        );
+        self.close(host, stream, Some(local));
         reply
     }
 

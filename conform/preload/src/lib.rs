@@ -177,14 +177,13 @@ fn attach() {
 #[link_section = ".init_array"]
 static ATTACH_AT_LOAD: extern "C" fn() = attach_at_load;
 
+/// Attaches to the page and counts this image as a process begun.
 extern "C" fn attach_at_load() {
     attach();
-    if let Some(page) = shared() {
-        page.born.fetch_add(1, Relaxed);
-    }
+    born();
 }
 
-/// Counts a process about to begin (see [`Shared::born`]).
+/// Counts a process about to begin, or an image loaded (see [`Shared::born`]).
 fn born() {
     if let Some(page) = shared() {
         page.born.fetch_add(1, Relaxed);

@@ -110,12 +110,12 @@ pub fn run(clock: &VirtualClock) {
             clock.note_real_time(why);
             continue;
         }
-        let since_sent = real_monotonic_ns() - clock.last_sent.load(Ordering::Acquire);
+        let now = real_monotonic_ns();
+        let since_sent = now - clock.last_sent.load(Ordering::Acquire);
         if since_sent < DELIVERY && backlog_empty() != Some(true) {
             continue;
         }
-        let since_input_ended = real_monotonic_ns() - clock.input_ended.load(Ordering::Acquire);
-        if since_input_ended < DELIVERY {
+        if now - clock.input_ended.load(Ordering::Acquire) < DELIVERY {
             continue;
         }
         // A close the program has not yet seen: a start still holds a copy of the descriptor.
