@@ -92,8 +92,13 @@ case "$mode" in
     # The rest of the suite: the binaries' unit tests and every integration test target in the
     # workspace except the two the simulator's pass ran.
     rest=(--bins)
-    for target in tests/*.rs sim/tests/*.rs conform/tests/*.rs; do
-      name=$(basename "$target" .rs)
+    # A target is a file of its own (`tests/x.rs`) or a directory of modules (`tests/x/main.rs`).
+    for target in {,sim/,conform/}tests/*.rs {,sim/,conform/}tests/*/main.rs; do
+      [ -e "$target" ] || continue
+      case "$target" in
+        */main.rs) name=$(basename "$(dirname "$target")") ;;
+        *) name=$(basename "$target" .rs) ;;
+      esac
       case "$name" in scenarios | explore) ;; *) rest+=(--test "$name") ;; esac
     done
     cargo mutants -p connid "${files[@]}" --iterate --test-package connid,connid-sim,connid-conform \

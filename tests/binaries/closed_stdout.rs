@@ -2,7 +2,7 @@
 //! protocol and exit with their usual code, quietly; `load` stops at once, quietly, by SIGPIPE as `cat`
 //! does. Each is given a pipe whose reading end is already closed.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::os::unix::process::ExitStatusExt;

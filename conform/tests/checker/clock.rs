@@ -4,7 +4,7 @@
 //! timers the clock does not make virtual, and a static binary, run at real time with the reason said.
 //! The programs are in `tests/clock/`; each prints `NAME MONOTONIC_ELAPSED WALL_ELAPSED` per wait.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -274,15 +274,15 @@ fn every_java_wait_takes_exactly_the_virtual_time_asked() {
     if !have("java", "Java's waits") {
         return;
     }
-    // 4 s each, not 120: the JVM's own service threads wake every 50 ms (each a jump, and a burst
+    // 1 s each, not 120: the JVM's own service threads wake every 50 ms (each a jump, and a burst
     // of the JVM's work: 16 ms of real time a jump here), so its virtual time goes at about 3 s a
-    // second (BENCHMARKS.md). Each wait is still 80 jumps long.
+    // second (BENCHMARKS.md). Each wait is still 20 jumps long.
     let source = here().join("Waits.java");
-    let argv = strings(&["java", &source.to_string_lossy(), "4"]);
+    let argv = strings(&["java", &source.to_string_lossy(), "1"]);
     let (stdout, report) = on_clock(&argv);
     assert_exact(
         &stdout,
-        4.0,
+        1.0,
         &[
             "Thread.sleep",
             "Object.wait",

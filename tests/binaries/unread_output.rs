@@ -3,14 +3,14 @@
 //! once output flows again or at its exit, and still stops at once on SIGTERM. Real sockets on
 //! 127.0.0.1, ports the OS picks.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, signal, PATIENCE};
+use common::{bin, each_transport, signal, PATIENCE};
 use connid::lines::ServerLine;
 
 /// How many requests each test sends.
@@ -95,7 +95,7 @@ fn exited_within(child: &mut Child, bound: Duration) -> Option<Duration> {
 
 #[test]
 fn a_server_nobody_reads_answers_every_request_and_stops_on_sigterm() {
-    for transport in ["udp", "tcp"] {
+    each_transport(|transport| {
         let (mut child, mut out, server) = start(transport);
         paced(transport, server, 0, REQUESTS);
         // Stalled: the pipe holds 64 KiB of the 1.7 MB of lines. SIGTERM still ends it at once.
@@ -133,7 +133,7 @@ fn a_server_nobody_reads_answers_every_request_and_stops_on_sigterm() {
             REQUESTS as u64 + 2,
             "{transport}: every line printed or counted"
         );
-    }
+    });
 }
 
 /// The number in a request line's `HELLO id<n>`.

@@ -2,7 +2,7 @@
 //! fixed case reaches are found, shrunk and replayed; correct servers and clients give no finding; bad
 //! arguments are one line and exit 2. On the virtual clock, so TTLs and timeouts cost nothing.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -19,6 +19,18 @@ pub const TS: &str = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}";
 /// How long any single step may take before a test gives up (generous: CI machines are shared).
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// Runs `check` over UDP and over TCP at once, each in a thread of its own: most of a check is
+/// waiting on a real timer. A panic in either fails the test (with the transport in its message, as
+/// each check says).
+pub fn each_transport(check: impl Fn(&'static str) + Sync) {
+    thread::scope(|scope| {
+        for t in ["udp", "tcp"] {
+            let check = &check;
+            scope.spawn(move || check(t));
+        }
+    });
+}
+
 pub fn re(pattern: &str) -> Regex {
     Regex::new(&pattern.replace("{TS}", TS)).unwrap()
 }

@@ -2,7 +2,7 @@
 //! TCP peers, hostile servers, and signals. The server must keep serving and stay bounded; the client
 //! must never hang past its timeout.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};

@@ -3,7 +3,7 @@
 //! fail exactly the cases they do not implement, and each seeded defect fails exactly its own
 //! requirement.
 
-mod support;
+use crate::support;
 
 use support::connid_binary;
 

@@ -3,13 +3,11 @@
 //! styles: the classic one (one `recv`, answer, close) and a line-reading one (reads until a newline
 //! or the client's half-close, answers with a newline).
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
-use common::{client, interop_script, run, Running};
-
-const BOTH: [&str; 2] = ["udp", "tcp"];
+use common::{client, each_transport, interop_script, run, Running};
 
 fn python_server(script: &str, transport: &str) -> Running {
     let mut cmd = Command::new("python3");
@@ -47,7 +45,7 @@ fn classic_client_saying(
 
 #[test]
 fn their_client_against_our_server() {
-    for t in BOTH {
+    each_transport(|t| {
         let mut server = Running::server(t, &[]);
         let first = classic_client(&server, t, "9876", "");
         assert_eq!(first.code, 0, "{t}: {first:?}");
@@ -61,12 +59,12 @@ fn their_client_against_our_server() {
             r"Enter a new connection ID: Connection established 1234 127\.0\.0\.1 \d+ on {TS}",
         ]);
         server.wait_for(r#""HELLO 9876" -> RESET 9876$"#);
-    }
+    });
 }
 
 #[test]
 fn our_client_against_their_server() {
-    for t in BOTH {
+    each_transport(|t| {
         let mut server = classic_server(t);
         let first = client(server.addr, t, "9876", &[], "");
         assert_eq!(first.code, 0, "{t}: {first:?}");
@@ -80,12 +78,12 @@ fn our_client_against_their_server() {
             r"Connection established 1234 127\.0\.0\.1 \d+ on {TS}",
         ]);
         server.wait_for("^HELLO 9876 -> RESET 9876$");
-    }
+    });
 }
 
 #[test]
 fn our_client_against_a_server_that_reads_to_a_newline_or_the_end() {
-    for t in BOTH {
+    each_transport(|t| {
         let mut server = python_server("newline_server.py", t);
         // Such a server answers only once the request has ended: our client half-closes after it.
         let first = client(
@@ -126,7 +124,7 @@ fn our_client_against_a_server_that_reads_to_a_newline_or_the_end() {
         assert_eq!(third.code, 0, "{t}: {third:?}");
         let line = server.next_line();
         assert!(line.starts_with("HELLO 1234 -> OK 1234 "), "{t}: {line}");
-    }
+    });
 }
 
 #[test]

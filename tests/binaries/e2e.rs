@@ -1,13 +1,13 @@
 //! End to end through the built binaries, on 127.0.0.1 with OS-chosen ports, for UDP and for TCP.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, client, Running, PATIENCE};
+use common::{bin, client, each_transport, Running, PATIENCE};
 
 const BOTH: [&str; 2] = ["udp", "tcp"];
 
@@ -159,7 +159,7 @@ fn a_refused_tcp_connection_fails_the_try_at_once() {
 
 #[test]
 fn the_id_is_free_again_after_its_ttl() {
-    for t in BOTH {
+    each_transport(|t| {
         let server = Running::server(t, &["--id-ttl", "0.5"]);
         assert_eq!(client(server.addr, t, "77", &[], "").code, 0);
         let held = client(server.addr, t, "77", &["--tries", "1"], "");
@@ -168,18 +168,18 @@ fn the_id_is_free_again_after_its_ttl() {
         std::thread::sleep(Duration::from_millis(700));
         let again = client(server.addr, t, "77", &[], "");
         assert_eq!(again.code, 0, "{t}: {again:?}");
-    }
+    });
 }
 
 #[test]
 fn the_server_exits_after_its_idle_timeout() {
-    for t in BOTH {
+    each_transport(|t| {
         let mut server = Running::server(t, &["--idle-timeout", "0.5"]);
         assert_eq!(client(server.addr, t, "1", &[], "").code, 0);
         server.wait_for("Server timed out after 0.5 s without requests on {TS}$");
         let (code, _) = server.wait_exit();
         assert_eq!(code, 0, "{t}");
-    }
+    });
 }
 
 #[test]

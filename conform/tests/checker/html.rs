@@ -2,7 +2,7 @@
 //! every failure has its diagram, names and reasons are escaped, and nothing needs a script or the
 //! network. (`matrix.rs` checks the same on a real matrix run.)
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,5 @@
-//! What more than one test file uses. Each test file compiles this module on its own and uses part
-//! of it, hence the `dead_code` allowances.
+//! What more than one test module uses.
 
-#[allow(dead_code)]
 pub mod html_check;
 
 use std::path::Path;
@@ -9,7 +7,6 @@ use std::process::Command;
 
 /// connid's `server` or `client` binary, beside this package's binaries (built here if a lone
 /// `-p connid-conform` run did not build it).
-#[allow(dead_code)]
 pub fn connid_binary(name: &str) -> String {
     let path = Path::new(env!("CARGO_BIN_EXE_conform")).with_file_name(name);
     if !path.exists() {
@@ -31,7 +28,6 @@ pub fn connid_binary(name: &str) -> String {
 /// thousands of times. A pyenv shim is a bash script (about 60 ms a start), and pyenv's interpreter
 /// here runs a `.pth` hook in its site-packages that imports `certifi` (29 ms a start, against 8 ms
 /// for the system's).
-#[allow(dead_code)]
 pub fn python3() -> &'static str {
     static RESOLVED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     RESOLVED.get_or_init(|| {
@@ -57,7 +53,6 @@ pub fn python3() -> &'static str {
 
 /// PATH with a directory first whose `python3` is [`python3`]: for `conform` runs whose manifests
 /// name `python3`.
-#[allow(dead_code)]
 pub fn path_with_python3() -> std::ffi::OsString {
     static PATH: std::sync::OnceLock<std::ffi::OsString> = std::sync::OnceLock::new();
     PATH.get_or_init(|| {

@@ -2,7 +2,7 @@
 //! always taken whole, never as a prefix; with a gap between the pieces or back to back; ended by a
 //! newline, by the sender's half-close, or by neither (then after the settle time).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

@@ -1,13 +1,13 @@
 //! The load generator against our server (UDP and TCP) and against a server that answers garbage.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use common::{bin, run, Running};
+use common::{bin, each_transport, run, Running};
 
 fn load(addr: std::net::SocketAddr, extra: &[&str]) -> serde_json::Value {
     let mut cmd = Command::new(bin("load"));
@@ -24,7 +24,7 @@ fn n(v: &serde_json::Value, key: &str) -> u64 {
 
 #[test]
 fn unique_ids_are_all_granted_and_a_pool_gets_resets() {
-    for t in ["udp", "tcp"] {
+    each_transport(|t| {
         let server = Running::server(t, &[]);
         let unique = load(
             server.addr,
@@ -54,7 +54,7 @@ fn unique_ids_are_all_granted_and_a_pool_gets_resets() {
             n(&pool, "ok") + n(&pool, "reset") + n(&pool, "timeouts"),
             n(&pool, "sent")
         );
-    }
+    });
 }
 
 #[test]

@@ -1,10 +1,9 @@
 //! `conform matrix` over the fixtures' manifest (`tests/conform/submissions.toml`), as a teacher runs
 //! it: each implementation's cells (the matrix on the virtual clock) are what its own `conform` run at
-//! real time finds, the CSV adds up to the JSON,
-//! and every cell of the HTML links to details that hold a diagram for each failure. Its own test
-//! binary, so the Python fixtures it starts do not share two cores with the other conform tests'.
+//! real time finds, the CSV adds up to the JSON, and every cell of the HTML links to details that
+//! hold a diagram for each failure.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

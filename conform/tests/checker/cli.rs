@@ -1,6 +1,6 @@
 //! The `conform` binary as a shell uses it: a closed standard output stops it quietly.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 
