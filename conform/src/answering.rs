@@ -261,7 +261,8 @@ async fn serve_udp(socket: UdpSocket, served: Served) {
     let socket = std::sync::Arc::new(socket);
     // The tries' replies, ended with the server.
     let mut replying = tokio::task::JoinSet::new();
-    let mut tries: Vec<(SocketAddr, String)> = Vec::new();
+    let mut tries: Vec<(SocketAddr, Option<u64>, String)> = Vec::new();
+    let mut sockets = Sockets::default();
     let mut buf = vec![0; 65_536];
     loop {
         let (n, from) = match socket.recv_from(&mut buf).await {
@@ -271,15 +272,17 @@ async fn serve_udp(socket: UdpSocket, served: Served) {
             Err(_) => break,
         };
         let at = served.start.elapsed();
+        let inode = sockets.seen(&served, at, from, server);
         let bytes = &buf[..n];
         let id = protocol::parse_request(bytes).ok().map(|i| i.to_string());
         let is_new = id.as_ref().is_some_and(|id| {
-            tries
-                .last()
-                .is_none_or(|(a, last)| *a != from || last != id)
+            tries.last().is_none_or(|(a, socket, last)| {
+                let other_socket = matches!((socket, inode), (Some(x), Some(y)) if *x != y);
+                *a != from || other_socket || last != id
+            })
         });
         if let (true, Some(id)) = (is_new, &id) {
-            tries.push((from, id.clone()));
+            tries.push((from, inode, id.clone()));
         }
         let n_try = tries.len().saturating_sub(1);
         let plan = served.plan(n_try);
@@ -296,8 +299,11 @@ async fn serve_udp(socket: UdpSocket, served: Served) {
         let Some(id) = id else {
             continue;
         };
-        let previous = n_try.checked_sub(1).and_then(|i| tries.get(i));
-        let replies = outgoing(&plan, &id, from, previous);
+        let previous = n_try
+            .checked_sub(1)
+            .and_then(|i| tries.get(i))
+            .map(|(a, _, id)| (*a, id.clone()));
+        let replies = outgoing(&plan, &id, from, previous.as_ref());
         // Each try's replies on their own timers, so the server goes on receiving meanwhile.
         let (socket, served) = (socket.clone(), served.clone());
         replying.spawn(async move {
@@ -307,6 +313,31 @@ async fn serve_udp(socket: UdpSocket, served: Served) {
                 send_udp(&socket, server, &served, &o).await;
             }
         });
+    }
+}
+
+/// The UDP socket last seen at each of the program's addresses, by the kernel's inode.
+#[derive(Default)]
+struct Sockets(std::collections::HashMap<SocketAddr, u64>);
+
+impl Sockets {
+    /// The inode of the program's UDP socket at `from` (which sent to `server`), recorded as a
+    /// `SocketInode` event when it is not the socket last seen there.
+    fn seen(
+        &mut self,
+        served: &Served,
+        at: Duration,
+        from: SocketAddr,
+        server: SocketAddr,
+    ) -> Option<u64> {
+        let inode = crate::sockets::udp_inode_of(from, server)?;
+        if self.0.insert(from, inode) != Some(inode) {
+            let local = from;
+            served
+                .recorder
+                .record(at, CLIENT, EventKind::SocketInode { local, inode });
+        }
+        Some(inode)
     }
 }
 

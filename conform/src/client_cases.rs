@@ -160,7 +160,7 @@ pub fn cases() -> Vec<ClientCase> {
         case(
             "client.retry.new-socket",
             RETRY_QUOTE,
-            "the second try comes from a new socket (a new source port, or a new TCP connection)",
+            "the second try comes from a new socket (a new source port, another UDP socket on the same port, or a new TCP connection)",
             &[NEW_SOCKET],
             &[Reset, Ok],
             &[Need::Tries(2)],

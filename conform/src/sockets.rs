@@ -117,6 +117,68 @@ fn address(hex: &str) -> Option<IpAddr> {
     }
 }
 
+/// Which of the program's UDP sockets a request came from: the kernel's inode of the socket bound to
+/// `local` (the program's side) whose peer is `server` or unset, read while the socket is open; `None`
+/// if there is no such socket, more than one, or the tables cannot be read (another network
+/// namespace, no `/proc`). A port alone does not name a socket: once a try's socket is closed, the
+/// system may give the next try's new socket the same port (about one try in 10,000 here), and a
+/// client that binds its sockets to one port does so every time. (TCP picks a connection's port in
+/// turn through the whole range, and `/proc/net/tcp` lists every connection in TIME_WAIT too, which
+/// makes it slow to read after many: TCP is left to its ports.)
+pub fn udp_inode_of(local: SocketAddr, server: SocketAddr) -> Option<u64> {
+    let (v4, v6) = ("/proc/net/udp", "/proc/net/udp6");
+    let mut found = Vec::new();
+    for table in [v4, v6] {
+        if let Ok(text) = std::fs::read_to_string(table) {
+            found.extend(matching(&text, local, server));
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    match found[..] {
+        [inode] => Some(inode),
+        _ => None,
+    }
+}
+
+/// The inodes of the table's sockets bound to `local`'s port at `local`'s address or a wildcard,
+/// whose peer is `server` or none.
+fn matching(table: &str, local: SocketAddr, server: SocketAddr) -> Vec<u64> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let bound = socket_address(fields.get(1)?)?;
+            let peer = socket_address(fields.get(2)?)?;
+            let inode: u64 = fields.get(9)?.parse().ok()?;
+            let at_local = bound.port() == local.port()
+                && (same_ip(bound.ip(), local.ip()) || bound.ip().is_unspecified());
+            let to_server = (peer.port() == 0 && peer.ip().is_unspecified())
+                || (peer.port() == server.port() && same_ip(peer.ip(), server.ip()));
+            (at_local && to_server && inode != 0).then_some(inode)
+        })
+        .collect()
+}
+
+/// Whether two addresses are one, an IPv4 address and its IPv4-mapped IPv6 form alike.
+fn same_ip(a: IpAddr, b: IpAddr) -> bool {
+    let plain = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    plain(a) == plain(b)
+}
+
+/// An address and port as `/proc/net` writes them: `0100007F:1F90`.
+fn socket_address(text: &str) -> Option<SocketAddr> {
+    let (ip, port) = text.rsplit_once(':')?;
+    Some(SocketAddr::new(
+        address(ip)?,
+        u16::from_str_radix(port, 16).ok()?,
+    ))
+}
+
 /// Linux's socket diagnostics (`NETLINK_SOCK_DIAG`), asked for listening TCP sockets only.
 #[cfg(target_os = "linux")]
 mod diag {
@@ -339,5 +401,85 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    // As Linux writes them on x86-64 (little-endian words).
+    const UDP: &str = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  105: 0100007F:9C40 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 41234 2 0000000000000000 0
+  106: 00000000:9C41 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 41235 2 0000000000000000 0
+  107: 0100007F:9C42 0100007F:1388 01 00000000:00000000 00:00000000 00000000     0        0 41236 2 0000000000000000 0
+  108: 0100007F:9C43 0200007F:1388 01 00000000:00000000 00:00000000 00000000     0        0 41237 2 0000000000000000 0
+";
+
+    #[test]
+    fn a_socket_is_found_by_its_address_a_wildcard_bind_or_its_connected_peer() {
+        let server = addr("127.0.0.1:5000");
+        if cfg!(target_endian = "little") {
+            assert_eq!(matching(UDP, addr("127.0.0.1:40000"), server), [41234]);
+            // Bound to 0.0.0.0: the request still left from 127.0.0.1.
+            assert_eq!(matching(UDP, addr("127.0.0.1:40001"), server), [41235]);
+            // Connected to the server.
+            assert_eq!(matching(UDP, addr("127.0.0.1:40002"), server), [41236]);
+            // Connected elsewhere (127.0.0.2): not the socket that asked this server.
+            assert!(matching(UDP, addr("127.0.0.1:40003"), server).is_empty());
+            // Another address on the port, or a port nobody has.
+            assert!(matching(UDP, addr("127.0.0.2:40000"), server).is_empty());
+            assert!(matching(UDP, addr("127.0.0.1:40009"), server).is_empty());
+        }
+    }
+
+    #[test]
+    fn the_kernels_addresses_are_read_as_they_are_written() {
+        if cfg!(target_endian = "little") {
+            assert_eq!(
+                socket_address("0100007F:1F90"),
+                Some(addr("127.0.0.1:8080"))
+            );
+            assert_eq!(
+                socket_address("00000000000000000000000001000000:0035"),
+                Some(addr("[::1]:53"))
+            );
+            assert_eq!(
+                socket_address("0000000000000000FFFF00000100007F:0050"),
+                Some(addr("[::ffff:127.0.0.1]:80"))
+            );
+        }
+        assert_eq!(socket_address("0100007F"), None);
+        assert_eq!(socket_address("0100007:1F90"), None);
+        assert_eq!(socket_address("ZZ00007F:1F90"), None);
+    }
+
+    #[test]
+    fn a_mapped_address_is_its_ipv4_one() {
+        assert!(same_ip(
+            "::ffff:127.0.0.1".parse().unwrap(),
+            "127.0.0.1".parse().unwrap()
+        ));
+        assert!(!same_ip(
+            "::1".parse().unwrap(),
+            "127.0.0.1".parse().unwrap()
+        ));
+    }
+
+    #[test]
+    fn a_socket_of_this_process_is_found_by_its_inode() {
+        use std::os::unix::fs::MetadataExt;
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .send_to(b"HELLO 1", server.local_addr().unwrap())
+            .unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&client);
+        let inode = std::fs::metadata(format!("/proc/self/fd/{fd}"))
+            .unwrap()
+            .ino();
+        let (local, to) = (client.local_addr().unwrap(), server.local_addr().unwrap());
+        assert_eq!(udp_inode_of(local, to), Some(inode));
+        drop(client);
+        assert_eq!(udp_inode_of(local, to), None);
     }
 }

@@ -91,6 +91,11 @@ pub enum EventKind {
         payload: Vec<u8>,
         delivered: Option<Duration>,
     },
+    /// The program's socket at `local` is the kernel's socket `inode`: which socket a request came
+    /// from, where a port alone cannot tell (the system may give a new socket an old one's port).
+    /// Only `conform` records it, over UDP, when a request comes from a socket not seen at that
+    /// address before.
+    SocketInode { local: SocketAddr, inode: u64 },
     /// A TCP connection attempt began.
     Connect { to: SocketAddr },
     /// The attempt succeeded, from this local address.

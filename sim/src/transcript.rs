@@ -72,6 +72,9 @@ pub(crate) fn describe(kind: &EventKind) -> (&'static str, String) {
                 fate(*delivered)
             ),
         ),
+        EventKind::SocketInode { local, inode } => {
+            ("socket", format!("{local} is the kernel's socket {inode}"))
+        }
         EventKind::Connect { to } => ("connect", format!("tcp -> {to}")),
         EventKind::Connected { from, to } => ("connected", format!("tcp {from} -> {to}")),
         EventKind::Accepted { from, to } => ("accepted", format!("tcp {from} -> {to}")),

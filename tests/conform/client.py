@@ -25,6 +25,8 @@ Defects no fixed case reaches (`conform explore client` finds each; TESTING.md s
   socket-per-id       keeps a UDP socket per ID and uses it again when that ID is typed again
 Not a defect, a style seen in real submissions (the client stays correct):
   line-then-prompt    prints "Enter a new connection ID" as a line of its own, then input(">> ")
+  same-port           binds each try's new UDP socket to the port of the try before (closed by
+                      then), as the system may choose by chance: a new socket every try, on one port
 Standard library only. Replies for another ID, malformed replies and (UDP) datagrams from another
 address than the server's are ignored until the timeout.
 """
@@ -53,6 +55,7 @@ def now():
 
 
 by_id = {}
+last_port = None
 
 
 def new_socket(cid):
@@ -66,7 +69,13 @@ def new_socket(cid):
         if cid not in by_id:
             by_id[cid] = socket.socket(socket.AF_INET, kind)
         return by_id[cid]
-    return socket.socket(socket.AF_INET, kind)
+    s = socket.socket(socket.AF_INET, kind)
+    if defect == "same-port" and transport == "udp":
+        global last_port
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((ip, last_port or 0))
+        last_port = s.getsockname()[1]
+    return s
 
 
 def kept(s):

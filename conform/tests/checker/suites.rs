@@ -780,6 +780,18 @@ fn a_client_that_prints_its_prompt_as_a_line_then_reads_is_typed_once_per_prompt
     typed_when_asked(&client_fixture("line-then-prompt"), ">> ");
 }
 
+/// A client whose every try opens a new UDP socket that gets the port of the try before (the system
+/// may choose it again once the old socket is closed; this one binds it so) uses a new socket every
+/// try: judged by the socket, not by its port.
+#[test]
+fn a_new_socket_on_the_last_tries_port_is_still_a_new_socket() {
+    let all = options(&Transport::ALL, false, Timing::Scaled);
+    assert_eq!(
+        failed_in(Suite::Client, &client_fixture("same-port"), &all),
+        Vec::<String>::new()
+    );
+}
+
 /// A Node.js client whose readline interface watches its input all along (an event loop asleep in
 /// epoll on descriptor 0): typed once per prompt, when it asks.
 #[test]

@@ -22,6 +22,8 @@ struct Try<'a> {
     first: &'a Event,
     id: Option<String>,
     local: Option<SocketAddr>,
+    /// The kernel's socket at `local` when the try used it, where it was seen (`conform` only).
+    inode: Option<u64>,
     /// Where the try sent its request (or connected): the only address its reply may come from.
     asked: Option<SocketAddr>,
 }
@@ -86,6 +88,7 @@ pub(super) fn check(
         endings: Vec::new(),
         started: None,
         exit: None,
+        inodes: Default::default(),
         traceback: None,
         next_id: spec.id.clone(),
     };
@@ -135,6 +138,8 @@ struct Walk<'c, 'a> {
     traceback: Option<&'a Event>,
     /// The ID the next try must ask for: the first, then the last valid one typed.
     next_id: String,
+    /// The socket last seen at each of the client's addresses (`conform`'s `SocketInode` events).
+    inodes: std::collections::HashMap<SocketAddr, u64>,
 }
 
 impl<'a> Walk<'_, 'a> {
@@ -162,9 +167,13 @@ impl<'a> Walk<'_, 'a> {
                     t.asked = Some(*to);
                 }
             }
+            EventKind::SocketInode { local, inode } => {
+                self.inodes.insert(*local, *inode);
+            }
             EventKind::Connected { from, .. } => {
                 if let Some(t) = self.tries.last_mut() {
                     t.local = Some(*from);
+                    t.inode = self.inodes.get(from).copied();
                 }
             }
             EventKind::Out(line) => match line.parse::<ClientLine>() {
@@ -227,6 +236,7 @@ impl<'a> Walk<'_, 'a> {
             first: e,
             id: Some(self.next_id.clone()),
             local: None,
+            inode: None,
             asked: None,
         });
     }
@@ -254,7 +264,10 @@ impl<'a> Walk<'_, 'a> {
                     &[e],
                 );
             }
-            t.local.get_or_insert(from);
+            if t.local.is_none() {
+                t.local = Some(from);
+                t.inode = self.inodes.get(&from).copied();
+            }
             t.asked.get_or_insert(to);
         }
     }
@@ -473,20 +486,26 @@ struct Story<'s, 'a> {
     exit: Option<(&'a Event, u8)>,
 }
 
-/// Rule 3: each try on a new socket.
+/// Rule 3: each try on a new socket: one at another address, or (where `conform` saw the kernel's
+/// sockets) another socket at the same address.
 fn check_new_sockets(name: &str, tries: &[Try<'_>], found: &mut Findings) {
     for (i, t) in tries.iter().enumerate() {
-        if let Some(earlier) = tries[..i]
-            .iter()
-            .find(|p| p.local.is_some() && p.local == t.local)
-        {
+        let same = |p: &&Try<'_>| {
+            let other_socket = matches!((p.inode, t.inode), (Some(a), Some(b)) if a != b);
+            p.local.is_some() && p.local == t.local && !other_socket
+        };
+        if let Some(earlier) = tries[..i].iter().find(same) {
+            let socket = t.local.map_or_else(String::new, |a| a.to_string());
+            let socket = match t.inode {
+                Some(inode) => format!("{socket} (the kernel's socket {inode})"),
+                None => socket,
+            };
             found.add(
                 NEW_SOCKET,
                 t.first.at,
                 format!(
-                    "{name}'s try {} reuses the socket {} of try {}",
+                    "{name}'s try {} reuses the socket {socket} of try {}",
                     i + 1,
-                    t.local.map_or_else(String::new, |a| a.to_string()),
                     tries
                         .iter()
                         .position(|p| std::ptr::eq(p, earlier))
@@ -722,6 +741,43 @@ mod tests {
                 *from = first;
             }
         });
+        assert!(got.contains(&NEW_SOCKET), "{got:?}");
+    }
+
+    /// carol's second request (`HELLO b`) sent from her first socket's address, and before each of
+    /// her first two requests a `SocketInode` event for its address saying which kernel socket it is.
+    fn port_used_again(inodes: [u64; 2]) -> Vec<&'static str> {
+        let s = load("03-three-resets.toml");
+        broken(&s, Transport::Udp, |ev| {
+            let is_request = |e: &Event, id: &str| e.host == "carol" && payload_of(e) == id;
+            let i = position(ev, |e| is_request(e, "HELLO a"));
+            let EventKind::Send { from: first, .. } = ev[i].kind else {
+                unreachable!()
+            };
+            let mut seen = ev[i].clone();
+            seen.kind = EventKind::SocketInode {
+                local: first,
+                inode: inodes[0],
+            };
+            ev.insert(i, seen);
+            let j = position(ev, |e| is_request(e, "HELLO b"));
+            if let EventKind::Send { from, .. } = &mut ev[j].kind {
+                *from = first;
+            }
+            let mut seen = ev[j].clone();
+            seen.kind = EventKind::SocketInode {
+                local: first,
+                inode: inodes[1],
+            };
+            ev.insert(j, seen);
+        })
+    }
+
+    #[test]
+    fn a_new_socket_on_an_old_port_is_a_new_socket_where_the_kernels_socket_is_seen() {
+        let got = port_used_again([7, 8]);
+        assert!(!got.contains(&NEW_SOCKET), "{got:?}");
+        let got = port_used_again([7, 7]);
         assert!(got.contains(&NEW_SOCKET), "{got:?}");
     }
 
