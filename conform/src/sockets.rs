@@ -154,7 +154,8 @@ fn matching(table: &str, local: SocketAddr, server: SocketAddr) -> Vec<u64> {
             let inode: u64 = fields.get(9)?.parse().ok()?;
             let at_local = bound.port() == local.port()
                 && (same_ip(bound.ip(), local.ip()) || bound.ip().is_unspecified());
-            let to_server = (peer.port() == 0 && peer.ip().is_unspecified())
+            // Unconnected (the peer `0.0.0.0:0`: no socket connects to port 0), or connected to it.
+            let to_server = peer.port() == 0
                 || (peer.port() == server.port() && same_ip(peer.ip(), server.ip()));
             (at_local && to_server && inode != 0).then_some(inode)
         })
