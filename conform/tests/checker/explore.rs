@@ -202,6 +202,14 @@ fn correct_clients_break_no_rule_and_the_run_says_what_it_tried() {
     .to_vec();
     explores_clean("client", "connid", &connid, 50, true);
     explores_clean("client", "python", &client_fixture(""), 10, false);
+    // Each try's new UDP socket on the port of the try before: still a new socket every try.
+    explores_clean(
+        "client",
+        "same-port",
+        &client_fixture("same-port"),
+        10,
+        false,
+    );
 }
 
 #[test]
