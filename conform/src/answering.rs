@@ -332,10 +332,8 @@ impl Sockets {
     ) -> Option<u64> {
         let inode = crate::sockets::udp_inode_of(from, server)?;
         if self.0.insert(from, inode) != Some(inode) {
-            let local = from;
-            served
-                .recorder
-                .record(at, CLIENT, EventKind::SocketInode { local, inode });
+            let seen = EventKind::SocketInode { local: from, inode };
+            served.recorder.record(at, CLIENT, seen);
         }
         Some(inode)
     }
@@ -569,6 +567,50 @@ mod tests {
             assert_eq!(g.text("7", to), text);
             assert!(protocol::parse(text.as_bytes()).is_err(), "{text}");
         }
+    }
+
+    /// What the server answers `HELLO <id>` sent from `socket`.
+    async fn asked(socket: &UdpSocket, server: SocketAddr, id: &str) -> String {
+        socket
+            .send_to(format!("HELLO {id}").as_bytes(), server)
+            .await
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let wait = Duration::from_secs(10);
+        let (n, _) = tokio::time::timeout(wait, socket.recv_from(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    /// A new try is a request for another ID, from another address, or from another socket at the
+    /// same address (a new socket given the last one's port); the same socket asking again for the
+    /// same ID is the same try. Tries 1 to 3 are answered RESET, the fourth OK.
+    #[tokio::test]
+    async fn a_new_try_is_a_new_id_address_or_socket() {
+        let reset = TryPlan {
+            lost: false,
+            replies: vec![reply(0, ReplyKind::Reset)],
+        };
+        let plans = vec![reset.clone(), reset.clone(), reset];
+        let start = Instant::now();
+        let (port, _server) = serve(Transport::Udp, plans, &Recorder::new(), start)
+            .await
+            .unwrap();
+        let server = SocketAddr::new(LOOPBACK, port);
+        let bind = |at: SocketAddr| UdpSocket::bind(at);
+        let first = bind(SocketAddr::new(LOOPBACK, 0)).await.unwrap();
+        assert_eq!(asked(&first, server, "1").await, "RESET 1"); // try 1
+        assert_eq!(asked(&first, server, "1").await, "RESET 1"); // still try 1
+        let second = bind(SocketAddr::new(LOOPBACK, 0)).await.unwrap();
+        assert_eq!(asked(&second, server, "1").await, "RESET 1"); // try 2
+        let port_of_second = second.local_addr().unwrap();
+        drop(second);
+        let third = bind(port_of_second).await.unwrap();
+        assert_eq!(asked(&third, server, "1").await, "RESET 1"); // try 3
+        let ok = asked(&third, server, "2").await; // try 4
+        assert!(ok.starts_with("OK 2 127.0.0.1 "), "{ok}");
     }
 
     #[test]

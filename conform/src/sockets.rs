@@ -121,10 +121,10 @@ fn address(hex: &str) -> Option<IpAddr> {
 /// `local` (the program's side) whose peer is `server` or unset, read while the socket is open; `None`
 /// if there is no such socket, more than one, or the tables cannot be read (another network
 /// namespace, no `/proc`). A port alone does not name a socket: once a try's socket is closed, the
-/// system may give the next try's new socket the same port (about one try in 10,000 here), and a
-/// client that binds its sockets to one port does so every time. (TCP picks a connection's port in
-/// turn through the whole range, and `/proc/net/tcp` lists every connection in TIME_WAIT too, which
-/// makes it slow to read after many: TCP is left to its ports.)
+/// system may give the next try's new socket the same port (about once in 10,000 explored sessions
+/// here), and a client that binds its sockets to one port does so every time. (TCP picks a
+/// connection's port in turn through the whole range, and `/proc/net/tcp` lists every connection in
+/// TIME_WAIT too, which makes it slow to read after many: TCP is left to its ports.)
 pub fn udp_inode_of(local: SocketAddr, server: SocketAddr) -> Option<u64> {
     let (v4, v6) = ("/proc/net/udp", "/proc/net/udp6");
     let mut found = Vec::new();
