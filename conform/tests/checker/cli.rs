@@ -73,10 +73,7 @@ fn the_manuals_case_table_is_what_conform_list_prints() {
         .expect("runs");
     assert!(out.status.success(), "{out:?}");
     let listed = String::from_utf8(out.stdout).unwrap();
-    let readme = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/src/conform.md"),
-    )
-    .unwrap();
+    let readme = std::fs::read_to_string(support::root().join("docs/src/conform.md")).unwrap();
     let (start, end) = (
         "<!-- conform --list -->\n",
         "<!-- end of conform --list -->",

@@ -2,14 +2,10 @@
 //! fixed case reaches are found, shrunk and replayed; correct servers and clients give no finding; bad
 //! arguments are one line and exit 2. On the virtual clock, so TTLs and timeouts cost nothing.
 
-use crate::support;
+use crate::support::{self, root};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// `python3 tests/conform/SCRIPT ARGS [DEFECT]`, as `conform` takes a command line.
 fn python(script: &str, args: &[&str], defect: &str) -> Vec<String> {

@@ -14,7 +14,7 @@ use conform::{self, matrix, Options, Timing, Verdict};
 use connid::Transport;
 
 fn manifest() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conform/submissions.toml")
+    support::root().join("tests/conform/submissions.toml")
 }
 
 /// One CSV row's fields: split at commas outside quotes, a quoted field's `""` read as `"`.
@@ -357,7 +357,7 @@ fn a_bad_manifest_exits_2_with_one_line_before_anything_runs() {
 #[test]
 fn a_matrix_explores_each_implementation_when_asked_and_reports_it_as_a_column_per_suite() {
     let dir = scratch("matrix-explore");
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conform");
+    let fixtures = support::root().join("tests/conform");
     let fixtures = fixtures.to_string_lossy();
     // The correct fixtures with --explore's seeds; seeded defects no fixed case catches, with seeds
     // of their own from the manifest (each found in them, TESTING.md).

@@ -3,19 +3,14 @@
 //! fail exactly the cases they do not implement, and each seeded defect fails exactly its own
 //! requirement.
 
-use crate::support;
+use crate::support::{self, root};
 
 use support::connid_binary;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use conform::{self, Options, Program, Timing, Verdict};
 use connid::Transport;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn program(argv: &[&str]) -> Program {
     Program::new(argv.iter().map(|a| a.to_string()).collect())

@@ -2,8 +2,13 @@
 
 pub mod html_check;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The repository's root (the workspace), where the fixtures and docs are.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 /// connid's `server` or `client` binary, beside this package's binaries (built here if a lone
 /// `-p connid-conform` run did not build it).
@@ -13,7 +18,7 @@ pub fn connid_binary(name: &str) -> String {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let built = Command::new(cargo)
             .args(["build", "-p", "connid", "--bin", name])
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+            .current_dir(root())
             .status()
             .expect("cargo runs");
         assert!(built.success());

@@ -22,7 +22,7 @@ struct Try<'a> {
     first: &'a Event,
     id: Option<String>,
     local: Option<SocketAddr>,
-    /// The kernel's socket at `local` when the try used it, where it was seen (`conform` only).
+    /// The kernel's socket at `local` when the try sent from it, where it was seen (`conform`, UDP).
     inode: Option<u64>,
     /// Where the try sent its request (or connected): the only address its reply may come from.
     asked: Option<SocketAddr>,
@@ -173,7 +173,6 @@ impl<'a> Walk<'_, 'a> {
             EventKind::Connected { from, .. } => {
                 if let Some(t) = self.tries.last_mut() {
                     t.local = Some(*from);
-                    t.inode = self.inodes.get(from).copied();
                 }
             }
             EventKind::Out(line) => match line.parse::<ClientLine>() {
